@@ -1,0 +1,296 @@
+/* edge.yaml: see config.h. */
+#include "edge/config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tunnel/conf.h"
+#include "tunnel/crypto.h"
+
+static const char *const edge_keys[] = {
+        "interface", "private_key_file",     "address",   "address6", "mtu",
+        "gateway",   "persistent_keepalive", "route_all", "fwmark",   "table",
+        NULL,
+};
+
+static const char *const gateway_keys[] = {
+        "endpoint",
+        "public_key",
+        "preshared_key_file",
+        NULL,
+};
+
+#define ENDPOINT_MAX 300 /* a DNS name is at most 253, plus brackets and port */
+
+static bool is_hostname(const char *s)
+{
+	size_t i;
+	bool letter = false;
+
+	for (i = 0; s[i]; i++) {
+		if ((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z'))
+			letter = true;
+		else if (!((s[i] >= '0' && s[i] <= '9') || s[i] == '-' || s[i] == '.'))
+			return false;
+	}
+	/* all digits and dots: a mistyped IPv4 address, not a name */
+	return letter && i <= 253;
+}
+
+static int resolve(const char *host, struct sockaddr_storage *ss, socklen_t *len, int *gai)
+{
+	struct addrinfo hints = {.ai_socktype = SOCK_DGRAM, .ai_flags = AI_ADDRCONFIG};
+	struct addrinfo *res = NULL;
+
+#ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+	*gai = EAI_NONAME; /* a fuzzer must not send DNS queries */
+	return -EINVAL;
+#endif
+	*gai = getaddrinfo(host, NULL, &hints, &res);
+	if (*gai)
+		return -EINVAL;
+	memcpy(ss, res->ai_addr, res->ai_addrlen);
+	*len = res->ai_addrlen;
+	freeaddrinfo(res);
+	return 0;
+}
+
+/* "198.51.100.1:51820", "[2001:db8::1]:51820" or "host.example:51820";
+ * numeric addresses are taken as they are, a name is resolved once, now. */
+static int parse_endpoint(struct conf *c, int node, struct edge_config *e)
+{
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&e->endpoint;
+	struct sockaddr_in *sin = (struct sockaddr_in *)&e->endpoint;
+	char buf[ENDPOINT_MAX], *host, *port, *end;
+	unsigned long p;
+	int ret, gai;
+
+	ret = conf_get_str(c, node, "endpoint", buf, sizeof(buf));
+	if (ret < 0)
+		return ret;
+	if (buf[0] == '[') {
+		host = buf + 1;
+		end = strchr(host, ']');
+		if (!end || end[1] != ':')
+			goto bad;
+		*end = '\0';
+		port = end + 2;
+	} else {
+		port = strrchr(buf, ':');
+		if (!port)
+			goto bad;
+		*port++ = '\0';
+		host = buf;
+		if (strchr(host, ':'))
+			goto bad; /* an IPv6 address needs its brackets */
+	}
+	if (!*host || !*port || strspn(port, "0123456789") != strlen(port) || strlen(port) > 5)
+		goto bad;
+	p = strtoul(port, NULL, 10);
+	if (p < 1 || p > 65535)
+		return conf_bad_value(c, node, "endpoint", "has no valid port (1-65535)");
+
+	memset(&e->endpoint, 0, sizeof(e->endpoint));
+	if (buf[0] == '[') {
+		if (inet_pton(AF_INET6, host, &sin6->sin6_addr) != 1)
+			return conf_bad_value(c, node, "endpoint",
+			                      "is not an IPv6 address in brackets");
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons((uint16_t)p);
+		e->endpoint_len = sizeof(*sin6);
+	} else if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons((uint16_t)p);
+		e->endpoint_len = sizeof(*sin);
+	} else if (!is_hostname(host)) {
+		return conf_bad_value(c, node, "endpoint", "is not an IPv4 address or host name");
+	} else if (resolve(host, &e->endpoint, &e->endpoint_len, &gai) < 0) {
+		return conf_bad_value(c, node, "endpoint", "cannot be resolved: %s",
+		                      gai_strerror(gai));
+	} else if (e->endpoint.ss_family == AF_INET6) {
+		sin6->sin6_port = htons((uint16_t)p);
+	} else {
+		sin->sin_port = htons((uint16_t)p);
+	}
+	return 0;
+bad:
+	return conf_bad_value(c, node, "endpoint",
+	                      "is not HOST:PORT (like 198.51.100.1:51820 or [2001:db8::1]:51820)");
+}
+
+static int parse_gateway(struct conf *c, int node, struct edge_config *e)
+{
+	static const uint8_t zero[32];
+	uint8_t own[32];
+	int ret, n;
+
+	ret = conf_expect(c, node, "gateway", CONF_MAPPING);
+	if (ret < 0)
+		return ret;
+	ret = conf_map_check(c, node, gateway_keys);
+	if (ret < 0)
+		return ret;
+	ret = conf_map_need(c, node, "endpoint", &n);
+	if (ret < 0 || (ret = parse_endpoint(c, n, e)) < 0)
+		return ret;
+	ret = conf_map_need(c, node, "public_key", &n);
+	if (ret < 0 || (ret = conf_get_key(c, n, "public_key", e->gw_pub)) < 0)
+		return ret;
+	if (!memcmp(e->gw_pub, zero, sizeof(zero)))
+		return conf_bad_value(c, n, "public_key", "is the all-zero key");
+	if (crypto_x25519_pubkey(own, e->priv) < 0)
+		return conf_error(c, n, "cannot derive this edge's public key");
+	if (!memcmp(e->gw_pub, own, sizeof(own)))
+		return conf_bad_value(c, n, "public_key", "is this edge's own public key");
+	n = conf_map_find(c, node, "preshared_key_file");
+	if (n) {
+		ret = conf_get_key_file(c, n, "preshared_key_file", e->psk);
+		if (ret < 0)
+			return ret;
+		e->has_psk = true;
+	}
+	return 0;
+}
+
+static int get_u32(struct conf *c, int node, const char *key, uint32_t min, uint32_t max,
+                   uint32_t *out)
+{
+	uint64_t v;
+	int ret;
+
+	if (!node)
+		return 0; /* absent: keep the default */
+	ret = conf_get_uint(c, node, key, min, max, &v);
+	if (ret == 0)
+		*out = (uint32_t)v;
+	return ret;
+}
+
+static int parse_addresses(struct conf *c, int root, struct edge_config *e)
+{
+	struct conf_addr a;
+	int ret, n;
+
+	ret = conf_map_need(c, root, "address", &n);
+	if (ret < 0 || (ret = conf_get_prefix(c, n, "address", AF_INET, &a)) < 0)
+		return ret;
+	if (a.prefix < 8)
+		return conf_bad_value(c, n, "address", "needs a prefix length of 8-32");
+	e->addr = a.v4;
+	e->prefix = a.prefix;
+	n = conf_map_find(c, root, "address6");
+	if (!n)
+		return 0;
+	ret = conf_get_prefix(c, n, "address6", AF_INET6, &a);
+	if (ret < 0)
+		return ret;
+	if (a.prefix < 8)
+		return conf_bad_value(c, n, "address6", "needs a prefix length of 8-128");
+	e->has_addr6 = true;
+	e->addr6 = a.v6;
+	e->prefix6 = a.prefix;
+	return 0;
+}
+
+static int parse(struct conf *c, struct edge_config **out)
+{
+	struct edge_config *e = NULL;
+	int root = conf_root(c), n, ret;
+
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		return -ENOMEM;
+	strcpy(e->ifname, "egress0");
+	e->mtu = 1420;
+	e->route_all = true;
+	e->fwmark = 51820;
+	e->table = 51820;
+
+	ret = conf_expect(c, root, NULL, CONF_MAPPING);
+	if (ret < 0)
+		goto out;
+	ret = conf_map_check(c, root, edge_keys);
+	if (ret < 0)
+		goto out;
+
+	n = conf_map_find(c, root, "interface");
+	if (n && (ret = conf_get_ifname(c, n, "interface", e->ifname)) < 0)
+		goto out;
+	ret = conf_map_need(c, root, "private_key_file", &n);
+	if (ret < 0 || (ret = conf_get_key_file(c, n, "private_key_file", e->priv)) < 0)
+		goto out;
+	ret = parse_addresses(c, root, e);
+	if (ret < 0)
+		goto out;
+	ret = get_u32(c, conf_map_find(c, root, "mtu"), "mtu", 1280, 9000, &e->mtu);
+	if (ret < 0)
+		goto out;
+	ret = conf_map_need(c, root, "gateway", &n);
+	if (ret < 0 || (ret = parse_gateway(c, n, e)) < 0)
+		goto out;
+	ret = get_u32(c, conf_map_find(c, root, "persistent_keepalive"), "persistent_keepalive", 0,
+	              65535, &e->persistent_keepalive);
+	if (ret < 0)
+		goto out;
+	n = conf_map_find(c, root, "route_all");
+	if (n && (ret = conf_get_bool(c, n, "route_all", &e->route_all)) < 0)
+		goto out;
+	ret = get_u32(c, conf_map_find(c, root, "fwmark"), "fwmark", 1, UINT32_MAX, &e->fwmark);
+	if (ret < 0)
+		goto out;
+	n = conf_map_find(c, root, "table");
+	ret = get_u32(c, n, "table", 1, UINT32_MAX, &e->table);
+	if (ret < 0)
+		goto out;
+	if (e->table >= 253 && e->table <= 255) {
+		ret = conf_bad_value(
+		        c, n, "table",
+		        "is a reserved routing table (253 default, 254 main, 255 local)");
+		goto out;
+	}
+	*out = e;
+	e = NULL;
+out:
+	edge_config_free(e);
+	return ret;
+}
+
+int edge_config_load(const char *path, struct edge_config **out, char *err, size_t errlen)
+{
+	struct conf *c = NULL;
+	int ret;
+
+	*out = NULL;
+	ret = conf_load_file(&c, path, err, errlen);
+	if (ret < 0)
+		return ret;
+	ret = parse(c, out);
+	conf_free(c);
+	return ret;
+}
+
+int edge_config_parse(const char *name, const char *buf, size_t len, struct edge_config **out,
+                      char *err, size_t errlen)
+{
+	struct conf *c = NULL;
+	int ret;
+
+	*out = NULL;
+	ret = conf_load_buffer(&c, name, NULL, buf, len, err, errlen);
+	if (ret < 0)
+		return ret;
+	ret = parse(c, out);
+	conf_free(c);
+	return ret;
+}
+
+void edge_config_free(struct edge_config *c)
+{
+	if (!c)
+		return;
+	crypto_wipe(c, sizeof(*c));
+	free(c);
+}

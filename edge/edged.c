@@ -1,0 +1,183 @@
+/* edged: the edge's tunnel client. main() is the list of steps: read the
+ * configuration, bring up the TUN, connect to the gateway, route through it,
+ * and on SIGTERM/SIGINT put routes and rules back exactly as they were. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "edge/config.h"
+#include "edge/route.h"
+#include "tunnel/key.h"
+#include "tunnel/log.h"
+#include "tunnel/loop.h"
+#include "tunnel/netdev.h"
+#include "tunnel/nl.h"
+#include "tunnel/tun.h"
+#include "tunnel/wg.h"
+
+#define DEFAULT_CONFIG "/etc/egress/edge.yaml"
+
+static const char usage[] =
+	"usage: edged [-c FILE] [-n] [-v]\n"
+	"       edged genkey | genpsk | pubkey\n"
+	"\n"
+	"The egress edge: a WireGuard tunnel to the gateway named in FILE, with the\n"
+	"default route through it (route_all). Runs in the foreground and logs to\n"
+	"stderr; SIGTERM or SIGINT stops it and restores routes and rules.\n"
+	"\n"
+	"  -c FILE   configuration (default " DEFAULT_CONFIG ")\n"
+	"  -n        check the configuration, print \"configuration OK\" and exit\n"
+	"  -v        log debug messages too\n"
+	"  -h        this help\n"
+	"  genkey    print a new private key (base64), like `wg genkey`\n"
+	"  genpsk    print a new preshared key, like `wg genpsk`\n"
+	"  pubkey    read a private key on stdin, print its public key\n";
+
+static int on_signal(void *arg, int signo)
+{
+	log_info("%s: shutting down", strsignal(signo));
+	return -1;
+}
+
+int main(int argc, char **argv)
+{
+	const char *config_path = DEFAULT_CONFIG;
+	static const int signals[] = {SIGTERM, SIGINT};
+	struct edge_config *cfg = NULL;
+	struct edge_routes routes = {0};
+	struct wg_device *dev = NULL;
+	struct wg_peer *gw;
+	struct loop *loop = NULL;
+	struct nl *nl = NULL;
+	bool check_only = false, routed = false;
+	char err[512];
+	int opt, rc = 1, tun_fd = -1, ifindex;
+
+	log_set_ident("edged");
+	if (argc == 2 && !strcmp(argv[1], "genkey"))
+		return key_cmd_genkey(stdout);
+	if (argc == 2 && !strcmp(argv[1], "genpsk"))
+		return key_cmd_genpsk(stdout);
+	if (argc == 2 && !strcmp(argv[1], "pubkey"))
+		return key_cmd_pubkey(stdin, stdout);
+	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "help"))) {
+		fputs(usage, stdout);
+		return 0;
+	}
+	while ((opt = getopt(argc, argv, "c:nvh")) != -1) {
+		switch (opt) {
+		case 'c':
+			config_path = optarg;
+			break;
+		case 'n':
+			check_only = true;
+			break;
+		case 'v':
+			log_set_level(LOG_LVL_DEBUG);
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return 0;
+		default:
+			fputs(usage, stderr);
+			return 1;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "edged: unexpected argument \"%s\"\n%s", argv[optind], usage);
+		return 1;
+	}
+
+	/* 1. The whole configuration, before anything changes. */
+	if (edge_config_load(config_path, &cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "edged: %s\n", err);
+		return 1;
+	}
+	if (check_only) {
+		printf("configuration OK\n");
+		rc = 0;
+		goto out;
+	}
+
+	/* 2. The TUN with the edge's tunnel addresses. */
+	struct wg_prefix addrs[2] = {
+		{.family = AF_INET, .addr.v4 = cfg->addr, .len = cfg->prefix},
+		{.family = AF_INET6, .addr.v6 = cfg->addr6, .len = cfg->prefix6},
+	};
+	nl = nl_open();
+	if (!nl) {
+		log_err("rtnetlink");
+		goto out;
+	}
+	tun_fd = netdev_up(nl, cfg->ifname, cfg->mtu, addrs, cfg->has_addr6 ? 2 : 1, &ifindex);
+	if (tun_fd < 0)
+		goto out;
+
+	/* 3. The device and its one peer, the gateway. With route_all every
+	 *    address may come back through the tunnel; without, only the
+	 *    tunnel's own prefixes. */
+	struct wg_prefix all[2] = {{.family = AF_INET}, {.family = AF_INET6}};
+	dev = wg_device_new(&(struct wg_device_params){
+		.private_key = cfg->priv,
+		.tun_fd = tun_fd,
+		.mtu = cfg->mtu,
+		.fwmark = cfg->route_all ? cfg->fwmark : 0,
+		.time_divisor = netdev_time_divisor(),
+	});
+	if (!dev) {
+		log_err("cannot open the tunnel's UDP socket");
+		goto out;
+	}
+	gw = wg_peer_add(dev, &(struct wg_peer_params){
+		.name = "gateway",
+		.public_key = cfg->gw_pub,
+		.psk = cfg->has_psk ? cfg->psk : NULL,
+		.endpoint = (const struct sockaddr *)&cfg->endpoint,
+		.endpoint_len = cfg->endpoint_len,
+		.persistent_keepalive = cfg->persistent_keepalive,
+		.allowed = cfg->route_all ? all : addrs,
+		.n_allowed = cfg->has_addr6 ? 2 : 1,
+	});
+	if (!gw) {
+		log_err("gateway peer");
+		goto out;
+	}
+
+	/* 4. Routes: everything through the tunnel but the tunnel itself. */
+	if (cfg->route_all) {
+		if (route_all_up(nl, (uint32_t)ifindex, cfg, &routes) < 0)
+			goto out;
+		routed = true;
+		log_info("default route via %s (table %u, fwmark 0x%x)", cfg->ifname, cfg->table,
+			 cfg->fwmark);
+	}
+
+	/* 5. The loop, starting with a handshake. */
+	loop = loop_new();
+	if (!loop || loop_signals(loop, signals, 2, on_signal, NULL) < 0 ||
+	    wg_device_attach(dev, loop) < 0) {
+		log_err("event loop");
+		goto out;
+	}
+	wg_peer_connect(gw);
+	log_info("connecting to the gateway from UDP port %u", wg_device_port(dev));
+	if (loop_run(loop) < 0) {
+		log_err("event loop");
+		goto out;
+	}
+	rc = 0;
+out:
+	if (routed) {
+		route_all_down(nl, &routes);
+		log_info("routes and rules restored");
+	}
+	loop_free(loop);
+	wg_device_free(dev);
+	tun_close(tun_fd);
+	nl_close(nl);
+	edge_config_free(cfg);
+	return rc;
+}

@@ -1,0 +1,107 @@
+#include "edge/route.h"
+
+#include <errno.h>
+#include <linux/rtnetlink.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "edge/config.h"
+#include "tunnel/log.h"
+#include "tunnel/sysctl.h"
+
+#define SRC_VALID_MARK "net/ipv4/conf/all/src_valid_mark"
+
+static int add_family(struct nl *nl, uint32_t ifindex, const struct edge_config *cfg, int family,
+		      struct edge_routes *r)
+{
+	struct nl_route route = {
+		.family = (uint8_t)family,
+		.dst_len = 0,
+		.protocol = RTPROT_BOOT,
+		.scope = RT_SCOPE_LINK,
+		.table = cfg->table,
+		.oif = ifindex,
+	};
+	struct nl_rule to_table = {
+		.family = (uint8_t)family,
+		.invert = true,
+		.table = cfg->table,
+		.fwmark = cfg->fwmark,
+		.fwmask = 0xffffffff,
+		.suppress_prefixlen = -1,
+	};
+	struct nl_rule main_first = {
+		.family = (uint8_t)family,
+		.table = RT_TABLE_MAIN,
+		.suppress_prefixlen = 0,
+	};
+	int err;
+
+	if (family == AF_INET6)
+		route.scope = RT_SCOPE_UNIVERSE;
+	err = nl_route_add(nl, &route);
+	if (err) {
+		errno = -err;
+		log_err("cannot add the default route to table %u", cfg->table);
+		return err;
+	}
+	r->routes[r->n_routes++] = route;
+	err = nl_rule_add(nl, &to_table);
+	if (err) {
+		errno = -err;
+		log_err("cannot add rule \"not fwmark %u table %u\"", cfg->fwmark, cfg->table);
+		return err;
+	}
+	r->rules[r->n_rules++] = to_table;
+	err = nl_rule_add(nl, &main_first);
+	if (err) {
+		errno = -err;
+		log_err("cannot add rule \"table main suppress_prefixlength 0\"");
+		return err;
+	}
+	r->rules[r->n_rules++] = main_first;
+	return 0;
+}
+
+int route_all_up(struct nl *nl, uint32_t ifindex, const struct edge_config *cfg,
+		 struct edge_routes *r)
+{
+	int err;
+
+	memset(r, 0, sizeof(*r));
+	err = add_family(nl, ifindex, cfg, AF_INET, r);
+	if (!err && cfg->has_addr6)
+		err = add_family(nl, ifindex, cfg, AF_INET6, r);
+	/* Replies to the marked tunnel socket must pass reverse-path filtering. */
+	if (!err && sysctl_read(SRC_VALID_MARK, r->src_valid_mark, sizeof(r->src_valid_mark)) >= 0 &&
+	    strcmp(r->src_valid_mark, "1") != 0)
+		err = sysctl_write(SRC_VALID_MARK, "1");
+	else
+		r->src_valid_mark[0] = '\0';
+	if (err) {
+		route_all_down(nl, r);
+		return err;
+	}
+	return 0;
+}
+
+void route_all_down(struct nl *nl, struct edge_routes *r)
+{
+	int err;
+
+	while (r->n_rules > 0) {
+		err = nl_rule_del(nl, &r->rules[--r->n_rules]);
+		if (err && err != -ENOENT)
+			log_warnx("cannot remove a rule of ours: %s", strerror(-err));
+	}
+	while (r->n_routes > 0) {
+		err = nl_route_del(nl, &r->routes[--r->n_routes]);
+		if (err && err != -ESRCH)
+			log_warnx("cannot remove the route of table %u: %s",
+				  r->routes[r->n_routes].table, strerror(-err));
+	}
+	if (r->src_valid_mark[0]) {
+		sysctl_write(SRC_VALID_MARK, r->src_valid_mark);
+		r->src_valid_mark[0] = '\0';
+	}
+}

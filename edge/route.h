@@ -1,0 +1,32 @@
+/* route_all the way wg-quick does it: the default route of a routing table of
+ * our own points at the TUN, a rule sends everything not carrying our fwmark
+ * to that table, and a second rule lets the main table win for all but its
+ * default route (suppress_prefixlength 0). The tunnel's own UDP socket carries
+ * the fwmark, so it keeps leaving through the physical route. */
+#ifndef EGRESS_EDGE_ROUTE_H
+#define EGRESS_EDGE_ROUTE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "tunnel/nl.h"
+
+struct edge_config;
+
+/* What route_all_up() added, so route_all_down() removes exactly that. */
+struct edge_routes {
+	struct nl_route routes[2];
+	unsigned n_routes;
+	struct nl_rule rules[4];
+	unsigned n_rules;
+	char src_valid_mark[16]; /* its value before, "" when untouched */
+};
+
+/* Adds the routes and rules for IPv4 (and IPv6 when the config has
+ * address6). On failure what was added is removed again. 0 or -errno. */
+int route_all_up(struct nl *nl, uint32_t ifindex, const struct edge_config *cfg,
+		 struct edge_routes *r);
+/* Removes them in reverse order and puts src_valid_mark back. */
+void route_all_down(struct nl *nl, struct edge_routes *r);
+
+#endif

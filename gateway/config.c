@@ -1,0 +1,424 @@
+/* gateway.yaml: see config.h. Every check an operator can fail is here, so
+ * the daemon never starts half-configured. */
+#include "gateway/config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tunnel/conf.h"
+#include "tunnel/crypto.h"
+
+static const char *const gw_keys[] = {
+        "interface", "listen_port", "private_key_file", "address", "address6", "uplink",
+        "mtu",       "mark_tag",    "mark_id_mask",     "clients", NULL,
+};
+
+static const char *const client_keys[] = {
+        "name", "public_key", "address", "address6", "preshared_key_file", NULL,
+};
+
+/* Where each client's values were written, for "already used at line N". */
+struct seen {
+	int name, pub, addr, addr6;
+};
+
+static uint32_t mask4(unsigned prefix)
+{
+	return prefix ? ~0u << (32 - prefix) : 0;
+}
+
+/* a and b share their first prefix bits. */
+static bool same_prefix6(const struct in6_addr *a, const struct in6_addr *b, unsigned prefix)
+{
+	unsigned bytes = prefix / 8, bits = prefix % 8;
+	uint8_t m;
+
+	if (memcmp(a->s6_addr, b->s6_addr, bytes))
+		return false;
+	if (!bits)
+		return true;
+	m = (uint8_t)(0xff << (8 - bits));
+	return (a->s6_addr[bytes] & m) == (b->s6_addr[bytes] & m);
+}
+
+/* The host part of a is zero. */
+static bool host6_zero(const struct in6_addr *a, unsigned prefix)
+{
+	unsigned i;
+
+	for (i = prefix; i < 128; i++)
+		if (a->s6_addr[i / 8] & (0x80 >> (i % 8)))
+			return false;
+	return true;
+}
+
+static int get_u32(struct conf *c, int node, const char *key, uint32_t min, uint32_t max,
+                   uint32_t *out)
+{
+	uint64_t v;
+	int ret;
+
+	if (!node)
+		return 0; /* absent: keep the default */
+	ret = conf_get_uint(c, node, key, min, max, &v);
+	if (ret == 0)
+		*out = (uint32_t)v;
+	return ret;
+}
+
+static int parse_marks(struct conf *c, int root, struct gw_config *g)
+{
+	int tag = conf_map_find(c, root, "mark_tag"), mask = conf_map_find(c, root, "mark_id_mask");
+	int ret;
+
+	ret = get_u32(c, tag, "mark_tag", 0, UINT32_MAX, &g->mark_tag);
+	if (ret < 0)
+		return ret;
+	ret = get_u32(c, mask, "mark_id_mask", 1, UINT32_MAX, &g->mark_id_mask);
+	if (ret < 0)
+		return ret;
+	/* The id is the host part of an address: it lives in the low bits. */
+	if (g->mark_id_mask & ((uint64_t)g->mark_id_mask + 1))
+		return conf_bad_value(c, mask, "mark_id_mask",
+		                      "is not contiguous low bits (like 0x0000ffff)");
+	if (g->mark_tag & g->mark_id_mask) {
+		if (tag)
+			return conf_bad_value(c, tag, "mark_tag", "overlaps mark_id_mask 0x%08x",
+			                      g->mark_id_mask);
+		return conf_bad_value(c, mask, "mark_id_mask", "overlaps mark_tag 0x%08x",
+		                      g->mark_tag);
+	}
+	return 0;
+}
+
+static int parse_address(struct conf *c, int node, struct gw_config *g)
+{
+	struct conf_addr a;
+	uint32_t host, m;
+	int ret;
+
+	ret = conf_get_prefix(c, node, "address", AF_INET, &a);
+	if (ret < 0)
+		return ret;
+	if (a.prefix < 8 || a.prefix > 30)
+		return conf_bad_value(c, node, "address",
+		                      "needs a prefix length of 8-30 (it is the client subnet)");
+	m = mask4(a.prefix);
+	host = ntohl(a.v4.s_addr) & ~m;
+	if (host == 0)
+		return conf_bad_value(c, node, "address", "is the network address of its subnet");
+	if (host == ~m)
+		return conf_bad_value(c, node, "address", "is the broadcast address of its subnet");
+	g->addr = a.v4;
+	g->prefix = a.prefix;
+	return 0;
+}
+
+static int parse_address6(struct conf *c, int node, struct gw_config *g)
+{
+	struct conf_addr a;
+	int ret;
+
+	if (!node)
+		return 0;
+	ret = conf_get_prefix(c, node, "address6", AF_INET6, &a);
+	if (ret < 0)
+		return ret;
+	if (a.prefix < 8 || a.prefix > 127)
+		return conf_bad_value(c, node, "address6",
+		                      "needs a prefix length of 8-127 (it is the client subnet)");
+	if (host6_zero(&a.v6, a.prefix))
+		return conf_bad_value(c, node, "address6", "is the network address of its subnet");
+	g->has_addr6 = true;
+	g->addr6 = a.v6;
+	g->prefix6 = a.prefix;
+	return 0;
+}
+
+static bool valid_name(const char *s)
+{
+	size_t i;
+
+	for (i = 0; s[i]; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+		      (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '.' || s[i] == '-'))
+			return false;
+	return i > 0;
+}
+
+static int client_addr(struct conf *c, int node, const struct gw_config *g, struct gw_client *cl)
+{
+	char net[INET_ADDRSTRLEN];
+	struct conf_addr a;
+	uint32_t m, h, host;
+	struct in_addr n;
+	int ret;
+
+	ret = conf_get_addr(c, node, "address", AF_INET, &a);
+	if (ret < 0)
+		return ret;
+	m = mask4(g->prefix);
+	h = ntohl(a.v4.s_addr);
+	n.s_addr = htonl(ntohl(g->addr.s_addr) & m);
+	inet_ntop(AF_INET, &n, net, sizeof(net));
+	if ((h & m) != ntohl(n.s_addr))
+		return conf_bad_value(c, node, "address", "is outside the client subnet %s/%u", net,
+		                      g->prefix);
+	host = h & ~m;
+	if (host == 0)
+		return conf_bad_value(c, node, "address", "is the network address of %s/%u", net,
+		                      g->prefix);
+	if (host == ~m)
+		return conf_bad_value(c, node, "address", "is the broadcast address of %s/%u", net,
+		                      g->prefix);
+	if (a.v4.s_addr == g->addr.s_addr)
+		return conf_bad_value(c, node, "address", "is the gateway's own address");
+	if (host & ~g->mark_id_mask)
+		return conf_bad_value(c, node, "address",
+		                      "has host part %u, which does not fit mark_id_mask 0x%08x",
+		                      host, g->mark_id_mask);
+	cl->addr = a.v4;
+	cl->id = host;
+	return 0;
+}
+
+static int client_addr6(struct conf *c, int node, const struct gw_config *g, struct gw_client *cl)
+{
+	struct conf_addr a;
+	int ret;
+
+	ret = conf_get_addr(c, node, "address6", AF_INET6, &a);
+	if (ret < 0)
+		return ret;
+	if (!g->has_addr6)
+		return conf_bad_value(c, node, "address6", "needs address6 on the gateway");
+	if (!same_prefix6(&a.v6, &g->addr6, g->prefix6))
+		return conf_bad_value(c, node, "address6",
+		                      "is outside the gateway's address6 prefix");
+	if (host6_zero(&a.v6, g->prefix6))
+		return conf_bad_value(c, node, "address6", "is the network address of its subnet");
+	if (!memcmp(&a.v6, &g->addr6, sizeof(a.v6)))
+		return conf_bad_value(c, node, "address6", "is the gateway's own address");
+	cl->has_addr6 = true;
+	cl->addr6 = a.v6;
+	return 0;
+}
+
+static int parse_client(struct conf *c, int node, const struct gw_config *g,
+                        const uint8_t gw_pub[32], struct gw_client *cl, struct seen *s)
+{
+	static const uint8_t zero[32];
+	int ret, n;
+
+	ret = conf_expect(c, node, "clients", CONF_MAPPING);
+	if (ret < 0)
+		return ret;
+	ret = conf_map_check(c, node, client_keys);
+	if (ret < 0)
+		return ret;
+
+	ret = conf_map_need(c, node, "name", &s->name);
+	if (ret < 0)
+		return ret;
+	ret = conf_get_str(c, s->name, "name", cl->name, sizeof(cl->name));
+	if (ret < 0)
+		return ret;
+	if (!valid_name(cl->name))
+		return conf_bad_value(c, s->name, "name",
+		                      "is not a client name (1-31 of A-Z a-z 0-9 _ . -)");
+
+	ret = conf_map_need(c, node, "public_key", &s->pub);
+	if (ret < 0)
+		return ret;
+	ret = conf_get_key(c, s->pub, "public_key", cl->pub);
+	if (ret < 0)
+		return ret;
+	if (!memcmp(cl->pub, zero, sizeof(zero)))
+		return conf_bad_value(c, s->pub, "public_key", "is the all-zero key");
+	if (!memcmp(cl->pub, gw_pub, 32))
+		return conf_bad_value(c, s->pub, "public_key", "is the gateway's own public key");
+
+	ret = conf_map_need(c, node, "address", &s->addr);
+	if (ret < 0)
+		return ret;
+	ret = client_addr(c, s->addr, g, cl);
+	if (ret < 0)
+		return ret;
+
+	s->addr6 = conf_map_find(c, node, "address6");
+	if (s->addr6) {
+		ret = client_addr6(c, s->addr6, g, cl);
+		if (ret < 0)
+			return ret;
+	}
+
+	n = conf_map_find(c, node, "preshared_key_file");
+	if (n) {
+		ret = conf_get_key_file(c, n, "preshared_key_file", cl->psk);
+		if (ret < 0)
+			return ret;
+		cl->has_psk = true;
+	}
+	return 0;
+}
+
+/* Client i against those before it: names, keys and addresses are unique. */
+static int check_unique(struct conf *c, const struct gw_config *g, const struct seen *s, size_t i)
+{
+	const struct gw_client *a = &g->clients[i], *b;
+	size_t j;
+
+	for (j = 0; j < i; j++) {
+		b = &g->clients[j];
+		if (!strcmp(a->name, b->name))
+			return conf_bad_value(c, s[i].name, "name", "is already used at line %u",
+			                      conf_line(c, s[j].name));
+		if (!memcmp(a->pub, b->pub, sizeof(a->pub)))
+			return conf_bad_value(c, s[i].pub, "public_key",
+			                      "is already used at line %u", conf_line(c, s[j].pub));
+		if (a->addr.s_addr == b->addr.s_addr)
+			return conf_bad_value(c, s[i].addr, "address", "is already used at line %u",
+			                      conf_line(c, s[j].addr));
+		if (a->has_addr6 && b->has_addr6 && !memcmp(&a->addr6, &b->addr6, sizeof(a->addr6)))
+			return conf_bad_value(c, s[i].addr6, "address6",
+			                      "is already used at line %u",
+			                      conf_line(c, s[j].addr6));
+	}
+	return 0;
+}
+
+static int parse_clients(struct conf *c, int node, struct gw_config *g)
+{
+	uint8_t gw_pub[32];
+	struct seen *s = NULL;
+	size_t i, n;
+	int ret;
+
+	if (!node || conf_is_null(c, node))
+		return 0; /* no clients yet: the gateway still comes up */
+	ret = conf_expect(c, node, "clients", CONF_SEQUENCE);
+	if (ret < 0)
+		return ret;
+	n = conf_seq_len(c, node);
+	if (!n)
+		return 0;
+	ret = crypto_x25519_pubkey(gw_pub, g->priv);
+	if (ret < 0)
+		return conf_error(c, node, "cannot derive the gateway's public key");
+	g->clients = calloc(n, sizeof(*g->clients));
+	s = calloc(n, sizeof(*s));
+	if (!g->clients || !s) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		ret = parse_client(c, conf_seq_item(c, node, i), g, gw_pub, &g->clients[i], &s[i]);
+		if (ret < 0)
+			goto out;
+		g->n_clients = i + 1;
+		ret = check_unique(c, g, s, i);
+		if (ret < 0)
+			goto out;
+	}
+out:
+	free(s);
+	return ret;
+}
+
+static int parse(struct conf *c, struct gw_config **out)
+{
+	struct gw_config *g = NULL;
+	int root = conf_root(c), n, ret;
+
+	g = calloc(1, sizeof(*g));
+	if (!g)
+		return -ENOMEM;
+	strcpy(g->ifname, "egress0");
+	g->listen_port = 51820;
+	g->mtu = 1420;
+	g->mark_tag = 0x45670000;
+	g->mark_id_mask = 0x0000ffff;
+
+	ret = conf_expect(c, root, NULL, CONF_MAPPING);
+	if (ret < 0)
+		goto out;
+	ret = conf_map_check(c, root, gw_keys);
+	if (ret < 0)
+		goto out;
+
+	n = conf_map_find(c, root, "interface");
+	if (n && (ret = conf_get_ifname(c, n, "interface", g->ifname)) < 0)
+		goto out;
+	n = conf_map_find(c, root, "listen_port");
+	if (n && (ret = conf_get_port(c, n, "listen_port", &g->listen_port)) < 0)
+		goto out;
+	ret = conf_map_need(c, root, "private_key_file", &n);
+	if (ret < 0 || (ret = conf_get_key_file(c, n, "private_key_file", g->priv)) < 0)
+		goto out;
+	ret = conf_map_need(c, root, "address", &n);
+	if (ret < 0 || (ret = parse_address(c, n, g)) < 0)
+		goto out;
+	ret = parse_address6(c, conf_map_find(c, root, "address6"), g);
+	if (ret < 0)
+		goto out;
+	n = conf_map_find(c, root, "uplink");
+	if (n && (ret = conf_get_ifname(c, n, "uplink", g->uplink)) < 0)
+		goto out;
+	ret = get_u32(c, conf_map_find(c, root, "mtu"), "mtu", 1280, 9000, &g->mtu);
+	if (ret < 0)
+		goto out;
+	ret = parse_marks(c, root, g);
+	if (ret < 0)
+		goto out;
+	ret = parse_clients(c, conf_map_find(c, root, "clients"), g);
+	if (ret < 0)
+		goto out;
+	*out = g;
+	g = NULL;
+out:
+	gw_config_free(g);
+	return ret;
+}
+
+int gw_config_load(const char *path, struct gw_config **out, char *err, size_t errlen)
+{
+	struct conf *c = NULL;
+	int ret;
+
+	*out = NULL;
+	ret = conf_load_file(&c, path, err, errlen);
+	if (ret < 0)
+		return ret;
+	ret = parse(c, out);
+	conf_free(c);
+	return ret;
+}
+
+int gw_config_parse(const char *name, const char *buf, size_t len, struct gw_config **out,
+                    char *err, size_t errlen)
+{
+	struct conf *c = NULL;
+	int ret;
+
+	*out = NULL;
+	ret = conf_load_buffer(&c, name, NULL, buf, len, err, errlen);
+	if (ret < 0)
+		return ret;
+	ret = parse(c, out);
+	conf_free(c);
+	return ret;
+}
+
+void gw_config_free(struct gw_config *c)
+{
+	if (!c)
+		return;
+	if (c->clients) {
+		crypto_wipe(c->clients, c->n_clients * sizeof(*c->clients));
+		free(c->clients);
+	}
+	crypto_wipe(c, sizeof(*c));
+	free(c);
+}

@@ -1,0 +1,51 @@
+/* gateway.yaml: parsed and validated in full before anything is changed. */
+#ifndef EGRESS_GATEWAY_CONFIG_H
+#define EGRESS_GATEWAY_CONFIG_H
+
+#include <net/if.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define GW_NAME_MAX 32 /* a client name: [A-Za-z0-9_.-], 1..31 characters */
+
+struct gw_client {
+	char name[GW_NAME_MAX];
+	uint8_t pub[32];
+	bool has_psk;
+	uint8_t psk[32];
+	struct in_addr addr; /* inside the gateway's IPv4 subnet */
+	bool has_addr6;
+	struct in6_addr addr6; /* inside the IPv6 subnet; only when the gateway has address6 */
+	uint32_t id;	       /* host part of addr: never its position in the list */
+};
+
+struct gw_config {
+	char ifname[IFNAMSIZ]; /* interface, default "egress0" */
+	uint16_t listen_port;  /* default 51820 */
+	uint8_t priv[32];      /* from private_key_file, relative to the config file */
+	struct in_addr addr;   /* address: the gateway's own tunnel address */
+	unsigned prefix;       /* its prefix: the client subnet */
+	bool has_addr6;
+	struct in6_addr addr6;
+	unsigned prefix6;
+	char uplink[IFNAMSIZ]; /* "" when absent: MASQUERADE out of any interface */
+	unsigned mtu;	       /* default 1420, 1280..9000 */
+	uint32_t mark_tag;     /* mark_tag, default 0x45670000; no bits inside mark_id_mask */
+	uint32_t mark_id_mask; /* mark_id_mask, default 0x0000ffff; low bits, contiguous */
+	size_t n_clients;
+	struct gw_client *clients;
+};
+
+/* Reads and validates path. On failure returns -EINVAL (or -errno for the file
+ * itself) and writes one line to err naming "path:line:column: " and quoting
+ * the bad value. *out is owned by the caller (gw_config_free). */
+int gw_config_load(const char *path, struct gw_config **out, char *err, size_t errlen);
+/* Same, from a buffer; name stands in for the path in messages and relative
+ * key paths are taken from the current directory. For tests and fuzzing. */
+int gw_config_parse(const char *name, const char *buf, size_t len, struct gw_config **out,
+		    char *err, size_t errlen);
+void gw_config_free(struct gw_config *c);
+
+#endif

@@ -1,0 +1,271 @@
+/* gatewayd: the tunnel endpoint of many edges. main() is the list of steps:
+ * read the configuration, bring up the TUN, turn on forwarding, install the
+ * nft table, accept the clients' handshakes, and on SIGTERM/SIGINT undo each
+ * step in reverse. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gateway/config.h"
+#include "gateway/nft.h"
+#include "tunnel/log.h"
+#include "tunnel/loop.h"
+#include "tunnel/netdev.h"
+#include "tunnel/nl.h"
+#include "tunnel/sysctl.h"
+#include "tunnel/tun.h"
+#include "tunnel/wg.h"
+
+#define DEFAULT_CONFIG "/etc/egress/gateway.yaml"
+
+static const char usage[] =
+	"usage: gatewayd [-c FILE] [-n] [-v]\n"
+	"\n"
+	"The egress gateway: terminates the WireGuard tunnels of the clients named\n"
+	"in FILE, forwards their packets and MASQUERADEs them out of the uplink.\n"
+	"Runs in the foreground and logs to stderr; SIGTERM or SIGINT stops it and\n"
+	"removes its TUN device and nft table.\n"
+	"\n"
+	"  -c FILE   configuration (default " DEFAULT_CONFIG ")\n"
+	"  -n        check the configuration, print \"configuration OK\" and exit\n"
+	"  -v        log debug messages too\n"
+	"  -h        this help\n";
+
+/* A forwarding knob and the value it had before we turned it on. */
+struct knob {
+	const char *path;
+	char old[16];
+	bool changed;
+};
+
+static int knob_on(struct knob *k)
+{
+	int err = sysctl_read(k->path, k->old, sizeof(k->old));
+
+	if (err < 0)
+		return err;
+	if (strcmp(k->old, "1") == 0)
+		return 0;
+	err = sysctl_write(k->path, "1");
+	if (err)
+		return err;
+	k->changed = true;
+	log_info("turned on %s (was %s) in this network namespace", k->path, k->old);
+	return 0;
+}
+
+static void knob_restore(struct knob *k)
+{
+	if (k->changed && sysctl_write(k->path, k->old) == 0)
+		log_info("set %s back to %s", k->path, k->old);
+}
+
+static int render_table(const struct gw_config *cfg, const char *ifname, char **text)
+{
+	struct nft_client *clients = calloc(cfg->n_clients + 1, sizeof(*clients));
+	struct nft_params p = {
+		.ifname = ifname,
+		.uplink = cfg->uplink,
+		.net = cfg->addr,
+		.prefix = cfg->prefix,
+		.has_net6 = cfg->has_addr6,
+		.net6 = cfg->addr6,
+		.prefix6 = cfg->prefix6,
+		.mtu = cfg->mtu,
+		.mark_tag = cfg->mark_tag,
+		.mark_id_mask = cfg->mark_id_mask,
+		.clients = clients,
+		.n_clients = cfg->n_clients,
+	};
+	int err;
+
+	if (!clients)
+		return -ENOMEM;
+	for (size_t i = 0; i < cfg->n_clients; i++) {
+		clients[i] = (struct nft_client){
+			.name = cfg->clients[i].name,
+			.addr = cfg->clients[i].addr,
+			.has_addr6 = cfg->clients[i].has_addr6,
+			.addr6 = cfg->clients[i].addr6,
+			.id = cfg->clients[i].id,
+		};
+	}
+	err = nft_render(&p, text);
+	free(clients);
+	return err;
+}
+
+static int add_clients(struct wg_device *dev, const struct gw_config *cfg)
+{
+	for (size_t i = 0; i < cfg->n_clients; i++) {
+		const struct gw_client *c = &cfg->clients[i];
+		struct wg_prefix allowed[2] = {
+			{.family = AF_INET, .addr.v4 = c->addr, .len = 32},
+			{.family = AF_INET6, .addr.v6 = c->addr6, .len = 128},
+		};
+		struct wg_peer_params pp = {
+			.name = c->name,
+			.public_key = c->pub,
+			.psk = c->has_psk ? c->psk : NULL,
+			.allowed = allowed,
+			.n_allowed = c->has_addr6 ? 2 : 1,
+		};
+
+		if (!wg_peer_add(dev, &pp)) {
+			log_err("client %s", c->name);
+			return -errno;
+		}
+	}
+	return 0;
+}
+
+static int on_signal(void *arg, int signo)
+{
+	log_info("%s: shutting down", strsignal(signo));
+	return -1;
+}
+
+int main(int argc, char **argv)
+{
+	const char *config_path = DEFAULT_CONFIG;
+	struct knob fwd4 = {.path = "net/ipv4/ip_forward"};
+	struct knob fwd6 = {.path = "net/ipv6/conf/all/forwarding"};
+	static const int signals[] = {SIGTERM, SIGINT};
+	struct gw_config *cfg = NULL;
+	struct wg_device *dev = NULL;
+	struct loop *loop = NULL;
+	struct nl *nl = NULL;
+	char *table = NULL, err[512];
+	bool check_only = false, table_installed = false;
+	int opt, rc = 1, tun_fd = -1, ifindex, e;
+
+	log_set_ident("gatewayd");
+	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "help"))) {
+		fputs(usage, stdout);
+		return 0;
+	}
+	while ((opt = getopt(argc, argv, "c:nvh")) != -1) {
+		switch (opt) {
+		case 'c':
+			config_path = optarg;
+			break;
+		case 'n':
+			check_only = true;
+			break;
+		case 'v':
+			log_set_level(LOG_LVL_DEBUG);
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return 0;
+		default:
+			fputs(usage, stderr);
+			return 1;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "gatewayd: unexpected argument \"%s\"\n%s", argv[optind], usage);
+		return 1;
+	}
+
+	/* 1. The whole configuration, before anything changes. */
+	if (gw_config_load(config_path, &cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "gatewayd: %s\n", err);
+		return 1;
+	}
+	if (check_only) {
+		printf("configuration OK\n");
+		rc = 0;
+		goto out;
+	}
+
+	/* 2. The TUN with the gateway's addresses: the kernel routes the client
+	 *    subnet to it. */
+	struct wg_prefix addrs[2] = {
+		{.family = AF_INET, .addr.v4 = cfg->addr, .len = cfg->prefix},
+		{.family = AF_INET6, .addr.v6 = cfg->addr6, .len = cfg->prefix6},
+	};
+	nl = nl_open();
+	if (!nl) {
+		log_err("rtnetlink");
+		goto out;
+	}
+	tun_fd = netdev_up(nl, cfg->ifname, cfg->mtu, addrs, cfg->has_addr6 ? 2 : 1, &ifindex);
+	if (tun_fd < 0)
+		goto out;
+
+	/* 3. The device and its clients; the UDP port is taken before the
+	 *    kernel starts forwarding for us. */
+	dev = wg_device_new(&(struct wg_device_params){
+		.private_key = cfg->priv,
+		.tun_fd = tun_fd,
+		.mtu = cfg->mtu,
+		.listen_port = cfg->listen_port,
+		.time_divisor = netdev_time_divisor(),
+	});
+	if (!dev) {
+		log_err("cannot listen on UDP port %u", cfg->listen_port);
+		goto out;
+	}
+	if (add_clients(dev, cfg) < 0)
+		goto out;
+
+	/* 4. Forwarding and the nft table. */
+	e = knob_on(&fwd4);
+	if (!e && cfg->has_addr6)
+		e = knob_on(&fwd6);
+	if (e) {
+		errno = -e;
+		log_err("cannot turn on forwarding");
+		goto out;
+	}
+	e = render_table(cfg, cfg->ifname, &table);
+	if (!e)
+		e = nft_apply(table, err, sizeof(err));
+	if (e) {
+		log_errx("cannot install nft table inet %s: %s", NFT_TABLE,
+			 e == -EINVAL ? err : strerror(-e));
+		goto out;
+	}
+	table_installed = true;
+	log_info("installed nft table inet %s (MASQUERADE of %s/%u%s%s)", NFT_TABLE,
+		 inet_ntoa(cfg->addr), cfg->prefix, cfg->uplink[0] ? " out of " : "",
+		 cfg->uplink);
+
+	/* 5. The loop. */
+	loop = loop_new();
+	if (!loop || loop_signals(loop, signals, 2, on_signal, NULL) < 0 ||
+	    wg_device_attach(dev, loop) < 0) {
+		log_err("event loop");
+		goto out;
+	}
+	log_info("listening on UDP port %u, interface %s, %zu clients", wg_device_port(dev),
+		 cfg->ifname, cfg->n_clients);
+	if (loop_run(loop) < 0) {
+		log_err("event loop");
+		goto out;
+	}
+	rc = 0;
+out:
+	/* Undo in reverse; each step is safe when its start never happened. */
+	if (table_installed) {
+		e = nft_remove();
+		if (e)
+			log_warnx("cannot remove nft table inet %s: %s", NFT_TABLE, strerror(-e));
+		else
+			log_info("removed nft table inet %s", NFT_TABLE);
+	}
+	knob_restore(&fwd6);
+	knob_restore(&fwd4);
+	loop_free(loop);
+	wg_device_free(dev);
+	tun_close(tun_fd);
+	nl_close(nl);
+	free(table);
+	gw_config_free(cfg);
+	return rc;
+}

@@ -1,0 +1,350 @@
+/* table inet egress: render the text, hand it to libnftables as one batch.
+ *
+ * The text is what an operator reads (`gatewayctl policy show --nft`) and
+ * what the golden tests compare, so it is built line by line in a fixed
+ * order with comments, and every rule has a counter. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <net/if.h>
+#include <nftables/libnftables.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "gateway/nft.h"
+
+#define NAME_MAX_LEN 31
+
+/* Created empty first so the delete cannot fail when the table is absent;
+ * both run in the same batch as what follows them, so the kernel commits the
+ * whole of it or none. No newline: joined to the text's first line, so line
+ * numbers in error messages are the text's own. */
+#define REPLACE_PREFIX "table inet " NFT_TABLE " {}; delete table inet " NFT_TABLE "; "
+
+uint32_t nft_client_mark(uint32_t tag, uint32_t id)
+{
+	return tag | id;
+}
+
+/* Only characters that mean nothing to nft, inside quotes or out: no quote,
+ * no backslash, no '*' (an interface wildcard), no whitespace or newline
+ * (which would end a '#' comment). */
+static bool name_ok(const char *s, size_t max)
+{
+	size_t i;
+
+	if (!s || !s[0])
+		return false;
+	for (i = 0; s[i]; i++) {
+		char c = s[i];
+
+		if (i >= max)
+			return false;
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '_' || c == '.' || c == '-'))
+			return false;
+	}
+	return true;
+}
+
+static struct in_addr mask4(struct in_addr a, unsigned prefix)
+{
+	uint32_t m = prefix ? ~0u << (32 - prefix) : 0;
+
+	a.s_addr &= htonl(m);
+	return a;
+}
+
+static struct in6_addr mask6(const struct in6_addr *a, unsigned prefix)
+{
+	struct in6_addr r = *a;
+	unsigned i;
+
+	for (i = 0; i < 16; i++) {
+		unsigned bits = prefix > i * 8 ? prefix - i * 8 : 0;
+
+		if (bits < 8)
+			r.s6_addr[i] &= (uint8_t)(0xff00 >> bits);
+	}
+	return r;
+}
+
+static bool uplink_set(const struct nft_params *p)
+{
+	return p->uplink && p->uplink[0];
+}
+
+static bool params_ok(const struct nft_params *p)
+{
+	struct in_addr net;
+	struct in6_addr net6;
+	size_t i;
+
+	if (!name_ok(p->ifname, IFNAMSIZ - 1))
+		return false;
+	if (uplink_set(p) && (!name_ok(p->uplink, IFNAMSIZ - 1) || !strcmp(p->uplink, p->ifname)))
+		return false;
+	if (p->prefix > 32 || (p->has_net6 && p->prefix6 > 128))
+		return false;
+	if (p->mtu < 1280 || p->mtu > 9000)
+		return false;
+	/* the mask must be low bits only, and the tag must stay out of them */
+	if (!p->mark_id_mask || (p->mark_id_mask & (p->mark_id_mask + 1)) ||
+	    (p->mark_tag & p->mark_id_mask))
+		return false;
+	if (p->n_clients && !p->clients)
+		return false;
+
+	net = mask4(p->net, p->prefix);
+	net6 = mask6(&p->net6, p->prefix6);
+	for (i = 0; i < p->n_clients; i++) {
+		const struct nft_client *c = &p->clients[i];
+		struct in6_addr a6;
+
+		if (!name_ok(c->name, NAME_MAX_LEN) || (c->id & ~p->mark_id_mask))
+			return false;
+		if (mask4(c->addr, p->prefix).s_addr != net.s_addr)
+			return false;
+		if (c->has_addr6) {
+			if (!p->has_net6)
+				return false;
+			a6 = mask6(&c->addr6, p->prefix6);
+			if (memcmp(&a6, &net6, sizeof(a6)))
+				return false;
+		}
+	}
+	return true;
+}
+
+static void render_map(FILE *f, const struct nft_params *p, bool v6)
+{
+	char a[INET6_ADDRSTRLEN];
+	size_t i, n = 0;
+
+	fprintf(f, "\tmap client_mark%s {\n", v6 ? "6" : "");
+	fprintf(f, "\t\ttype %s : mark\n", v6 ? "ipv6_addr" : "ipv4_addr");
+	for (i = 0; i < p->n_clients; i++) {
+		const struct nft_client *c = &p->clients[i];
+
+		if (v6 && !c->has_addr6)
+			continue;
+		if (v6)
+			inet_ntop(AF_INET6, &c->addr6, a, sizeof(a));
+		else
+			inet_ntop(AF_INET, &c->addr, a, sizeof(a));
+		fprintf(f, "%s\t\t\t%s comment \"%s\" : 0x%08x", n ? ",\n" : "\t\telements = {\n",
+		        a, c->name, nft_client_mark(p->mark_tag, c->id));
+		n++;
+	}
+	if (n)
+		fprintf(f, "\n\t\t}\n");
+	fprintf(f, "\t}\n\n");
+}
+
+static void render_forward(FILE *f, const struct nft_params *p)
+{
+	const char *tun = p->ifname;
+
+	fprintf(f, "\tchain forward {\n");
+	fprintf(f, "\t\ttype filter hook forward priority filter; policy accept;\n\n");
+
+	fprintf(f,
+	        "\t\t# TCP MSS clamping, both directions; the kernel only ever lowers an MSS.\n");
+	fprintf(f, "\t\t# Into the tunnel: to the route's MTU, the TUN's.\n");
+	fprintf(f, "\t\toifname \"%s\" tcp flags syn counter tcp option maxseg size set rt mtu\n",
+	        tun);
+	fprintf(f,
+	        "\t\t# Out of it: to the uplink route's MTU, and to what fits back into the TUN (mtu %u).\n",
+	        p->mtu);
+	fprintf(f, "\t\tiifname \"%s\" tcp flags syn counter tcp option maxseg size set rt mtu\n",
+	        tun);
+	fprintf(f,
+	        "\t\tiifname \"%s\" meta nfproto ipv4 tcp flags syn counter tcp option maxseg size set %u\n",
+	        tun, p->mtu - 40);
+	if (p->has_net6)
+		fprintf(f,
+		        "\t\tiifname \"%s\" meta nfproto ipv6 tcp flags syn counter tcp option maxseg size set %u\n",
+		        tun, p->mtu - 60);
+	fprintf(f, "\n");
+
+	fprintf(f, "\t\tct state established,related counter accept\n\n");
+
+	fprintf(f,
+	        "\t\t# New flows from the tunnel: ct mark = tag | client id, by tunnel source address.\n");
+	fprintf(f,
+	        "\t\tiifname \"%s\" ct state new ct mark set ip saddr map @client_mark counter\n",
+	        tun);
+	if (p->has_net6)
+		fprintf(f,
+		        "\t\tiifname \"%s\" ct state new ct mark set ip6 saddr map @client_mark6 counter\n",
+		        tun);
+	fprintf(f, "\t\tiifname \"%s\" counter accept\n", tun);
+	fprintf(f, "\t}\n\n");
+}
+
+static void render_postrouting(FILE *f, const struct nft_params *p)
+{
+	char a[INET6_ADDRSTRLEN], out[IFNAMSIZ + 16];
+	struct in_addr net = mask4(p->net, p->prefix);
+	struct in6_addr net6 = mask6(&p->net6, p->prefix6);
+
+	/* Without an uplink, anything but the TUN itself: tunnel-to-tunnel
+	 * traffic keeps its source address. */
+	if (uplink_set(p))
+		snprintf(out, sizeof(out), "oifname \"%s\"", p->uplink);
+	else
+		snprintf(out, sizeof(out), "oifname != \"%s\"", p->ifname);
+
+	fprintf(f, "\tchain postrouting {\n");
+	fprintf(f, "\t\ttype nat hook postrouting priority srcnat; policy accept;\n\n");
+	fprintf(f, "\t\t# Masquerade the tunnel subnet out of %s.\n",
+	        uplink_set(p) ? "the uplink" : "any interface but the TUN");
+	inet_ntop(AF_INET, &net, a, sizeof(a));
+	fprintf(f, "\t\tip saddr %s/%u %s counter masquerade\n", a, p->prefix, out);
+	if (p->has_net6) {
+		inet_ntop(AF_INET6, &net6, a, sizeof(a));
+		fprintf(f, "\t\tip6 saddr %s/%u %s counter masquerade\n", a, p->prefix6, out);
+	}
+	fprintf(f, "\t}\n");
+}
+
+int nft_render(const struct nft_params *p, char **text)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = NULL;
+	int ret = 0;
+
+	if (!text)
+		return -EINVAL;
+	*text = NULL;
+	if (!p || !params_ok(p))
+		return -EINVAL;
+
+	f = open_memstream(&buf, &len);
+	if (!f)
+		return -ENOMEM;
+
+	fprintf(f, "# Generated by gatewayd from its configuration: edit that, not this.\n");
+	fprintf(f, "# Every change replaces the whole table in one transaction.\n");
+	fprintf(f, "table inet %s {\n", NFT_TABLE);
+	render_map(f, p, false);
+	if (p->has_net6)
+		render_map(f, p, true);
+	render_forward(f, p);
+	render_postrouting(f, p);
+	fprintf(f, "}\n");
+
+	if (ferror(f))
+		ret = -ENOMEM;
+	if (fclose(f))
+		ret = -ENOMEM;
+	if (ret)
+		goto out;
+	*text = buf; /* ownership moves to the caller */
+	buf = NULL;
+out:
+	free(buf);
+	return ret;
+}
+
+/* The same text to the caller's err, with our memfd's name replaced by
+ * "ruleset" so a message reads "ruleset:34:9-14: Error: ...". */
+static void copy_err(char *err, size_t errlen, const char *msg, const char *path)
+{
+	size_t plen = strlen(path), n = 0;
+
+	while (*msg && n + 1 < errlen) {
+		if (!strncmp(msg, path, plen)) {
+			n += snprintf(err + n, errlen - n, "ruleset");
+			msg += plen;
+			continue;
+		}
+		err[n++] = *msg++;
+	}
+	if (n >= errlen)
+		n = errlen - 1;
+	while (n && err[n - 1] == '\n')
+		n--;
+	err[n] = '\0';
+}
+
+/* One libnftables batch: the kernel commits all of buf or nothing. buf goes
+ * through a memfd rather than nft_run_cmd_from_buffer because libnftables
+ * (1.0.6) quotes the first line of a buffer, without a line number, for an
+ * error anywhere in it; from a file it names the line and quotes it. */
+static int run(const char *buf, char *err, size_t errlen)
+{
+	struct nft_ctx *ctx = NULL;
+	char path[32];
+	const char *msg;
+	size_t len = strlen(buf), off = 0;
+	ssize_t w;
+	int fd = -1, ret = 0;
+
+	if (err && errlen)
+		err[0] = '\0';
+	fd = memfd_create("egress-nft", MFD_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	while (off < len) {
+		w = write(fd, buf + off, len - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0) {
+			ret = -errno;
+			goto out;
+		}
+		off += (size_t)w;
+	}
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+
+	ctx = nft_ctx_new(NFT_CTX_DEFAULT);
+	if (!ctx) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	/* buffered, so libnftables never writes to our stdout or stderr */
+	if (nft_ctx_buffer_output(ctx) || nft_ctx_buffer_error(ctx)) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	if (nft_run_cmd_from_filename(ctx, path) == 0)
+		goto out;
+
+	msg = nft_ctx_get_error_buffer(ctx);
+	if (!msg || !msg[0])
+		msg = "libnftables failed without a message";
+	ret = strstr(msg, "Operation not permitted") ? -EPERM : -EINVAL;
+	if (err && errlen)
+		copy_err(err, errlen, msg, path);
+out:
+	if (ctx)
+		nft_ctx_free(ctx);
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
+int nft_apply(const char *text, char *err, size_t errlen)
+{
+	char *buf = NULL;
+	int ret;
+
+	if (err && errlen)
+		err[0] = '\0';
+	if (!text)
+		return -EINVAL;
+	if (asprintf(&buf, "%s%s", REPLACE_PREFIX, text) < 0)
+		return -ENOMEM;
+	ret = run(buf, err, errlen);
+	free(buf);
+	return ret;
+}
+
+int nft_remove(void)
+{
+	return run(REPLACE_PREFIX "\n", NULL, 0);
+}

@@ -1,0 +1,58 @@
+/* The gateway's one nftables table, `inet egress`: rendered as readable text
+ * from a few parameters, applied as one atomic transaction that replaces the
+ * whole table, removed on shutdown. No other table is ever touched. */
+#ifndef EGRESS_GATEWAY_NFT_H
+#define EGRESS_GATEWAY_NFT_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define NFT_TABLE "egress" /* family inet */
+
+struct nft_client {
+	const char *name; /* [A-Za-z0-9_.-], 1..31 characters: an element comment */
+	struct in_addr addr;
+	bool has_addr6;
+	struct in6_addr addr6; /* only when the params have a v6 subnet */
+	uint32_t id;           /* inside mark_id_mask */
+};
+
+struct nft_params {
+	const char *ifname; /* the TUN device */
+	const char *uplink; /* NULL or "": masquerade out of any interface but the TUN */
+	struct in_addr net; /* the tunnel subnet; host bits are ignored */
+	unsigned prefix;
+	bool has_net6;
+	struct in6_addr net6;
+	unsigned prefix6;
+	unsigned mtu;          /* the TUN's, 1280..9000 */
+	uint32_t mark_tag;     /* high bits of every ct mark we set; none inside mark_id_mask */
+	uint32_t mark_id_mask; /* contiguous low bits */
+	const struct nft_client *clients;
+	size_t n_clients;
+};
+
+/* The ct mark of a client's flows: conntrack -L -m tag/~mask selects them all. */
+uint32_t nft_client_mark(uint32_t tag, uint32_t id);
+
+/* Pure: renders the whole `table inet egress { ... }` for p. The same params
+ * always give the same text. Interface and client names are checked against
+ * [A-Za-z0-9_.-] so nothing can escape their quotes. Returns 0 and a malloc'd
+ * *text owned by the caller (free), -EINVAL for inconsistent params (*text is
+ * then NULL), -ENOMEM. */
+int nft_render(const struct nft_params *p, char **text);
+
+/* Replaces table inet egress by text (nft_render's output) in one transaction:
+ * either all of it applies or the kernel keeps the old table unchanged. Returns
+ * 0, -EPERM without CAP_NET_ADMIN, -EINVAL when libnftables or the kernel
+ * rejects the text, -ENOMEM or another -errno; on failure err (may be NULL)
+ * holds libnftables' message, "ruleset:LINE:COL: Error: ..." with the text's
+ * own line numbers, and the line quoted. */
+int nft_apply(const char *text, char *err, size_t errlen);
+
+/* Deletes table inet egress; 0 also when there was none. -EPERM, -EINVAL. */
+int nft_remove(void);
+
+#endif

@@ -1,0 +1,545 @@
+# shellcheck shell=bash
+# Topology and helpers shared by the netns tests (tests/netns/t_*.sh), the
+# benchmark and the demo. Sourced, never run. Everything that touches the
+# network happens inside namespaces made here, named after the run, and the
+# EXIT trap removes them together with every process started here.
+#
+#                       the "internet": ns $NS_INET, a plain router
+#                +----------------------------------------------------+
+#   ns $NS_E1    |  br0 192.0.2.1/24          wan0 198.51.100.254/24  |   ns $NS_GW
+#  +----------+  |      2001:db8:2::1/64           2001:db8:51::fe/64 |  +---------------------+
+#  | edge1    |  |   +------+                                         |  | gateway             |
+#  | eth0 ----+--+---| br0  |         ip_forward, no NAT, no route    |  | wan0 198.51.100.1   |
+#  | .2 / ::2 |  |   |      |         to 100.64.0.0/24                +--+- 2001:db8:51::1    |
+#  +----------+  |   |      |                                         |  | egress0 (TUN)       |
+#  +----------+  |   |      |                                         |  |  100.64.0.1/24      |
+#  | edge2    |  |   |      |         host0 203.0.113.1/24            |  |  fd00:64::1/64      |
+#  | eth0 ----+--+---|      |               2001:db8:80::1/64         |  +---------------------+
+#  | .3 / ::3 |  |   +------+                 |                       |
+#  +----------+  +----------------------------+-----------------------+
+#   ns $NS_E2                                 |
+#   192.0.2.0/24, 2001:db8:2::/64    +--------+-------------------+
+#   default via 192.0.2.1            | eth0 203.0.113.80          |  ns $NS_HOST: the internet host,
+#   tunnel: egress0 100.64.0.2/.3    |      2001:db8:80::80       |  web server on port 80 (both
+#           fd00:64::2/::3           +----------------------------+  families), access log in $EG_DIR
+#
+# The internet host has routes only to the gateway's segment (198.51.100.0/24,
+# 2001:db8:51::/64): a packet that bypasses the tunnel or the NAT gets no
+# answer, so a broken data path fails loudly instead of passing by accident.
+# The gateway's default route points at the router; the edges' too (the tunnel
+# daemon adds its own routing table and rules on top, the wg-quick way).
+#
+# Variables a caller may set before sourcing:
+#   EGRESS_BIN      build directory holding gateway/gatewayd, edge/edged (default: build/)
+#   EG_PREFIX       namespace name prefix (default: eg-$$, unique to the run)
+#   EG_DIR          directory for keys, configs, logs, pid files (default: a new temp dir)
+#   EG_VERBOSE=1    print every command run in a namespace
+# A script that wants its topology to outlive it (the demo) sets
+# EG_LEAVE_RUNNING=1 once it has succeeded.
+
+set -euo pipefail
+
+EG_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+EGRESS_BIN=${EGRESS_BIN:-$EG_REPO/build}
+GATEWAYD=$EGRESS_BIN/gateway/gatewayd
+GATEWAYCTL=$EGRESS_BIN/gateway/gatewayctl
+EDGED=$EGRESS_BIN/edge/edged
+
+EG_PREFIX=${EG_PREFIX:-eg-$$}
+if [[ -z ${EG_DIR:-} ]]; then
+	EG_DIR=$(mktemp -d "/tmp/egress-$EG_PREFIX.XXXXXX")
+	EG_DIR_IS_TEMP=1
+else
+	mkdir -p "$EG_DIR"
+	EG_DIR_IS_TEMP=0
+fi
+EG_VERBOSE=${EG_VERBOSE:-0}
+EG_LEAVE_RUNNING=0
+
+NS_E1=$EG_PREFIX-edge1
+NS_E2=$EG_PREFIX-edge2
+NS_GW=$EG_PREFIX-gw
+NS_INET=$EG_PREFIX-inet
+NS_HOST=$EG_PREFIX-host
+
+# Addresses the scenarios talk about.
+GW_PUBLIC=198.51.100.1
+GW_PUBLIC6=2001:db8:51::1
+GW_ENDPOINT=$GW_PUBLIC:51820
+HOST=203.0.113.80
+HOST6=2001:db8:80::80
+TUN_IF=egress0 # the daemons' TUN, one per namespace
+
+EG_NAMESPACES=()      # namespaces this run made, deleted by cleanup
+declare -A EG_PIDS=() # background process name -> pid, stopped by cleanup
+
+log() { printf '\n== %s\n' "$*"; }
+die() {
+	printf 'FAIL: %s\n' "$*" >&2
+	exit 1
+}
+
+# n NS CMD...: run CMD in namespace NS.
+n() {
+	local ns=$1
+	shift
+	[[ $EG_VERBOSE == 1 ]] && printf '[+] %s: %s\n' "${ns#"$EG_PREFIX"-}" "$*" >&2
+	ip netns exec "$ns" "$@"
+}
+e1() { n "$NS_E1" "$@"; }
+e2() { n "$NS_E2" "$@"; }
+gw() { n "$NS_GW" "$@"; }
+inet() { n "$NS_INET" "$@"; }
+host() { n "$NS_HOST" "$@"; }
+
+# Which namespace variable a short name means: ns_of e1 -> $NS_E1.
+ns_of() {
+	case $1 in
+	e1 | edge1) echo "$NS_E1" ;;
+	e2 | edge2) echo "$NS_E2" ;;
+	gw) echo "$NS_GW" ;;
+	inet) echo "$NS_INET" ;;
+	host) echo "$NS_HOST" ;;
+	*) die "ns_of: unknown namespace '$1'" ;;
+	esac
+}
+
+# ---------------------------------------------------------------------------
+# Processes and cleanup
+
+# start NAME NS CMD...: run CMD in NS in the background, in its own session
+# (so it outlives the script when the demo wants that), stdout+stderr to
+# $EG_DIR/NAME.log, its pid in $EG_DIR/NAME.pid. `ip netns exec` execs CMD, so
+# the pid is CMD's own.
+start() {
+	local name=$1 ns=$2
+	shift 2
+	[[ $EG_VERBOSE == 1 ]] && printf '[+] %s: %s &\n' "${ns#"$EG_PREFIX"-}" "$*" >&2
+	setsid ip netns exec "$ns" "$@" </dev/null >"$EG_DIR/$name.log" 2>&1 &
+	EG_PIDS[$name]=$!
+	echo "$!" >"$EG_DIR/$name.pid"
+}
+
+running() { [[ -n ${EG_PIDS[$1]:-} ]] && kill -0 "${EG_PIDS[$1]}" 2>/dev/null; }
+
+# stop NAME [SIGNAL]: signal a process from start() (TERM by default), wait up
+# to 10 s for it, KILL it after that. Returns its exit status (128+n when a
+# signal ended it; 1 if it had to be killed).
+stop() {
+	local name=$1 sig=${2:-TERM} pid rc=0 i
+	pid=${EG_PIDS[$name]:-}
+	[[ -n $pid ]] || die "stop: no process named '$name'"
+	unset "EG_PIDS[$name]"
+	kill "-$sig" "$pid" 2>/dev/null || true
+	for ((i = 0; i < 100; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		echo "stop: $name ($pid) ignored SIG$sig for 10 s; killing it" >&2
+		kill -KILL "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+		return 1
+	fi
+	wait "$pid" 2>/dev/null || rc=$?
+	return "$rc"
+}
+
+# wait_for SECONDS WHAT CMD...: poll CMD (output hidden) every 0.1 s until it
+# succeeds; fail the test naming WHAT after SECONDS.
+wait_for() {
+	local secs=$1 what=$2 deadline
+	shift 2
+	deadline=$((SECONDS + secs))
+	until "$@" >/dev/null 2>&1; do
+		((SECONDS < deadline)) || die "timed out after ${secs}s waiting for $what"
+		sleep 0.1
+	done
+}
+
+# nonempty CMD...: did CMD print anything? (`ip route show`, `ip link show
+# up` and friends succeed with no output when nothing matches.)
+nonempty() { [[ -n $("$@" 2>/dev/null) ]]; }
+
+show_logs() {
+	local f
+	for f in "$EG_DIR"/*.log; do
+		[[ -e $f ]] || continue
+		printf '\n---- %s (last 60 lines) ----\n' "${f##*/}"
+		tail -n 60 "$f"
+	done
+}
+
+cleanup() {
+	local rc=$? name pid ns
+	set +e
+	trap - EXIT
+	if ((rc != 0)); then
+		show_logs
+		printf '\n%s: exit status %d\n' "${0##*/}" "$rc"
+	fi
+	if [[ $EG_LEAVE_RUNNING == 1 && $rc == 0 ]]; then
+		exit 0
+	fi
+	for name in "${!EG_PIDS[@]}"; do
+		kill -TERM "${EG_PIDS[$name]}" 2>/dev/null
+	done
+	for name in "${!EG_PIDS[@]}"; do
+		pid=${EG_PIDS[$name]}
+		for _ in {1..50}; do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -KILL "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+	done
+	# Anything else still inside our namespaces was started by this run.
+	for ns in "${EG_NAMESPACES[@]}"; do
+		for pid in $(ip netns pids "$ns" 2>/dev/null); do
+			kill -KILL "$pid" 2>/dev/null
+		done
+	done
+	for ns in "${EG_NAMESPACES[@]}"; do
+		ip netns del "$ns"
+	done
+	if [[ $EG_DIR_IS_TEMP == 1 ]]; then
+		rm -rf "$EG_DIR"
+	fi
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 143' TERM
+trap 'exit 130' INT
+trap 'exit 129' HUP
+
+# ---------------------------------------------------------------------------
+# Building blocks
+
+# ns_add NS: a new namespace with lo up, deleted by cleanup.
+ns_add() {
+	ip netns add "$1"
+	EG_NAMESPACES+=("$1")
+	n "$1" ip link set lo up
+}
+
+# veth NS1 IF1 NS2 IF2: a veth pair between two namespaces, both ends up. The
+# ends are created directly in their namespaces, never in the caller's.
+veth() {
+	ip link add "$2" netns "$1" type veth peer name "$4" netns "$3"
+	n "$1" ip link set "$2" up
+	n "$3" ip link set "$4" up
+}
+
+# addr NS IF ADDR/LEN...: IPv4 and IPv6 addresses (no DAD: usable at once).
+addr() {
+	local ns=$1 dev=$2 a
+	shift 2
+	for a in "$@"; do
+		if [[ $a == *:* ]]; then
+			n "$ns" ip -6 addr add "$a" dev "$dev" nodad
+		else
+			n "$ns" ip addr add "$a" dev "$dev"
+		fi
+	done
+}
+
+# listening NS tcp|udp ADDR:PORT: is a socket bound there? (":PORT" for any address)
+listening() {
+	local opt=-Hltn
+	[[ $2 == udp ]] && opt=-Hlun
+	n "$1" ss "$opt" | awk -v want="$3" '
+		substr($4, length($4) - length(want) + 1) == want { found = 1 }
+		END { exit !found }'
+}
+
+forwarding() {
+	n "$1" sysctl -qw net.ipv4.ip_forward=1
+	n "$1" sysctl -qw net.ipv6.conf.all.forwarding=1
+}
+
+# The standard topology drawn at the top.
+topology() {
+	local e
+	for e in "$NS_E1" "$NS_E2" "$NS_GW" "$NS_INET" "$NS_HOST"; do
+		ns_add "$e"
+	done
+
+	n "$NS_INET" ip link add br0 type bridge forward_delay 0
+	n "$NS_INET" ip link set br0 up
+	addr "$NS_INET" br0 192.0.2.1/24 2001:db8:2::1/64
+	veth "$NS_E1" eth0 "$NS_INET" edge1
+	veth "$NS_E2" eth0 "$NS_INET" edge2
+	n "$NS_INET" ip link set edge1 master br0
+	n "$NS_INET" ip link set edge2 master br0
+	veth "$NS_GW" wan0 "$NS_INET" wan0
+	addr "$NS_INET" wan0 198.51.100.254/24 2001:db8:51::fe/64
+	veth "$NS_HOST" eth0 "$NS_INET" host0
+	addr "$NS_INET" host0 203.0.113.1/24 2001:db8:80::1/64
+	forwarding "$NS_INET"
+
+	addr "$NS_E1" eth0 192.0.2.2/24 2001:db8:2::2/64
+	addr "$NS_E2" eth0 192.0.2.3/24 2001:db8:2::3/64
+	for e in "$NS_E1" "$NS_E2"; do
+		n "$e" ip route add default via 192.0.2.1
+		n "$e" ip -6 route add default via 2001:db8:2::1
+	done
+
+	addr "$NS_GW" wan0 "$GW_PUBLIC/24" "$GW_PUBLIC6/64"
+	n "$NS_GW" ip route add default via 198.51.100.254
+	n "$NS_GW" ip -6 route add default via 2001:db8:51::fe
+
+	addr "$NS_HOST" eth0 "$HOST/24" "$HOST6/64"
+	n "$NS_HOST" ip route add 198.51.100.0/24 via 203.0.113.1
+	n "$NS_HOST" ip -6 route add 2001:db8:51::/64 via 2001:db8:80::1
+
+	# The underlay works before anything else is tested.
+	wait_for 5 "edge1 to reach the gateway" e1 ping -c1 -W1 "$GW_PUBLIC"
+	wait_for 5 "edge2 to reach the gateway" e2 ping -c1 -W1 "$GW_PUBLIC"
+	wait_for 5 "the gateway to reach the host" gw ping -c1 -W1 "$HOST"
+	wait_for 5 "the gateway to reach the host (IPv6)" gw ping -6 -c1 -W1 "$HOST6"
+}
+
+# ---------------------------------------------------------------------------
+# The internet host's web server
+
+# web_start: serve $EG_DIR/www on port 80 of $HOST and $HOST6 (one server per
+# family so each log line shows the peer address as the host saw it). Access
+# logs: $EG_DIR/web.log and $EG_DIR/web6.log.
+web_start() {
+	mkdir -p "$EG_DIR/www"
+	echo "hello from the internet host" >"$EG_DIR/www/index.html"
+	start web "$NS_HOST" python3 -u -m http.server --bind "$HOST" \
+		--directory "$EG_DIR/www" 80
+	start web6 "$NS_HOST" python3 -u -m http.server --bind "$HOST6" \
+		--directory "$EG_DIR/www" 80
+	wait_for 10 "the web server" listening "$NS_HOST" tcp "$HOST:80"
+	wait_for 10 "the IPv6 web server" listening "$NS_HOST" tcp "[$HOST6]:80"
+}
+
+# web_file NAME MB: a file of random bytes the web server serves; prints its sha256.
+web_file() {
+	head -c "$(($2 * 1024 * 1024))" /dev/urandom >"$EG_DIR/www/$1"
+	sha256sum <"$EG_DIR/www/$1" | cut -d' ' -f1
+}
+
+# web_clients [LOG]: the distinct client addresses in an access log, one a line.
+web_clients() {
+	local f=$EG_DIR/${1:-web.log}
+	awk '$2 == "-" && $3 == "-" { print $1 }' "$f" | sort -u
+}
+
+# fetch NS URL: download URL in NS and print the sha256 of what arrived.
+fetch() {
+	n "$1" curl -gsSf --max-time 120 -o - "$2" | sha256sum | cut -d' ' -f1
+}
+
+# ---------------------------------------------------------------------------
+# Keys and configuration (files in $EG_DIR, named after the peer)
+
+# keys NAME...: NAME.key and NAME.pub, WireGuard's base64 format.
+keys() {
+	local k
+	for k in "$@"; do
+		(umask 077 && wg genkey >"$EG_DIR/$k.key")
+		wg pubkey <"$EG_DIR/$k.key" >"$EG_DIR/$k.pub"
+	done
+}
+
+# psk NAME: a preshared key between NAME and the gateway, NAME.psk. Both
+# configs use it from then on.
+psk() { (umask 077 && wg genpsk >"$EG_DIR/$1.psk"); }
+
+pub() { cat "$EG_DIR/$1.pub"; }
+
+# A peer's tunnel addresses, fixed by name.
+tun_addr() {
+	case $1 in
+	edge1) echo 100.64.0.2 ;;
+	edge2) echo 100.64.0.3 ;;
+	*) die "tun_addr: unknown peer '$1'" ;;
+	esac
+}
+tun_addr6() {
+	case $1 in
+	edge1) echo fd00:64::2 ;;
+	edge2) echo fd00:64::3 ;;
+	*) die "tun_addr6: unknown peer '$1'" ;;
+	esac
+}
+
+# gateway_yaml [-6] CLIENT...: print a gateway.yaml for $EG_DIR (key file
+# gateway.key) with these clients; -6 adds the IPv6 tunnel addresses.
+gateway_yaml() {
+	local v6=0 c
+	if [[ ${1:-} == -6 ]]; then
+		v6=1
+		shift
+	fi
+	cat <<-EOF
+		interface: $TUN_IF
+		listen_port: 51820
+		private_key_file: gateway.key
+		address: 100.64.0.1/24
+	EOF
+	((v6)) && echo "address6: fd00:64::1/64"
+	cat <<-EOF
+		uplink: wan0
+		mtu: 1420
+		clients:
+	EOF
+	for c in "$@"; do
+		echo "  - name: $c"
+		echo "    public_key: \"$(pub "$c")\""
+		echo "    address: $(tun_addr "$c")"
+		((v6)) && echo "    address6: $(tun_addr6 "$c")"
+		[[ -e $EG_DIR/$c.psk ]] && echo "    preshared_key_file: $c.psk"
+	done
+	return 0
+}
+
+# edge_yaml [-6] NAME: print NAME's edge.yaml (key file NAME.key).
+edge_yaml() {
+	local v6=0 c
+	if [[ ${1:-} == -6 ]]; then
+		v6=1
+		shift
+	fi
+	c=$1
+	cat <<-EOF
+		interface: $TUN_IF
+		private_key_file: $c.key
+		address: $(tun_addr "$c")/32
+	EOF
+	((v6)) && echo "address6: $(tun_addr6 "$c")/128"
+	cat <<-EOF
+		mtu: 1420
+		gateway:
+		  endpoint: "$GW_ENDPOINT"
+		  public_key: "$(pub gateway)"
+	EOF
+	[[ -e $EG_DIR/$c.psk ]] && echo "  preshared_key_file: $c.psk"
+	cat <<-EOF
+		persistent_keepalive: 25
+		route_all: true
+	EOF
+}
+
+# ---------------------------------------------------------------------------
+# egress's daemons
+
+need_binaries() {
+	local b
+	for b in "$GATEWAYD" "$EDGED"; do
+		[[ -x $b ]] || die "$b is missing: build first (scripts/build.sh) or set EGRESS_BIN"
+	done
+}
+
+# gatewayd_start [-6] CLIENT...: gateway.yaml for these clients, gatewayd in
+# $NS_GW; returns once its table, its TUN and its UDP socket are there.
+gatewayd_start() {
+	gateway_yaml "$@" >"$EG_DIR/gateway.yaml"
+	start gatewayd "$NS_GW" "$GATEWAYD" -c "$EG_DIR/gateway.yaml" -v
+	wait_for 10 "gatewayd's table inet egress" gw nft list table inet egress
+	wait_for 10 "gatewayd's TUN $TUN_IF" nonempty gw ip link show "$TUN_IF" up
+	wait_for 10 "gatewayd's UDP port 51820" listening "$NS_GW" udp ":51820"
+}
+
+# edged_start [-6] NAME: NAME.yaml, edged in NAME's namespace; returns once
+# its TUN is up and its default route is in its table.
+edged_start() {
+	local v6=() name ns
+	if [[ ${1:-} == -6 ]]; then
+		v6=(-6)
+		shift
+	fi
+	name=$1
+	ns=$(ns_of "$name")
+	edge_yaml "${v6[@]}" "$name" >"$EG_DIR/$name.yaml"
+	start "edged-$name" "$ns" "$EDGED" -c "$EG_DIR/$name.yaml" -v
+	wait_for 10 "$name's TUN $TUN_IF" nonempty n "$ns" ip link show "$TUN_IF" up
+	wait_for 10 "$name's default route in table 51820" \
+		nonempty n "$ns" ip route show table 51820 default dev "$TUN_IF"
+}
+
+# ---------------------------------------------------------------------------
+# wireguard-go, the reference implementation, on either end
+#
+# wireguard-go's control socket is /var/run/wireguard/IFNAME.sock whatever the
+# namespace, so its interface names carry the run's pid to stay unique.
+
+WG_GW_IF=wg$$g
+wggo_if() { echo "wg$$${1#edge}"; } # edge1 -> wg<pid>1
+
+# wggo_start NAME NS IFNAME: wireguard-go in the foreground (logs to
+# $EG_DIR/NAME.log), returning once its control socket answers.
+wggo_start() {
+	start "$1" "$2" env WG_PROCESS_FOREGROUND=1 LOG_LEVEL=error wireguard-go "$3"
+	wait_for 10 "wireguard-go's interface $3" n "$2" wg show "$3"
+}
+
+# wggo_gateway [-6] CLIENT...: wireguard-go as the gateway in $NS_GW with
+# ip_forward and an nft masquerade of the tunnel subnet (table inet wggo).
+wggo_gateway() {
+	local v6=0 c allowed
+	if [[ ${1:-} == -6 ]]; then
+		v6=1
+		shift
+	fi
+	wggo_start wggo-gw "$NS_GW" "$WG_GW_IF"
+	gw wg set "$WG_GW_IF" listen-port 51820 private-key "$EG_DIR/gateway.key"
+	for c in "$@"; do
+		allowed=$(tun_addr "$c")/32
+		((v6)) && allowed+=,$(tun_addr6 "$c")/128
+		gw wg set "$WG_GW_IF" peer "$(pub "$c")" allowed-ips "$allowed"
+		if [[ -e $EG_DIR/$c.psk ]]; then
+			gw wg set "$WG_GW_IF" peer "$(pub "$c")" preshared-key "$EG_DIR/$c.psk"
+		fi
+	done
+	addr "$NS_GW" "$WG_GW_IF" 100.64.0.1/24
+	((v6)) && addr "$NS_GW" "$WG_GW_IF" fd00:64::1/64
+	gw ip link set "$WG_GW_IF" mtu 1420 up
+	forwarding "$NS_GW"
+	gw nft -f - <<-EOF
+		table inet wggo {
+			chain postrouting {
+				type nat hook postrouting priority srcnat;
+				oifname "wan0" ip saddr 100.64.0.0/24 masquerade
+				oifname "wan0" ip6 saddr fd00:64::/64 masquerade
+			}
+		}
+	EOF
+}
+
+# wggo_edge [-6] NAME: wireguard-go as NAME's edge, routed the way wg-quick
+# routes "AllowedIPs = 0.0.0.0/0, ::/0": fwmark 51820, default route in
+# table 51820, "not fwmark 51820" rule, suppress_prefixlength 0 on main.
+wggo_edge() {
+	local v6=0 name ns dev allowed
+	if [[ ${1:-} == -6 ]]; then
+		v6=1
+		shift
+	fi
+	name=$1
+	ns=$(ns_of "$name")
+	dev=$(wggo_if "$name")
+	allowed=0.0.0.0/0
+	((v6)) && allowed+=,::/0
+	wggo_start "wggo-$name" "$ns" "$dev"
+	n "$ns" wg set "$dev" private-key "$EG_DIR/$name.key" fwmark 51820 \
+		peer "$(pub gateway)" endpoint "$GW_ENDPOINT" allowed-ips "$allowed" \
+		persistent-keepalive 25
+	if [[ -e $EG_DIR/$name.psk ]]; then
+		n "$ns" wg set "$dev" peer "$(pub gateway)" preshared-key "$EG_DIR/$name.psk"
+	fi
+	addr "$ns" "$dev" "$(tun_addr "$name")/32"
+	((v6)) && addr "$ns" "$dev" "$(tun_addr6 "$name")/128"
+	n "$ns" ip link set "$dev" mtu 1420 up
+	n "$ns" ip route add default dev "$dev" table 51820
+	n "$ns" ip rule add not fwmark 51820 table 51820
+	n "$ns" ip rule add table main suppress_prefixlength 0
+	if ((v6)); then
+		n "$ns" ip -6 route add default dev "$dev" table 51820
+		n "$ns" ip -6 rule add not fwmark 51820 table 51820
+		n "$ns" ip -6 rule add table main suppress_prefixlength 0
+	fi
+}

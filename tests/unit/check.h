@@ -1,0 +1,77 @@
+/* The few macros every unit test uses. A failed CHECK prints where and what,
+ * and the test goes on so one run shows every failure; check_done() prints
+ * the summary line and gives main()'s return value. */
+#ifndef EGRESS_TEST_CHECK_H
+#define EGRESS_TEST_CHECK_H
+
+#include <stdio.h>
+#include <string.h>
+
+static int check_passed, check_failed;
+
+#define CHECK(cond)                                                                                \
+	do {                                                                                       \
+		if (cond) {                                                                        \
+			check_passed++;                                                            \
+		} else {                                                                           \
+			check_failed++;                                                            \
+			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);  \
+		}                                                                                  \
+	} while (0)
+
+#define CHECK_INT(got, want)                                                                       \
+	do {                                                                                       \
+		long long g_ = (long long)(got), w_ = (long long)(want);                           \
+		if (g_ == w_) {                                                                    \
+			check_passed++;                                                            \
+		} else {                                                                           \
+			check_failed++;                                                            \
+			fprintf(stderr, "%s:%d: %s is %lld, want %lld\n", __FILE__, __LINE__, #got, \
+				g_, w_);                                                           \
+		}                                                                                  \
+	} while (0)
+
+#define CHECK_STR(got, want)                                                                       \
+	do {                                                                                       \
+		const char *g_ = (got), *w_ = (want);                                              \
+		if (g_ && w_ && strcmp(g_, w_) == 0) {                                             \
+			check_passed++;                                                            \
+		} else {                                                                           \
+			check_failed++;                                                            \
+			fprintf(stderr, "%s:%d: %s is \"%s\", want \"%s\"\n", __FILE__, __LINE__,  \
+				#got, g_ ? g_ : "(null)", w_ ? w_ : "(null)");                     \
+		}                                                                                  \
+	} while (0)
+
+#define CHECK_MEM(got, want, len)                                                                  \
+	do {                                                                                       \
+		if (memcmp((got), (want), (len)) == 0) {                                           \
+			check_passed++;                                                            \
+		} else {                                                                           \
+			check_failed++;                                                            \
+			fprintf(stderr, "%s:%d: %s differs from %s\n", __FILE__, __LINE__, #got,   \
+				#want);                                                            \
+		}                                                                                  \
+	} while (0)
+
+/* Hex string (no spaces) to bytes; returns the number of bytes. */
+static inline size_t check_unhex(unsigned char *out, size_t cap, const char *hex)
+{
+	size_t n = 0;
+
+	while (hex[0] && hex[1] && n < cap) {
+		unsigned v;
+		sscanf(hex, "%2x", &v);
+		out[n++] = (unsigned char)v;
+		hex += 2;
+	}
+	return n;
+}
+
+static inline int check_done(const char *name)
+{
+	printf("%s: %d passed, %d failed\n", name, check_passed, check_failed);
+	return check_failed ? 1 : 0;
+}
+
+#endif

@@ -1,0 +1,577 @@
+/* gateway.yaml and edge.yaml: good files parse to the expected values, and
+ * each mistake an operator can make gives its one exact message. Key files are
+ * written to a temporary directory, which is also the working directory for
+ * the buffer cases (relative key paths start there). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "edge/config.h"
+#include "gateway/config.h"
+#include "tests/unit/check.h"
+#include "tunnel/conf.h"
+#include "tunnel/crypto.h"
+#include "tunnel/key.h"
+
+/* Public keys of clients: any 32 bytes will do. */
+#define K1 "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE="
+#define K2 "AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI="
+#define K3 "AwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwM="
+
+static char dir[64];
+static char gw_pub_b64[KEY_B64_LEN + 1], edge_pub_b64[KEY_B64_LEN + 1];
+
+static void write_file(const char *name, const char *text)
+{
+	char path[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "w");
+	if (!f) {
+		perror(path);
+		exit(1);
+	}
+	fputs(text, f);
+	fclose(f);
+}
+
+static void write_key(const char *name, uint8_t fill, char pub_b64[KEY_B64_LEN + 1])
+{
+	uint8_t key[KEY_LEN], pub[KEY_LEN];
+	char b64[KEY_B64_LEN + 2];
+
+	memset(key, fill, sizeof(key));
+	key_to_base64(b64, key);
+	strcat(b64, "\n");
+	write_file(name, b64);
+	if (pub_b64) {
+		crypto_x25519_pubkey(pub, key);
+		key_to_base64(pub_b64, pub);
+	}
+}
+
+/* s with "@GWPUB@" and "@EDGEPUB@" replaced by the public keys of the key
+ * files; the result is static. */
+static const char *subst(const char *s)
+{
+	static char out[4096];
+	size_t o = 0;
+
+	while (*s && o < sizeof(out) - KEY_B64_LEN - 1) {
+		if (!strncmp(s, "@GWPUB@", 7)) {
+			memcpy(out + o, gw_pub_b64, KEY_B64_LEN);
+			o += KEY_B64_LEN;
+			s += 7;
+		} else if (!strncmp(s, "@EDGEPUB@", 9)) {
+			memcpy(out + o, edge_pub_b64, KEY_B64_LEN);
+			o += KEY_B64_LEN;
+			s += 9;
+		} else {
+			out[o++] = *s++;
+		}
+	}
+	out[o] = '\0';
+	return out;
+}
+
+static void test_gateway_full(void)
+{
+	static const char yaml[] = "# the gateway\n"
+	                           "interface: egress9          # TUN device\n"
+	                           "listen_port: 51999\n"
+	                           "private_key_file: gateway.key\n"
+	                           "address: 100.64.0.1/24\n"
+	                           "address6: fd00:64::1/64\n"
+	                           "uplink: eth0\n"
+	                           "mtu: 1400\n"
+	                           "mark_tag: 0x12340000\n"
+	                           "mark_id_mask: 0x000000ff\n"
+	                           "clients:\n"
+	                           "  - name: alice\n"
+	                           "    public_key: \"" K1 "\"\n"
+	                           "    address: 100.64.0.2\n"
+	                           "    address6: fd00:64::2\n"
+	                           "    preshared_key_file: alice.psk\n"
+	                           "  - name: bob.b-2_\n"
+	                           "    public_key: " K2 "\n"
+	                           "    address: 100.64.0.254\n";
+	uint8_t k1[KEY_LEN], k2[KEY_LEN], psk[KEY_LEN], priv[KEY_LEN];
+	struct gw_config *g = NULL;
+	char path[128], err[256] = "", a[INET6_ADDRSTRLEN];
+
+	write_file("gateway.yaml", yaml);
+	snprintf(path, sizeof(path), "%s/gateway.yaml", dir);
+	/* the key files are found next to the config file, not in the cwd */
+	CHECK_INT(chdir("/"), 0);
+	CHECK_INT(gw_config_load(path, &g, err, sizeof(err)), 0);
+	CHECK_STR(err, "");
+	if (!g)
+		return;
+	key_from_base64(k1, K1);
+	key_from_base64(k2, K2);
+	memset(psk, 0x33, sizeof(psk));
+	memset(priv, 0x11, sizeof(priv));
+	CHECK_STR(g->ifname, "egress9");
+	CHECK_INT(g->listen_port, 51999);
+	CHECK_MEM(g->priv, priv, KEY_LEN);
+	CHECK_STR(inet_ntop(AF_INET, &g->addr, a, sizeof(a)), "100.64.0.1");
+	CHECK_INT(g->prefix, 24);
+	CHECK(g->has_addr6);
+	CHECK_STR(inet_ntop(AF_INET6, &g->addr6, a, sizeof(a)), "fd00:64::1");
+	CHECK_INT(g->prefix6, 64);
+	CHECK_STR(g->uplink, "eth0");
+	CHECK_INT(g->mtu, 1400);
+	CHECK_INT(g->mark_tag, 0x12340000);
+	CHECK_INT(g->mark_id_mask, 0xff);
+	CHECK_INT(g->n_clients, 2);
+	if (g->n_clients == 2) {
+		CHECK_STR(g->clients[0].name, "alice");
+		CHECK_MEM(g->clients[0].pub, k1, KEY_LEN);
+		CHECK(g->clients[0].has_psk);
+		CHECK_MEM(g->clients[0].psk, psk, KEY_LEN);
+		CHECK_STR(inet_ntop(AF_INET, &g->clients[0].addr, a, sizeof(a)), "100.64.0.2");
+		CHECK(g->clients[0].has_addr6);
+		CHECK_STR(inet_ntop(AF_INET6, &g->clients[0].addr6, a, sizeof(a)), "fd00:64::2");
+		CHECK_INT(g->clients[0].id, 2);
+		CHECK_STR(g->clients[1].name, "bob.b-2_");
+		CHECK_MEM(g->clients[1].pub, k2, KEY_LEN);
+		CHECK(!g->clients[1].has_psk);
+		CHECK(!g->clients[1].has_addr6);
+		CHECK_INT(g->clients[1].id, 254);
+	}
+	gw_config_free(g);
+	CHECK_INT(chdir(dir), 0);
+}
+
+static void test_gateway_defaults(void)
+{
+	static const char *const yamls[] = {
+	        "private_key_file: gateway.key\naddress: 100.64.0.1/24\n",
+	        "private_key_file: gateway.key\naddress: 100.64.0.1/24\nclients: []\n",
+	        "private_key_file: gateway.key\naddress: 100.64.0.1/24\nclients:\n",
+	        "{private_key_file: gateway.key, address: 100.64.0.1/24}",
+	};
+	struct gw_config *g;
+	char err[256];
+	size_t i;
+
+	for (i = 0; i < sizeof(yamls) / sizeof(yamls[0]); i++) {
+		g = NULL;
+		CHECK_INT(gw_config_parse("gateway.yaml", yamls[i], strlen(yamls[i]), &g, err,
+		                          sizeof(err)),
+		          0);
+		if (!g)
+			continue;
+		CHECK_STR(g->ifname, "egress0");
+		CHECK_INT(g->listen_port, 51820);
+		CHECK_INT(g->mtu, 1420);
+		CHECK_INT(g->mark_tag, 0x45670000);
+		CHECK_INT(g->mark_id_mask, 0xffff);
+		CHECK_STR(g->uplink, "");
+		CHECK(!g->has_addr6);
+		CHECK_INT(g->n_clients, 0);
+		gw_config_free(g);
+	}
+	gw_config_free(NULL);
+}
+
+static void test_edge_full(void)
+{
+	static const char yaml[] = "interface: edge1\n"
+	                           "private_key_file: edge.key\n"
+	                           "address: 100.64.0.2/32\n"
+	                           "address6: fd00:64::2/128\n"
+	                           "mtu: 1380\n"
+	                           "gateway:\n"
+	                           "  endpoint: 198.51.100.1:51821\n"
+	                           "  public_key: \"@GWPUB@\"\n"
+	                           "  preshared_key_file: alice.psk\n"
+	                           "persistent_keepalive: 25\n"
+	                           "route_all: false\n"
+	                           "fwmark: 0x1234\n"
+	                           "table: 100\n";
+	const struct sockaddr_in *sin;
+	uint8_t gw_pub[KEY_LEN], psk[KEY_LEN], priv[KEY_LEN];
+	struct edge_config *e = NULL;
+	char path[128], err[256] = "", a[INET6_ADDRSTRLEN];
+
+	write_file("edge.yaml", subst(yaml));
+	snprintf(path, sizeof(path), "%s/edge.yaml", dir);
+	CHECK_INT(edge_config_load(path, &e, err, sizeof(err)), 0);
+	CHECK_STR(err, "");
+	if (!e)
+		return;
+	key_from_base64(gw_pub, gw_pub_b64);
+	memset(psk, 0x33, sizeof(psk));
+	memset(priv, 0x22, sizeof(priv));
+	CHECK_STR(e->ifname, "edge1");
+	CHECK_MEM(e->priv, priv, KEY_LEN);
+	CHECK_STR(inet_ntop(AF_INET, &e->addr, a, sizeof(a)), "100.64.0.2");
+	CHECK_INT(e->prefix, 32);
+	CHECK(e->has_addr6);
+	CHECK_STR(inet_ntop(AF_INET6, &e->addr6, a, sizeof(a)), "fd00:64::2");
+	CHECK_INT(e->prefix6, 128);
+	CHECK_INT(e->mtu, 1380);
+	sin = (const struct sockaddr_in *)&e->endpoint;
+	CHECK_INT(sin->sin_family, AF_INET);
+	CHECK_INT(e->endpoint_len, sizeof(struct sockaddr_in));
+	CHECK_STR(inet_ntop(AF_INET, &sin->sin_addr, a, sizeof(a)), "198.51.100.1");
+	CHECK_INT(ntohs(sin->sin_port), 51821);
+	CHECK_MEM(e->gw_pub, gw_pub, KEY_LEN);
+	CHECK(e->has_psk);
+	CHECK_MEM(e->psk, psk, KEY_LEN);
+	CHECK_INT(e->persistent_keepalive, 25);
+	CHECK(!e->route_all);
+	CHECK_INT(e->fwmark, 0x1234);
+	CHECK_INT(e->table, 100);
+	edge_config_free(e);
+}
+
+static void test_edge_defaults(void)
+{
+	static const char yaml[] = "private_key_file: edge.key\n"
+	                           "address: 100.64.0.2/32\n"
+	                           "gateway:\n"
+	                           "  endpoint: \"[2001:db8::1]:51820\"\n"
+	                           "  public_key: @GWPUB@\n";
+	const struct sockaddr_in6 *sin6;
+	struct edge_config *e = NULL;
+	char err[256], a[INET6_ADDRSTRLEN];
+	const char *y = subst(yaml);
+
+	CHECK_INT(edge_config_parse("edge.yaml", y, strlen(y), &e, err, sizeof(err)), 0);
+	if (!e)
+		return;
+	CHECK_STR(e->ifname, "egress0");
+	CHECK_INT(e->mtu, 1420);
+	CHECK(!e->has_addr6);
+	CHECK(!e->has_psk);
+	CHECK_INT(e->persistent_keepalive, 0);
+	CHECK(e->route_all);
+	CHECK_INT(e->fwmark, 51820);
+	CHECK_INT(e->table, 51820);
+	sin6 = (const struct sockaddr_in6 *)&e->endpoint;
+	CHECK_INT(sin6->sin6_family, AF_INET6);
+	CHECK_INT(e->endpoint_len, sizeof(struct sockaddr_in6));
+	CHECK_STR(inet_ntop(AF_INET6, &sin6->sin6_addr, a, sizeof(a)), "2001:db8::1");
+	CHECK_INT(ntohs(sin6->sin6_port), 51820);
+	edge_config_free(e);
+	edge_config_free(NULL);
+}
+
+/* A name is resolved once, at load time; localhost needs no DNS server. */
+static void test_edge_hostname(void)
+{
+	static const char yaml[] = "private_key_file: edge.key\n"
+				   "address: 100.64.0.2/32\n"
+				   "gateway:\n"
+				   "  endpoint: localhost:4242\n"
+				   "  public_key: @GWPUB@\n";
+	const struct sockaddr_in *sin;
+	struct edge_config *e = NULL;
+	char err[256] = "";
+	const char *y = subst(yaml);
+
+	CHECK_INT(edge_config_parse("edge.yaml", y, strlen(y), &e, err, sizeof(err)), 0);
+	CHECK_STR(err, "");
+	if (!e)
+		return;
+	/* sin_port and sin6_port sit at the same offset */
+	sin = (const struct sockaddr_in *)&e->endpoint;
+	CHECK(sin->sin_family == AF_INET || sin->sin_family == AF_INET6);
+	CHECK_INT(ntohs(sin->sin_port), 4242);
+	edge_config_free(e);
+}
+
+static void test_load_errors(void)
+{
+	struct gw_config *g = (struct gw_config *)1;
+	struct edge_config *e = (struct edge_config *)1;
+	char err[256];
+
+	CHECK_INT(gw_config_load("nonexistent.yaml", &g, err, sizeof(err)), -ENOENT);
+	CHECK_STR(err, "nonexistent.yaml: No such file or directory");
+	CHECK(g == NULL);
+	CHECK_INT(edge_config_load("nonexistent.yaml", &e, err, sizeof(err)), -ENOENT);
+	CHECK(e == NULL);
+	/* a tiny error buffer is cut short, never overrun */
+	CHECK_INT(gw_config_parse("gateway.yaml", "x: 1", 4, &g, err, 8), -EINVAL);
+	CHECK_STR(err, "gateway");
+}
+
+/* The generic helpers, on what the daemons' files do not exercise. */
+static void test_conf(void)
+{
+	static const char yaml[] =
+	        "n: 0x1F\nb: \"a\\x01\\\"b\"\nlong: "
+	        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n"
+	        "nul: \"a\\0b\"\nnet: 2001:db8::/32\n";
+	static const char *const keys[] = {"n", "b", "long", "nul", "net", NULL};
+	struct conf *c = NULL;
+	struct conf_addr a;
+	char err[256], buf[8];
+	uint64_t v;
+	bool t;
+
+	CHECK_INT(conf_load_buffer(&c, "t.yaml", NULL, yaml, strlen(yaml), err, sizeof(err)), 0);
+	if (!c)
+		return;
+	CHECK_INT(conf_map_check(c, conf_root(c), keys), 0);
+	CHECK_INT(conf_get_uint(c, conf_map_find(c, conf_root(c), "n"), "n", 0, 100, &v), 0);
+	CHECK_INT(v, 31);
+	CHECK_INT(conf_get_uint(c, conf_map_find(c, conf_root(c), "n"), "n", 0, 30, &v), -EINVAL);
+	CHECK_STR(err, "t.yaml:1:4: n: \"0x1F\" is not a number in 0..30");
+	CHECK_INT(conf_get_bool(c, conf_map_find(c, conf_root(c), "b"), "b", &t), -EINVAL);
+	CHECK_STR(err, "t.yaml:2:4: b: \"a\\x01\\\"b\" is not true or false");
+	CHECK_INT(conf_get_str(c, conf_map_find(c, conf_root(c), "long"), "long", buf, sizeof(buf)),
+	          -EINVAL);
+	CHECK_STR(err,
+	          "t.yaml:3:7: long: "
+	          "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...\" is too "
+	          "long (at most 7 bytes)");
+	CHECK_INT(conf_get_str(c, conf_map_find(c, conf_root(c), "nul"), "nul", buf, sizeof(buf)),
+	          -EINVAL);
+	CHECK_STR(err, "t.yaml:4:6: nul: \"a\\x00b\" contains a NUL byte");
+	CHECK_INT(conf_get_prefix(c, conf_map_find(c, conf_root(c), "net"), "net", AF_UNSPEC, &a),
+	          0);
+	CHECK_INT(a.family, AF_INET6);
+	CHECK_INT(a.prefix, 32);
+	CHECK_INT(conf_map_find(c, conf_root(c), "absent"), 0);
+	conf_free(c);
+	conf_free(NULL);
+}
+
+struct bad {
+	const char *yaml;
+	const char *err;
+};
+
+#define GW_HEAD "private_key_file: gateway.key\naddress: 100.64.0.1/24\n"
+#define ALICE   "  - name: alice\n    public_key: " K1 "\n    address: 100.64.0.2\n"
+
+static const struct bad bad_gateway[] = {
+        {GW_HEAD "listen_prot: 51820\n", "gateway.yaml:3:1: unknown key \"listen_prot\""},
+        {"listen_port: 1\n" GW_HEAD "listen_port: 2\n",
+         "gateway.yaml:4:1: duplicate key \"listen_port\" (first at line 1)"},
+        {"interface: egress0\nprivate_key_file: gateway.key\naddress: 100.64.0.1/24\n"
+         "listen_port: 70000\n",
+         "gateway.yaml:4:14: listen_port: \"70000\" is not a port (1-65535)"},
+        {"listen_port: 0x\n" GW_HEAD,
+         "gateway.yaml:1:14: listen_port: \"0x\" is not a port (1-65535)"},
+        {"address: 100.64.0.1/24\n", "gateway.yaml:1:1: missing required key \"private_key_file\""},
+        {"private_key_file: gateway.key\n", "gateway.yaml:1:1: missing required key \"address\""},
+        {"interface: egress0\nlisten_port: 51820\nprivate_key_file: missing.key\n",
+         "gateway.yaml:3:19: private_key_file: cannot read \"missing.key\": No such file or "
+         "directory"},
+        {"private_key_file: bad.key\naddress: 100.64.0.1/24\n",
+         "gateway.yaml:1:19: private_key_file: \"bad.key\" does not hold a base64 WireGuard key"},
+        {"private_key_file: .\naddress: 100.64.0.1/24\n",
+         "gateway.yaml:1:19: private_key_file: cannot read \".\": not a regular file"},
+        {"private_key_file: gateway.key\naddress: 100.64.0.300/24\n",
+         "gateway.yaml:2:10: address: \"100.64.0.300/24\" is not an IPv4 address with a prefix "
+         "length (ADDRESS/LENGTH)"},
+        {"private_key_file: gateway.key\naddress: 100.64.0.1\n",
+         "gateway.yaml:2:10: address: \"100.64.0.1\" is not an IPv4 address with a prefix length "
+         "(ADDRESS/LENGTH)"},
+        {"private_key_file: gateway.key\naddress: 100.64.0.1/31\n",
+         "gateway.yaml:2:10: address: \"100.64.0.1/31\" needs a prefix length of 8-30 (it is the "
+         "client subnet)"},
+        {"private_key_file: gateway.key\naddress: 100.64.0.0/24\n",
+         "gateway.yaml:2:10: address: \"100.64.0.0/24\" is the network address of its subnet"},
+        {GW_HEAD "address6: fd00:64::/64\n",
+         "gateway.yaml:3:11: address6: \"fd00:64::/64\" is the network address of its subnet"},
+        {"interface: [a, b]\n" GW_HEAD,
+         "gateway.yaml:1:12: interface: expected a scalar, found a sequence"},
+        {"interface: eth/0\n" GW_HEAD,
+         "gateway.yaml:1:12: interface: \"eth/0\" is not an interface name (1-15 characters, no "
+         "'/', ':' or whitespace)"},
+        {GW_HEAD "uplink: a-very-long-name0\n",
+         "gateway.yaml:3:9: uplink: \"a-very-long-name0\" is not an interface name (1-15 "
+         "characters, no '/', ':' or whitespace)"},
+        {GW_HEAD "mtu: 1000\n", "gateway.yaml:3:6: mtu: \"1000\" is not a number in 1280..9000"},
+        {GW_HEAD "mark_tag: 0x45670001\n",
+         "gateway.yaml:3:11: mark_tag: \"0x45670001\" overlaps mark_id_mask 0x0000ffff"},
+        {GW_HEAD "mark_id_mask: 0xffff0000\n",
+         "gateway.yaml:3:15: mark_id_mask: \"0xffff0000\" is not contiguous low bits (like "
+         "0x0000ffff)"},
+        {GW_HEAD "mark_id_mask: 0x00ffffff\n",
+         "gateway.yaml:3:15: mark_id_mask: \"0x00ffffff\" overlaps mark_tag 0x45670000"},
+        {"private_key_file: gateway.key\naddress: 100.64.0.1/16\nmark_id_mask: 0xff\nclients:\n"
+         "  - name: alice\n    public_key: " K1 "\n    address: 100.64.1.2\n",
+         "gateway.yaml:7:14: address: \"100.64.1.2\" has host part 258, which does not fit "
+         "mark_id_mask 0x000000ff"},
+        {GW_HEAD "clients: alice\n",
+         "gateway.yaml:3:10: clients: expected a sequence, found a scalar"},
+        {GW_HEAD "clients:\n  - alice\n",
+         "gateway.yaml:4:5: clients: expected a mapping, found a scalar"},
+        {GW_HEAD "clients:\n  - name: alice\n    public_key: " K1 "\n    adress: 100.64.0.2\n",
+         "gateway.yaml:6:5: unknown key \"adress\""},
+        {GW_HEAD "clients:\n  - name: alice\n    public_key: " K1 "\n",
+         "gateway.yaml:4:5: missing required key \"address\""},
+        {GW_HEAD "clients:\n  - name: al ice\n",
+         "gateway.yaml:4:11: name: \"al ice\" is not a client name (1-31 of A-Z a-z 0-9 _ . -)"},
+        {GW_HEAD "clients:\n  - name: alice\n    public_key: notakey\n",
+         "gateway.yaml:5:17: public_key: \"notakey\" is not a base64 WireGuard key"},
+        {GW_HEAD "clients:\n  - name: alice\n    public_key: @GWPUB@\n",
+         "gateway.yaml:5:17: public_key: \"@GWPUB@\" is the gateway's own public key"},
+        {GW_HEAD "clients:\n  - name: alice\n    public_key: " K1 "\n    address: 10.0.0.2\n",
+         "gateway.yaml:6:14: address: \"10.0.0.2\" is outside the client subnet 100.64.0.0/24"},
+        {GW_HEAD "clients:\n  - name: alice\n    public_key: " K1 "\n    address: 100.64.0.1\n",
+         "gateway.yaml:6:14: address: \"100.64.0.1\" is the gateway's own address"},
+        {GW_HEAD "clients:\n  - name: alice\n    public_key: " K1 "\n    address: 100.64.0.255\n",
+         "gateway.yaml:6:14: address: \"100.64.0.255\" is the broadcast address of 100.64.0.0/24"},
+        {GW_HEAD "clients:\n" ALICE "  - name: alice\n    public_key: " K2
+                 "\n    address: 100.64.0.3\n",
+         "gateway.yaml:7:11: name: \"alice\" is already used at line 4"},
+        {GW_HEAD "clients:\n" ALICE "  - name: bob\n    public_key: " K1
+                 "\n    address: 100.64.0.3\n",
+         "gateway.yaml:8:17: public_key: \"" K1 "\" is already used at line 5"},
+        {GW_HEAD "clients:\n" ALICE "  - name: bob\n    public_key: " K2
+                 "\n    address: 100.64.0.2\n",
+         "gateway.yaml:9:14: address: \"100.64.0.2\" is already used at line 6"},
+        {GW_HEAD "clients:\n" ALICE "    address6: fd00:64::2\n",
+         "gateway.yaml:7:15: address6: \"fd00:64::2\" needs address6 on the gateway"},
+        {GW_HEAD "address6: fd00:64::1/64\nclients:\n" ALICE "    address6: fd00:65::2\n",
+         "gateway.yaml:8:15: address6: \"fd00:65::2\" is outside the gateway's address6 prefix"},
+        {GW_HEAD "clients:\n" ALICE "    preshared_key_file: nope.psk\n",
+         "gateway.yaml:7:25: preshared_key_file: cannot read \"nope.psk\": No such file or "
+         "directory"},
+        {"private_key_file: gateway.key\naddress: [100.64.0.1\n",
+         "gateway.yaml:3:1: did not find expected ',' or ']' (while parsing a flow sequence at "
+         "2:10)"},
+        {"private_key_file: gateway.key\n  address: 100.64.0.1/24\n",
+         "gateway.yaml:2:10: mapping values are not allowed in this context"},
+        {"a: *nowhere\n", "gateway.yaml:1:4: found undefined alias"},
+        {"- private_key_file: gateway.key\n",
+         "gateway.yaml:1:1: expected a mapping, found a sequence"},
+        {"", "gateway.yaml:1:1: no YAML document in the file"},
+        {"---\n" GW_HEAD "---\n" GW_HEAD, "gateway.yaml:5:1: only one YAML document is allowed"},
+        {"? [a]\n: b\n", "gateway.yaml:1:3: expected a scalar key, found a sequence"},
+        {GW_HEAD "\xff: 1\n", "gateway.yaml:3:1: invalid leading UTF-8 octet"},
+};
+
+#define EDGE_HEAD "private_key_file: edge.key\naddress: 100.64.0.2/32\n"
+#define EDGE_GW   "gateway:\n  endpoint: 198.51.100.1:51820\n  public_key: @GWPUB@\n"
+
+static const struct bad bad_edge[] = {
+        {EDGE_HEAD "gateway:\n  endpoint: 198.51.100.1\n  public_key: @GWPUB@\n",
+         "edge.yaml:4:13: endpoint: \"198.51.100.1\" is not HOST:PORT (like 198.51.100.1:51820 or "
+         "[2001:db8::1]:51820)"},
+        {EDGE_HEAD "gateway:\n  endpoint: 2001:db8::1:51820\n",
+         "edge.yaml:4:13: endpoint: \"2001:db8::1:51820\" is not HOST:PORT (like "
+         "198.51.100.1:51820 or [2001:db8::1]:51820)"},
+        {EDGE_HEAD "gateway:\n  endpoint: 198.51.100.1:0\n",
+         "edge.yaml:4:13: endpoint: \"198.51.100.1:0\" has no valid port (1-65535)"},
+        {EDGE_HEAD "gateway:\n  endpoint: 198.51.100.1:http\n",
+         "edge.yaml:4:13: endpoint: \"198.51.100.1:http\" is not HOST:PORT (like "
+         "198.51.100.1:51820 or [2001:db8::1]:51820)"},
+        {EDGE_HEAD "gateway:\n  endpoint: \"[2001:db8::zz]:51820\"\n",
+         "edge.yaml:4:13: endpoint: \"[2001:db8::zz]:51820\" is not an IPv6 address in brackets"},
+        {EDGE_HEAD "gateway:\n  endpoint: 198.51.100:51820\n",
+         "edge.yaml:4:13: endpoint: \"198.51.100:51820\" is not an IPv4 address or host name"},
+        {EDGE_HEAD "gateway:\n  endpoint: 198.51.100.1:51820\n  public_key: @EDGEPUB@\n",
+         "edge.yaml:5:15: public_key: \"@EDGEPUB@\" is this edge's own public key"},
+        {EDGE_HEAD "gateway:\n  endpoint: 198.51.100.1:51820\n  public_key: " K1 "=\n",
+         "edge.yaml:5:15: public_key: \"" K1 "=\" is not a base64 WireGuard key"},
+        {EDGE_HEAD EDGE_GW "  preshared_key_file: /nonexistent/edge.psk\n",
+         "edge.yaml:6:23: preshared_key_file: cannot read \"/nonexistent/edge.psk\": No such file "
+         "or directory"},
+        {EDGE_HEAD EDGE_GW "  keepalive: 25\n", "edge.yaml:6:3: unknown key \"keepalive\""},
+        {EDGE_HEAD, "edge.yaml:1:1: missing required key \"gateway\""},
+        {EDGE_HEAD "gateway: 198.51.100.1:51820\n",
+         "edge.yaml:3:10: gateway: expected a mapping, found a scalar"},
+        {EDGE_HEAD "gateway:\n  public_key: @GWPUB@\n",
+         "edge.yaml:4:3: missing required key \"endpoint\""},
+        {EDGE_HEAD EDGE_GW "route_all: yes\n",
+         "edge.yaml:6:12: route_all: \"yes\" is not true or false"},
+        {EDGE_HEAD EDGE_GW "table: 254\n",
+         "edge.yaml:6:8: table: \"254\" is a reserved routing table (253 default, 254 main, 255 "
+         "local)"},
+        {EDGE_HEAD EDGE_GW "fwmark: 0\n",
+         "edge.yaml:6:9: fwmark: \"0\" is not a number in 1..4294967295"},
+        {EDGE_HEAD EDGE_GW "persistent_keepalive: -1\n",
+         "edge.yaml:6:23: persistent_keepalive: \"-1\" is not a number in 0..65535"},
+        {EDGE_HEAD EDGE_GW "mtu: 9001\n",
+         "edge.yaml:6:6: mtu: \"9001\" is not a number in 1280..9000"},
+        {"private_key_file: edge.key\naddress: 100.64.0.2/33\n",
+         "edge.yaml:2:10: address: \"100.64.0.2/33\" is not an IPv4 address with a prefix length "
+         "(ADDRESS/LENGTH)"},
+        {EDGE_HEAD "address6: 100.64.0.2/32\n",
+         "edge.yaml:3:11: address6: \"100.64.0.2/32\" is not an IPv6 address with a prefix length "
+         "(ADDRESS/LENGTH)"},
+        {EDGE_HEAD EDGE_GW "route_all: true\nroute_all: false\n",
+         "edge.yaml:7:1: duplicate key \"route_all\" (first at line 6)"},
+};
+
+static void test_bad(void)
+{
+	char err[512], want[512];
+	struct gw_config *g;
+	struct edge_config *e;
+	const char *y;
+	size_t i;
+
+	for (i = 0; i < sizeof(bad_gateway) / sizeof(bad_gateway[0]); i++) {
+		g = (struct gw_config *)1;
+		err[0] = '\0';
+		y = subst(bad_gateway[i].yaml);
+		CHECK(gw_config_parse("gateway.yaml", y, strlen(y), &g, err, sizeof(err)) < 0);
+		CHECK(g == NULL);
+		snprintf(want, sizeof(want), "%s", subst(bad_gateway[i].err));
+		CHECK_STR(err, want);
+	}
+	for (i = 0; i < sizeof(bad_edge) / sizeof(bad_edge[0]); i++) {
+		e = (struct edge_config *)1;
+		err[0] = '\0';
+		y = subst(bad_edge[i].yaml);
+		CHECK(edge_config_parse("edge.yaml", y, strlen(y), &e, err, sizeof(err)) < 0);
+		CHECK(e == NULL);
+		snprintf(want, sizeof(want), "%s", subst(bad_edge[i].err));
+		CHECK_STR(err, want);
+	}
+	printf("%zu bad gateway files, %zu bad edge files\n",
+	       sizeof(bad_gateway) / sizeof(bad_gateway[0]),
+	       sizeof(bad_edge) / sizeof(bad_edge[0]));
+}
+
+int main(void)
+{
+	static const char *const files[] = {"gateway.key", "edge.key",     "alice.psk",
+	                                    "bad.key",     "gateway.yaml", "edge.yaml"};
+	size_t i;
+
+	snprintf(dir, sizeof(dir), "/tmp/test_config.XXXXXX");
+	if (!mkdtemp(dir)) {
+		perror("mkdtemp");
+		return 1;
+	}
+	write_key("gateway.key", 0x11, gw_pub_b64);
+	write_key("edge.key", 0x22, edge_pub_b64);
+	write_key("alice.psk", 0x33, NULL);
+	write_file("bad.key", "not a key\n");
+	if (chdir(dir) < 0) {
+		perror(dir);
+		return 1;
+	}
+
+	test_gateway_full();
+	test_gateway_defaults();
+	test_edge_full();
+	test_edge_defaults();
+	test_edge_hostname();
+	test_load_errors();
+	test_conf();
+	test_bad();
+
+	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++)
+		unlink(files[i]);
+	if (chdir("/") < 0 || rmdir(dir) < 0)
+		fprintf(stderr, "could not remove %s\n", dir);
+	return check_done("test_config");
+}

@@ -1,0 +1,446 @@
+/* The handshake between two in-process peers, A initiating to B, checked
+ * against each other and against a transcript rebuilt by hand from the
+ * whitepaper (section 5.4) with the bare primitives; then every way a message
+ * can be wrong, the MACs, cookie replies and TAI64N. */
+#include <endian.h>
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+#include <time.h>
+
+#include "tests/unit/check.h"
+#include "tunnel/noise.h"
+
+#define A_INDEX 0x44332211u
+#define B_INDEX 0x88776655u
+
+/* The well-known constants HASH(CONSTRUCTION) and HASH(that || IDENTIFIER),
+ * as the kernel and wireguard-go compute them. */
+#define INITIAL_CK   "60e26daef327efc02ec335e2a025d2d016eb4206f87277f52d38d1988b78cd36"
+#define INITIAL_HASH "2211b361081ac566691243db458ad5322d9c6c662293e8b70ee19c65ba079ef3"
+
+struct peers {
+	uint8_t a_priv[CRYPTO_KEY_LEN], b_priv[CRYPTO_KEY_LEN], c_priv[CRYPTO_KEY_LEN];
+	struct noise_local la, lb, lc;
+	struct noise_remote a_b; /* A's view of B */
+	struct noise_remote b_a; /* B's view of A */
+	struct noise_remote c_b; /* C's view of B; B does not know C */
+	uint8_t psk[CRYPTO_KEY_LEN];
+	bool has_psk;
+};
+
+/* B's configuration: it knows A only. */
+static const struct noise_remote *lookup(void *arg, const uint8_t pub[CRYPTO_KEY_LEN])
+{
+	const struct noise_remote *known = arg;
+
+	return memcmp(known->pub, pub, CRYPTO_KEY_LEN) == 0 ? known : NULL;
+}
+
+static void setup(struct peers *p, bool with_psk)
+{
+	memset(p, 0, sizeof(*p));
+	CHECK_INT(crypto_x25519_genkey(p->a_priv), 0);
+	CHECK_INT(crypto_x25519_genkey(p->b_priv), 0);
+	CHECK_INT(crypto_x25519_genkey(p->c_priv), 0);
+	CHECK_INT(noise_local_init(&p->la, p->a_priv), 0);
+	CHECK_INT(noise_local_init(&p->lb, p->b_priv), 0);
+	CHECK_INT(noise_local_init(&p->lc, p->c_priv), 0);
+	p->has_psk = with_psk;
+	if (with_psk)
+		CHECK_INT(crypto_random(p->psk, sizeof(p->psk)), 0);
+	CHECK_INT(noise_remote_init(&p->a_b, &p->la, p->lb.pub, with_psk ? p->psk : NULL), 0);
+	CHECK_INT(noise_remote_init(&p->b_a, &p->lb, p->la.pub, with_psk ? p->psk : NULL), 0);
+	CHECK_INT(noise_remote_init(&p->c_b, &p->lc, p->lb.pub, NULL), 0);
+}
+
+static void mix_hash(uint8_t h[32], const void *d, size_t len)
+{
+	uint8_t t[32];
+
+	crypto_blake2s(t, h, 32, d, len);
+	memcpy(h, t, 32);
+}
+
+static void mix_key(uint8_t ck[32], uint8_t *k, const void *in, size_t len)
+{
+	uint8_t t[32];
+
+	crypto_kdf(t, k, NULL, ck, in, len);
+	memcpy(ck, t, 32);
+}
+
+/* B's side of the initiation, by hand. */
+static void expect_init(const struct peers *p, const struct noise_msg_init *m, uint8_t ck[32],
+                        uint8_t h[32])
+{
+	uint8_t want[32], k[32], dh[32], s[32], ts[NOISE_TIMESTAMP_LEN];
+
+	crypto_blake2s(ck, "Noise_IKpsk2_25519_ChaChaPoly_BLAKE2s", 37, NULL, 0);
+	check_unhex(want, 32, INITIAL_CK);
+	CHECK_MEM(ck, want, 32);
+	crypto_blake2s(h, ck, 32, "WireGuard v1 zx2c4 Jason@zx2c4.com", 34);
+	check_unhex(want, 32, INITIAL_HASH);
+	CHECK_MEM(h, want, 32);
+	mix_hash(h, p->lb.pub, 32);
+
+	mix_hash(h, m->ephemeral, 32);
+	mix_key(ck, NULL, m->ephemeral, 32);
+	CHECK_INT(crypto_x25519(dh, p->b_priv, m->ephemeral), 0);
+	mix_key(ck, k, dh, 32);
+	CHECK_INT(crypto_aead_open(s, m->enc_static, sizeof(m->enc_static), h, 32, 0, k), 0);
+	CHECK_MEM(s, p->la.pub, 32);
+	mix_hash(h, m->enc_static, sizeof(m->enc_static));
+	CHECK_INT(crypto_x25519(dh, p->b_priv, p->la.pub), 0);
+	mix_key(ck, k, dh, 32);
+	CHECK_INT(crypto_aead_open(ts, m->enc_timestamp, sizeof(m->enc_timestamp), h, 32, 0, k), 0);
+	mix_hash(h, m->enc_timestamp, sizeof(m->enc_timestamp));
+}
+
+/* A's side of the response, by hand, given A's ephemeral private key; then
+ * the session keys (T1, T2). */
+static void expect_resp(const struct peers *p, const struct noise_msg_resp *m,
+                        const uint8_t a_e_priv[32], uint8_t ck[32], uint8_t h[32], uint8_t t1[32],
+                        uint8_t t2[32])
+{
+	uint8_t dh[32], tau[32], k[32], t[32], none[1];
+	static const uint8_t zero[32];
+
+	mix_hash(h, m->ephemeral, 32);
+	mix_key(ck, NULL, m->ephemeral, 32);
+	CHECK_INT(crypto_x25519(dh, a_e_priv, m->ephemeral), 0);
+	mix_key(ck, NULL, dh, 32);
+	CHECK_INT(crypto_x25519(dh, p->a_priv, m->ephemeral), 0);
+	mix_key(ck, NULL, dh, 32);
+	crypto_kdf(t, tau, k, ck, p->has_psk ? p->psk : zero, 32);
+	memcpy(ck, t, 32);
+	mix_hash(h, tau, 32);
+	CHECK_INT(crypto_aead_open(none, m->enc_empty, sizeof(m->enc_empty), h, 32, 0, k), 0);
+	mix_hash(h, m->enc_empty, sizeof(m->enc_empty));
+	crypto_kdf(t1, t2, NULL, ck, zero, 0);
+}
+
+static void full_handshake(bool with_psk)
+{
+	struct peers p;
+	struct noise_handshake hsa = {0}, hsb = {0}, zero_hs = {0};
+	struct noise_msg_init mi;
+	struct noise_msg_resp mr;
+	struct noise_keys ka, kb;
+	const struct noise_remote *remote = NULL;
+	uint8_t ts[NOISE_TIMESTAMP_LEN], ck[32], h[32], t1[32], t2[32], a_e[32];
+	uint8_t pkt[5 + CRYPTO_TAG_LEN], out[5];
+
+	setup(&p, with_psk);
+
+	CHECK_INT(noise_init_create(&mi, &hsa, &p.la, &p.a_b, A_INDEX), 0);
+	noise_macs_add(&mi, sizeof(mi), p.a_b.mac1_key, NULL, NULL);
+	CHECK_INT(hsa.state, NOISE_HS_INIT_CREATED);
+	CHECK_INT(hsa.local_index, A_INDEX);
+	CHECK_INT(mi.type, NOISE_MSG_INIT);
+	CHECK_INT(((uint8_t *)&mi)[4], 0x11); /* little-endian on the wire */
+	CHECK_INT(le32toh(mi.sender), A_INDEX);
+	CHECK(noise_mac1_ok(&mi, sizeof(mi), p.lb.mac1_key));
+	CHECK_MEM(p.lb.mac1_key, p.a_b.mac1_key, 32);
+	CHECK_MEM(p.lb.cookie_key, p.a_b.cookie_key, 32);
+
+	CHECK_INT(noise_init_consume(&mi, &p.lb, lookup, &p.b_a, &hsb, &remote, ts), 0);
+	CHECK(remote == &p.b_a);
+	CHECK_INT(hsb.state, NOISE_HS_INIT_CONSUMED);
+	CHECK_INT(hsb.remote_index, A_INDEX);
+	CHECK_MEM(hsb.ck, hsa.ck, 32);
+	CHECK_MEM(hsb.hash, hsa.hash, 32);
+	CHECK_MEM(hsb.remote_e, mi.ephemeral, 32);
+	expect_init(&p, &mi, ck, h);
+	CHECK_MEM(hsb.ck, ck, 32);
+	CHECK_MEM(hsb.hash, h, 32);
+	CHECK_INT(ts[0], 0x40);
+
+	CHECK_INT(noise_resp_create(&mr, &hsb, remote, B_INDEX), 0);
+	noise_macs_add(&mr, sizeof(mr), p.b_a.mac1_key, NULL, NULL);
+	CHECK_INT(hsb.state, NOISE_HS_RESP_CREATED);
+	CHECK_INT(mr.type, NOISE_MSG_RESP);
+	CHECK_INT(le32toh(mr.sender), B_INDEX);
+	CHECK_INT(le32toh(mr.receiver), A_INDEX);
+	CHECK(noise_mac1_ok(&mr, sizeof(mr), p.la.mac1_key));
+	CHECK(!noise_mac1_ok(&mr, sizeof(mr), p.lb.mac1_key));
+
+	memcpy(a_e, hsa.e_priv, 32);
+	CHECK_INT(noise_resp_consume(&mr, &hsa, &p.la, &p.a_b), 0);
+	CHECK_INT(hsa.state, NOISE_HS_RESP_CONSUMED);
+	CHECK_INT(hsa.remote_index, B_INDEX);
+	CHECK_MEM(hsa.ck, hsb.ck, 32);
+	CHECK_MEM(hsa.hash, hsb.hash, 32);
+	expect_resp(&p, &mr, a_e, ck, h, t1, t2);
+	CHECK_MEM(hsa.ck, ck, 32);
+	CHECK_MEM(hsa.hash, h, 32);
+
+	CHECK_INT(noise_derive_keys(&ka, &hsa), 0);
+	CHECK_INT(noise_derive_keys(&kb, &hsb), 0);
+	CHECK_MEM(&hsa, &zero_hs, sizeof(zero_hs));
+	CHECK_MEM(&hsb, &zero_hs, sizeof(zero_hs));
+	CHECK_INT(noise_derive_keys(&ka, &hsa), -EINVAL); /* already used */
+	CHECK_MEM(ka.send, kb.recv, 32);
+	CHECK_MEM(ka.recv, kb.send, 32);
+	CHECK(memcmp(ka.send, ka.recv, 32) != 0);
+	CHECK_MEM(ka.send, t1, 32); /* the initiator sends with T1 */
+	CHECK_MEM(ka.recv, t2, 32);
+	CHECK(ka.initiator);
+	CHECK(!kb.initiator);
+	CHECK_INT(ka.local_index, A_INDEX);
+	CHECK_INT(ka.remote_index, B_INDEX);
+	CHECK_INT(kb.local_index, B_INDEX);
+	CHECK_INT(kb.remote_index, A_INDEX);
+
+	CHECK_INT(crypto_aead_seal(pkt, (const uint8_t *)"hello", 5, NULL, 0, 0, ka.send), 0);
+	CHECK_INT(crypto_aead_open(out, pkt, sizeof(pkt), NULL, 0, 0, kb.recv), 0);
+	CHECK_MEM(out, "hello", 5);
+	CHECK_INT(crypto_aead_seal(pkt, (const uint8_t *)"world", 5, NULL, 0, 7, kb.send), 0);
+	CHECK_INT(crypto_aead_open(out, pkt, sizeof(pkt), NULL, 0, 7, ka.recv), 0);
+	CHECK_MEM(out, "world", 5);
+	CHECK_INT(crypto_aead_open(out, pkt, sizeof(pkt), NULL, 0, 7, ka.send), -EBADMSG);
+}
+
+/* A fails at every point a message can be wrong, and the handshake it hits is
+ * left exactly as it was. */
+static void failures(void)
+{
+	struct peers p;
+	struct noise_handshake hsa = {0}, hsb = {0}, saved, zero_hs = {0};
+	struct noise_msg_init mi, bad;
+	struct noise_msg_resp mr, badr;
+	struct noise_keys k;
+	const struct noise_remote *remote = NULL;
+	uint8_t ts[NOISE_TIMESTAMP_LEN];
+
+	setup(&p, true);
+	CHECK_INT(noise_derive_keys(&k, &hsa), -EINVAL);
+	CHECK_INT(noise_resp_create(&mr, &hsa, &p.a_b, B_INDEX), -EINVAL);
+	CHECK_INT(noise_init_create(&mi, &hsa, &p.la, &p.a_b, A_INDEX), 0);
+	CHECK_INT(noise_derive_keys(&k, &hsa), -EINVAL);
+	CHECK_INT(noise_resp_create(&mr, &hsa, &p.a_b, B_INDEX), -EINVAL);
+
+	/* A handshake already consumed on B must survive forged initiations. */
+	CHECK_INT(noise_init_consume(&mi, &p.lb, lookup, &p.b_a, &hsb, &remote, ts), 0);
+	saved = hsb;
+	CHECK_INT(noise_derive_keys(&k, &hsb), -EINVAL);
+	for (int field = 0; field < 3; field++) {
+		bad = mi;
+		if (field == 0)
+			bad.ephemeral[5] ^= 0x01;
+		else if (field == 1)
+			bad.enc_static[40] ^= 0x80;
+		else
+			bad.enc_timestamp[3] ^= 0x10;
+		remote = NULL;
+		CHECK_INT(noise_init_consume(&bad, &p.lb, lookup, &p.b_a, &hsb, &remote, ts),
+		          -EBADMSG);
+		CHECK(remote == NULL);
+		CHECK_MEM(&hsb, &saved, sizeof(saved));
+	}
+
+	/* An unknown initiator. */
+	CHECK_INT(noise_init_create(&bad, &hsa, &p.lc, &p.c_b, 7), 0);
+	CHECK_INT(noise_init_consume(&bad, &p.lb, lookup, &p.b_a, &hsb, &remote, ts), -ENOENT);
+	CHECK_MEM(&hsb, &saved, sizeof(saved));
+	/* The initiation of C went to hsa; start A's over. */
+	CHECK_INT(noise_init_create(&mi, &hsa, &p.la, &p.a_b, A_INDEX), 0);
+	CHECK_INT(noise_init_consume(&mi, &p.lb, lookup, &p.b_a, &hsb, &remote, ts), 0);
+	CHECK_INT(noise_resp_create(&mr, &hsb, remote, B_INDEX), 0);
+
+	/* A response to another initiation, or tampered, leaves A waiting. */
+	saved = hsa;
+	badr = mr;
+	badr.receiver = htole32(A_INDEX + 1);
+	CHECK_INT(noise_resp_consume(&badr, &hsa, &p.la, &p.a_b), -EINVAL);
+	CHECK_MEM(&hsa, &saved, sizeof(saved));
+	badr = mr;
+	badr.ephemeral[0] ^= 0x04;
+	CHECK_INT(noise_resp_consume(&badr, &hsa, &p.la, &p.a_b), -EBADMSG);
+	CHECK_MEM(&hsa, &saved, sizeof(saved));
+	badr = mr;
+	badr.enc_empty[15] ^= 0x01;
+	CHECK_INT(noise_resp_consume(&badr, &hsa, &p.la, &p.a_b), -EBADMSG);
+	CHECK_MEM(&hsa, &saved, sizeof(saved));
+	/* The right one still works after all that, and only once. */
+	CHECK_INT(noise_resp_consume(&mr, &hsa, &p.la, &p.a_b), 0);
+	CHECK_INT(noise_resp_consume(&mr, &hsa, &p.la, &p.a_b), -EINVAL);
+	CHECK_INT(noise_derive_keys(&k, &hsa), 0);
+	CHECK_MEM(&hsa, &zero_hs, sizeof(zero_hs));
+}
+
+static void wrong_psk(void)
+{
+	struct peers p;
+	struct noise_handshake hsa = {0}, hsb = {0}, saved;
+	struct noise_msg_init mi;
+	struct noise_msg_resp mr;
+	const struct noise_remote *remote = NULL;
+	uint8_t ts[NOISE_TIMESTAMP_LEN], other[CRYPTO_KEY_LEN];
+
+	setup(&p, true);
+	/* B was given another psk for A: the initiation does not use the psk, so
+	 * only A, reading the response, can notice. */
+	memset(other, 0x42, sizeof(other));
+	CHECK_INT(noise_remote_init(&p.b_a, &p.lb, p.la.pub, other), 0);
+	CHECK_INT(noise_init_create(&mi, &hsa, &p.la, &p.a_b, A_INDEX), 0);
+	CHECK_INT(noise_init_consume(&mi, &p.lb, lookup, &p.b_a, &hsb, &remote, ts), 0);
+	CHECK_INT(noise_resp_create(&mr, &hsb, remote, B_INDEX), 0);
+	saved = hsa;
+	CHECK_INT(noise_resp_consume(&mr, &hsa, &p.la, &p.a_b), -EBADMSG);
+	CHECK_MEM(&hsa, &saved, sizeof(saved));
+
+	/* One side with a psk, the other with none, fails the same way. */
+	CHECK_INT(noise_remote_init(&p.b_a, &p.lb, p.la.pub, NULL), 0);
+	CHECK_INT(noise_init_consume(&mi, &p.lb, lookup, &p.b_a, &hsb, &remote, ts), 0);
+	CHECK_INT(noise_resp_create(&mr, &hsb, remote, B_INDEX), 0);
+	CHECK_INT(noise_resp_consume(&mr, &hsa, &p.la, &p.a_b), -EBADMSG);
+	CHECK_MEM(&hsa, &saved, sizeof(saved));
+}
+
+static void keys_and_macs(void)
+{
+	struct peers p;
+	struct noise_remote r;
+	struct noise_handshake hs = {0};
+	struct noise_msg_init mi;
+	uint8_t low_order[CRYPTO_KEY_LEN] = {0}, nine[CRYPTO_KEY_LEN] = {9}, want[32];
+
+	setup(&p, false);
+	/* A public key of 0 is a low-order point: no peer can have it. */
+	CHECK_INT(noise_remote_init(&r, &p.la, low_order, NULL), -EINVAL);
+	/* HASH("mac1----" || 09 00..00), as published with another
+	 * implementation's tests; the label and its length are what is tested. */
+	CHECK_INT(noise_remote_init(&r, &p.la, nine, NULL), 0);
+	check_unhex(want, 32, "a58c8d76d9b6b46b858c5beeb096da9a6dbae987b17cd68b373a350547873779");
+	CHECK_MEM(r.mac1_key, want, 32);
+
+	CHECK_INT(noise_init_create(&mi, &hs, &p.la, &p.a_b, A_INDEX), 0);
+	noise_macs_add(&mi, sizeof(mi), p.a_b.mac1_key, NULL, NULL);
+	CHECK(noise_mac1_ok(&mi, sizeof(mi), p.lb.mac1_key));
+	CHECK(!noise_mac1_ok(&mi, sizeof(mi), p.lc.mac1_key)); /* the wrong key */
+	for (size_t i = 0; i < offsetof(struct noise_msg_init, mac2); i++) {
+		((uint8_t *)&mi)[i] ^= 0x01;
+		if (noise_mac1_ok(&mi, sizeof(mi), p.lb.mac1_key))
+			CHECK_INT(i, -1); /* a flipped byte went unnoticed */
+		((uint8_t *)&mi)[i] ^= 0x01;
+	}
+	/* mac2 is not covered by mac1. */
+	mi.mac2[0] ^= 0xff;
+	CHECK(noise_mac1_ok(&mi, sizeof(mi), p.lb.mac1_key));
+	CHECK(!noise_mac1_ok(&mi, 31, p.lb.mac1_key));
+}
+
+static void cookies(void)
+{
+	struct peers p;
+	struct noise_handshake hsa = {0};
+	struct noise_cookie_checker cc;
+	struct noise_msg_init mi;
+	struct noise_msg_cookie mc;
+	static const uint8_t zero[NOISE_MAC_LEN];
+	static const uint8_t src_x[6] = {192, 0, 2, 1, 0x30, 0x39};
+	static const uint8_t src_y[6] = {192, 0, 2, 2, 0x30, 0x39};
+	uint8_t last_mac1[NOISE_MAC_LEN], other_mac1[NOISE_MAC_LEN];
+	uint8_t cookie[NOISE_COOKIE_LEN], cookie2[NOISE_COOKIE_LEN];
+	const uint64_t now = 5000000000ULL;
+
+	setup(&p, false);
+	noise_cookie_checker_init(&cc, &p.lb);
+	CHECK_INT(noise_init_create(&mi, &hsa, &p.la, &p.a_b, A_INDEX), 0);
+	noise_macs_add(&mi, sizeof(mi), p.a_b.mac1_key, NULL, last_mac1);
+	CHECK_MEM(last_mac1, mi.mac1, NOISE_MAC_LEN);
+	CHECK_MEM(mi.mac2, zero, NOISE_MAC_LEN);
+	CHECK(noise_mac1_ok(&mi, sizeof(mi), cc.mac1_key));
+	CHECK(!noise_mac2_ok(&cc, &mi, sizeof(mi), src_x, sizeof(src_x), now));
+
+	/* B under load answers with a cookie for X. */
+	CHECK_INT(noise_cookie_reply_create(&mc, &cc, &mi, sizeof(mi), mi.sender, src_x,
+	                                    sizeof(src_x), now),
+	          0);
+	CHECK_INT(mc.type, NOISE_MSG_COOKIE);
+	CHECK_INT(mc.receiver, mi.sender);
+	memset(cookie, 0xee, sizeof(cookie));
+	memset(other_mac1, 0, sizeof(other_mac1));
+	memcpy(cookie2, cookie, sizeof(cookie));
+	CHECK_INT(noise_cookie_reply_consume(&mc, p.a_b.cookie_key, other_mac1, cookie), -EBADMSG);
+	CHECK_MEM(cookie, cookie2, sizeof(cookie)); /* untouched */
+	CHECK_INT(noise_cookie_reply_consume(&mc, p.la.cookie_key, last_mac1, cookie), -EBADMSG);
+	CHECK_INT(noise_cookie_reply_consume(&mc, p.a_b.cookie_key, last_mac1, cookie), 0);
+
+	/* A sends again with the cookie: mac1 still holds, mac2 holds for X only. */
+	noise_macs_add(&mi, sizeof(mi), p.a_b.mac1_key, cookie, last_mac1);
+	CHECK(noise_mac1_ok(&mi, sizeof(mi), cc.mac1_key));
+	CHECK(memcmp(mi.mac2, zero, NOISE_MAC_LEN) != 0);
+	CHECK(noise_mac2_ok(&cc, &mi, sizeof(mi), src_x, sizeof(src_x), now + 1000));
+	CHECK(!noise_mac2_ok(&cc, &mi, sizeof(mi), src_y, sizeof(src_y), now + 1000));
+	CHECK(!noise_mac2_ok(&cc, &mi, sizeof(mi), src_x, 4, now + 1000)); /* port matters */
+	CHECK(noise_mac2_ok(&cc, &mi, sizeof(mi), src_x, sizeof(src_x), now + 119000000000ULL));
+
+	/* Two minutes on, the secret is new and the old cookie worthless. */
+	CHECK(!noise_mac2_ok(&cc, &mi, sizeof(mi), src_x, sizeof(src_x), now + 121000000000ULL));
+	CHECK_INT(noise_cookie_reply_create(&mc, &cc, &mi, sizeof(mi), mi.sender, src_x,
+	                                    sizeof(src_x), now + 122000000000ULL),
+	          0);
+	CHECK_INT(noise_cookie_reply_consume(&mc, p.a_b.cookie_key, last_mac1, cookie2), 0);
+	CHECK(memcmp(cookie, cookie2, sizeof(cookie)) != 0);
+	noise_macs_add(&mi, sizeof(mi), p.a_b.mac1_key, cookie2, last_mac1);
+	CHECK(noise_mac2_ok(&cc, &mi, sizeof(mi), src_x, sizeof(src_x), now + 123000000000ULL));
+}
+
+static uint64_t be64(const uint8_t *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return be64toh(v);
+}
+
+static uint32_t be32(const uint8_t *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return be32toh(v);
+}
+
+static void tai64n(void)
+{
+	uint8_t t1[NOISE_TIMESTAMP_LEN], t2[NOISE_TIMESTAMP_LEN];
+	time_t before = time(NULL), after;
+	long long secs;
+
+	noise_tai64n(t1);
+	for (int i = 0; i < 1000; i++) {
+		noise_tai64n(t2);
+		CHECK(memcmp(t1, t2, sizeof(t1)) <= 0);
+		memcpy(t1, t2, sizeof(t1));
+	}
+	after = time(NULL);
+	CHECK_INT(t1[0], 0x40);
+	/* 2^62, plus the 10 s TAI-UTC offset of 1970 the kernel and wireguard-go
+	 * also add, plus the Unix time. */
+	secs = (long long)(be64(t1) - 0x400000000000000aULL);
+	CHECK(secs >= before && secs <= after);
+	CHECK(be32(t1 + 8) < 1000000000u);
+	CHECK_INT(be32(t1 + 8) & 0xffffff, 0);
+}
+
+int main(void)
+{
+	CHECK_INT(sizeof(struct noise_msg_init), 148);
+	CHECK_INT(sizeof(struct noise_msg_resp), 92);
+	CHECK_INT(sizeof(struct noise_msg_cookie), 64);
+	CHECK_INT(sizeof(struct noise_msg_data), 16);
+	CHECK_INT(offsetof(struct noise_msg_init, mac1), 116);
+	CHECK_INT(offsetof(struct noise_msg_resp, mac1), 60);
+
+	full_handshake(false);
+	full_handshake(true);
+	failures();
+	wrong_psk();
+	keys_and_macs();
+	cookies();
+	tai64n();
+	return check_done("test_noise");
+}

@@ -1,0 +1,100 @@
+/* A small layer over libyaml's document API for the daemons' YAML files:
+ * load a whole document, check a mapping's keys against the known ones, and
+ * read typed values. Every error is one line, "FILE:LINE:COL: MESSAGE" (1-based),
+ * quoting the bad value, written to the buffer given to conf_load_*(); the
+ * functions then return -EINVAL. Nodes are named by their libyaml node id
+ * (an int > 0) so callers never see libyaml's types. */
+#ifndef EGRESS_CONF_H
+#define EGRESS_CONF_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct conf;
+
+enum conf_type { CONF_SCALAR = 1, CONF_SEQUENCE, CONF_MAPPING };
+
+/* An address, with its prefix length for conf_get_prefix() (for conf_get_addr()
+ * the full length: 32 or 128). */
+struct conf_addr {
+	int family; /* AF_INET or AF_INET6 */
+	union {
+		struct in_addr v4;
+		struct in6_addr v6;
+	};
+	unsigned prefix;
+};
+
+/* Loads the one document of path; relative paths in it are taken from path's
+ * directory. -errno when the file cannot be read, -EINVAL on a YAML error or
+ * an empty file; the message goes to err. The buffer err stays in use for
+ * every later error of *out, which the caller frees with conf_free(). */
+int conf_load_file(struct conf **out, const char *path, char *err, size_t errlen);
+/* Same from a buffer (need not be NUL-terminated); name stands in for the
+ * file name in messages, dir for its directory (NULL: the current one). */
+int conf_load_buffer(struct conf **out, const char *name, const char *dir, const char *buf,
+                     size_t len, char *err, size_t errlen);
+void conf_free(struct conf *c);
+
+/* The document's top node, always a node that exists. */
+int conf_root(const struct conf *c);
+/* 0 when node is of type t; otherwise -EINVAL and "KEY: expected a mapping,
+ * found a scalar" (key may be NULL for the top level). */
+int conf_expect(struct conf *c, int node, const char *key, enum conf_type t);
+/* True for an empty plain scalar, "~" or "null": a key given no value. */
+bool conf_is_null(const struct conf *c, int node);
+
+/* Checks the keys of a mapping against a NULL-terminated list: every key must
+ * be a scalar, known and present once. */
+int conf_map_check(struct conf *c, int map, const char *const *known);
+/* The value of key in map (checked with conf_map_check() first), 0 if absent. */
+int conf_map_find(const struct conf *c, int map, const char *key);
+/* Same, but absence is an error naming the mapping's position:
+ * "missing required key \"KEY\"". *node is the value on success. */
+int conf_map_need(struct conf *c, int map, const char *key, int *node);
+
+/* A sequence's length and its i-th item (i < length). The node must have
+ * passed conf_expect(..., CONF_SEQUENCE). */
+size_t conf_seq_len(const struct conf *c, int seq);
+int conf_seq_item(const struct conf *c, int seq, size_t i);
+
+/* Line of node, 1-based, for messages such as "first at line 9". */
+unsigned conf_line(const struct conf *c, int node);
+
+/* The typed getters. key names the value in the message. Each checks the node
+ * is a scalar without NUL bytes. */
+/* A string of at most size - 1 bytes, NUL-terminated into buf. */
+int conf_get_str(struct conf *c, int node, const char *key, char *buf, size_t size);
+/* Decimal or 0x hexadecimal, in min..max. */
+int conf_get_uint(struct conf *c, int node, const char *key, uint64_t min, uint64_t max,
+                  uint64_t *out);
+/* 1..65535. */
+int conf_get_port(struct conf *c, int node, const char *key, uint16_t *out);
+/* "true" or "false", nothing else. */
+int conf_get_bool(struct conf *c, int node, const char *key, bool *out);
+/* family AF_INET, AF_INET6 or AF_UNSPEC (either). */
+int conf_get_addr(struct conf *c, int node, const char *key, int family, struct conf_addr *out);
+/* "ADDR/LEN" with LEN required; host bits may be set (an interface address). */
+int conf_get_prefix(struct conf *c, int node, const char *key, int family, struct conf_addr *out);
+/* A WireGuard key in base64 (44 characters). */
+int conf_get_key(struct conf *c, int node, const char *key, uint8_t out[32]);
+/* A network interface name as the kernel takes it: 1..IFNAMSIZ-1 bytes, no
+ * '/', ':' or whitespace, not "." or "..". buf has IFNAMSIZ bytes. */
+int conf_get_ifname(struct conf *c, int node, const char *key, char *buf);
+/* A path; a relative one is joined to the config file's directory. */
+int conf_get_path(struct conf *c, int node, const char *key, char *buf, size_t size);
+/* A key read from the regular file named by the path (as conf_get_path()). */
+int conf_get_key_file(struct conf *c, int node, const char *key, uint8_t out[32]);
+
+/* For the caller's own checks: writes "FILE:LINE:COL: " and the message for
+ * node, returns -EINVAL. */
+int conf_error(struct conf *c, int node, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+/* Same, the message being "KEY: \"VALUE\" " followed by fmt, the scalar
+ * quoted with non-printable bytes escaped and long values cut short. */
+int conf_bad_value(struct conf *c, int node, const char *key, const char *fmt, ...)
+        __attribute__((format(printf, 4, 5)));
+
+#endif

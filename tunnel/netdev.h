@@ -1,0 +1,22 @@
+/* The steps both daemons take to bring up their tunnel interface. */
+#ifndef EGRESS_NETDEV_H
+#define EGRESS_NETDEV_H
+
+#include <net/if.h>
+#include <stddef.h>
+
+struct nl;
+struct wg_prefix;
+
+/* Creates the TUN name, sets its MTU, adds the addresses (a prefix's length
+ * is the address's, so the kernel adds the subnet's route) and sets it up.
+ * Returns the TUN fd (closing it removes the interface) or -errno, with what
+ * failed logged. *ifindex gets the interface's index. */
+int netdev_up(struct nl *nl, const char *name, unsigned mtu, const struct wg_prefix *addrs,
+	      size_t n_addrs, int *ifindex);
+
+/* The protocol timers' divisor for tests (EGRESS_TIME_DIVISOR, 1..1000),
+ * logged loudly when not 1: a production daemon runs with 1. */
+unsigned netdev_time_divisor(void);
+
+#endif

@@ -1,0 +1,692 @@
+/* The device: peers, their lookup tables, and the two packet loops. Both
+ * loops work in batches: the TUN side reads up to BATCH packets and hands all
+ * their datagrams to one sendmmsg(); the UDP side takes up to BATCH datagrams
+ * from one recvmmsg(). */
+#include "tunnel/wg_priv.h"
+
+#include <endian.h>
+#include <errno.h>
+#include <netinet/ip.h>
+#include <netinet/ip6.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tunnel/log.h"
+#include "tunnel/loop.h"
+
+#define BATCH		  64
+#define DEFAULT_LOAD	  100 /* handshake messages a second */
+#define TICK_MS		  100
+#define SOCKET_BUF_BYTES  (4 << 20)
+
+struct batch {
+	size_t buf_size;
+	uint8_t *bufs; /* BATCH buffers of buf_size */
+	struct mmsghdr msgs[BATCH];
+	struct iovec iovs[BATCH];
+	struct sockaddr_storage addrs[BATCH];
+};
+
+uint64_t wg_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * NSEC + (uint64_t)ts.tv_nsec;
+}
+
+/* --- receiver indexes: an open-addressing hash with backward-shift delete --- */
+
+static size_t index_hash(uint32_t index, size_t cap)
+{
+	return (index * 2654435761u) & (cap - 1);
+}
+
+static int index_grow(struct index_map *m)
+{
+	size_t cap = m->cap ? m->cap * 2 : 64;
+	struct index_slot *slots = calloc(cap, sizeof(*slots));
+
+	if (!slots)
+		return -ENOMEM;
+	for (size_t i = 0; i < m->cap; i++) {
+		if (!m->slots[i].peer)
+			continue;
+		size_t j = index_hash(m->slots[i].index, cap);
+		while (slots[j].peer)
+			j = (j + 1) & (cap - 1);
+		slots[j] = m->slots[i];
+	}
+	free(m->slots);
+	m->slots = slots;
+	m->cap = cap;
+	return 0;
+}
+
+static struct index_slot *index_slot(struct index_map *m, uint32_t index)
+{
+	if (!m->cap)
+		return NULL;
+	for (size_t j = index_hash(index, m->cap);; j = (j + 1) & (m->cap - 1)) {
+		if (!m->slots[j].peer)
+			return NULL;
+		if (m->slots[j].index == index)
+			return &m->slots[j];
+	}
+}
+
+int wg_index_add(struct wg_device *d, struct wg_peer *p, uint32_t *index)
+{
+	struct index_map *m = &d->indexes;
+	uint32_t candidate;
+
+	if ((m->n + 1) * 2 > m->cap && index_grow(m) < 0)
+		return -ENOMEM;
+	/* Random indexes, so they say nothing about the peer or the order. */
+	do {
+		if (crypto_random(&candidate, sizeof(candidate)) < 0)
+			return -EIO;
+	} while (index_slot(m, candidate));
+	size_t j = index_hash(candidate, m->cap);
+	while (m->slots[j].peer)
+		j = (j + 1) & (m->cap - 1);
+	m->slots[j] = (struct index_slot){.index = candidate, .peer = p};
+	m->n++;
+	*index = candidate;
+	return 0;
+}
+
+void wg_index_del(struct wg_device *d, uint32_t index)
+{
+	struct index_map *m = &d->indexes;
+	struct index_slot *s = index_slot(m, index);
+
+	if (!s)
+		return;
+	size_t i = (size_t)(s - m->slots);
+	m->slots[i].peer = NULL;
+	m->n--;
+	/* Shift back the entries that probed past the hole. */
+	for (size_t j = (i + 1) & (m->cap - 1); m->slots[j].peer; j = (j + 1) & (m->cap - 1)) {
+		size_t home = index_hash(m->slots[j].index, m->cap);
+		if (((j - home) & (m->cap - 1)) >= ((j - i) & (m->cap - 1))) {
+			m->slots[i] = m->slots[j];
+			m->slots[j].peer = NULL;
+			i = j;
+		}
+	}
+}
+
+struct wg_peer *wg_index_find(struct wg_device *d, uint32_t index)
+{
+	struct index_slot *s = index_slot(&d->indexes, index);
+
+	return s ? s->peer : NULL;
+}
+
+/* --- routes: the peers' allowed prefixes --- */
+
+static bool prefix_match(const struct route *r, int family, const uint8_t *addr)
+{
+	unsigned full = r->len / 8, rest = r->len % 8;
+
+	if (r->family != family)
+		return false;
+	if (memcmp(r->addr, addr, full) != 0)
+		return false;
+	return !rest || ((r->addr[full] ^ addr[full]) & (0xff << (8 - rest))) == 0;
+}
+
+static int route_cmp(const void *a, const void *b)
+{
+	const struct route *x = a, *y = b;
+
+	/* Longest prefix first, so the first match of a scan is the best. */
+	if (x->len != y->len)
+		return x->len > y->len ? -1 : 1;
+	if (x->family != y->family)
+		return x->family - y->family;
+	return memcmp(x->addr, y->addr, 16);
+}
+
+struct wg_peer *wg_route_lookup(struct wg_device *d, int family, const void *addr)
+{
+	unsigned host_len = family == AF_INET ? 32 : 128;
+	size_t lo = 0, hi = d->n_routes;
+
+	/* Host routes (the gateway's clients) by binary search ... */
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		const struct route *r = &d->routes[mid];
+		int c;
+
+		if (r->len != host_len)
+			c = r->len > host_len ? 1 : -1;
+		else if (r->family != family)
+			c = r->family < family ? 1 : -1;
+		else
+			c = -memcmp(addr, r->addr, family == AF_INET ? 4 : 16);
+		if (c == 0)
+			return r->peer;
+		if (c > 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	/* ... then the shorter prefixes (the edge's default) by a scan. */
+	for (size_t i = 0; i < d->n_routes; i++)
+		if (d->routes[i].len < host_len && prefix_match(&d->routes[i], family, addr))
+			return d->routes[i].peer;
+	return NULL;
+}
+
+/* --- the device --- */
+
+static int open_udp(struct wg_device *d, uint16_t port, uint32_t fwmark)
+{
+	int one = 1, zero = 0, size = SOCKET_BUF_BYTES;
+	struct sockaddr_storage ss = {0};
+	socklen_t sslen;
+	int fd;
+
+	fd = socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd >= 0) {
+		struct sockaddr_in6 *s6 = (void *)&ss;
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons(port);
+		sslen = sizeof(*s6);
+		d->udp_family = AF_INET6;
+	} else {
+		/* No IPv6 on this host. */
+		struct sockaddr_in *s4 = (void *)&ss;
+		fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			return -errno;
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons(port);
+		sslen = sizeof(*s4);
+		d->udp_family = AF_INET;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) < 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof(size)) < 0)
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+	if (fwmark && setsockopt(fd, SOL_SOCKET, SO_MARK, &fwmark, sizeof(fwmark)) < 0)
+		goto fail;
+	if (bind(fd, (struct sockaddr *)&ss, sslen) < 0)
+		goto fail;
+	sslen = sizeof(ss);
+	if (getsockname(fd, (struct sockaddr *)&ss, &sslen) < 0)
+		goto fail;
+	d->port = ntohs(((struct sockaddr_in *)&ss)->sin_port); /* same offset in sin6 */
+	d->udp_fd = fd;
+	return 0;
+fail:;
+	int err = -errno;
+	close(fd);
+	return err;
+}
+
+struct wg_device *wg_device_new(const struct wg_device_params *p)
+{
+	struct wg_device *d = calloc(1, sizeof(*d));
+	unsigned div = p->time_divisor ? p->time_divisor : 1;
+	int err;
+
+	if (!d)
+		return NULL;
+	d->udp_fd = -1;
+	d->tun_fd = p->tun_fd;
+	d->mtu = p->mtu;
+	d->time_divisor = div;
+	d->load_threshold = p->load_threshold ? p->load_threshold : DEFAULT_LOAD;
+	d->rekey_after_ns = REKEY_AFTER_TIME * NSEC / div;
+	d->reject_after_ns = REJECT_AFTER_TIME * NSEC / div;
+	d->rekey_timeout_ns = REKEY_TIMEOUT * NSEC / div;
+	d->keepalive_ns = KEEPALIVE_TIMEOUT * NSEC / div;
+	d->rekey_attempt_ns = REKEY_ATTEMPT_TIME * NSEC / div;
+	d->cookie_valid_ns = (COOKIE_MAX_AGE - COOKIE_LATENCY) * NSEC;
+	err = noise_local_init(&d->local, p->private_key);
+	if (err)
+		goto fail;
+	noise_cookie_checker_init(&d->cookies, &d->local);
+	d->batch = calloc(1, sizeof(*d->batch));
+	if (!d->batch)
+		goto nomem;
+	/* Room for the data header before the packet and padding plus tag after. */
+	d->batch->buf_size = (NOISE_DATA_HDR_LEN + d->mtu + 16 + CRYPTO_TAG_LEN + 63) & ~63u;
+	if (d->batch->buf_size < 2048)
+		d->batch->buf_size = 2048;
+	d->batch->bufs = malloc(BATCH * d->batch->buf_size);
+	if (!d->batch->bufs)
+		goto nomem;
+	err = open_udp(d, p->listen_port, p->fwmark);
+	if (err)
+		goto fail;
+	return d;
+nomem:
+	err = -ENOMEM;
+fail:
+	wg_device_free(d);
+	errno = -err;
+	return NULL;
+}
+
+void wg_device_free(struct wg_device *d)
+{
+	if (!d)
+		return;
+	for (size_t i = 0; i < d->n_peers; i++) {
+		session_free(d->peers[i]);
+		free(d->peers[i]);
+	}
+	free(d->peers);
+	free(d->by_key);
+	free(d->routes);
+	free(d->indexes.slots);
+	if (d->batch)
+		free(d->batch->bufs);
+	free(d->batch);
+	if (d->udp_fd >= 0)
+		close(d->udp_fd);
+	crypto_wipe(&d->local, sizeof(d->local));
+	crypto_wipe(&d->cookies, sizeof(d->cookies));
+	free(d);
+}
+
+uint16_t wg_device_port(const struct wg_device *d)
+{
+	return d->port;
+}
+
+static int key_cmp(const void *a, const void *b)
+{
+	const struct wg_peer *const *x = a, *const *y = b;
+
+	return memcmp((*x)->remote.pub, (*y)->remote.pub, CRYPTO_KEY_LEN);
+}
+
+static void prefix_to_route(const struct wg_prefix *pf, struct route *r)
+{
+	unsigned bytes = pf->family == AF_INET ? 4 : 16;
+
+	memset(r, 0, sizeof(*r));
+	r->family = (uint8_t)pf->family;
+	r->len = (uint8_t)pf->len;
+	memcpy(r->addr, &pf->addr, bytes);
+	/* Clear host bits so matching can compare whole bytes. */
+	for (unsigned bit = pf->len; bit < bytes * 8; bit++)
+		r->addr[bit / 8] &= (uint8_t)~(0x80 >> (bit % 8));
+}
+
+struct wg_peer *wg_peer_add(struct wg_device *d, const struct wg_peer_params *pp)
+{
+	struct wg_peer *p = NULL, **peers = NULL, **by_key = NULL;
+	struct route *routes = NULL;
+	size_t n_routes = d->n_routes;
+	int err = -ENOMEM;
+
+	for (size_t i = 0; i < d->n_peers; i++)
+		if (memcmp(d->peers[i]->remote.pub, pp->public_key, CRYPTO_KEY_LEN) == 0)
+			return errno = EEXIST, NULL;
+	for (size_t i = 0; i < pp->n_allowed; i++) {
+		unsigned max = pp->allowed[i].family == AF_INET ? 32 : 128;
+		if ((pp->allowed[i].family != AF_INET && pp->allowed[i].family != AF_INET6) ||
+		    pp->allowed[i].len > max)
+			return errno = EINVAL, NULL;
+	}
+	p = calloc(1, sizeof(*p));
+	peers = realloc(d->peers, (d->n_peers + 1) * sizeof(*peers));
+	if (peers)
+		d->peers = peers;
+	by_key = realloc(d->by_key, (d->n_peers + 1) * sizeof(*by_key));
+	if (by_key)
+		d->by_key = by_key;
+	routes = realloc(d->routes, (d->n_routes + pp->n_allowed + 1) * sizeof(*routes));
+	if (routes)
+		d->routes = routes;
+	if (!p || !peers || !by_key || !routes)
+		goto fail;
+	p->dev = d;
+	snprintf(p->name, sizeof(p->name), "%s", pp->name ? pp->name : "peer");
+	err = noise_remote_init(&p->remote, &d->local, pp->public_key, pp->psk);
+	if (err)
+		goto fail;
+	for (size_t i = 0; i < pp->n_allowed; i++) {
+		struct route r;
+		prefix_to_route(&pp->allowed[i], &r);
+		r.peer = p;
+		for (size_t j = 0; j < d->n_routes; j++) {
+			if (route_cmp(&d->routes[j], &r) == 0) {
+				err = -EEXIST;
+				goto fail;
+			}
+		}
+		routes[n_routes++] = r;
+	}
+	if (pp->endpoint && pp->endpoint_len <= sizeof(p->ep)) {
+		memcpy(&p->ep, pp->endpoint, pp->endpoint_len);
+		p->ep_len = pp->endpoint_len;
+		if (d->udp_family == AF_INET6 && pp->endpoint->sa_family == AF_INET) {
+			/* The socket is dual-stack: speak to IPv4 peers as mapped addresses. */
+			const struct sockaddr_in *s4 = (const void *)pp->endpoint;
+			struct sockaddr_in6 *s6 = (void *)&p->ep;
+			memset(s6, 0, sizeof(*s6));
+			s6->sin6_family = AF_INET6;
+			s6->sin6_port = s4->sin_port;
+			s6->sin6_addr.s6_addr[10] = 0xff;
+			s6->sin6_addr.s6_addr[11] = 0xff;
+			memcpy(&s6->sin6_addr.s6_addr[12], &s4->sin_addr, 4);
+			p->ep_len = sizeof(*s6);
+		}
+		p->stats.has_endpoint = true;
+		memcpy(&p->stats.endpoint, &p->ep, p->ep_len);
+	}
+	p->persistent_keepalive = pp->persistent_keepalive;
+	if (p->persistent_keepalive)
+		p->t_persistent = wg_now() + (uint64_t)p->persistent_keepalive * NSEC / d->time_divisor;
+
+	d->n_routes = n_routes;
+	qsort(d->routes, d->n_routes, sizeof(*d->routes), route_cmp);
+	d->peers[d->n_peers] = p;
+	d->by_key[d->n_peers] = p;
+	d->n_peers++;
+	qsort(d->by_key, d->n_peers, sizeof(*d->by_key), key_cmp);
+	return p;
+fail:
+	free(p);
+	errno = -err;
+	return NULL;
+}
+
+void wg_peer_connect(struct wg_peer *p)
+{
+	session_send_initiation(p, false, wg_now());
+}
+
+void wg_peer_stats(const struct wg_peer *p, struct wg_peer_stats *s)
+{
+	*s = p->stats;
+	s->has_session = p->current && wg_now() - p->current->birth_ns < p->dev->reject_after_ns;
+}
+
+void wg_device_stats(const struct wg_device *d, struct wg_device_stats *s)
+{
+	*s = d->stats;
+	s->under_load = wg_now() < d->under_load_until_ns;
+}
+
+/* --- sending --- */
+
+void wg_send_raw(struct wg_device *d, struct wg_peer *p, const void *buf, size_t len)
+{
+	/* Handshake messages and cookie replies: rare, sent one by one. A NULL
+	 * peer means "to the sender of the message being answered", whose
+	 * address the caller left in the batch's current slot. */
+	const struct sockaddr_storage *to = p ? &p->ep : d->batch->addrs + BATCH - 1;
+	socklen_t tolen = p ? p->ep_len : d->batch->msgs[BATCH - 1].msg_hdr.msg_namelen;
+
+	if (!tolen)
+		return;
+	if (sendto(d->udp_fd, buf, len, 0, (const struct sockaddr *)to, tolen) < 0)
+		log_debug("sendto: %s", strerror(errno));
+}
+
+size_t wg_seal(struct wg_device *d, struct keypair *kp, uint8_t *out, const uint8_t *pkt,
+	       size_t len)
+{
+	struct noise_msg_data *m = (void *)out;
+	size_t padded = (len + 15) & ~(size_t)15;
+	uint64_t counter = kp->send_counter++;
+
+	/* Pad to 16 to hide exact lengths, but never past the MTU. */
+	if (padded > d->mtu)
+		padded = len > d->mtu ? len : d->mtu;
+	if (pkt != m->payload)
+		memmove(m->payload, pkt, len);
+	memset(m->payload + len, 0, padded - len);
+	m->type = NOISE_MSG_DATA;
+	memset(m->reserved, 0, sizeof(m->reserved));
+	m->receiver = htole32(kp->keys.remote_index);
+	m->counter = htole64(counter);
+	if (crypto_aead_seal(m->payload, m->payload, padded, NULL, 0, counter, kp->keys.send) < 0)
+		return 0;
+	return NOISE_DATA_HDR_LEN + padded + CRYPTO_TAG_LEN;
+}
+
+void wg_send_one(struct wg_peer *p, struct keypair *kp, const uint8_t *pkt, size_t len,
+		 uint64_t now)
+{
+	uint8_t buf[NOISE_DATA_HDR_LEN + 9216 + 32];
+	size_t n;
+
+	if (len > p->dev->mtu || p->dev->mtu > 9216)
+		return;
+	n = wg_seal(p->dev, kp, buf, pkt ? pkt : buf + NOISE_DATA_HDR_LEN, len);
+	if (!n)
+		return;
+	wg_send_raw(p->dev, p, buf, n);
+	session_sent(p, kp, len == 0, now);
+	if (len) {
+		p->stats.tx_packets++;
+		p->stats.tx_bytes += len;
+	}
+}
+
+/* The destination of an IP packet read from the TUN, or -1 when it is no IP. */
+static int packet_addr(const uint8_t *pkt, size_t len, bool source, const uint8_t **addr)
+{
+	if (len >= sizeof(struct iphdr) && pkt[0] >> 4 == 4) {
+		*addr = pkt + (source ? 12 : 16);
+		return AF_INET;
+	}
+	if (len >= sizeof(struct ip6_hdr) && pkt[0] >> 4 == 6) {
+		*addr = pkt + (source ? 8 : 24);
+		return AF_INET6;
+	}
+	return -1;
+}
+
+static int on_tun(void *arg, uint32_t events)
+{
+	struct wg_device *d = arg;
+	struct batch *b = d->batch;
+	uint64_t now = wg_now();
+	unsigned n_out = 0;
+
+	for (int i = 0; i < BATCH; i++) {
+		uint8_t *buf = b->bufs + (size_t)n_out * b->buf_size;
+		uint8_t *pkt = buf + NOISE_DATA_HDR_LEN;
+		const uint8_t *dst;
+		struct wg_peer *p;
+		struct keypair *kp;
+		ssize_t len = read(d->tun_fd, pkt, d->mtu);
+		int family;
+
+		if (len < 0) {
+			if (errno != EAGAIN && errno != EINTR)
+				log_warn("read from tun");
+			break;
+		}
+		family = packet_addr(pkt, (size_t)len, false, &dst);
+		p = family < 0 ? NULL : wg_route_lookup(d, family, dst);
+		if (!p) {
+			d->stats.no_route++;
+			continue;
+		}
+		kp = session_sending_keypair(p, now);
+		if (!kp) {
+			session_stage(p, pkt, (size_t)len, now);
+			continue;
+		}
+		size_t n = wg_seal(d, kp, buf, pkt, (size_t)len);
+		if (!n || !p->ep_len)
+			continue;
+		b->iovs[n_out] = (struct iovec){.iov_base = buf, .iov_len = n};
+		b->msgs[n_out].msg_hdr = (struct msghdr){
+			.msg_name = &p->ep,
+			.msg_namelen = p->ep_len,
+			.msg_iov = &b->iovs[n_out],
+			.msg_iovlen = 1,
+		};
+		session_sent(p, kp, false, now);
+		p->stats.tx_packets++;
+		p->stats.tx_bytes += (uint64_t)len;
+		n_out++;
+	}
+	for (unsigned sent = 0; sent < n_out;) {
+		int rc = sendmmsg(d->udp_fd, b->msgs + sent, n_out - sent, 0);
+		if (rc < 0) {
+			if (errno == EINTR)
+				continue;
+			/* A full socket buffer or an unreachable peer: drop this
+			 * one as a router would, and go on with the rest. */
+			log_debug("sendmmsg: %s", strerror(errno));
+			rc = 1;
+		}
+		sent += (unsigned)rc;
+	}
+	return 0;
+}
+
+/* --- receiving --- */
+
+/* The length of the IP packet inside a decrypted payload (padding removed),
+ * or 0 when it is no well-formed IP packet. */
+static size_t inner_length(const uint8_t *pkt, size_t len)
+{
+	size_t total;
+
+	if (len >= sizeof(struct iphdr) && pkt[0] >> 4 == 4) {
+		total = (size_t)pkt[2] << 8 | pkt[3];
+		if ((pkt[0] & 0xf) < 5 || total < (size_t)(pkt[0] & 0xf) * 4)
+			return 0;
+	} else if (len >= sizeof(struct ip6_hdr) && pkt[0] >> 4 == 6) {
+		total = sizeof(struct ip6_hdr) + ((size_t)pkt[4] << 8 | pkt[5]);
+	} else {
+		return 0;
+	}
+	return total <= len ? total : 0;
+}
+
+static void handle_data(struct wg_device *d, uint8_t *buf, size_t len,
+			const struct sockaddr_storage *src, socklen_t srclen, uint64_t now)
+{
+	struct noise_msg_data *m = (void *)buf;
+	uint64_t counter = le64toh(m->counter);
+	uint32_t index = le32toh(m->receiver);
+	struct wg_peer *p = wg_index_find(d, index);
+	struct keypair *kp = p ? session_receiving_keypair(p, index, now) : NULL;
+	size_t plain = len - NOISE_DATA_HDR_LEN - CRYPTO_TAG_LEN;
+	const uint8_t *saddr;
+	size_t inner;
+	int family;
+
+	if (!kp || crypto_aead_open(m->payload, m->payload, len - NOISE_DATA_HDR_LEN, NULL, 0,
+				    counter, kp->keys.recv) < 0) {
+		d->stats.invalid++;
+		return;
+	}
+	/* Only now is the packet known to be the peer's; a replay must not
+	 * move its endpoint either. */
+	if (!replay_accept(&kp->replay, counter)) {
+		d->stats.invalid++;
+		return;
+	}
+	session_received(p, kp, src, srclen, plain == 0, now);
+	if (plain == 0)
+		return; /* keepalive */
+	inner = inner_length(m->payload, plain);
+	family = inner ? packet_addr(m->payload, inner, true, &saddr) : -1;
+	if (family < 0) {
+		d->stats.invalid++;
+		return;
+	}
+	if (wg_route_lookup(d, family, saddr) != p) {
+		p->stats.spoofed++;
+		log_debug("peer %s: dropped a packet with a source that is not its own", p->name);
+		return;
+	}
+	p->stats.rx_packets++;
+	p->stats.rx_bytes += inner;
+	if (write(d->tun_fd, m->payload, inner) < 0 && errno != EAGAIN)
+		log_debug("write to tun: %s", strerror(errno));
+}
+
+static int on_udp(void *arg, uint32_t events)
+{
+	struct wg_device *d = arg;
+	struct batch *b = d->batch;
+	int n;
+
+	/* The last slot is kept for wg_send_raw()'s "reply to sender". */
+	for (int i = 0; i < BATCH - 1; i++) {
+		b->iovs[i] = (struct iovec){.iov_base = b->bufs + (size_t)i * b->buf_size,
+					    .iov_len = b->buf_size};
+		b->msgs[i].msg_hdr = (struct msghdr){
+			.msg_name = &b->addrs[i],
+			.msg_namelen = sizeof(b->addrs[i]),
+			.msg_iov = &b->iovs[i],
+			.msg_iovlen = 1,
+		};
+	}
+	n = recvmmsg(d->udp_fd, b->msgs, BATCH - 1, MSG_DONTWAIT, NULL);
+	if (n < 0) {
+		if (errno != EAGAIN && errno != EINTR)
+			log_warn("recvmmsg");
+		return 0;
+	}
+	uint64_t now = wg_now();
+	for (int i = 0; i < n; i++) {
+		uint8_t *buf = b->iovs[i].iov_base;
+		size_t len = b->msgs[i].msg_len;
+		socklen_t srclen = b->msgs[i].msg_hdr.msg_namelen;
+
+		if ((b->msgs[i].msg_hdr.msg_flags & MSG_TRUNC) || len < 4 || buf[1] || buf[2] ||
+		    buf[3]) {
+			d->stats.invalid++;
+			continue;
+		}
+		memcpy(&b->addrs[BATCH - 1], &b->addrs[i], srclen);
+		b->msgs[BATCH - 1].msg_hdr.msg_namelen = srclen;
+		if (buf[0] == NOISE_MSG_DATA && len >= NOISE_DATA_MIN_LEN)
+			handle_data(d, buf, len, &b->addrs[i], srclen, now);
+		else if (buf[0] == NOISE_MSG_INIT && len == sizeof(struct noise_msg_init))
+			session_handle_init(d, buf, &b->addrs[i], srclen, now);
+		else if (buf[0] == NOISE_MSG_RESP && len == sizeof(struct noise_msg_resp))
+			session_handle_resp(d, buf, &b->addrs[i], srclen, now);
+		else if (buf[0] == NOISE_MSG_COOKIE && len == sizeof(struct noise_msg_cookie))
+			session_handle_cookie(d, buf);
+		else
+			d->stats.invalid++;
+	}
+	return 0;
+}
+
+static int on_tick(void *arg)
+{
+	struct wg_device *d = arg;
+	uint64_t now = wg_now();
+
+	for (size_t i = 0; i < d->n_peers; i++)
+		session_tick(d->peers[i], now);
+	return 0;
+}
+
+int wg_device_attach(struct wg_device *d, struct loop *l)
+{
+	int err;
+
+	err = loop_add(l, d->udp_fd, EPOLLIN, on_udp, d);
+	if (!err)
+		err = loop_add(l, d->tun_fd, EPOLLIN, on_tun, d);
+	if (!err)
+		err = loop_tick(l, TICK_MS, on_tick, d);
+	return err;
+}

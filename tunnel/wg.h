@@ -1,0 +1,92 @@
+/* A WireGuard device in userspace: one UDP socket, one TUN, many peers. It
+ * speaks the protocol (handshakes, cookies under load, sessions with rekey
+ * and reject timers, keepalives, roaming) and moves packets between the TUN
+ * and the socket in batches. It knows no role: the gateway gives each client
+ * its tunnel address as allowed source, the edge gives its one peer 0.0.0.0/0
+ * and ::/0. Cryptokey routing: a packet goes to the peer whose allowed prefix
+ * holds its destination, and a decrypted packet whose source is not inside the
+ * sending peer's prefixes is dropped and counted. */
+#ifndef EGRESS_WG_H
+#define EGRESS_WG_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+struct loop;
+struct wg_device;
+struct wg_peer;
+
+struct wg_device_params {
+	const uint8_t *private_key; /* 32 bytes */
+	int tun_fd;		    /* non-blocking; stays the caller's */
+	unsigned mtu;		    /* of the TUN */
+	uint16_t listen_port;	    /* 0: any free port */
+	uint32_t fwmark;	    /* SO_MARK of the UDP socket; 0: none */
+	/* Under load (see wg.c) above this many handshake messages a second;
+	 * 0 takes the default. */
+	unsigned load_threshold;
+	/* Divides every protocol timer (rekey, reject, keepalive, ...); 1 in
+	 * production, larger only in tests that must cross rekeys quickly. */
+	unsigned time_divisor;
+};
+
+/* NULL with errno set on failure. */
+struct wg_device *wg_device_new(const struct wg_device_params *p);
+/* Accepts NULL. Wipes keys; closes the UDP socket but not the TUN. */
+void wg_device_free(struct wg_device *d);
+/* Adds the device's sockets and its timer tick to the loop. 0 or -errno. */
+int wg_device_attach(struct wg_device *d, struct loop *l);
+/* The UDP port actually bound. */
+uint16_t wg_device_port(const struct wg_device *d);
+
+struct wg_prefix {
+	int family; /* AF_INET or AF_INET6 */
+	union {
+		struct in_addr v4;
+		struct in6_addr v6;
+	} addr;
+	unsigned len;
+};
+
+struct wg_peer_params {
+	const char *name;	  /* for logs */
+	const uint8_t *public_key; /* 32 bytes */
+	const uint8_t *psk;	  /* 32 bytes or NULL */
+	const struct sockaddr *endpoint; /* NULL: learnt from its first handshake */
+	socklen_t endpoint_len;
+	unsigned persistent_keepalive; /* seconds, 0: off */
+	const struct wg_prefix *allowed;
+	size_t n_allowed;
+};
+
+/* The peer belongs to the device. NULL with errno: EEXIST (key or a prefix
+ * already taken), EINVAL (a bad key), ENOMEM. */
+struct wg_peer *wg_peer_add(struct wg_device *d, const struct wg_peer_params *p);
+/* Starts a handshake now instead of waiting for the first packet. */
+void wg_peer_connect(struct wg_peer *p);
+
+struct wg_peer_stats {
+	uint64_t rx_bytes, tx_bytes; /* inner packets */
+	uint64_t rx_packets, tx_packets;
+	uint64_t spoofed;	     /* dropped: source not the peer's */
+	uint64_t handshakes;	     /* completed */
+	uint64_t last_handshake_unix; /* seconds, 0: never */
+	bool has_endpoint;
+	struct sockaddr_storage endpoint;
+	bool has_session; /* a current session usable for sending */
+};
+void wg_peer_stats(const struct wg_peer *p, struct wg_peer_stats *s);
+
+struct wg_device_stats {
+	uint64_t invalid;	/* datagrams that were no valid message */
+	uint64_t no_route;	/* TUN packets for no peer */
+	uint64_t cookie_replies; /* sent while under load */
+	uint64_t handshake_rx;	 /* handshake messages with a valid mac1 */
+	bool under_load;
+};
+void wg_device_stats(const struct wg_device *d, struct wg_device_stats *s);
+
+#endif

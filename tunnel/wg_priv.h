@@ -1,0 +1,148 @@
+/* Internals shared by wg.c (the device and its packet loops) and
+ * wg_session.c (handshakes, sessions and timers). Not for other modules. */
+#ifndef EGRESS_WG_PRIV_H
+#define EGRESS_WG_PRIV_H
+
+#include "tunnel/noise.h"
+#include "tunnel/replay.h"
+#include "tunnel/wg.h"
+
+#define NSEC 1000000000ULL
+
+/* WireGuard's protocol constants (the paper, section 6.1). */
+#define REKEY_AFTER_MESSAGES (1ULL << 60)
+#define REKEY_AFTER_TIME     120
+#define REJECT_AFTER_TIME    180
+#define REKEY_ATTEMPT_TIME   90
+#define REKEY_TIMEOUT	     5
+#define KEEPALIVE_TIMEOUT    10
+#define COOKIE_MAX_AGE	     120
+#define COOKIE_LATENCY	     5
+#define MAX_TIMER_HANDSHAKES (REKEY_ATTEMPT_TIME / REKEY_TIMEOUT)
+/* A peer's initiations are taken at most this often (the kernel's 50 a second). */
+#define INITIATION_MIN_INTERVAL_NS (NSEC / 50)
+#define MAX_STAGED 32
+
+struct keypair {
+	struct noise_keys keys;
+	uint64_t birth_ns;
+	uint64_t send_counter; /* the next one to use */
+	struct replay replay;
+};
+
+struct staged {
+	uint16_t len;
+	uint8_t data[]; /* dev->mtu bytes */
+};
+
+struct wg_peer {
+	struct wg_device *dev;
+	char name[32];
+	struct noise_remote remote;
+	struct noise_handshake hs;
+	uint8_t greatest_ts[NOISE_TIMESTAMP_LEN];
+	uint64_t last_init_rx_ns;
+
+	/* next: a responder's session not yet confirmed by the initiator's
+	 * first data packet; it becomes current then. */
+	struct keypair *current, *previous, *next;
+
+	struct sockaddr_storage ep;
+	socklen_t ep_len;
+
+	uint8_t cookie[NOISE_COOKIE_LEN];
+	uint64_t cookie_ns; /* 0: none */
+	uint8_t last_mac1[NOISE_MAC_LEN];
+	bool has_last_mac1;
+
+	/* Timers: the monotonic ns at which each fires, 0 when not armed. */
+	uint64_t t_retransmit, t_keepalive, t_new_handshake, t_zero_keys, t_persistent;
+	unsigned hs_attempts;
+	uint64_t last_hs_sent_ns;
+	bool sent_lastminute_handshake;
+	unsigned persistent_keepalive;
+
+	uint8_t *staged; /* MAX_STAGED slots, allocated on first use */
+	unsigned n_staged;
+
+	struct wg_peer_stats stats;
+};
+
+struct index_map {
+	struct index_slot {
+		uint32_t index;
+		struct wg_peer *peer; /* NULL: empty */
+	} *slots;
+	size_t cap, n;
+};
+
+struct route {
+	uint8_t family;
+	uint8_t len;
+	uint8_t addr[16];
+	struct wg_peer *peer;
+};
+
+struct wg_device {
+	struct noise_local local;
+	struct noise_cookie_checker cookies;
+	int udp_fd, tun_fd, udp_family;
+	unsigned mtu;
+	uint16_t port;
+
+	struct wg_peer **peers;
+	size_t n_peers;
+	struct wg_peer **by_key; /* sorted by public key */
+	struct route *routes;	 /* sorted: host routes first by address, then the rest by length */
+	size_t n_routes;
+	struct index_map indexes;
+
+	/* "Under load" bookkeeping: handshake messages in the current second. */
+	uint64_t load_window_ns;
+	unsigned load_count, load_threshold;
+	uint64_t under_load_until_ns;
+
+	/* Protocol timers in ns, scaled by time_divisor. */
+	uint64_t rekey_after_ns, reject_after_ns, rekey_timeout_ns, keepalive_ns;
+	uint64_t cookie_valid_ns, rekey_attempt_ns;
+	unsigned time_divisor;
+
+	struct wg_device_stats stats;
+	struct batch *batch;
+};
+
+/* wg.c */
+uint64_t wg_now(void);
+struct wg_peer *wg_route_lookup(struct wg_device *d, int family, const void *addr);
+int wg_index_add(struct wg_device *d, struct wg_peer *p, uint32_t *index);
+void wg_index_del(struct wg_device *d, uint32_t index);
+struct wg_peer *wg_index_find(struct wg_device *d, uint32_t index);
+void wg_send_raw(struct wg_device *d, struct wg_peer *p, const void *buf, size_t len);
+/* Encrypts and sends one packet at once (staged packets, keepalives). */
+void wg_send_one(struct wg_peer *p, struct keypair *kp, const uint8_t *pkt, size_t len,
+		 uint64_t now);
+size_t wg_seal(struct wg_device *d, struct keypair *kp, uint8_t *out, const uint8_t *pkt,
+	       size_t len);
+
+/* wg_session.c */
+void session_handle_init(struct wg_device *d, const void *msg, const struct sockaddr_storage *src,
+			 socklen_t srclen, uint64_t now);
+void session_handle_resp(struct wg_device *d, const void *msg, const struct sockaddr_storage *src,
+			 socklen_t srclen, uint64_t now);
+void session_handle_cookie(struct wg_device *d, const void *msg);
+void session_send_initiation(struct wg_peer *p, bool retry, uint64_t now);
+/* The keypair that may send now, or NULL (then the packet is staged and a
+ * handshake started). */
+struct keypair *session_sending_keypair(struct wg_peer *p, uint64_t now);
+void session_stage(struct wg_peer *p, const uint8_t *pkt, size_t len, uint64_t now);
+/* The keypair of a data message's receiver index, if still valid. */
+struct keypair *session_receiving_keypair(struct wg_peer *p, uint32_t index, uint64_t now);
+/* After a data message authenticated with kp: key confirmation, roaming,
+ * timers. */
+void session_received(struct wg_peer *p, struct keypair *kp, const struct sockaddr_storage *src,
+		      socklen_t srclen, bool keepalive, uint64_t now);
+void session_sent(struct wg_peer *p, struct keypair *kp, bool keepalive, uint64_t now);
+void session_tick(struct wg_peer *p, uint64_t now);
+void session_free(struct wg_peer *p);
+
+#endif

@@ -1,0 +1,485 @@
+/* Handshakes, sessions and the protocol's timers for one peer, following the
+ * WireGuard paper (section 6) and the behaviour of the Linux implementation. */
+#include "tunnel/wg_priv.h"
+
+#include <endian.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "tunnel/log.h"
+
+static uint64_t jitter_ns(void)
+{
+	/* Handshake retries are spread by up to a third of a second so that
+	 * two peers retrying together do not stay in step. */
+	return (uint64_t)(random() % 334) * 1000000ULL;
+}
+
+static void keypair_free(struct wg_device *d, struct keypair *kp)
+{
+	if (!kp)
+		return;
+	wg_index_del(d, kp->keys.local_index);
+	crypto_wipe(kp, sizeof(*kp));
+	free(kp);
+}
+
+static void handshake_clear(struct wg_peer *p)
+{
+	if (p->hs.state != NOISE_HS_ZEROED)
+		wg_index_del(p->dev, p->hs.local_index);
+	crypto_wipe(&p->hs, sizeof(p->hs));
+}
+
+static void set_endpoint(struct wg_peer *p, const struct sockaddr_storage *src, socklen_t len)
+{
+	if (p->ep_len == len && memcmp(&p->ep, src, len) == 0)
+		return;
+	if (p->ep_len)
+		log_info("peer %s: endpoint moved", p->name);
+	memcpy(&p->ep, src, len);
+	p->ep_len = len;
+	p->stats.has_endpoint = true;
+	memcpy(&p->stats.endpoint, src, len);
+}
+
+/* The bytes a cookie is bound to: the source IP address then its port. */
+static size_t cookie_source(const struct sockaddr_storage *src, uint8_t out[18])
+{
+	if (src->ss_family == AF_INET) {
+		const struct sockaddr_in *s = (const void *)src;
+		memcpy(out, &s->sin_addr, 4);
+		memcpy(out + 4, &s->sin_port, 2);
+		return 6;
+	}
+	const struct sockaddr_in6 *s6 = (const void *)src;
+	if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
+		memcpy(out, &s6->sin6_addr.s6_addr[12], 4);
+		memcpy(out + 4, &s6->sin6_port, 2);
+		return 6;
+	}
+	memcpy(out, &s6->sin6_addr, 16);
+	memcpy(out + 16, &s6->sin6_port, 2);
+	return 18;
+}
+
+/* Under load when more than load_threshold handshake messages arrived in the
+ * current one-second window; it lasts one second past the window. Under load,
+ * a handshake message without a valid mac2 is answered with a cookie reply
+ * and costs no Diffie-Hellman. */
+static bool under_load(struct wg_device *d, uint64_t now)
+{
+	if (now - d->load_window_ns >= NSEC) {
+		d->load_window_ns = now;
+		d->load_count = 0;
+	}
+	if (++d->load_count > d->load_threshold) {
+		if (now >= d->under_load_until_ns)
+			log_warnx("under load: %u handshake messages in a second, answering with "
+				  "cookies",
+				  d->load_count);
+		d->under_load_until_ns = now + NSEC;
+	}
+	d->stats.under_load = now < d->under_load_until_ns;
+	return d->stats.under_load;
+}
+
+/* The common gate of initiations and responses: mac1, then under load mac2. */
+static bool handshake_admitted(struct wg_device *d, const void *msg, size_t len, uint32_t sender,
+			       const struct sockaddr_storage *src, uint64_t now)
+{
+	struct noise_msg_cookie reply;
+	uint8_t source[18];
+	size_t slen;
+
+	if (!noise_mac1_ok(msg, len, d->local.mac1_key)) {
+		d->stats.invalid++;
+		return false;
+	}
+	d->stats.handshake_rx++;
+	if (!under_load(d, now))
+		return true;
+	slen = cookie_source(src, source);
+	if (noise_mac2_ok(&d->cookies, msg, len, source, slen, now))
+		return true;
+	if (noise_cookie_reply_create(&reply, &d->cookies, msg, len, sender, source, slen, now) ==
+	    0) {
+		wg_send_raw(d, NULL, &reply, sizeof(reply));
+		d->stats.cookie_replies++;
+	}
+	return false;
+}
+
+static struct wg_peer *peer_of_remote(const struct noise_remote *r)
+{
+	return (struct wg_peer *)((const char *)r - offsetof(struct wg_peer, remote));
+}
+
+static const struct noise_remote *lookup_remote(void *arg, const uint8_t pub[CRYPTO_KEY_LEN])
+{
+	struct wg_device *d = arg;
+	size_t lo = 0, hi = d->n_peers;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int c = memcmp(pub, d->by_key[mid]->remote.pub, CRYPTO_KEY_LEN);
+		if (c == 0)
+			return &d->by_key[mid]->remote;
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return NULL;
+}
+
+static void handshake_complete(struct wg_peer *p, uint64_t now)
+{
+	p->t_retransmit = 0;
+	p->hs_attempts = 0;
+	p->sent_lastminute_handshake = false;
+	p->t_zero_keys = now + 3 * p->dev->reject_after_ns;
+	p->stats.handshakes++;
+	p->stats.last_handshake_unix = (uint64_t)time(NULL);
+}
+
+static void any_packet_received(struct wg_peer *p, uint64_t now)
+{
+	/* A handshake under way still wants its retries; nothing else to do
+	 * but the persistent keepalive, which counts from any traffic. */
+	if (p->persistent_keepalive)
+		p->t_persistent = now + (uint64_t)p->persistent_keepalive * NSEC /
+						p->dev->time_divisor;
+}
+
+static void any_packet_sent(struct wg_peer *p, uint64_t now)
+{
+	p->t_keepalive = 0;
+	if (p->persistent_keepalive)
+		p->t_persistent = now + (uint64_t)p->persistent_keepalive * NSEC /
+						p->dev->time_divisor;
+}
+
+void session_handle_init(struct wg_device *d, const void *buf, const struct sockaddr_storage *src,
+			 socklen_t srclen, uint64_t now)
+{
+	const struct noise_msg_init *m = buf;
+	const struct noise_remote *remote;
+	struct noise_handshake hs = {0};
+	struct noise_msg_resp resp;
+	struct noise_keys keys;
+	struct keypair *kp = NULL;
+	uint8_t ts[NOISE_TIMESTAMP_LEN];
+	struct wg_peer *p;
+	uint32_t index;
+
+	if (!handshake_admitted(d, m, sizeof(*m), m->sender, src, now))
+		return;
+	if (noise_init_consume(m, &d->local, lookup_remote, d, &hs, &remote, ts) < 0) {
+		d->stats.invalid++;
+		goto out;
+	}
+	p = peer_of_remote(remote);
+	/* A replayed initiation carries an old timestamp; a flood of fresh
+	 * ones from a peer that holds the key is rate-limited. */
+	if (memcmp(ts, p->greatest_ts, sizeof(ts)) <= 0 ||
+	    (p->last_init_rx_ns && now - p->last_init_rx_ns < INITIATION_MIN_INTERVAL_NS)) {
+		log_debug("peer %s: initiation replayed or too soon, dropped", p->name);
+		goto out;
+	}
+	kp = calloc(1, sizeof(*kp));
+	if (!kp || wg_index_add(d, p, &index) < 0)
+		goto out;
+	handshake_clear(p);
+	p->hs = hs;
+	memcpy(p->greatest_ts, ts, sizeof(ts));
+	p->last_init_rx_ns = now;
+	set_endpoint(p, src, srclen);
+
+	if (noise_resp_create(&resp, &p->hs, &p->remote, index) < 0 ||
+	    noise_derive_keys(&keys, &p->hs) < 0) {
+		wg_index_del(d, index);
+		handshake_clear(p);
+		goto out;
+	}
+	noise_macs_add(&resp, sizeof(resp), p->remote.mac1_key,
+		       p->cookie_ns && now - p->cookie_ns < d->cookie_valid_ns ? p->cookie : NULL,
+		       p->last_mac1);
+	p->has_last_mac1 = true;
+	kp->keys = keys;
+	kp->birth_ns = now;
+	replay_init(&kp->replay);
+	keypair_free(d, p->next);
+	p->next = kp; /* the index now belongs to the keypair */
+	kp = NULL;
+	wg_send_raw(d, p, &resp, sizeof(resp));
+	any_packet_received(p, now);
+	any_packet_sent(p, now);
+	log_debug("peer %s: answered an initiation", p->name);
+out:
+	free(kp);
+	crypto_wipe(&hs, sizeof(hs));
+	crypto_wipe(&keys, sizeof(keys));
+}
+
+void session_handle_resp(struct wg_device *d, const void *buf, const struct sockaddr_storage *src,
+			 socklen_t srclen, uint64_t now)
+{
+	const struct noise_msg_resp *m = buf;
+	struct noise_keys keys;
+	struct keypair *kp;
+	struct wg_peer *p;
+
+	if (!handshake_admitted(d, m, sizeof(*m), m->sender, src, now))
+		return;
+	p = wg_index_find(d, le32toh(m->receiver));
+	if (!p || p->hs.state != NOISE_HS_INIT_CREATED ||
+	    noise_resp_consume(m, &p->hs, &d->local, &p->remote) < 0) {
+		d->stats.invalid++;
+		return;
+	}
+	kp = calloc(1, sizeof(*kp));
+	if (!kp || noise_derive_keys(&keys, &p->hs) < 0) {
+		free(kp);
+		handshake_clear(p);
+		return;
+	}
+	/* The handshake's index stays registered: it is the keypair's now. */
+	kp->keys = keys;
+	kp->birth_ns = now;
+	replay_init(&kp->replay);
+	crypto_wipe(&keys, sizeof(keys));
+	keypair_free(d, p->previous);
+	keypair_free(d, p->next);
+	p->next = NULL;
+	p->previous = p->current;
+	p->current = kp;
+	set_endpoint(p, src, srclen);
+	handshake_complete(p, now);
+	any_packet_received(p, now);
+	log_info("peer %s: handshake complete (initiator)", p->name);
+
+	/* Send what waited for the session, or a keepalive that confirms it. */
+	if (p->n_staged) {
+		unsigned slot = 2 + d->mtu;
+		for (unsigned i = 0; i < p->n_staged; i++) {
+			struct staged *s = (void *)(p->staged + i * slot);
+			wg_send_one(p, kp, s->data, s->len, now);
+		}
+		p->n_staged = 0;
+	} else {
+		wg_send_one(p, kp, NULL, 0, now);
+	}
+}
+
+void session_handle_cookie(struct wg_device *d, const void *buf)
+{
+	const struct noise_msg_cookie *m = buf;
+	struct wg_peer *p = wg_index_find(d, le32toh(m->receiver));
+	uint8_t cookie[NOISE_COOKIE_LEN];
+
+	if (!p || !p->has_last_mac1 ||
+	    noise_cookie_reply_consume(m, p->remote.cookie_key, p->last_mac1, cookie) < 0) {
+		d->stats.invalid++;
+		return;
+	}
+	memcpy(p->cookie, cookie, sizeof(cookie));
+	p->cookie_ns = wg_now();
+	/* One reply per message: a second one for the same mac1 is refused. */
+	p->has_last_mac1 = false;
+	log_info("peer %s: gateway under load, got a cookie for the next try", p->name);
+}
+
+void session_send_initiation(struct wg_peer *p, bool retry, uint64_t now)
+{
+	struct wg_device *d = p->dev;
+	struct noise_msg_init m;
+	uint32_t index;
+
+	if (!p->ep_len)
+		return;
+	if (!retry && p->last_hs_sent_ns && now - p->last_hs_sent_ns < d->rekey_timeout_ns)
+		return;
+	handshake_clear(p);
+	if (wg_index_add(d, p, &index) < 0)
+		return;
+	if (noise_init_create(&m, &p->hs, &d->local, &p->remote, index) < 0) {
+		wg_index_del(d, index);
+		crypto_wipe(&p->hs, sizeof(p->hs));
+		return;
+	}
+	noise_macs_add(&m, sizeof(m), p->remote.mac1_key,
+		       p->cookie_ns && now - p->cookie_ns < d->cookie_valid_ns ? p->cookie : NULL,
+		       p->last_mac1);
+	p->has_last_mac1 = true;
+	p->last_hs_sent_ns = now;
+	p->t_retransmit = now + d->rekey_timeout_ns + jitter_ns() / d->time_divisor;
+	wg_send_raw(d, p, &m, sizeof(m));
+	any_packet_sent(p, now);
+	log_debug("peer %s: sent an initiation (try %u)", p->name, p->hs_attempts + 1);
+}
+
+static bool keypair_usable(const struct wg_device *d, const struct keypair *kp, uint64_t now)
+{
+	return kp && now - kp->birth_ns < d->reject_after_ns &&
+	       kp->send_counter < REPLAY_REJECT_AFTER_MESSAGES;
+}
+
+struct keypair *session_sending_keypair(struct wg_peer *p, uint64_t now)
+{
+	struct keypair *kp = p->current;
+
+	if (!keypair_usable(p->dev, kp, now))
+		return NULL;
+	/* The initiator of a session starts the next one in time. */
+	if (kp->keys.initiator && (kp->send_counter > REKEY_AFTER_MESSAGES ||
+				   now - kp->birth_ns > p->dev->rekey_after_ns))
+		session_send_initiation(p, false, now);
+	return kp;
+}
+
+void session_stage(struct wg_peer *p, const uint8_t *pkt, size_t len, uint64_t now)
+{
+	size_t slot = 2 + p->dev->mtu;
+
+	if (!p->staged)
+		p->staged = malloc(MAX_STAGED * slot);
+	if (p->staged && len <= p->dev->mtu) {
+		/* Keep the newest: drop the oldest when full. */
+		if (p->n_staged == MAX_STAGED) {
+			memmove(p->staged, p->staged + slot, (MAX_STAGED - 1) * slot);
+			p->n_staged--;
+		}
+		struct staged *s = (void *)(p->staged + p->n_staged * slot);
+		s->len = (uint16_t)len;
+		memcpy(s->data, pkt, len);
+		p->n_staged++;
+	}
+	if (!p->t_retransmit)
+		session_send_initiation(p, false, now);
+}
+
+struct keypair *session_receiving_keypair(struct wg_peer *p, uint32_t index, uint64_t now)
+{
+	struct keypair *kps[3] = {p->current, p->next, p->previous};
+
+	for (int i = 0; i < 3; i++) {
+		struct keypair *kp = kps[i];
+		if (kp && kp->keys.local_index == index)
+			return now - kp->birth_ns < p->dev->reject_after_ns ? kp : NULL;
+	}
+	return NULL;
+}
+
+void session_received(struct wg_peer *p, struct keypair *kp, const struct sockaddr_storage *src,
+		      socklen_t srclen, bool keepalive, uint64_t now)
+{
+	struct wg_device *d = p->dev;
+
+	if (kp == p->next) {
+		/* The initiator used the session we answered: it is confirmed. */
+		keypair_free(d, p->previous);
+		p->previous = p->current;
+		p->current = kp;
+		p->next = NULL;
+		handshake_complete(p, now);
+		log_info("peer %s: handshake complete (responder)", p->name);
+		/* Staged packets had waited for this session. */
+		unsigned slot = 2 + d->mtu;
+		for (unsigned i = 0; i < p->n_staged; i++) {
+			struct staged *s = (void *)(p->staged + i * slot);
+			wg_send_one(p, kp, s->data, s->len, now);
+		}
+		p->n_staged = 0;
+	}
+	set_endpoint(p, src, srclen);
+	any_packet_received(p, now);
+	if (!keepalive) {
+		if (!p->t_keepalive)
+			p->t_keepalive = now + d->keepalive_ns;
+		p->t_new_handshake = 0;
+	}
+	/* The initiator of an old session renews it before it is refused. */
+	if (kp == p->current && kp->keys.initiator && !p->sent_lastminute_handshake &&
+	    now - kp->birth_ns > d->reject_after_ns - d->keepalive_ns - d->rekey_timeout_ns) {
+		p->sent_lastminute_handshake = true;
+		session_send_initiation(p, false, now);
+	}
+}
+
+void session_sent(struct wg_peer *p, struct keypair *kp, bool keepalive, uint64_t now)
+{
+	any_packet_sent(p, now);
+	if (!keepalive && !p->t_new_handshake)
+		p->t_new_handshake = now + p->dev->keepalive_ns + p->dev->rekey_timeout_ns +
+				     jitter_ns() / p->dev->time_divisor;
+}
+
+static bool due(uint64_t *t, uint64_t now)
+{
+	if (!*t || now < *t)
+		return false;
+	*t = 0;
+	return true;
+}
+
+void session_tick(struct wg_peer *p, uint64_t now)
+{
+	struct wg_device *d = p->dev;
+
+	if (due(&p->t_retransmit, now)) {
+		if (p->hs_attempts >= MAX_TIMER_HANDSHAKES) {
+			log_info("peer %s: no handshake after %u tries, giving up until new "
+				 "traffic",
+				 p->name, p->hs_attempts + 1);
+			p->hs_attempts = 0;
+			p->n_staged = 0;
+			handshake_clear(p);
+			if (!p->t_zero_keys)
+				p->t_zero_keys = now + 3 * d->reject_after_ns;
+		} else {
+			p->hs_attempts++;
+			session_send_initiation(p, true, now);
+		}
+	}
+	if (due(&p->t_keepalive, now) && keypair_usable(d, p->current, now))
+		wg_send_one(p, p->current, NULL, 0, now);
+	if (due(&p->t_new_handshake, now)) {
+		/* We sent data and heard nothing back: the session may be dead. */
+		log_debug("peer %s: no reply for %llu s, starting a handshake", p->name,
+			  (unsigned long long)((d->keepalive_ns + d->rekey_timeout_ns) / NSEC));
+		session_send_initiation(p, false, now);
+	}
+	if (due(&p->t_zero_keys, now)) {
+		keypair_free(d, p->current);
+		keypair_free(d, p->previous);
+		keypair_free(d, p->next);
+		p->current = p->previous = p->next = NULL;
+		handshake_clear(p);
+		log_debug("peer %s: session keys wiped after %u s without a handshake", p->name,
+			  3 * REJECT_AFTER_TIME);
+	}
+	if (due(&p->t_persistent, now)) {
+		struct keypair *kp = session_sending_keypair(p, now);
+		if (kp)
+			wg_send_one(p, kp, NULL, 0, now);
+		else if (!p->t_retransmit)
+			session_send_initiation(p, false, now);
+		if (!p->t_persistent) /* a send re-arms it; make sure it stays armed */
+			p->t_persistent = now + (uint64_t)p->persistent_keepalive * NSEC /
+							d->time_divisor;
+	}
+}
+
+void session_free(struct wg_peer *p)
+{
+	keypair_free(p->dev, p->current);
+	keypair_free(p->dev, p->previous);
+	keypair_free(p->dev, p->next);
+	handshake_clear(p);
+	free(p->staged);
+	crypto_wipe(&p->remote, sizeof(p->remote));
+}
