@@ -11,6 +11,15 @@
 
 #define SRC_VALID_MARK "net/ipv4/conf/all/src_valid_mark"
 
+static int lowest_priority(const struct nl_rule *rule, void *arg)
+{
+	uint32_t *lowest = arg;
+
+	if (rule->priority > 0 && rule->priority < *lowest)
+		*lowest = rule->priority;
+	return 0;
+}
+
 static int add_family(struct nl *nl, uint32_t ifindex, const struct edge_config *cfg, int family,
 		      struct edge_routes *r)
 {
@@ -35,8 +44,19 @@ static int add_family(struct nl *nl, uint32_t ifindex, const struct edge_config 
 		.table = RT_TABLE_MAIN,
 		.suppress_prefixlen = 0,
 	};
+	uint32_t lowest = 32766; /* the main table's rule */
 	int err;
 
+	/* Our rules go just before the first non-local one, as `ip rule add`
+	 * would place them, but with their priority set so the removal on exit
+	 * deletes exactly them (a delete without priority may match another). */
+	err = nl_rule_dump(nl, family, lowest_priority, &lowest);
+	if (err)
+		return err;
+	if (lowest < 3)
+		return -ERANGE;
+	to_table.priority = lowest - 1;
+	main_first.priority = lowest - 2;
 	if (family == AF_INET6)
 		route.scope = RT_SCOPE_UNIVERSE;
 	err = nl_route_add(nl, &route);

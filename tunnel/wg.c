@@ -619,6 +619,46 @@ static void handle_data(struct wg_device *d, uint8_t *buf, size_t len,
 		log_debug("write to tun: %s", strerror(errno));
 }
 
+/* One datagram, dispatched on its type and exact length before any field is
+ * read. */
+static void input(struct wg_device *d, uint8_t *buf, size_t len, struct sockaddr_storage *src,
+		  socklen_t srclen, uint64_t now)
+{
+	struct batch *b = d->batch;
+
+	if (len < 4 || buf[1] || buf[2] || buf[3]) {
+		d->stats.invalid++;
+		return;
+	}
+	/* wg_send_raw() answers "the sender" from the spare last slot. */
+	if (src != &b->addrs[BATCH - 1])
+		memcpy(&b->addrs[BATCH - 1], src, srclen);
+	b->msgs[BATCH - 1].msg_hdr.msg_namelen = srclen;
+	if (buf[0] == NOISE_MSG_DATA && len >= NOISE_DATA_MIN_LEN)
+		handle_data(d, buf, len, src, srclen, now);
+	else if (buf[0] == NOISE_MSG_INIT && len == sizeof(struct noise_msg_init))
+		session_handle_init(d, buf, src, srclen, now);
+	else if (buf[0] == NOISE_MSG_RESP && len == sizeof(struct noise_msg_resp))
+		session_handle_resp(d, buf, src, srclen, now);
+	else if (buf[0] == NOISE_MSG_COOKIE && len == sizeof(struct noise_msg_cookie))
+		session_handle_cookie(d, buf);
+	else
+		d->stats.invalid++;
+}
+
+void wg_device_input(struct wg_device *d, const void *buf, size_t len, const struct sockaddr *src,
+		     socklen_t srclen)
+{
+	struct batch *b = d->batch;
+	struct sockaddr_storage from = {0};
+
+	if (len > b->buf_size || srclen > sizeof(from))
+		return;
+	memcpy(b->bufs, buf, len);
+	memcpy(&from, src, srclen);
+	input(d, b->bufs, len, &from, srclen, wg_now());
+}
+
 static int on_udp(void *arg, uint32_t events)
 {
 	struct wg_device *d = arg;
@@ -644,27 +684,12 @@ static int on_udp(void *arg, uint32_t events)
 	}
 	uint64_t now = wg_now();
 	for (int i = 0; i < n; i++) {
-		uint8_t *buf = b->iovs[i].iov_base;
-		size_t len = b->msgs[i].msg_len;
-		socklen_t srclen = b->msgs[i].msg_hdr.msg_namelen;
-
-		if ((b->msgs[i].msg_hdr.msg_flags & MSG_TRUNC) || len < 4 || buf[1] || buf[2] ||
-		    buf[3]) {
+		if (b->msgs[i].msg_hdr.msg_flags & MSG_TRUNC) {
 			d->stats.invalid++;
 			continue;
 		}
-		memcpy(&b->addrs[BATCH - 1], &b->addrs[i], srclen);
-		b->msgs[BATCH - 1].msg_hdr.msg_namelen = srclen;
-		if (buf[0] == NOISE_MSG_DATA && len >= NOISE_DATA_MIN_LEN)
-			handle_data(d, buf, len, &b->addrs[i], srclen, now);
-		else if (buf[0] == NOISE_MSG_INIT && len == sizeof(struct noise_msg_init))
-			session_handle_init(d, buf, &b->addrs[i], srclen, now);
-		else if (buf[0] == NOISE_MSG_RESP && len == sizeof(struct noise_msg_resp))
-			session_handle_resp(d, buf, &b->addrs[i], srclen, now);
-		else if (buf[0] == NOISE_MSG_COOKIE && len == sizeof(struct noise_msg_cookie))
-			session_handle_cookie(d, buf);
-		else
-			d->stats.invalid++;
+		input(d, b->iovs[i].iov_base, b->msgs[i].msg_len, &b->addrs[i],
+		      b->msgs[i].msg_hdr.msg_namelen, now);
 	}
 	return 0;
 }

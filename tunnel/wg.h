@@ -39,6 +39,9 @@ struct wg_device *wg_device_new(const struct wg_device_params *p);
 void wg_device_free(struct wg_device *d);
 /* Adds the device's sockets and its timer tick to the loop. 0 or -errno. */
 int wg_device_attach(struct wg_device *d, struct loop *l);
+/* Handles one datagram as if it had arrived from src: for fuzzing and tests. */
+void wg_device_input(struct wg_device *d, const void *buf, size_t len, const struct sockaddr *src,
+		     socklen_t srclen);
 /* The UDP port actually bound. */
 uint16_t wg_device_port(const struct wg_device *d);
 

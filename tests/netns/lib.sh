@@ -42,6 +42,7 @@ set -euo pipefail
 EG_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 EGRESS_BIN=${EGRESS_BIN:-$EG_REPO/build}
 GATEWAYD=$EGRESS_BIN/gateway/gatewayd
+# shellcheck disable=SC2034 # for the scripts that source this file
 GATEWAYCTL=$EGRESS_BIN/gateway/gatewayctl
 EDGED=$EGRESS_BIN/edge/edged
 
@@ -447,14 +448,14 @@ gatewayd_start() {
 # edged_start [-6] NAME: NAME.yaml, edged in NAME's namespace; returns once
 # its TUN is up and its default route is in its table.
 edged_start() {
-	local v6=() name ns
+	local opts=() name ns
 	if [[ ${1:-} == -6 ]]; then
-		v6=(-6)
+		opts=(-6)
 		shift
 	fi
 	name=$1
 	ns=$(ns_of "$name")
-	edge_yaml "${v6[@]}" "$name" >"$EG_DIR/$name.yaml"
+	edge_yaml "${opts[@]}" "$name" >"$EG_DIR/$name.yaml"
 	start "edged-$name" "$ns" "$EDGED" -c "$EG_DIR/$name.yaml" -v
 	wait_for 10 "$name's TUN $TUN_IF" nonempty n "$ns" ip link show "$TUN_IF" up
 	wait_for 10 "$name's default route in table 51820" \

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Leaving no trace: edged's exit (SIGTERM, then SIGINT on a second run)
+# restores `ip rule`, `ip -6 rule` and every routing table exactly; gatewayd's
+# SIGTERM removes table inet egress and its TUN while a foreign table in the
+# same namespace is left exactly as it was.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+need_binaries
+
+topology
+keys gateway edge1
+
+log "a foreign table in the gateway's namespace"
+gw nft -f - <<'NFT'
+table ip foreign {
+	set blocked {
+		type ipv4_addr
+		elements = { 192.0.2.99, 203.0.113.99 }
+	}
+	chain forward {
+		type filter hook forward priority 10; policy accept;
+		ip daddr @blocked drop
+	}
+}
+NFT
+foreign_before=$(gw nft list table ip foreign)
+echo "$foreign_before"
+
+# The edge's routing state, in full.
+routing() {
+	e1 ip rule
+	e1 ip -6 rule
+	e1 ip route show table all
+	e1 ip -6 route show table all
+}
+routing >"$EG_DIR/routing.before"
+
+gatewayd_start -6 edge1
+for sig in TERM INT; do
+	log "edged up, then SIG$sig"
+	edged_start -6 edge1
+	wait_for 10 "the handshake (ping $HOST)" e1 ping -c1 -W1 "$HOST"
+	routing >"$EG_DIR/routing.during"
+	! cmp -s "$EG_DIR/routing.before" "$EG_DIR/routing.during" || die "edged changed no routing at all"
+	stop edged-edge1 "$sig" || die "edged exited with status $? on SIG$sig"
+	routing >"$EG_DIR/routing.after"
+	diff -u "$EG_DIR/routing.before" "$EG_DIR/routing.after" || die "edged left routing changed (SIG$sig)"
+	! nonempty e1 ip link show "$TUN_IF" || die "edged left its TUN behind (SIG$sig)"
+	echo "routing restored exactly"
+done
+
+log "gatewayd: SIGTERM"
+gw nft list tables
+stop gatewayd TERM || die "gatewayd exited with status $? on SIGTERM"
+gw nft list tables
+! gw nft list table inet egress >/dev/null 2>&1 || die "table inet egress is still there"
+! nonempty gw ip link show "$TUN_IF" || die "gatewayd left its TUN behind"
+[[ $(gw nft list table ip foreign) == "$foreign_before" ]] || die "the foreign table changed"
+echo "table inet egress and $TUN_IF gone, table ip foreign untouched"
+
+echo PASS
