@@ -155,8 +155,8 @@ static int parse_gateway(struct conf *c, int node, struct edge_config *e)
 	return 0;
 }
 
-static int get_u32(struct conf *c, int node, const char *key, uint32_t min, uint32_t max,
-                   uint32_t *out)
+static int edge_get_u32(struct conf *c, int node, const char *key, uint32_t min, uint32_t max,
+                        uint32_t *out)
 {
 	uint64_t v;
 	int ret;
@@ -195,7 +195,7 @@ static int parse_addresses(struct conf *c, int root, struct edge_config *e)
 	return 0;
 }
 
-static int parse(struct conf *c, struct edge_config **out)
+static int edge_parse(struct conf *c, struct edge_config **out)
 {
 	struct edge_config *e = NULL;
 	int root = conf_root(c), n, ret;
@@ -225,24 +225,25 @@ static int parse(struct conf *c, struct edge_config **out)
 	ret = parse_addresses(c, root, e);
 	if (ret < 0)
 		goto out;
-	ret = get_u32(c, conf_map_find(c, root, "mtu"), "mtu", 1280, 9000, &e->mtu);
+	ret = edge_get_u32(c, conf_map_find(c, root, "mtu"), "mtu", 1280, 9000, &e->mtu);
 	if (ret < 0)
 		goto out;
 	ret = conf_map_need(c, root, "gateway", &n);
 	if (ret < 0 || (ret = parse_gateway(c, n, e)) < 0)
 		goto out;
-	ret = get_u32(c, conf_map_find(c, root, "persistent_keepalive"), "persistent_keepalive", 0,
-	              65535, &e->persistent_keepalive);
+	ret = edge_get_u32(c, conf_map_find(c, root, "persistent_keepalive"),
+	                   "persistent_keepalive", 0, 65535, &e->persistent_keepalive);
 	if (ret < 0)
 		goto out;
 	n = conf_map_find(c, root, "route_all");
 	if (n && (ret = conf_get_bool(c, n, "route_all", &e->route_all)) < 0)
 		goto out;
-	ret = get_u32(c, conf_map_find(c, root, "fwmark"), "fwmark", 1, UINT32_MAX, &e->fwmark);
+	ret = edge_get_u32(c, conf_map_find(c, root, "fwmark"), "fwmark", 1, UINT32_MAX,
+	                   &e->fwmark);
 	if (ret < 0)
 		goto out;
 	n = conf_map_find(c, root, "table");
-	ret = get_u32(c, n, "table", 1, UINT32_MAX, &e->table);
+	ret = edge_get_u32(c, n, "table", 1, UINT32_MAX, &e->table);
 	if (ret < 0)
 		goto out;
 	if (e->table >= 253 && e->table <= 255) {
@@ -267,7 +268,7 @@ int edge_config_load(const char *path, struct edge_config **out, char *err, size
 	ret = conf_load_file(&c, path, err, errlen);
 	if (ret < 0)
 		return ret;
-	ret = parse(c, out);
+	ret = edge_parse(c, out);
 	conf_free(c);
 	return ret;
 }
@@ -282,7 +283,7 @@ int edge_config_parse(const char *name, const char *buf, size_t len, struct edge
 	ret = conf_load_buffer(&c, name, NULL, buf, len, err, errlen);
 	if (ret < 0)
 		return ret;
-	ret = parse(c, out);
+	ret = edge_parse(c, out);
 	conf_free(c);
 	return ret;
 }

@@ -19,21 +19,22 @@ struct edge_config {
 	unsigned prefix6;
 	unsigned mtu; /* default 1420, 1280..9000 */
 	/* gateway: */
-	struct sockaddr_storage endpoint; /* "198.51.100.1:51820", "[2001:db8::1]:51820" or host:port */
+	struct sockaddr_storage
+	        endpoint; /* "198.51.100.1:51820", "[2001:db8::1]:51820" or host:port */
 	socklen_t endpoint_len;
 	uint8_t gw_pub[32];
 	bool has_psk; /* gateway.preshared_key_file */
 	uint8_t psk[32];
 	unsigned persistent_keepalive; /* seconds, 0 = off (default), max 65535 */
-	bool route_all;		       /* default true */
-	uint32_t fwmark;	       /* fwmark, default 51820, nonzero */
-	uint32_t table;		       /* table, default 51820, not 0, 253, 254, 255 */
+	bool route_all;                /* default true */
+	uint32_t fwmark;               /* fwmark, default 51820, nonzero */
+	uint32_t table;                /* table, default 51820, not 0, 253, 254, 255 */
 };
 
 /* Conventions as gw_config_load(). */
 int edge_config_load(const char *path, struct edge_config **out, char *err, size_t errlen);
 int edge_config_parse(const char *name, const char *buf, size_t len, struct edge_config **out,
-		      char *err, size_t errlen);
+                      char *err, size_t errlen);
 void edge_config_free(struct edge_config *c);
 
 #endif

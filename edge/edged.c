@@ -21,20 +21,20 @@
 #define DEFAULT_CONFIG "/etc/egress/edge.yaml"
 
 static const char usage[] =
-	"usage: edged [-c FILE] [-n] [-v]\n"
-	"       edged genkey | genpsk | pubkey\n"
-	"\n"
-	"The egress edge: a WireGuard tunnel to the gateway named in FILE, with the\n"
-	"default route through it (route_all). Runs in the foreground and logs to\n"
-	"stderr; SIGTERM or SIGINT stops it and restores routes and rules.\n"
-	"\n"
-	"  -c FILE   configuration (default " DEFAULT_CONFIG ")\n"
-	"  -n        check the configuration, print \"configuration OK\" and exit\n"
-	"  -v        log debug messages too\n"
-	"  -h        this help\n"
-	"  genkey    print a new private key (base64), like `wg genkey`\n"
-	"  genpsk    print a new preshared key, like `wg genpsk`\n"
-	"  pubkey    read a private key on stdin, print its public key\n";
+        "usage: edged [-c FILE] [-n] [-v]\n"
+        "       edged genkey | genpsk | pubkey\n"
+        "\n"
+        "The egress edge: a WireGuard tunnel to the gateway named in FILE, with the\n"
+        "default route through it (route_all). Runs in the foreground and logs to\n"
+        "stderr; SIGTERM or SIGINT stops it and restores routes and rules.\n"
+        "\n"
+        "  -c FILE   configuration (default " DEFAULT_CONFIG ")\n"
+        "  -n        check the configuration, print \"configuration OK\" and exit\n"
+        "  -v        log debug messages too\n"
+        "  -h        this help\n"
+        "  genkey    print a new private key (base64), like `wg genkey`\n"
+        "  genpsk    print a new preshared key, like `wg genpsk`\n"
+        "  pubkey    read a private key on stdin, print its public key\n";
 
 static int on_signal(void *arg, int signo)
 {
@@ -104,8 +104,8 @@ int main(int argc, char **argv)
 
 	/* 2. The TUN with the edge's tunnel addresses. */
 	struct wg_prefix addrs[2] = {
-		{.family = AF_INET, .addr.v4 = cfg->addr, .len = cfg->prefix},
-		{.family = AF_INET6, .addr.v6 = cfg->addr6, .len = cfg->prefix6},
+	        {.family = AF_INET, .addr.v4 = cfg->addr, .len = cfg->prefix},
+	        {.family = AF_INET6, .addr.v6 = cfg->addr6, .len = cfg->prefix6},
 	};
 	nl = nl_open();
 	if (!nl) {
@@ -121,26 +121,26 @@ int main(int argc, char **argv)
 	 *    tunnel's own prefixes. */
 	struct wg_prefix all[2] = {{.family = AF_INET}, {.family = AF_INET6}};
 	dev = wg_device_new(&(struct wg_device_params){
-		.private_key = cfg->priv,
-		.tun_fd = tun_fd,
-		.mtu = cfg->mtu,
-		.fwmark = cfg->route_all ? cfg->fwmark : 0,
-		.time_divisor = netdev_time_divisor(),
+	        .private_key = cfg->priv,
+	        .tun_fd = tun_fd,
+	        .mtu = cfg->mtu,
+	        .fwmark = cfg->route_all ? cfg->fwmark : 0,
+	        .time_divisor = netdev_time_divisor(),
 	});
 	if (!dev) {
 		log_err("cannot open the tunnel's UDP socket");
 		goto out;
 	}
 	gw = wg_peer_add(dev, &(struct wg_peer_params){
-		.name = "gateway",
-		.public_key = cfg->gw_pub,
-		.psk = cfg->has_psk ? cfg->psk : NULL,
-		.endpoint = (const struct sockaddr *)&cfg->endpoint,
-		.endpoint_len = cfg->endpoint_len,
-		.persistent_keepalive = cfg->persistent_keepalive,
-		.allowed = cfg->route_all ? all : addrs,
-		.n_allowed = cfg->has_addr6 ? 2 : 1,
-	});
+	                              .name = "gateway",
+	                              .public_key = cfg->gw_pub,
+	                              .psk = cfg->has_psk ? cfg->psk : NULL,
+	                              .endpoint = (const struct sockaddr *)&cfg->endpoint,
+	                              .endpoint_len = cfg->endpoint_len,
+	                              .persistent_keepalive = cfg->persistent_keepalive,
+	                              .allowed = cfg->route_all ? all : addrs,
+	                              .n_allowed = cfg->has_addr6 ? 2 : 1,
+	                      });
 	if (!gw) {
 		log_err("gateway peer");
 		goto out;
@@ -152,7 +152,7 @@ int main(int argc, char **argv)
 			goto out;
 		routed = true;
 		log_info("default route via %s (table %u, fwmark 0x%x)", cfg->ifname, cfg->table,
-			 cfg->fwmark);
+		         cfg->fwmark);
 	}
 
 	/* 5. The loop, starting with a handshake. */

@@ -21,28 +21,28 @@ static int lowest_priority(const struct nl_rule *rule, void *arg)
 }
 
 static int add_family(struct nl *nl, uint32_t ifindex, const struct edge_config *cfg, int family,
-		      struct edge_routes *r)
+                      struct edge_routes *r)
 {
 	struct nl_route route = {
-		.family = (uint8_t)family,
-		.dst_len = 0,
-		.protocol = RTPROT_BOOT,
-		.scope = RT_SCOPE_LINK,
-		.table = cfg->table,
-		.oif = ifindex,
+	        .family = (uint8_t)family,
+	        .dst_len = 0,
+	        .protocol = RTPROT_BOOT,
+	        .scope = RT_SCOPE_LINK,
+	        .table = cfg->table,
+	        .oif = ifindex,
 	};
 	struct nl_rule to_table = {
-		.family = (uint8_t)family,
-		.invert = true,
-		.table = cfg->table,
-		.fwmark = cfg->fwmark,
-		.fwmask = 0xffffffff,
-		.suppress_prefixlen = -1,
+	        .family = (uint8_t)family,
+	        .invert = true,
+	        .table = cfg->table,
+	        .fwmark = cfg->fwmark,
+	        .fwmask = 0xffffffff,
+	        .suppress_prefixlen = -1,
 	};
 	struct nl_rule main_first = {
-		.family = (uint8_t)family,
-		.table = RT_TABLE_MAIN,
-		.suppress_prefixlen = 0,
+	        .family = (uint8_t)family,
+	        .table = RT_TABLE_MAIN,
+	        .suppress_prefixlen = 0,
 	};
 	uint32_t lowest = 32766; /* the main table's rule */
 	int err;
@@ -84,7 +84,7 @@ static int add_family(struct nl *nl, uint32_t ifindex, const struct edge_config 
 }
 
 int route_all_up(struct nl *nl, uint32_t ifindex, const struct edge_config *cfg,
-		 struct edge_routes *r)
+                 struct edge_routes *r)
 {
 	int err;
 
@@ -93,7 +93,8 @@ int route_all_up(struct nl *nl, uint32_t ifindex, const struct edge_config *cfg,
 	if (!err && cfg->has_addr6)
 		err = add_family(nl, ifindex, cfg, AF_INET6, r);
 	/* Replies to the marked tunnel socket must pass reverse-path filtering. */
-	if (!err && sysctl_read(SRC_VALID_MARK, r->src_valid_mark, sizeof(r->src_valid_mark)) >= 0 &&
+	if (!err &&
+	    sysctl_read(SRC_VALID_MARK, r->src_valid_mark, sizeof(r->src_valid_mark)) >= 0 &&
 	    strcmp(r->src_valid_mark, "1") != 0)
 		err = sysctl_write(SRC_VALID_MARK, "1");
 	else
@@ -118,7 +119,7 @@ void route_all_down(struct nl *nl, struct edge_routes *r)
 		err = nl_route_del(nl, &r->routes[--r->n_routes]);
 		if (err && err != -ESRCH)
 			log_warnx("cannot remove the route of table %u: %s",
-				  r->routes[r->n_routes].table, strerror(-err));
+			          r->routes[r->n_routes].table, strerror(-err));
 	}
 	if (r->src_valid_mark[0]) {
 		sysctl_write(SRC_VALID_MARK, r->src_valid_mark);

@@ -25,7 +25,7 @@ struct edge_routes {
 /* Adds the routes and rules for IPv4 (and IPv6 when the config has
  * address6). On failure what was added is removed again. 0 or -errno. */
 int route_all_up(struct nl *nl, uint32_t ifindex, const struct edge_config *cfg,
-		 struct edge_routes *r);
+                 struct edge_routes *r);
 /* Removes them in reverse order and puts src_valid_mark back. */
 void route_all_down(struct nl *nl, struct edge_routes *r);
 

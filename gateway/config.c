@@ -54,8 +54,8 @@ static bool host6_zero(const struct in6_addr *a, unsigned prefix)
 	return true;
 }
 
-static int get_u32(struct conf *c, int node, const char *key, uint32_t min, uint32_t max,
-                   uint32_t *out)
+static int gw_get_u32(struct conf *c, int node, const char *key, uint32_t min, uint32_t max,
+                      uint32_t *out)
 {
 	uint64_t v;
 	int ret;
@@ -73,10 +73,10 @@ static int parse_marks(struct conf *c, int root, struct gw_config *g)
 	int tag = conf_map_find(c, root, "mark_tag"), mask = conf_map_find(c, root, "mark_id_mask");
 	int ret;
 
-	ret = get_u32(c, tag, "mark_tag", 0, UINT32_MAX, &g->mark_tag);
+	ret = gw_get_u32(c, tag, "mark_tag", 0, UINT32_MAX, &g->mark_tag);
 	if (ret < 0)
 		return ret;
-	ret = get_u32(c, mask, "mark_id_mask", 1, UINT32_MAX, &g->mark_id_mask);
+	ret = gw_get_u32(c, mask, "mark_id_mask", 1, UINT32_MAX, &g->mark_id_mask);
 	if (ret < 0)
 		return ret;
 	/* The id is the host part of an address: it lives in the low bits. */
@@ -327,7 +327,7 @@ out:
 	return ret;
 }
 
-static int parse(struct conf *c, struct gw_config **out)
+static int gw_parse(struct conf *c, struct gw_config **out)
 {
 	struct gw_config *g = NULL;
 	int root = conf_root(c), n, ret;
@@ -366,7 +366,7 @@ static int parse(struct conf *c, struct gw_config **out)
 	n = conf_map_find(c, root, "uplink");
 	if (n && (ret = conf_get_ifname(c, n, "uplink", g->uplink)) < 0)
 		goto out;
-	ret = get_u32(c, conf_map_find(c, root, "mtu"), "mtu", 1280, 9000, &g->mtu);
+	ret = gw_get_u32(c, conf_map_find(c, root, "mtu"), "mtu", 1280, 9000, &g->mtu);
 	if (ret < 0)
 		goto out;
 	ret = parse_marks(c, root, g);
@@ -391,7 +391,7 @@ int gw_config_load(const char *path, struct gw_config **out, char *err, size_t e
 	ret = conf_load_file(&c, path, err, errlen);
 	if (ret < 0)
 		return ret;
-	ret = parse(c, out);
+	ret = gw_parse(c, out);
 	conf_free(c);
 	return ret;
 }
@@ -406,7 +406,7 @@ int gw_config_parse(const char *name, const char *buf, size_t len, struct gw_con
 	ret = conf_load_buffer(&c, name, NULL, buf, len, err, errlen);
 	if (ret < 0)
 		return ret;
-	ret = parse(c, out);
+	ret = gw_parse(c, out);
 	conf_free(c);
 	return ret;
 }

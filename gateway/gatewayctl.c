@@ -27,10 +27,10 @@ static const struct command {
 	int (*fn)(int argc, char **argv);
 	const char *help;
 } commands[] = {
-	{"genkey", cmd_genkey, "print a new private key (base64), like `wg genkey`"},
-	{"genpsk", cmd_genpsk, "print a new preshared key, like `wg genpsk`"},
-	{"pubkey", cmd_pubkey, "read a private key on stdin, print its public key"},
-	{"help", cmd_help, "this help"},
+        {"genkey", cmd_genkey, "print a new private key (base64), like `wg genkey`"},
+        {"genpsk", cmd_genpsk, "print a new preshared key, like `wg genpsk`"},
+        {"pubkey", cmd_pubkey, "read a private key on stdin, print its public key"},
+        {"help", cmd_help, "this help"},
 };
 
 static int cmd_help(int argc, char **argv)

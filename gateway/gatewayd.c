@@ -23,17 +23,17 @@
 #define DEFAULT_CONFIG "/etc/egress/gateway.yaml"
 
 static const char usage[] =
-	"usage: gatewayd [-c FILE] [-n] [-v]\n"
-	"\n"
-	"The egress gateway: terminates the WireGuard tunnels of the clients named\n"
-	"in FILE, forwards their packets and MASQUERADEs them out of the uplink.\n"
-	"Runs in the foreground and logs to stderr; SIGTERM or SIGINT stops it and\n"
-	"removes its TUN device and nft table.\n"
-	"\n"
-	"  -c FILE   configuration (default " DEFAULT_CONFIG ")\n"
-	"  -n        check the configuration, print \"configuration OK\" and exit\n"
-	"  -v        log debug messages too\n"
-	"  -h        this help\n";
+        "usage: gatewayd [-c FILE] [-n] [-v]\n"
+        "\n"
+        "The egress gateway: terminates the WireGuard tunnels of the clients named\n"
+        "in FILE, forwards their packets and MASQUERADEs them out of the uplink.\n"
+        "Runs in the foreground and logs to stderr; SIGTERM or SIGINT stops it and\n"
+        "removes its TUN device and nft table.\n"
+        "\n"
+        "  -c FILE   configuration (default " DEFAULT_CONFIG ")\n"
+        "  -n        check the configuration, print \"configuration OK\" and exit\n"
+        "  -v        log debug messages too\n"
+        "  -h        this help\n";
 
 /* A forwarding knob and the value it had before we turned it on. */
 struct knob {
@@ -68,18 +68,18 @@ static int render_table(const struct gw_config *cfg, const char *ifname, char **
 {
 	struct nft_client *clients = calloc(cfg->n_clients + 1, sizeof(*clients));
 	struct nft_params p = {
-		.ifname = ifname,
-		.uplink = cfg->uplink,
-		.net = cfg->addr,
-		.prefix = cfg->prefix,
-		.has_net6 = cfg->has_addr6,
-		.net6 = cfg->addr6,
-		.prefix6 = cfg->prefix6,
-		.mtu = cfg->mtu,
-		.mark_tag = cfg->mark_tag,
-		.mark_id_mask = cfg->mark_id_mask,
-		.clients = clients,
-		.n_clients = cfg->n_clients,
+	        .ifname = ifname,
+	        .uplink = cfg->uplink,
+	        .net = cfg->addr,
+	        .prefix = cfg->prefix,
+	        .has_net6 = cfg->has_addr6,
+	        .net6 = cfg->addr6,
+	        .prefix6 = cfg->prefix6,
+	        .mtu = cfg->mtu,
+	        .mark_tag = cfg->mark_tag,
+	        .mark_id_mask = cfg->mark_id_mask,
+	        .clients = clients,
+	        .n_clients = cfg->n_clients,
 	};
 	int err;
 
@@ -87,11 +87,11 @@ static int render_table(const struct gw_config *cfg, const char *ifname, char **
 		return -ENOMEM;
 	for (size_t i = 0; i < cfg->n_clients; i++) {
 		clients[i] = (struct nft_client){
-			.name = cfg->clients[i].name,
-			.addr = cfg->clients[i].addr,
-			.has_addr6 = cfg->clients[i].has_addr6,
-			.addr6 = cfg->clients[i].addr6,
-			.id = cfg->clients[i].id,
+		        .name = cfg->clients[i].name,
+		        .addr = cfg->clients[i].addr,
+		        .has_addr6 = cfg->clients[i].has_addr6,
+		        .addr6 = cfg->clients[i].addr6,
+		        .id = cfg->clients[i].id,
 		};
 	}
 	err = nft_render(&p, text);
@@ -104,15 +104,15 @@ static int add_clients(struct wg_device *dev, const struct gw_config *cfg)
 	for (size_t i = 0; i < cfg->n_clients; i++) {
 		const struct gw_client *c = &cfg->clients[i];
 		struct wg_prefix allowed[2] = {
-			{.family = AF_INET, .addr.v4 = c->addr, .len = 32},
-			{.family = AF_INET6, .addr.v6 = c->addr6, .len = 128},
+		        {.family = AF_INET, .addr.v4 = c->addr, .len = 32},
+		        {.family = AF_INET6, .addr.v6 = c->addr6, .len = 128},
 		};
 		struct wg_peer_params pp = {
-			.name = c->name,
-			.public_key = c->pub,
-			.psk = c->has_psk ? c->psk : NULL,
-			.allowed = allowed,
-			.n_allowed = c->has_addr6 ? 2 : 1,
+		        .name = c->name,
+		        .public_key = c->pub,
+		        .psk = c->has_psk ? c->psk : NULL,
+		        .allowed = allowed,
+		        .n_allowed = c->has_addr6 ? 2 : 1,
 		};
 
 		if (!wg_peer_add(dev, &pp)) {
@@ -186,8 +186,8 @@ int main(int argc, char **argv)
 	/* 2. The TUN with the gateway's addresses: the kernel routes the client
 	 *    subnet to it. */
 	struct wg_prefix addrs[2] = {
-		{.family = AF_INET, .addr.v4 = cfg->addr, .len = cfg->prefix},
-		{.family = AF_INET6, .addr.v6 = cfg->addr6, .len = cfg->prefix6},
+	        {.family = AF_INET, .addr.v4 = cfg->addr, .len = cfg->prefix},
+	        {.family = AF_INET6, .addr.v6 = cfg->addr6, .len = cfg->prefix6},
 	};
 	nl = nl_open();
 	if (!nl) {
@@ -201,11 +201,11 @@ int main(int argc, char **argv)
 	/* 3. The device and its clients; the UDP port is taken before the
 	 *    kernel starts forwarding for us. */
 	dev = wg_device_new(&(struct wg_device_params){
-		.private_key = cfg->priv,
-		.tun_fd = tun_fd,
-		.mtu = cfg->mtu,
-		.listen_port = cfg->listen_port,
-		.time_divisor = netdev_time_divisor(),
+	        .private_key = cfg->priv,
+	        .tun_fd = tun_fd,
+	        .mtu = cfg->mtu,
+	        .listen_port = cfg->listen_port,
+	        .time_divisor = netdev_time_divisor(),
 	});
 	if (!dev) {
 		log_err("cannot listen on UDP port %u", cfg->listen_port);
@@ -228,13 +228,12 @@ int main(int argc, char **argv)
 		e = nft_apply(table, err, sizeof(err));
 	if (e) {
 		log_errx("cannot install nft table inet %s: %s", NFT_TABLE,
-			 e == -EINVAL ? err : strerror(-e));
+		         e == -EINVAL ? err : strerror(-e));
 		goto out;
 	}
 	table_installed = true;
 	log_info("installed nft table inet %s (MASQUERADE of %s/%u%s%s)", NFT_TABLE,
-		 inet_ntoa(cfg->addr), cfg->prefix, cfg->uplink[0] ? " out of " : "",
-		 cfg->uplink);
+	         inet_ntoa(cfg->addr), cfg->prefix, cfg->uplink[0] ? " out of " : "", cfg->uplink);
 
 	/* 5. The loop. */
 	loop = loop_new();
@@ -244,7 +243,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	log_info("listening on UDP port %u, interface %s, %zu clients", wg_device_port(dev),
-		 cfg->ifname, cfg->n_clients);
+	         cfg->ifname, cfg->n_clients);
 	if (loop_run(loop) < 0) {
 		log_err("event loop");
 		goto out;

@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define KEY_LEN	    32
+#define KEY_LEN     32
 #define KEY_B64_LEN 44 /* without the terminating NUL */
 
 /* Decodes exactly one key; surrounding whitespace is not accepted here.

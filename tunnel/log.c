@@ -25,11 +25,14 @@ void log_set_ident(const char *ident)
 	log_ident = ident;
 }
 
-static void vlog(enum log_level level, int errnum, const char *fmt, va_list ap)
+__attribute__((format(printf, 3, 0))) static void vlog(enum log_level level, int errnum,
+                                                       const char *fmt, va_list ap)
 {
 	static const char *names[] = {
-		[LOG_LVL_ERR] = "error", [LOG_LVL_WARN] = "warning",
-		[LOG_LVL_INFO] = "info", [LOG_LVL_DEBUG] = "debug",
+	        [LOG_LVL_ERR] = "error",
+	        [LOG_LVL_WARN] = "warning",
+	        [LOG_LVL_INFO] = "info",
+	        [LOG_LVL_DEBUG] = "debug",
 	};
 	char msg[1024];
 
@@ -38,21 +41,21 @@ static void vlog(enum log_level level, int errnum, const char *fmt, va_list ap)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	if (isatty(STDERR_FILENO))
 		fprintf(stderr, "%s: %s: %s%s%s\n", log_ident, names[level], msg,
-			errnum ? ": " : "", errnum ? strerror(errnum) : "");
+		        errnum ? ": " : "", errnum ? strerror(errnum) : "");
 	else
 		fprintf(stderr, "<%d>%s: %s%s%s\n", level, log_ident, msg, errnum ? ": " : "",
-			errnum ? strerror(errnum) : "");
+		        errnum ? strerror(errnum) : "");
 }
 
-#define LOG_FN(name, level, with_errno)                                                            \
-	void name(const char *fmt, ...)                                                            \
-	{                                                                                          \
-		int saved = errno;                                                                 \
-		va_list ap;                                                                        \
-		va_start(ap, fmt);                                                                 \
-		vlog(level, with_errno ? saved : 0, fmt, ap);                                      \
-		va_end(ap);                                                                        \
-		errno = saved;                                                                     \
+#define LOG_FN(name, level, with_errno)                       \
+	void name(const char *fmt, ...)                       \
+	{                                                     \
+		int saved = errno;                            \
+		va_list ap;                                   \
+		va_start(ap, fmt);                            \
+		vlog(level, with_errno ? saved : 0, fmt, ap); \
+		va_end(ap);                                   \
+		errno = saved;                                \
 	}
 
 LOG_FN(log_err, LOG_LVL_ERR, true)

@@ -11,7 +11,7 @@
 #include "tunnel/wg.h"
 
 int netdev_up(struct nl *nl, const char *name, unsigned mtu, const struct wg_prefix *addrs,
-	      size_t n_addrs, int *ifindex)
+              size_t n_addrs, int *ifindex)
 {
 	char ifname[IFNAMSIZ];
 	int fd, idx, err;
@@ -35,9 +35,9 @@ int netdev_up(struct nl *nl, const char *name, unsigned mtu, const struct wg_pre
 	}
 	for (size_t i = 0; i < n_addrs; i++) {
 		struct nl_addr a = {
-			.family = (uint8_t)addrs[i].family,
-			.prefixlen = (uint8_t)addrs[i].len,
-			.ifindex = (uint32_t)idx,
+		        .family = (uint8_t)addrs[i].family,
+		        .prefixlen = (uint8_t)addrs[i].len,
+		        .ifindex = (uint32_t)idx,
 		};
 		memcpy(&a.addr, &addrs[i].addr, addrs[i].family == AF_INET ? 4 : 16);
 		err = nl_addr_add(nl, &a);
@@ -74,7 +74,7 @@ unsigned netdev_time_divisor(void)
 		fatalx("EGRESS_TIME_DIVISOR: \"%s\" is not a number from 1 to 1000", s);
 	if (v != 1)
 		log_warnx("EGRESS_TIME_DIVISOR=%lu: protocol timers run %lu times faster; for "
-			  "tests only, this peer will not interoperate reliably",
-			  v, v);
+		          "tests only, this peer will not interoperate reliably",
+		          v, v);
 	return (unsigned)v;
 }

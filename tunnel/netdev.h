@@ -13,7 +13,7 @@ struct wg_prefix;
  * Returns the TUN fd (closing it removes the interface) or -errno, with what
  * failed logged. *ifindex gets the interface's index. */
 int netdev_up(struct nl *nl, const char *name, unsigned mtu, const struct wg_prefix *addrs,
-	      size_t n_addrs, int *ifindex);
+              size_t n_addrs, int *ifindex);
 
 /* The protocol timers' divisor for tests (EGRESS_TIME_DIVISOR, 1..1000),
  * logged loudly when not 1: a production daemon runs with 1. */

@@ -11,12 +11,12 @@
 
 #include "tunnel/crypto.h"
 
-#define NOISE_MSG_INIT	 1
-#define NOISE_MSG_RESP	 2
+#define NOISE_MSG_INIT   1
+#define NOISE_MSG_RESP   2
 #define NOISE_MSG_COOKIE 3
-#define NOISE_MSG_DATA	 4
+#define NOISE_MSG_DATA   4
 
-#define NOISE_MAC_LEN	    16
+#define NOISE_MAC_LEN       16
 #define NOISE_COOKIE_LEN    16
 #define NOISE_TIMESTAMP_LEN 12
 
@@ -74,20 +74,20 @@ int noise_local_init(struct noise_local *l, const uint8_t priv[CRYPTO_KEY_LEN]);
 /* What we know of a peer from configuration. */
 struct noise_remote {
 	uint8_t pub[CRYPTO_KEY_LEN];
-	uint8_t psk[CRYPTO_KEY_LEN];	    /* zeros when there is none */
-	uint8_t ss[CRYPTO_KEY_LEN];	    /* DH(our private key, its public key) */
+	uint8_t psk[CRYPTO_KEY_LEN];        /* zeros when there is none */
+	uint8_t ss[CRYPTO_KEY_LEN];         /* DH(our private key, its public key) */
 	uint8_t mac1_key[CRYPTO_KEY_LEN];   /* HASH("mac1----" || its pub): our messages to it */
 	uint8_t cookie_key[CRYPTO_KEY_LEN]; /* HASH("cookie--" || its pub): its cookie replies */
 };
 /* psk may be NULL. 0, or -EINVAL when the static-static DH is all zeros. */
 int noise_remote_init(struct noise_remote *r, const struct noise_local *l,
-		      const uint8_t pub[CRYPTO_KEY_LEN], const uint8_t *psk);
+                      const uint8_t pub[CRYPTO_KEY_LEN], const uint8_t *psk);
 
 enum noise_hs_state {
 	NOISE_HS_ZEROED,
-	NOISE_HS_INIT_CREATED,	/* initiator: waiting for the response */
+	NOISE_HS_INIT_CREATED,  /* initiator: waiting for the response */
 	NOISE_HS_INIT_CONSUMED, /* responder: may create the response */
-	NOISE_HS_RESP_CREATED,	/* responder: may derive keys */
+	NOISE_HS_RESP_CREATED,  /* responder: may derive keys */
 	NOISE_HS_RESP_CONSUMED, /* initiator: may derive keys */
 };
 
@@ -115,11 +115,11 @@ struct noise_keys {
 /* Initiator. Fills m but its mac1/mac2 (see noise_macs_add()); hs becomes
  * INIT_CREATED with a new ephemeral key. 0, -EINVAL, or -EIO. */
 int noise_init_create(struct noise_msg_init *m, struct noise_handshake *hs,
-		      const struct noise_local *l, const struct noise_remote *r, uint32_t local_index);
+                      const struct noise_local *l, const struct noise_remote *r,
+                      uint32_t local_index);
 
 /* Finds the noise_remote of a static public key; NULL when it is unknown. */
-typedef const struct noise_remote *(*noise_lookup_fn)(void *arg,
-						       const uint8_t pub[CRYPTO_KEY_LEN]);
+typedef const struct noise_remote *(*noise_lookup_fn)(void *arg, const uint8_t pub[CRYPTO_KEY_LEN]);
 
 /* Responder. Decrypts the initiator's static key, finds it with lookup, and
  * decrypts its timestamp; the caller must reject a timestamp not greater than
@@ -127,20 +127,19 @@ typedef const struct noise_remote *(*noise_lookup_fn)(void *arg,
  * On success hs is INIT_CONSUMED, *remote the peer. 0, -EBADMSG (does not
  * decrypt), -ENOENT (unknown key), or -EINVAL (bad DH). mac1 is not checked. */
 int noise_init_consume(const struct noise_msg_init *m, const struct noise_local *l,
-		       noise_lookup_fn lookup, void *arg, struct noise_handshake *hs,
-		       const struct noise_remote **remote,
-		       uint8_t timestamp[NOISE_TIMESTAMP_LEN]);
+                       noise_lookup_fn lookup, void *arg, struct noise_handshake *hs,
+                       const struct noise_remote **remote, uint8_t timestamp[NOISE_TIMESTAMP_LEN]);
 
 /* Responder. hs must be INIT_CONSUMED; fills m but its MACs; hs becomes
  * RESP_CREATED. 0, -EINVAL (wrong state), or -EIO. */
 int noise_resp_create(struct noise_msg_resp *m, struct noise_handshake *hs,
-		      const struct noise_remote *r, uint32_t local_index);
+                      const struct noise_remote *r, uint32_t local_index);
 
 /* Initiator. hs must be INIT_CREATED with local_index == the message's
  * receiver; on success it becomes RESP_CONSUMED. 0, -EINVAL (wrong state or
  * index), or -EBADMSG. mac1 is not checked. */
 int noise_resp_consume(const struct noise_msg_resp *m, struct noise_handshake *hs,
-		       const struct noise_local *l, const struct noise_remote *r);
+                       const struct noise_local *l, const struct noise_remote *r);
 
 /* Either side, once hs is RESP_CREATED or RESP_CONSUMED: the session keys.
  * hs is wiped back to ZEROED. 0 or -EINVAL (wrong state). */
@@ -151,7 +150,7 @@ int noise_derive_keys(struct noise_keys *k, struct noise_handshake *hs);
  * when cookie is NULL. last_mac1 (may be NULL) receives mac1, which the sender
  * keeps to decrypt a cookie reply to this message. */
 void noise_macs_add(void *msg, size_t len, const uint8_t mac1_key[CRYPTO_KEY_LEN],
-		    const uint8_t *cookie, uint8_t *last_mac1);
+                    const uint8_t *cookie, uint8_t *last_mac1);
 bool noise_mac1_ok(const void *msg, size_t len, const uint8_t mac1_key[CRYPTO_KEY_LEN]);
 
 /* The receiving side of cookies: a secret that changes every two minutes,
@@ -166,19 +165,19 @@ void noise_cookie_checker_init(struct noise_cookie_checker *c, const struct nois
 /* True when msg's mac2 is the cookie of src (the sender's IP address bytes
  * then its port, big-endian) under the current secret. now_ns is monotonic. */
 bool noise_mac2_ok(struct noise_cookie_checker *c, const void *msg, size_t len, const void *src,
-		   size_t srclen, uint64_t now_ns);
+                   size_t srclen, uint64_t now_ns);
 /* Builds the cookie reply to msg (an initiation or response whose mac1 was
  * valid) from src; receiver is the msg's sender index, raw as on the wire.
  * 0 or -EIO. */
 int noise_cookie_reply_create(struct noise_msg_cookie *out, struct noise_cookie_checker *c,
-			      const void *msg, size_t len, uint32_t receiver, const void *src,
-			      size_t srclen, uint64_t now_ns);
+                              const void *msg, size_t len, uint32_t receiver, const void *src,
+                              size_t srclen, uint64_t now_ns);
 /* The sending side: the cookie from a reply, given the mac1 of the message it
  * answers and the peer's cookie_key. 0 or -EBADMSG. */
 int noise_cookie_reply_consume(const struct noise_msg_cookie *m,
-			       const uint8_t remote_cookie_key[CRYPTO_KEY_LEN],
-			       const uint8_t last_mac1[NOISE_MAC_LEN],
-			       uint8_t cookie[NOISE_COOKIE_LEN]);
+                               const uint8_t remote_cookie_key[CRYPTO_KEY_LEN],
+                               const uint8_t last_mac1[NOISE_MAC_LEN],
+                               uint8_t cookie[NOISE_COOKIE_LEN]);
 
 /* The TAI64N timestamp of now, its nanoseconds rounded down to a power of two
  * boundary (as WireGuard does) so the clock leaks less. */

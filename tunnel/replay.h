@@ -6,8 +6,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define REPLAY_BITS_TOTAL     8192
-#define REPLAY_WINDOW_SIZE    (REPLAY_BITS_TOTAL - 64)
+#define REPLAY_BITS_TOTAL  8192
+#define REPLAY_WINDOW_SIZE (REPLAY_BITS_TOTAL - 64)
 /* A session refuses counters from here on (and senders stop before). */
 #define REPLAY_REJECT_AFTER_MESSAGES (UINT64_MAX - REPLAY_WINDOW_SIZE - 1)
 

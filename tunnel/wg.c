@@ -18,10 +18,10 @@
 #include "tunnel/log.h"
 #include "tunnel/loop.h"
 
-#define BATCH		  64
-#define DEFAULT_LOAD	  100 /* handshake messages a second */
-#define TICK_MS		  100
-#define SOCKET_BUF_BYTES  (4 << 20)
+#define BATCH            64
+#define DEFAULT_LOAD     100 /* handshake messages a second */
+#define TICK_MS          100
+#define SOCKET_BUF_BYTES (4 << 20)
 
 struct batch {
 	size_t buf_size;
@@ -322,7 +322,7 @@ static void prefix_to_route(const struct wg_prefix *pf, struct route *r)
 	memcpy(r->addr, &pf->addr, bytes);
 	/* Clear host bits so matching can compare whole bytes. */
 	for (unsigned bit = pf->len; bit < bytes * 8; bit++)
-		r->addr[bit / 8] &= (uint8_t)~(0x80 >> (bit % 8));
+		r->addr[bit / 8] &= (uint8_t) ~(0x80 >> (bit % 8));
 }
 
 struct wg_peer *wg_peer_add(struct wg_device *d, const struct wg_peer_params *pp)
@@ -390,7 +390,8 @@ struct wg_peer *wg_peer_add(struct wg_device *d, const struct wg_peer_params *pp
 	}
 	p->persistent_keepalive = pp->persistent_keepalive;
 	if (p->persistent_keepalive)
-		p->t_persistent = wg_now() + (uint64_t)p->persistent_keepalive * NSEC / d->time_divisor;
+		p->t_persistent =
+		        wg_now() + (uint64_t)p->persistent_keepalive * NSEC / d->time_divisor;
 
 	d->n_routes = n_routes;
 	qsort(d->routes, d->n_routes, sizeof(*d->routes), route_cmp);
@@ -439,7 +440,7 @@ void wg_send_raw(struct wg_device *d, struct wg_peer *p, const void *buf, size_t
 }
 
 size_t wg_seal(struct wg_device *d, struct keypair *kp, uint8_t *out, const uint8_t *pkt,
-	       size_t len)
+               size_t len)
 {
 	struct noise_msg_data *m = (void *)out;
 	size_t padded = (len + 15) & ~(size_t)15;
@@ -461,7 +462,7 @@ size_t wg_seal(struct wg_device *d, struct keypair *kp, uint8_t *out, const uint
 }
 
 void wg_send_one(struct wg_peer *p, struct keypair *kp, const uint8_t *pkt, size_t len,
-		 uint64_t now)
+                 uint64_t now)
 {
 	uint8_t buf[NOISE_DATA_HDR_LEN + 9216 + 32];
 	size_t n;
@@ -530,10 +531,10 @@ static int on_tun(void *arg, uint32_t events)
 			continue;
 		b->iovs[n_out] = (struct iovec){.iov_base = buf, .iov_len = n};
 		b->msgs[n_out].msg_hdr = (struct msghdr){
-			.msg_name = &p->ep,
-			.msg_namelen = p->ep_len,
-			.msg_iov = &b->iovs[n_out],
-			.msg_iovlen = 1,
+		        .msg_name = &p->ep,
+		        .msg_namelen = p->ep_len,
+		        .msg_iov = &b->iovs[n_out],
+		        .msg_iovlen = 1,
 		};
 		session_sent(p, kp, false, now);
 		p->stats.tx_packets++;
@@ -576,7 +577,7 @@ static size_t inner_length(const uint8_t *pkt, size_t len)
 }
 
 static void handle_data(struct wg_device *d, uint8_t *buf, size_t len,
-			const struct sockaddr_storage *src, socklen_t srclen, uint64_t now)
+                        const struct sockaddr_storage *src, socklen_t srclen, uint64_t now)
 {
 	struct noise_msg_data *m = (void *)buf;
 	uint64_t counter = le64toh(m->counter);
@@ -589,7 +590,7 @@ static void handle_data(struct wg_device *d, uint8_t *buf, size_t len,
 	int family;
 
 	if (!kp || crypto_aead_open(m->payload, m->payload, len - NOISE_DATA_HDR_LEN, NULL, 0,
-				    counter, kp->keys.recv) < 0) {
+	                            counter, kp->keys.recv) < 0) {
 		d->stats.invalid++;
 		return;
 	}
@@ -622,7 +623,7 @@ static void handle_data(struct wg_device *d, uint8_t *buf, size_t len,
 /* One datagram, dispatched on its type and exact length before any field is
  * read. */
 static void input(struct wg_device *d, uint8_t *buf, size_t len, struct sockaddr_storage *src,
-		  socklen_t srclen, uint64_t now)
+                  socklen_t srclen, uint64_t now)
 {
 	struct batch *b = d->batch;
 
@@ -647,7 +648,7 @@ static void input(struct wg_device *d, uint8_t *buf, size_t len, struct sockaddr
 }
 
 void wg_device_input(struct wg_device *d, const void *buf, size_t len, const struct sockaddr *src,
-		     socklen_t srclen)
+                     socklen_t srclen)
 {
 	struct batch *b = d->batch;
 	struct sockaddr_storage from = {0};
@@ -668,12 +669,12 @@ static int on_udp(void *arg, uint32_t events)
 	/* The last slot is kept for wg_send_raw()'s "reply to sender". */
 	for (int i = 0; i < BATCH - 1; i++) {
 		b->iovs[i] = (struct iovec){.iov_base = b->bufs + (size_t)i * b->buf_size,
-					    .iov_len = b->buf_size};
+		                            .iov_len = b->buf_size};
 		b->msgs[i].msg_hdr = (struct msghdr){
-			.msg_name = &b->addrs[i],
-			.msg_namelen = sizeof(b->addrs[i]),
-			.msg_iov = &b->iovs[i],
-			.msg_iovlen = 1,
+		        .msg_name = &b->addrs[i],
+		        .msg_namelen = sizeof(b->addrs[i]),
+		        .msg_iov = &b->iovs[i],
+		        .msg_iovlen = 1,
 		};
 	}
 	n = recvmmsg(d->udp_fd, b->msgs, BATCH - 1, MSG_DONTWAIT, NULL);

@@ -21,10 +21,10 @@ struct wg_peer;
 
 struct wg_device_params {
 	const uint8_t *private_key; /* 32 bytes */
-	int tun_fd;		    /* non-blocking; stays the caller's */
-	unsigned mtu;		    /* of the TUN */
-	uint16_t listen_port;	    /* 0: any free port */
-	uint32_t fwmark;	    /* SO_MARK of the UDP socket; 0: none */
+	int tun_fd;                 /* non-blocking; stays the caller's */
+	unsigned mtu;               /* of the TUN */
+	uint16_t listen_port;       /* 0: any free port */
+	uint32_t fwmark;            /* SO_MARK of the UDP socket; 0: none */
 	/* Under load (see wg.c) above this many handshake messages a second;
 	 * 0 takes the default. */
 	unsigned load_threshold;
@@ -41,7 +41,7 @@ void wg_device_free(struct wg_device *d);
 int wg_device_attach(struct wg_device *d, struct loop *l);
 /* Handles one datagram as if it had arrived from src: for fuzzing and tests. */
 void wg_device_input(struct wg_device *d, const void *buf, size_t len, const struct sockaddr *src,
-		     socklen_t srclen);
+                     socklen_t srclen);
 /* The UDP port actually bound. */
 uint16_t wg_device_port(const struct wg_device *d);
 
@@ -55,9 +55,9 @@ struct wg_prefix {
 };
 
 struct wg_peer_params {
-	const char *name;	  /* for logs */
-	const uint8_t *public_key; /* 32 bytes */
-	const uint8_t *psk;	  /* 32 bytes or NULL */
+	const char *name;                /* for logs */
+	const uint8_t *public_key;       /* 32 bytes */
+	const uint8_t *psk;              /* 32 bytes or NULL */
 	const struct sockaddr *endpoint; /* NULL: learnt from its first handshake */
 	socklen_t endpoint_len;
 	unsigned persistent_keepalive; /* seconds, 0: off */
@@ -74,8 +74,8 @@ void wg_peer_connect(struct wg_peer *p);
 struct wg_peer_stats {
 	uint64_t rx_bytes, tx_bytes; /* inner packets */
 	uint64_t rx_packets, tx_packets;
-	uint64_t spoofed;	     /* dropped: source not the peer's */
-	uint64_t handshakes;	     /* completed */
+	uint64_t spoofed;             /* dropped: source not the peer's */
+	uint64_t handshakes;          /* completed */
 	uint64_t last_handshake_unix; /* seconds, 0: never */
 	bool has_endpoint;
 	struct sockaddr_storage endpoint;
@@ -84,10 +84,10 @@ struct wg_peer_stats {
 void wg_peer_stats(const struct wg_peer *p, struct wg_peer_stats *s);
 
 struct wg_device_stats {
-	uint64_t invalid;	/* datagrams that were no valid message */
-	uint64_t no_route;	/* TUN packets for no peer */
+	uint64_t invalid;        /* datagrams that were no valid message */
+	uint64_t no_route;       /* TUN packets for no peer */
 	uint64_t cookie_replies; /* sent while under load */
-	uint64_t handshake_rx;	 /* handshake messages with a valid mac1 */
+	uint64_t handshake_rx;   /* handshake messages with a valid mac1 */
 	bool under_load;
 };
 void wg_device_stats(const struct wg_device *d, struct wg_device_stats *s);

@@ -14,14 +14,14 @@
 #define REKEY_AFTER_TIME     120
 #define REJECT_AFTER_TIME    180
 #define REKEY_ATTEMPT_TIME   90
-#define REKEY_TIMEOUT	     5
+#define REKEY_TIMEOUT        5
 #define KEEPALIVE_TIMEOUT    10
-#define COOKIE_MAX_AGE	     120
-#define COOKIE_LATENCY	     5
+#define COOKIE_MAX_AGE       120
+#define COOKIE_LATENCY       5
 #define MAX_TIMER_HANDSHAKES (REKEY_ATTEMPT_TIME / REKEY_TIMEOUT)
 /* A peer's initiations are taken at most this often (the kernel's 50 a second). */
 #define INITIATION_MIN_INTERVAL_NS (NSEC / 50)
-#define MAX_STAGED 32
+#define MAX_STAGED                 32
 
 struct keypair {
 	struct noise_keys keys;
@@ -72,7 +72,7 @@ struct index_map {
 	struct index_slot {
 		uint32_t index;
 		struct wg_peer *peer; /* NULL: empty */
-	} *slots;
+	} * slots;
 	size_t cap, n;
 };
 
@@ -93,7 +93,7 @@ struct wg_device {
 	struct wg_peer **peers;
 	size_t n_peers;
 	struct wg_peer **by_key; /* sorted by public key */
-	struct route *routes;	 /* sorted: host routes first by address, then the rest by length */
+	struct route *routes;    /* sorted: host routes first by address, then the rest by length */
 	size_t n_routes;
 	struct index_map indexes;
 
@@ -120,15 +120,15 @@ struct wg_peer *wg_index_find(struct wg_device *d, uint32_t index);
 void wg_send_raw(struct wg_device *d, struct wg_peer *p, const void *buf, size_t len);
 /* Encrypts and sends one packet at once (staged packets, keepalives). */
 void wg_send_one(struct wg_peer *p, struct keypair *kp, const uint8_t *pkt, size_t len,
-		 uint64_t now);
+                 uint64_t now);
 size_t wg_seal(struct wg_device *d, struct keypair *kp, uint8_t *out, const uint8_t *pkt,
-	       size_t len);
+               size_t len);
 
 /* wg_session.c */
 void session_handle_init(struct wg_device *d, const void *msg, const struct sockaddr_storage *src,
-			 socklen_t srclen, uint64_t now);
+                         socklen_t srclen, uint64_t now);
 void session_handle_resp(struct wg_device *d, const void *msg, const struct sockaddr_storage *src,
-			 socklen_t srclen, uint64_t now);
+                         socklen_t srclen, uint64_t now);
 void session_handle_cookie(struct wg_device *d, const void *msg);
 void session_send_initiation(struct wg_peer *p, bool retry, uint64_t now);
 /* The keypair that may send now, or NULL (then the packet is staged and a
@@ -140,7 +140,7 @@ struct keypair *session_receiving_keypair(struct wg_peer *p, uint32_t index, uin
 /* After a data message authenticated with kp: key confirmation, roaming,
  * timers. */
 void session_received(struct wg_peer *p, struct keypair *kp, const struct sockaddr_storage *src,
-		      socklen_t srclen, bool keepalive, uint64_t now);
+                      socklen_t srclen, bool keepalive, uint64_t now);
 void session_sent(struct wg_peer *p, struct keypair *kp, bool keepalive, uint64_t now);
 void session_tick(struct wg_peer *p, uint64_t now);
 void session_free(struct wg_peer *p);

@@ -79,8 +79,8 @@ static bool under_load(struct wg_device *d, uint64_t now)
 	if (++d->load_count > d->load_threshold) {
 		if (now >= d->under_load_until_ns)
 			log_warnx("under load: %u handshake messages in a second, answering with "
-				  "cookies",
-				  d->load_count);
+			          "cookies",
+			          d->load_count);
 		d->under_load_until_ns = now + NSEC;
 	}
 	d->stats.under_load = now < d->under_load_until_ns;
@@ -89,7 +89,7 @@ static bool under_load(struct wg_device *d, uint64_t now)
 
 /* The common gate of initiations and responses: mac1, then under load mac2. */
 static bool handshake_admitted(struct wg_device *d, const void *msg, size_t len, uint32_t sender,
-			       const struct sockaddr_storage *src, uint64_t now)
+                               const struct sockaddr_storage *src, uint64_t now)
 {
 	struct noise_msg_cookie reply;
 	uint8_t source[18];
@@ -151,20 +151,20 @@ static void any_packet_received(struct wg_peer *p, uint64_t now)
 	/* A handshake under way still wants its retries; nothing else to do
 	 * but the persistent keepalive, which counts from any traffic. */
 	if (p->persistent_keepalive)
-		p->t_persistent = now + (uint64_t)p->persistent_keepalive * NSEC /
-						p->dev->time_divisor;
+		p->t_persistent =
+		        now + (uint64_t)p->persistent_keepalive * NSEC / p->dev->time_divisor;
 }
 
 static void any_packet_sent(struct wg_peer *p, uint64_t now)
 {
 	p->t_keepalive = 0;
 	if (p->persistent_keepalive)
-		p->t_persistent = now + (uint64_t)p->persistent_keepalive * NSEC /
-						p->dev->time_divisor;
+		p->t_persistent =
+		        now + (uint64_t)p->persistent_keepalive * NSEC / p->dev->time_divisor;
 }
 
 void session_handle_init(struct wg_device *d, const void *buf, const struct sockaddr_storage *src,
-			 socklen_t srclen, uint64_t now)
+                         socklen_t srclen, uint64_t now)
 {
 	const struct noise_msg_init *m = buf;
 	const struct noise_remote *remote;
@@ -206,8 +206,8 @@ void session_handle_init(struct wg_device *d, const void *buf, const struct sock
 		goto out;
 	}
 	noise_macs_add(&resp, sizeof(resp), p->remote.mac1_key,
-		       p->cookie_ns && now - p->cookie_ns < d->cookie_valid_ns ? p->cookie : NULL,
-		       p->last_mac1);
+	               p->cookie_ns && now - p->cookie_ns < d->cookie_valid_ns ? p->cookie : NULL,
+	               p->last_mac1);
 	p->has_last_mac1 = true;
 	kp->keys = keys;
 	kp->birth_ns = now;
@@ -226,7 +226,7 @@ out:
 }
 
 void session_handle_resp(struct wg_device *d, const void *buf, const struct sockaddr_storage *src,
-			 socklen_t srclen, uint64_t now)
+                         socklen_t srclen, uint64_t now)
 {
 	const struct noise_msg_resp *m = buf;
 	struct noise_keys keys;
@@ -312,8 +312,8 @@ void session_send_initiation(struct wg_peer *p, bool retry, uint64_t now)
 		return;
 	}
 	noise_macs_add(&m, sizeof(m), p->remote.mac1_key,
-		       p->cookie_ns && now - p->cookie_ns < d->cookie_valid_ns ? p->cookie : NULL,
-		       p->last_mac1);
+	               p->cookie_ns && now - p->cookie_ns < d->cookie_valid_ns ? p->cookie : NULL,
+	               p->last_mac1);
 	p->has_last_mac1 = true;
 	p->last_hs_sent_ns = now;
 	p->t_retransmit = now + d->rekey_timeout_ns + jitter_ns() / d->time_divisor;
@@ -336,7 +336,7 @@ struct keypair *session_sending_keypair(struct wg_peer *p, uint64_t now)
 		return NULL;
 	/* The initiator of a session starts the next one in time. */
 	if (kp->keys.initiator && (kp->send_counter > REKEY_AFTER_MESSAGES ||
-				   now - kp->birth_ns > p->dev->rekey_after_ns))
+	                           now - kp->birth_ns > p->dev->rekey_after_ns))
 		session_send_initiation(p, false, now);
 	return kp;
 }
@@ -375,7 +375,7 @@ struct keypair *session_receiving_keypair(struct wg_peer *p, uint32_t index, uin
 }
 
 void session_received(struct wg_peer *p, struct keypair *kp, const struct sockaddr_storage *src,
-		      socklen_t srclen, bool keepalive, uint64_t now)
+                      socklen_t srclen, bool keepalive, uint64_t now)
 {
 	struct wg_device *d = p->dev;
 
@@ -415,7 +415,7 @@ void session_sent(struct wg_peer *p, struct keypair *kp, bool keepalive, uint64_
 	any_packet_sent(p, now);
 	if (!keepalive && !p->t_new_handshake)
 		p->t_new_handshake = now + p->dev->keepalive_ns + p->dev->rekey_timeout_ns +
-				     jitter_ns() / p->dev->time_divisor;
+		                     jitter_ns() / p->dev->time_divisor;
 }
 
 static bool due(uint64_t *t, uint64_t now)
@@ -433,8 +433,8 @@ void session_tick(struct wg_peer *p, uint64_t now)
 	if (due(&p->t_retransmit, now)) {
 		if (p->hs_attempts >= MAX_TIMER_HANDSHAKES) {
 			log_info("peer %s: no handshake after %u tries, giving up until new "
-				 "traffic",
-				 p->name, p->hs_attempts + 1);
+			         "traffic",
+			         p->name, p->hs_attempts + 1);
 			p->hs_attempts = 0;
 			p->n_staged = 0;
 			handshake_clear(p);
@@ -450,7 +450,7 @@ void session_tick(struct wg_peer *p, uint64_t now)
 	if (due(&p->t_new_handshake, now)) {
 		/* We sent data and heard nothing back: the session may be dead. */
 		log_debug("peer %s: no reply for %llu s, starting a handshake", p->name,
-			  (unsigned long long)((d->keepalive_ns + d->rekey_timeout_ns) / NSEC));
+		          (unsigned long long)((d->keepalive_ns + d->rekey_timeout_ns) / NSEC));
 		session_send_initiation(p, false, now);
 	}
 	if (due(&p->t_zero_keys, now)) {
@@ -460,7 +460,7 @@ void session_tick(struct wg_peer *p, uint64_t now)
 		p->current = p->previous = p->next = NULL;
 		handshake_clear(p);
 		log_debug("peer %s: session keys wiped after %u s without a handshake", p->name,
-			  3 * REJECT_AFTER_TIME);
+		          3 * REJECT_AFTER_TIME);
 	}
 	if (due(&p->t_persistent, now)) {
 		struct keypair *kp = session_sending_keypair(p, now);
@@ -469,8 +469,8 @@ void session_tick(struct wg_peer *p, uint64_t now)
 		else if (!p->t_retransmit)
 			session_send_initiation(p, false, now);
 		if (!p->t_persistent) /* a send re-arms it; make sure it stays armed */
-			p->t_persistent = now + (uint64_t)p->persistent_keepalive * NSEC /
-							d->time_divisor;
+			p->t_persistent =
+			        now + (uint64_t)p->persistent_keepalive * NSEC / d->time_divisor;
 	}
 }
 

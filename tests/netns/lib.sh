@@ -110,13 +110,15 @@ ns_of() {
 
 # start NAME NS CMD...: run CMD in NS in the background, in its own session
 # (so it outlives the script when the demo wants that), stdout+stderr to
-# $EG_DIR/NAME.log, its pid in $EG_DIR/NAME.pid. `ip netns exec` execs CMD, so
-# the pid is CMD's own.
+# $EG_DIR/NAME.log, its pid in $EG_DIR/NAME.pid. setsid, ip netns exec and env
+# each exec the next, so the pid is CMD's own. env restores SIGINT and SIGQUIT,
+# which a shell without job control ignores in what it starts with "&".
 start() {
 	local name=$1 ns=$2
 	shift 2
 	[[ $EG_VERBOSE == 1 ]] && printf '[+] %s: %s &\n' "${ns#"$EG_PREFIX"-}" "$*" >&2
-	setsid ip netns exec "$ns" "$@" </dev/null >"$EG_DIR/$name.log" 2>&1 &
+	setsid ip netns exec "$ns" env --default-signal=INT,QUIT "$@" \
+		</dev/null >"$EG_DIR/$name.log" 2>&1 &
 	EG_PIDS[$name]=$!
 	echo "$!" >"$EG_DIR/$name.pid"
 }

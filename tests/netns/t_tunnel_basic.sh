@@ -31,7 +31,8 @@ suppress=$(grep -n 'from all lookup main suppress_prefixlength 0' <<<"$rules" | 
 marked=$(grep -n 'not from all fwmark 0xca6c lookup 51820' <<<"$rules" | cut -d: -f1)
 [[ -n $suppress && -n $marked ]] || die "wg-quick rules missing"
 ((suppress < marked)) || die "suppress_prefixlength rule must come before the fwmark rule"
-[[ $(e1 ip route show table 51820) == "default dev $TUN_IF scope link" ]] || die "table 51820 is not 'default dev $TUN_IF'"
+[[ $(e1 ip route show table 51820 | awk '{ print $1, $2, $3 }') == "default dev $TUN_IF" ]] ||
+	die "table 51820 is not just 'default dev $TUN_IF'"
 e1 ip route get "$HOST" | grep -q "dev $TUN_IF table 51820" || die "$HOST is not routed via $TUN_IF"
 e1 ip route get "$GW_PUBLIC" mark 51820 | grep -q "via 192.0.2.1 dev eth0" ||
 	die "the tunnel's own packets do not leave via eth0"

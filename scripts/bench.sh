@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# Throughput and latency from an edge to an internet host, three ways, in one
+# run on one machine, so the figures are comparable with each other:
+#
+#   direct        the gateway's kernel routes the edge's packets and
+#                 masquerades them (no tunnel): the baseline
+#   wireguard-go  Debian's wireguard-go on both ends, same masquerade
+#   egress        edged and gatewayd (skipped, loudly, when not built)
+#
+#   ns edge                  ns gw                                 ns host
+#  +-------------------+    +--------------------------------+    +---------------------+
+#  | eth0 192.0.2.2/24 |----| lan0 192.0.2.1/24              |    |                     |
+#  | default via .1    |    | wan0 198.51.100.1/24           |----| eth0 203.0.113.80   |
+#  | tunnel 100.64.0.2 |    | tunnel 100.64.0.1/24, forward, |    | route 198.51.100.0/ |
+#  +-------------------+    | masquerade out of wan0         |    | 24 dev eth0; iperf3 |
+#                           +--------------------------------+    +---------------------+
+#
+# For each: iperf3 TCP, one stream and four (-P 4), $BENCH_SECONDS each
+# (default 10), and the median of 200 ping round trips at 5 ms intervals.
+#
+# Usage: scripts/bench.sh [--no-build]     (as root)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [[ $(id -u) != 0 ]]; then
+	echo "bench.sh: needs root (it makes network namespaces); try: sudo $0" >&2
+	exit 1
+fi
+build=1
+[[ ${1:-} == --no-build ]] && build=0
+BENCH_SECONDS=${BENCH_SECONDS:-10}
+
+if ((build)); then
+	bash scripts/deps.sh
+	bash scripts/build.sh >/dev/null || echo "bench.sh: the build failed; egress will be skipped" >&2
+fi
+
+source tests/netns/lib.sh
+
+topology_line() {
+	ns_add "$NS_E1"
+	ns_add "$NS_GW"
+	ns_add "$NS_HOST"
+	veth "$NS_E1" eth0 "$NS_GW" lan0
+	veth "$NS_GW" wan0 "$NS_HOST" eth0
+	addr "$NS_E1" eth0 192.0.2.2/24
+	e1 ip route add default via 192.0.2.1
+	addr "$NS_GW" lan0 192.0.2.1/24
+	addr "$NS_GW" wan0 "$GW_PUBLIC/24"
+	gw ip route add 203.0.113.0/24 dev wan0
+	forwarding "$NS_GW"
+	addr "$NS_HOST" eth0 "$HOST/24"
+	host ip route add 198.51.100.0/24 dev eth0
+	wait_for 5 "the gateway to reach the host" gw ping -c1 -W1 "$HOST"
+	wait_for 5 "the edge to reach the gateway" e1 ping -c1 -W1 "$GW_PUBLIC"
+}
+
+# iperf3_mbps ARGS...: receiver-side throughput of an iperf3 run from the edge.
+iperf3_mbps() {
+	e1 iperf3 -c "$HOST" -t "$BENCH_SECONDS" -J "$@" >"$EG_DIR/iperf3.json" ||
+		die "iperf3 failed: $(tail -5 "$EG_DIR/iperf3.json")"
+	python3 -c 'import json, sys
+print("%.0f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"] / 1e6))' \
+		<"$EG_DIR/iperf3.json"
+}
+
+# median_rtt: of 200 pings at 5 ms intervals, in ms.
+median_rtt() {
+	e1 ping -n -i 0.005 -c 200 -W 1 "$HOST" | sed -n 's/.* time=\([0-9.]*\) ms$/\1/p' |
+		sort -g | awk '{ t[NR] = $1 }
+		END {
+			if (NR < 100) exit 1 # more than half lost: no figure
+			printf "%.3f\n", NR % 2 ? t[(NR + 1) / 2] : (t[NR / 2] + t[NR / 2 + 1]) / 2
+		}'
+}
+
+declare -A TCP1 TCP4 RTT
+measure() {
+	local mode=$1
+	log "$mode"
+	wait_for 10 "$mode: a path to the host" e1 ping -c1 -W1 "$HOST"
+	TCP1[$mode]=$(iperf3_mbps)
+	echo "TCP, 1 stream:  ${TCP1[$mode]} Mbit/s"
+	TCP4[$mode]=$(iperf3_mbps -P 4)
+	echo "TCP, 4 streams: ${TCP4[$mode]} Mbit/s"
+	RTT[$mode]=$(median_rtt) || die "$mode: most pings were lost"
+	echo "median RTT:     ${RTT[$mode]} ms"
+}
+
+# The edge's wg-quick style rules, as wggo_edge and edged add them.
+edge_rules_del() {
+	e1 ip rule del not fwmark 51820 table 51820 2>/dev/null || true
+	e1 ip rule del table main suppress_prefixlength 0 2>/dev/null || true
+}
+
+topology_line
+keys gateway edge1
+start iperf3 "$NS_HOST" iperf3 -s -B "$HOST"
+wait_for 10 "iperf3 on the host" listening "$NS_HOST" tcp "$HOST:5201"
+echo "$(nproc) CPUs, ${BENCH_SECONDS}s per iperf3 run, $(uname -r)"
+
+gw nft -f - <<'EOF'
+table inet bench_direct {
+	chain postrouting {
+		type nat hook postrouting priority srcnat;
+		oifname "wan0" ip saddr 192.0.2.0/24 masquerade
+	}
+}
+EOF
+measure direct
+gw nft delete table inet bench_direct
+
+wggo_gateway edge1
+wggo_edge edge1
+measure wireguard-go
+stop wggo-edge1
+stop wggo-gw
+edge_rules_del
+gw nft delete table inet wggo
+
+modes=(direct wireguard-go)
+if [[ -x $GATEWAYD && -x $EDGED ]]; then
+	gatewayd_start edge1
+	edged_start edge1
+	measure egress
+	stop edged-edge1
+	stop gatewayd
+	modes+=(egress)
+else
+	printf '\n!!!!!!!!!!\n!!! egress SKIPPED: %s or %s is missing (scripts/build.sh builds them)\n!!!!!!!!!!\n' \
+		"$GATEWAYD" "$EDGED"
+fi
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b > 0 ? a / b : 0 }'; }
+
+log "results (ratio to direct in brackets)"
+printf '%-14s %22s %22s %20s\n' "" "TCP 1 stream" "TCP 4 streams" "median RTT"
+for m in "${modes[@]}"; do
+	printf '%-14s %11s Mbit/s (%s) %11s Mbit/s (%s) %10s ms (%s)\n' "$m" \
+		"${TCP1[$m]}" "$(ratio "${TCP1[$m]}" "${TCP1[direct]}")" \
+		"${TCP4[$m]}" "$(ratio "${TCP4[$m]}" "${TCP4[direct]}")" \
+		"${RTT[$m]}" "$(ratio "${RTT[$m]}" "${RTT[direct]}")"
+done
+
+if [[ -n ${TCP1[egress]:-} ]]; then
+	echo
+	eg=${TCP1[egress]} wg=${TCP1[wireguard-go]}
+	if ((eg > wg)); then
+		echo "single-stream TCP: egress is ahead of wireguard-go ($eg vs $wg Mbit/s)"
+	else
+		echo "single-stream TCP: egress is NOT ahead of wireguard-go ($eg vs $wg Mbit/s)"
+	fi
+	added_eg=$(awk -v a="${RTT[egress]}" -v d="${RTT[direct]}" 'BEGIN { printf "%.3f", a - d }')
+	added_wg=$(awk -v a="${RTT[wireguard-go]}" -v d="${RTT[direct]}" 'BEGIN { printf "%.3f", a - d }')
+	if awk -v e="$added_eg" -v w="$added_wg" 'BEGIN { exit !(e <= w) }'; then
+		echo "added RTT: egress +$added_eg ms, no higher than wireguard-go's +$added_wg ms"
+	else
+		echo "added RTT: egress +$added_eg ms, HIGHER than wireguard-go's +$added_wg ms"
+	fi
+fi

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Installs the Debian packages that egress needs to build, test, run, demo and
+# benchmark. Idempotent: silent when everything is there, `apt-get update`
+# only when something is missing.
+set -euo pipefail
+
+packages=(
+	# build
+	cmake gcc clang pkg-config
+	libmnl-dev libnetfilter-conntrack-dev libyaml-dev libnftables-dev libssl-dev
+	# fuzzing and sanitizers with clang, formatting, linting the scripts
+	clang-format shellcheck
+	# run: netlink tools to inspect what the daemons did
+	nftables conntrack iproute2 kmod procps
+	# tests, demo and bench
+	iputils-ping curl python3 iperf3 wireguard-go wireguard-tools util-linux coreutils
+)
+
+missing() {
+	local p
+	for p in "$@"; do
+		dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' ||
+			echo "$p"
+	done
+}
+
+apt_install() {
+	if [[ $(id -u) != 0 ]]; then
+		echo "deps.sh: missing packages: $*; run as root to install them" >&2
+		exit 1
+	fi
+	echo "deps.sh: installing: $*"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends "$@"
+}
+
+mapfile -t todo < <(missing "${packages[@]}")
+if ((${#todo[@]})); then
+	apt_install "${todo[@]}"
+fi
+
+# libFuzzer and the sanitizer runtimes ship with clang's own major version.
+clang_major=$(clang -dumpversion | cut -d. -f1)
+mapfile -t todo < <(missing "libclang-rt-$clang_major-dev")
+if ((${#todo[@]})); then
+	apt_install "${todo[@]}"
+fi
