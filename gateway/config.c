@@ -310,6 +310,7 @@ static int parse_clients(struct conf *c, int node, struct gw_config *g)
 	g->clients = calloc(n, sizeof(*g->clients));
 	s = calloc(n, sizeof(*s));
 	if (!g->clients || !s) {
+		conf_error(c, node, "out of memory");
 		ret = -ENOMEM;
 		goto out;
 	}
@@ -366,6 +367,10 @@ static int gw_parse(struct conf *c, struct gw_config **out)
 	n = conf_map_find(c, root, "uplink");
 	if (n && (ret = conf_get_ifname(c, n, "uplink", g->uplink)) < 0)
 		goto out;
+	if (n && !strcmp(g->uplink, g->ifname)) {
+		ret = conf_bad_value(c, n, "uplink", "is the tunnel interface itself");
+		goto out;
+	}
 	ret = gw_get_u32(c, conf_map_find(c, root, "mtu"), "mtu", 1280, 9000, &g->mtu);
 	if (ret < 0)
 		goto out;

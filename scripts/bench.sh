@@ -35,6 +35,7 @@ if ((build)); then
 	bash scripts/build.sh >/dev/null || echo "bench.sh: the build failed; egress will be skipped" >&2
 fi
 
+# shellcheck source=tests/netns/lib.sh
 source tests/netns/lib.sh
 
 topology_line() {

@@ -169,7 +169,7 @@ struct wg_peer *wg_route_lookup(struct wg_device *d, int family, const void *add
 		else if (r->family != family)
 			c = r->family < family ? 1 : -1;
 		else
-			c = -memcmp(addr, r->addr, family == AF_INET ? 4 : 16);
+			c = memcmp(addr, r->addr, family == AF_INET ? 4 : 16);
 		if (c == 0)
 			return r->peer;
 		if (c > 0)

@@ -5,6 +5,7 @@
 # Each direction passes ping and an HTTP download, and the host sees only
 # the gateway.
 set -euo pipefail
+# shellcheck source=tests/netns/lib.sh
 source "$(dirname "$0")/lib.sh"
 need_binaries
 

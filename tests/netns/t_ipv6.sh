@@ -3,6 +3,7 @@
 # routes ::/0 through its TUN, ping6 and HTTP reach the host's IPv6 address,
 # and the host sees the gateway's IPv6 uplink address. IPv4 still works.
 set -euo pipefail
+# shellcheck source=tests/netns/lib.sh
 source "$(dirname "$0")/lib.sh"
 need_binaries
 

@@ -3,6 +3,7 @@
 # routing, NAT, the web server and the checks the other tests rely on. When
 # this fails, the fault is in the test harness or the machine, not in egress.
 set -euo pipefail
+# shellcheck source=tests/netns/lib.sh
 source "$(dirname "$0")/lib.sh"
 
 topology

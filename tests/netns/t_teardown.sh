@@ -4,6 +4,7 @@
 # SIGTERM removes table inet egress and its TUN while a foreign table in the
 # same namespace is left exactly as it was.
 set -euo pipefail
+# shellcheck source=tests/netns/lib.sh
 source "$(dirname "$0")/lib.sh"
 need_binaries
 

@@ -4,6 +4,7 @@
 # and a 100 MB HTTP download arrive intact, and the host sees only the
 # gateway's public address.
 set -euo pipefail
+# shellcheck source=tests/netns/lib.sh
 source "$(dirname "$0")/lib.sh"
 need_binaries
 [[ -x $GATEWAYCTL ]] || die "$GATEWAYCTL is missing"

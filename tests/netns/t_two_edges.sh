@@ -4,6 +4,7 @@
 # each edge carries that edge's mark (tag 0x4567 in the high bits, the host
 # part of its tunnel address in the low bits).
 set -euo pipefail
+# shellcheck source=tests/netns/lib.sh
 source "$(dirname "$0")/lib.sh"
 need_binaries
 

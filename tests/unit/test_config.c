@@ -269,10 +269,10 @@ static void test_edge_defaults(void)
 static void test_edge_hostname(void)
 {
 	static const char yaml[] = "private_key_file: edge.key\n"
-				   "address: 100.64.0.2/32\n"
-				   "gateway:\n"
-				   "  endpoint: localhost:4242\n"
-				   "  public_key: @GWPUB@\n";
+	                           "address: 100.64.0.2/32\n"
+	                           "gateway:\n"
+	                           "  endpoint: localhost:4242\n"
+	                           "  public_key: @GWPUB@\n";
 	const struct sockaddr_in *sin;
 	struct edge_config *e = NULL;
 	char err[256] = "";
@@ -391,6 +391,8 @@ static const struct bad bad_gateway[] = {
         {"interface: eth/0\n" GW_HEAD,
          "gateway.yaml:1:12: interface: \"eth/0\" is not an interface name (1-15 characters, no "
          "'/', ':' or whitespace)"},
+        {GW_HEAD "uplink: egress0\n",
+         "gateway.yaml:3:9: uplink: \"egress0\" is the tunnel interface itself"},
         {GW_HEAD "uplink: a-very-long-name0\n",
          "gateway.yaml:3:9: uplink: \"a-very-long-name0\" is not an interface name (1-15 "
          "characters, no '/', ':' or whitespace)"},

@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# Everything CI runs, as root, from a fresh clone:
+#   1. deps, then build/ (warnings are errors) with the netns tests: ctest
+#      runs the unit tests and the network-namespace tests;
+#   2. build-asan/ (ASan + UBSan): the unit tests again;
+#   3. build-fuzz/ (clang, libFuzzer), when clang is there: each
+#      tests/fuzz/fuzz_* target for $FUZZ_SECONDS (default 20) on its corpus.
+# Ends with "test.sh: N passed, M failed" over all suites; exits non-zero on
+# any failure. A suite that cannot build counts as one failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [[ $(id -u) != 0 ]]; then
+	echo "test.sh: the netns tests need root (they make network namespaces); run: sudo $0" >&2
+	exit 1
+fi
+FUZZ_SECONDS=${FUZZ_SECONDS:-20}
+passed=0
+failed=0
+
+step() { printf '\n######## %s\n' "$*"; }
+
+# ctest_suite DIR ARGS...: run ctest in DIR and add its counts to the totals.
+ctest_suite() {
+	local dir=$1 out rc=0 line
+	shift
+	out=$dir/ctest-summary.txt
+	(cd "$dir" && ctest --output-on-failure "$@") | tee "$out" || rc=$?
+	line=$(grep -E '^[0-9]+% tests passed, [0-9]+ tests? failed out of [0-9]+' "$out" || true)
+	if [[ $line =~ ([0-9]+)\ tests?\ failed\ out\ of\ ([0-9]+) ]]; then
+		passed=$((passed + BASH_REMATCH[2] - BASH_REMATCH[1]))
+		failed=$((failed + BASH_REMATCH[1]))
+	elif grep -q 'No tests were found' "$out"; then
+		echo "test.sh: no tests in $dir $*"
+	fi
+	if ((rc != 0)) && [[ -z $line ]]; then
+		echo "test.sh: ctest in $dir failed (status $rc) before it counted" >&2
+		failed=$((failed + 1))
+	fi
+}
+
+# build DIR ARGS...: scripts/build.sh into DIR; a failed build is one failure.
+build() {
+	local dir=$1
+	shift
+	if BUILD_DIR=$dir bash scripts/build.sh "$@"; then
+		return 0
+	fi
+	echo "test.sh: the build in $dir failed" >&2
+	failed=$((failed + 1))
+	return 1
+}
+
+# fuzz DIR: every fuzz target for FUZZ_SECONDS on DIR/corpus/NAME, seeded
+# from tests/fuzz/corpus/NAME when the repository has one.
+fuzz() {
+	local dir=$1 bin name corpus found=0
+	for bin in "$dir"/tests/fuzz_*; do
+		[[ -x $bin && -f $bin ]] || continue
+		found=1
+		name=${bin##*/}
+		corpus=$dir/corpus/$name
+		mkdir -p "$corpus" "$dir/artifacts"
+		if [[ -d tests/fuzz/corpus/$name ]]; then
+			cp -r "tests/fuzz/corpus/$name/." "$corpus/"
+		fi
+		echo "== $name, ${FUZZ_SECONDS}s"
+		if "$bin" -max_total_time="$FUZZ_SECONDS" -print_final_stats=1 \
+			-artifact_prefix="$dir/artifacts/$name-" "$corpus" >"$dir/$name.log" 2>&1; then
+			grep -E '^#[0-9]+[[:space:]]+DONE' "$dir/$name.log" || true
+			passed=$((passed + 1))
+		else
+			tail -n 60 "$dir/$name.log"
+			echo "test.sh: $name failed; the input is in $dir/artifacts/" >&2
+			failed=$((failed + 1))
+		fi
+	done
+	((found)) || echo "test.sh: no fuzz targets in $dir/tests"
+}
+
+step "dependencies"
+bash scripts/deps.sh
+
+step "build/: unit and netns tests"
+if build build -DEGRESS_NETNS_TESTS=ON; then
+	ctest_suite build
+fi
+
+step "build-asan/: unit tests under ASan and UBSan"
+if build build-asan -DEGRESS_SANITIZE=ON; then
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		ctest_suite build-asan -L unit -j "$(nproc)"
+fi
+
+if command -v clang >/dev/null; then
+	step "build-fuzz/: libFuzzer targets, ${FUZZ_SECONDS}s each"
+	if CC=clang build build-fuzz -DEGRESS_FUZZ=ON; then
+		fuzz build-fuzz
+	fi
+else
+	step "build-fuzz/: skipped, clang is not installed"
+fi
+
+echo
+echo "test.sh: $passed passed, $failed failed"
+((failed == 0))
