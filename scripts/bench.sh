@@ -132,7 +132,7 @@ else
 		"$GATEWAYD" "$EDGED"
 fi
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b > 0 ? a / b : 0 }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
 
 log "results (ratio to direct in brackets)"
 printf '%-14s %22s %22s %20s\n' "" "TCP 1 stream" "TCP 4 streams" "median RTT"

@@ -4,30 +4,34 @@
 # network happens inside namespaces made here, named after the run, and the
 # EXIT trap removes them together with every process started here.
 #
-#                       the "internet": ns $NS_INET, a plain router
-#                +----------------------------------------------------+
-#   ns $NS_E1    |  br0 192.0.2.1/24          wan0 198.51.100.254/24  |   ns $NS_GW
-#  +----------+  |      2001:db8:2::1/64           2001:db8:51::fe/64 |  +---------------------+
-#  | edge1    |  |   +------+                                         |  | gateway             |
-#  | eth0 ----+--+---| br0  |         ip_forward, no NAT, no route    |  | wan0 198.51.100.1   |
-#  | .2 / ::2 |  |   |      |         to 100.64.0.0/24                +--+- 2001:db8:51::1    |
-#  +----------+  |   |      |                                         |  | egress0 (TUN)       |
-#  +----------+  |   |      |                                         |  |  100.64.0.1/24      |
-#  | edge2    |  |   |      |         host0 203.0.113.1/24            |  |  fd00:64::1/64      |
-#  | eth0 ----+--+---|      |               2001:db8:80::1/64         |  +---------------------+
-#  | .3 / ::3 |  |   +------+                 |                       |
-#  +----------+  +----------------------------+-----------------------+
-#   ns $NS_E2                                 |
-#   192.0.2.0/24, 2001:db8:2::/64    +--------+-------------------+
-#   default via 192.0.2.1            | eth0 203.0.113.80          |  ns $NS_HOST: the internet host,
-#   tunnel: egress0 100.64.0.2/.3    |      2001:db8:80::80       |  web server on port 80 (both
-#           fd00:64::2/::3           +----------------------------+  families), access log in $EG_DIR
+# Five namespaces, $EG_PREFIX-{edge1,edge2,inet,gw,host} ($NS_E1, $NS_E2, ...):
 #
+#     ns edge1                  ns inet: the "internet", a router        ns gw: the gateway
+#  +--------------------+     +------------------------------------+     +-----------------------+
+#  | eth0 192.0.2.2/24  |-----| edge1 -+                           |     | egress0 (TUN)         |
+#  |      2001:db8:2::2 |     |        +- br0 192.0.2.1/24         |     |   100.64.0.1/24       |
+#  | egress0 (TUN)      |  +--| edge2 -+      2001:db8:2::1/64     |     |   fd00:64::1/64       |
+#  |   100.64.0.2/32    |  |  |                                    |     |                       |
+#  |   fd00:64::2/128   |  |  | wan0  198.51.100.254/24            |-----| wan0 198.51.100.1/24  |
+#  +--------------------+  |  |       2001:db8:51::fe/64           |     |   2001:db8:51::1/64   |
+#  +--------------------+  |  |                                    |     | ip_forward, nft table |
+#  | eth0 192.0.2.3/24  |--+  | host0 203.0.113.1/24               |     | inet egress (NAT)     |
+#  |      2001:db8:2::3 |     |       2001:db8:80::1/64            |     +-----------------------+
+#  | egress0 (TUN)      |     +--------------+---------------------+
+#  |   100.64.0.3/32    |                    |
+#  |   fd00:64::3/128   |     +--------------+---------------------+
+#  +--------------------+     | eth0 203.0.113.80/24               |  ns host: the internet host,
+#     ns edge2                |      2001:db8:80::80/64            |  web server on port 80 (both
+#                             | routes only to the gateway's net   |  families), logs in $EG_DIR
+#                             +------------------------------------+
+#
+# The edges and the gateway have default routes via the router; the router
+# forwards between its three networks and knows nothing of 100.64.0.0/24.
 # The internet host has routes only to the gateway's segment (198.51.100.0/24,
 # 2001:db8:51::/64): a packet that bypasses the tunnel or the NAT gets no
 # answer, so a broken data path fails loudly instead of passing by accident.
-# The gateway's default route points at the router; the edges' too (the tunnel
-# daemon adds its own routing table and rules on top, the wg-quick way).
+# The tunnel daemon of an edge adds its own routing table and rules on top,
+# the wg-quick way.
 #
 # Variables a caller may set before sourcing:
 #   EGRESS_BIN      build directory holding gateway/gatewayd, edge/edged (default: build/)
