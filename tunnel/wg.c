@@ -6,8 +6,6 @@
 
 #include <endian.h>
 #include <errno.h>
-#include <netinet/ip.h>
-#include <netinet/ip6.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tunnel/ipv.h"
 #include "tunnel/log.h"
 #include "tunnel/loop.h"
 
@@ -480,20 +479,6 @@ void wg_send_one(struct wg_peer *p, struct keypair *kp, const uint8_t *pkt, size
 	}
 }
 
-/* The destination of an IP packet read from the TUN, or -1 when it is no IP. */
-static int packet_addr(const uint8_t *pkt, size_t len, bool source, const uint8_t **addr)
-{
-	if (len >= sizeof(struct iphdr) && pkt[0] >> 4 == 4) {
-		*addr = pkt + (source ? 12 : 16);
-		return AF_INET;
-	}
-	if (len >= sizeof(struct ip6_hdr) && pkt[0] >> 4 == 6) {
-		*addr = pkt + (source ? 8 : 24);
-		return AF_INET6;
-	}
-	return -1;
-}
-
 static int on_tun(void *arg, uint32_t events)
 {
 	struct wg_device *d = arg;
@@ -515,7 +500,7 @@ static int on_tun(void *arg, uint32_t events)
 				log_warn("read from tun");
 			break;
 		}
-		family = packet_addr(pkt, (size_t)len, false, &dst);
+		family = ipv_addr(pkt, (size_t)len, false, &dst);
 		p = family < 0 ? NULL : wg_route_lookup(d, family, dst);
 		if (!p) {
 			d->stats.no_route++;
@@ -558,24 +543,6 @@ static int on_tun(void *arg, uint32_t events)
 
 /* --- receiving --- */
 
-/* The length of the IP packet inside a decrypted payload (padding removed),
- * or 0 when it is no well-formed IP packet. */
-static size_t inner_length(const uint8_t *pkt, size_t len)
-{
-	size_t total;
-
-	if (len >= sizeof(struct iphdr) && pkt[0] >> 4 == 4) {
-		total = (size_t)pkt[2] << 8 | pkt[3];
-		if ((pkt[0] & 0xf) < 5 || total < (size_t)(pkt[0] & 0xf) * 4)
-			return 0;
-	} else if (len >= sizeof(struct ip6_hdr) && pkt[0] >> 4 == 6) {
-		total = sizeof(struct ip6_hdr) + ((size_t)pkt[4] << 8 | pkt[5]);
-	} else {
-		return 0;
-	}
-	return total <= len ? total : 0;
-}
-
 static void handle_data(struct wg_device *d, uint8_t *buf, size_t len,
                         const struct sockaddr_storage *src, socklen_t srclen, uint64_t now)
 {
@@ -603,8 +570,8 @@ static void handle_data(struct wg_device *d, uint8_t *buf, size_t len,
 	session_received(p, kp, src, srclen, plain == 0, now);
 	if (plain == 0)
 		return; /* keepalive */
-	inner = inner_length(m->payload, plain);
-	family = inner ? packet_addr(m->payload, inner, true, &saddr) : -1;
+	inner = ipv_length(m->payload, plain);
+	family = inner ? ipv_addr(m->payload, inner, true, &saddr) : -1;
 	if (family < 0) {
 		d->stats.invalid++;
 		return;
