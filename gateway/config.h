@@ -18,7 +18,7 @@ struct gw_client {
 	struct in_addr addr; /* inside the gateway's IPv4 subnet */
 	bool has_addr6;
 	struct in6_addr addr6; /* inside the IPv6 subnet; only when the gateway has address6 */
-	uint32_t id;	       /* host part of addr: never its position in the list */
+	uint32_t id;           /* host part of addr: never its position in the list */
 };
 
 struct gw_config {
@@ -31,7 +31,7 @@ struct gw_config {
 	struct in6_addr addr6;
 	unsigned prefix6;
 	char uplink[IFNAMSIZ]; /* "" when absent: MASQUERADE out of any interface */
-	unsigned mtu;	       /* default 1420, 1280..9000 */
+	unsigned mtu;          /* default 1420, 1280..9000 */
 	uint32_t mark_tag;     /* mark_tag, default 0x45670000; no bits inside mark_id_mask */
 	uint32_t mark_id_mask; /* mark_id_mask, default 0x0000ffff; low bits, contiguous */
 	size_t n_clients;
@@ -45,7 +45,7 @@ int gw_config_load(const char *path, struct gw_config **out, char *err, size_t e
 /* Same, from a buffer; name stands in for the path in messages and relative
  * key paths are taken from the current directory. For tests and fuzzing. */
 int gw_config_parse(const char *name, const char *buf, size_t len, struct gw_config **out,
-		    char *err, size_t errlen);
+                    char *err, size_t errlen);
 void gw_config_free(struct gw_config *c);
 
 #endif

@@ -9,49 +9,49 @@
 
 static int check_passed, check_failed;
 
-#define CHECK(cond)                                                                                \
-	do {                                                                                       \
-		if (cond) {                                                                        \
-			check_passed++;                                                            \
-		} else {                                                                           \
-			check_failed++;                                                            \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);  \
-		}                                                                                  \
+#define CHECK(cond)                                                                              \
+	do {                                                                                     \
+		if (cond) {                                                                      \
+			check_passed++;                                                          \
+		} else {                                                                         \
+			check_failed++;                                                          \
+			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
+		}                                                                                \
 	} while (0)
 
-#define CHECK_INT(got, want)                                                                       \
-	do {                                                                                       \
-		long long g_ = (long long)(got), w_ = (long long)(want);                           \
-		if (g_ == w_) {                                                                    \
-			check_passed++;                                                            \
-		} else {                                                                           \
-			check_failed++;                                                            \
-			fprintf(stderr, "%s:%d: %s is %lld, want %lld\n", __FILE__, __LINE__, #got, \
-				g_, w_);                                                           \
-		}                                                                                  \
+#define CHECK_INT(got, want)                                                                  \
+	do {                                                                                  \
+		long long g_ = (long long)(got), w_ = (long long)(want);                      \
+		if (g_ == w_) {                                                               \
+			check_passed++;                                                       \
+		} else {                                                                      \
+			check_failed++;                                                       \
+			fprintf(stderr, "%s:%d: %s is %lld, want %lld\n", __FILE__, __LINE__, \
+			        #got, g_, w_);                                                \
+		}                                                                             \
 	} while (0)
 
-#define CHECK_STR(got, want)                                                                       \
-	do {                                                                                       \
-		const char *g_ = (got), *w_ = (want);                                              \
-		if (g_ && w_ && strcmp(g_, w_) == 0) {                                             \
-			check_passed++;                                                            \
-		} else {                                                                           \
-			check_failed++;                                                            \
-			fprintf(stderr, "%s:%d: %s is \"%s\", want \"%s\"\n", __FILE__, __LINE__,  \
-				#got, g_ ? g_ : "(null)", w_ ? w_ : "(null)");                     \
-		}                                                                                  \
+#define CHECK_STR(got, want)                                                                      \
+	do {                                                                                      \
+		const char *g_ = (got), *w_ = (want);                                             \
+		if (g_ && w_ && strcmp(g_, w_) == 0) {                                            \
+			check_passed++;                                                           \
+		} else {                                                                          \
+			check_failed++;                                                           \
+			fprintf(stderr, "%s:%d: %s is \"%s\", want \"%s\"\n", __FILE__, __LINE__, \
+			        #got, g_ ? g_ : "(null)", w_ ? w_ : "(null)");                    \
+		}                                                                                 \
 	} while (0)
 
-#define CHECK_MEM(got, want, len)                                                                  \
-	do {                                                                                       \
-		if (memcmp((got), (want), (len)) == 0) {                                           \
-			check_passed++;                                                            \
-		} else {                                                                           \
-			check_failed++;                                                            \
-			fprintf(stderr, "%s:%d: %s differs from %s\n", __FILE__, __LINE__, #got,   \
-				#want);                                                            \
-		}                                                                                  \
+#define CHECK_MEM(got, want, len)                                                                \
+	do {                                                                                     \
+		if (memcmp((got), (want), (len)) == 0) {                                         \
+			check_passed++;                                                          \
+		} else {                                                                         \
+			check_failed++;                                                          \
+			fprintf(stderr, "%s:%d: %s differs from %s\n", __FILE__, __LINE__, #got, \
+			        #want);                                                          \
+		}                                                                                \
 	} while (0)
 
 /* Hex string (no spaces) to bytes; returns the number of bytes. */
