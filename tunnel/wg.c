@@ -255,6 +255,10 @@ struct wg_device *wg_device_new(const struct wg_device_params *p)
 	if (err)
 		goto fail;
 	noise_cookie_checker_init(&d->cookies, &d->local);
+	if (crypto_random(d->ratelimit_key, sizeof(d->ratelimit_key)) < 0) {
+		err = -EIO;
+		goto fail;
+	}
 	d->batch = calloc(1, sizeof(*d->batch));
 	if (!d->batch)
 		goto nomem;

@@ -22,6 +22,11 @@
 /* A peer's initiations are taken at most this often (the kernel's 50 a second). */
 #define INITIATION_MIN_INTERVAL_NS (NSEC / 50)
 #define MAX_STAGED                 32
+/* The kernel's limits for handshakes under load: 20 a second per source
+ * address, in bursts of up to 5. */
+#define RATELIMIT_PER_SECOND 20
+#define RATELIMIT_BURST      5
+#define RATELIMIT_BUCKETS    4096
 
 struct keypair {
 	struct noise_keys keys;
@@ -101,6 +106,13 @@ struct wg_device {
 	uint64_t load_window_ns;
 	unsigned load_count, load_threshold;
 	uint64_t under_load_until_ns;
+	/* Under load, handshakes with a valid cookie are still limited per
+	 * source address: token buckets, indexed by a keyed hash of it. */
+	struct ratelimit {
+		uint64_t last_ns;
+		uint32_t tokens; /* in units of RATELIMIT_UNIT_NS */
+	} ratelimit[RATELIMIT_BUCKETS];
+	uint8_t ratelimit_key[16];
 
 	/* Protocol timers in ns, scaled by time_divisor. */
 	uint64_t rekey_after_ns, reject_after_ns, rekey_timeout_ns, keepalive_ns;

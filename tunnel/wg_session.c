@@ -87,6 +87,32 @@ static bool under_load(struct wg_device *d, uint64_t now)
 	return d->stats.under_load;
 }
 
+/* A token bucket per source address (its IP, not its port, so one host
+ * cannot escape by changing ports). Different addresses may share a bucket:
+ * that only makes the limit stricter for them. */
+static bool ratelimit_allow(struct wg_device *d, const uint8_t *source, size_t slen, uint64_t now)
+{
+	const uint64_t cost = NSEC / RATELIMIT_PER_SECOND;
+	const uint64_t max = cost * RATELIMIT_BURST;
+	uint8_t h[8];
+	uint64_t idx, tokens;
+
+	crypto_blake2s_mac(h, sizeof(h), d->ratelimit_key, sizeof(d->ratelimit_key), source,
+	                   slen - 2);
+	memcpy(&idx, h, sizeof(idx));
+	struct ratelimit *r = &d->ratelimit[idx % RATELIMIT_BUCKETS];
+	tokens = r->last_ns ? r->tokens * (uint64_t)1000 + (now - r->last_ns) : max;
+	if (tokens > max)
+		tokens = max;
+	r->last_ns = now;
+	if (tokens < cost) {
+		r->tokens = (uint32_t)(tokens / 1000);
+		return false;
+	}
+	r->tokens = (uint32_t)((tokens - cost) / 1000);
+	return true;
+}
+
 /* The common gate of initiations and responses: mac1, then under load mac2. */
 static bool handshake_admitted(struct wg_device *d, const void *msg, size_t len, uint32_t sender,
                                const struct sockaddr_storage *src, uint64_t now)
@@ -104,7 +130,7 @@ static bool handshake_admitted(struct wg_device *d, const void *msg, size_t len,
 		return true;
 	slen = cookie_source(src, source);
 	if (noise_mac2_ok(&d->cookies, msg, len, source, slen, now))
-		return true;
+		return ratelimit_allow(d, source, slen, now);
 	if (noise_cookie_reply_create(&reply, &d->cookies, msg, len, sender, source, slen, now) ==
 	    0) {
 		wg_send_raw(d, NULL, &reply, sizeof(reply));
