@@ -187,7 +187,7 @@ struct wg_peer *wg_route_lookup(struct wg_device *d, int family, const void *add
 
 static int open_udp(struct wg_device *d, uint16_t port, uint32_t fwmark)
 {
-	int one = 1, zero = 0, size = SOCKET_BUF_BYTES;
+	int zero = 0, size = SOCKET_BUF_BYTES;
 	struct sockaddr_storage ss = {0};
 	socklen_t sslen;
 	int fd;
@@ -211,7 +211,6 @@ static int open_udp(struct wg_device *d, uint16_t port, uint32_t fwmark)
 		sslen = sizeof(*s4);
 		d->udp_family = AF_INET;
 	}
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) < 0)
 		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
 	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof(size)) < 0)
