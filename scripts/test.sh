@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Everything CI runs, as root, from a fresh clone:
-#   1. deps, then build/ (warnings are errors) with the netns tests: ctest
+#   0. deps, and a check that every C file is clang-formatted;
+#   1. build/ (warnings are errors) with the netns tests: ctest
 #      runs the unit tests and the network-namespace tests;
 #   2. build-asan/ (ASan + UBSan): the unit tests again;
 #   3. build-fuzz/ (clang, libFuzzer), when clang is there: each
@@ -80,6 +81,19 @@ fuzz() {
 
 step "dependencies"
 bash scripts/deps.sh
+
+step "format: every C file as .clang-format says"
+unformatted=()
+while IFS= read -r f; do
+	clang-format --dry-run -Werror "$f" >/dev/null 2>&1 || unformatted+=("$f")
+done < <(git ls-files '*.c' '*.h' 2>/dev/null || find tunnel gateway edge tests -name '*.[ch]')
+if ((${#unformatted[@]})); then
+	echo "test.sh: not formatted (run clang-format -i): ${unformatted[*]}" >&2
+	failed=$((failed + 1))
+else
+	echo "all formatted"
+	passed=$((passed + 1))
+fi
 
 step "build/: unit and netns tests"
 if build build -DEGRESS_NETNS_TESTS=ON; then
