@@ -13,7 +13,7 @@ packages=(
 	# run: netlink tools to inspect what the daemons did
 	nftables conntrack iproute2 kmod procps
 	# tests, demo and bench
-	iputils-ping curl python3 iperf3 wireguard-go wireguard-tools util-linux coreutils
+	iputils-ping curl python3 iperf3 wireguard-go wireguard-tools util-linux coreutils tcpdump
 )
 
 missing() {

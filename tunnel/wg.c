@@ -34,7 +34,9 @@ uint64_t wg_now(void)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	/* Boot time goes on during suspend, so a session that outlived its
+	 * reject time while the host slept is not used when it wakes. */
+	clock_gettime(CLOCK_BOOTTIME, &ts);
 	return (uint64_t)ts.tv_sec * NSEC + (uint64_t)ts.tv_nsec;
 }
 
@@ -261,10 +263,11 @@ struct wg_device *wg_device_new(const struct wg_device_params *p)
 	d->batch = calloc(1, sizeof(*d->batch));
 	if (!d->batch)
 		goto nomem;
-	/* Room for the data header before the packet and padding plus tag after. */
-	d->batch->buf_size = (NOISE_DATA_HDR_LEN + d->mtu + 16 + CRYPTO_TAG_LEN + 63) & ~63u;
-	if (d->batch->buf_size < 2048)
-		d->batch->buf_size = 2048;
+	/* Room for the data header before the packet and padding plus tag after;
+	 * at least a jumbo frame, so a peer with a larger MTU is still heard. */
+	d->batch->buf_size =
+	        (NOISE_DATA_HDR_LEN + (d->mtu > 9000 ? d->mtu : 9000) + 16 + CRYPTO_TAG_LEN + 63) &
+	        ~63u;
 	d->batch->bufs = malloc(BATCH * d->batch->buf_size);
 	if (!d->batch->bufs)
 		goto nomem;
@@ -337,6 +340,8 @@ struct wg_peer *wg_peer_add(struct wg_device *d, const struct wg_peer_params *pp
 	for (size_t i = 0; i < d->n_peers; i++)
 		if (memcmp(d->peers[i]->remote.pub, pp->public_key, CRYPTO_KEY_LEN) == 0)
 			return errno = EEXIST, NULL;
+	if (memcmp(d->local.pub, pp->public_key, CRYPTO_KEY_LEN) == 0)
+		return errno = EINVAL, NULL; /* ourselves */
 	for (size_t i = 0; i < pp->n_allowed; i++) {
 		unsigned max = pp->allowed[i].family == AF_INET ? 32 : 128;
 		if ((pp->allowed[i].family != AF_INET && pp->allowed[i].family != AF_INET6) ||

@@ -15,7 +15,10 @@ static uint64_t jitter_ns(void)
 {
 	/* Handshake retries are spread by up to a third of a second so that
 	 * two peers retrying together do not stay in step. */
-	return (uint64_t)(random() % 334) * 1000000ULL;
+	uint32_t r = 0;
+
+	crypto_random(&r, sizeof(r));
+	return (uint64_t)(r % 334) * 1000000ULL;
 }
 
 static void keypair_free(struct wg_device *d, struct keypair *kp)
@@ -29,14 +32,30 @@ static void keypair_free(struct wg_device *d, struct keypair *kp)
 
 static void handshake_clear(struct wg_peer *p)
 {
-	if (p->hs.state != NOISE_HS_ZEROED)
+	/* Only these states hold an index of ours in the map. */
+	if (p->hs.state == NOISE_HS_INIT_CREATED || p->hs.state == NOISE_HS_RESP_CREATED)
 		wg_index_del(p->dev, p->hs.local_index);
 	crypto_wipe(&p->hs, sizeof(p->hs));
 }
 
+/* Same address and port; flow labels and the like do not count. */
+static bool same_endpoint(const struct sockaddr_storage *a, socklen_t alen,
+                          const struct sockaddr_storage *b, socklen_t blen)
+{
+	if (alen != blen || a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET) {
+		const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+		return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+	}
+	const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
+	return x->sin6_port == y->sin6_port && x->sin6_scope_id == y->sin6_scope_id &&
+	       memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
+}
+
 static void set_endpoint(struct wg_peer *p, const struct sockaddr_storage *src, socklen_t len)
 {
-	if (p->ep_len == len && memcmp(&p->ep, src, len) == 0)
+	if (same_endpoint(&p->ep, p->ep_len, src, len))
 		return;
 	if (p->ep_len)
 		log_info("peer %s: endpoint moved", p->name);
@@ -97,8 +116,9 @@ static bool ratelimit_allow(struct wg_device *d, const uint8_t *source, size_t s
 	uint8_t h[8];
 	uint64_t idx, tokens;
 
+	/* IPv4: the address; IPv6: its /64, as one host usually holds a /64. */
 	crypto_blake2s_mac(h, sizeof(h), d->ratelimit_key, sizeof(d->ratelimit_key), source,
-	                   slen - 2);
+	                   slen == 6 ? 4 : 8);
 	memcpy(&idx, h, sizeof(idx));
 	struct ratelimit *r = &d->ratelimit[idx % RATELIMIT_BUCKETS];
 	tokens = r->last_ns ? r->tokens * (uint64_t)1000 + (now - r->last_ns) : max;
@@ -162,6 +182,23 @@ static const struct noise_remote *lookup_remote(void *arg, const uint8_t pub[CRY
 	return NULL;
 }
 
+/* A staged packet's slot: its length and the packet, kept 8-byte aligned. */
+static size_t staged_slot(const struct wg_device *d)
+{
+	return (sizeof(struct staged) + d->mtu + 7) & ~(size_t)7;
+}
+
+static void send_staged(struct wg_peer *p, struct keypair *kp, uint64_t now)
+{
+	size_t slot = staged_slot(p->dev);
+
+	for (unsigned i = 0; i < p->n_staged; i++) {
+		struct staged *s = (void *)(p->staged + i * slot);
+		wg_send_one(p, kp, s->data, s->len, now);
+	}
+	p->n_staged = 0;
+}
+
 static void handshake_complete(struct wg_peer *p, uint64_t now)
 {
 	p->t_retransmit = 0;
@@ -174,8 +211,9 @@ static void handshake_complete(struct wg_peer *p, uint64_t now)
 
 static void any_packet_received(struct wg_peer *p, uint64_t now)
 {
-	/* A handshake under way still wants its retries; nothing else to do
-	 * but the persistent keepalive, which counts from any traffic. */
+	/* Any authenticated packet (data, keepalive, handshake) shows the
+	 * session is alive: no new handshake is needed for want of replies. */
+	p->t_new_handshake = 0;
 	if (p->persistent_keepalive)
 		p->t_persistent =
 		        now + (uint64_t)p->persistent_keepalive * NSEC / p->dev->time_divisor;
@@ -228,7 +266,7 @@ void session_handle_init(struct wg_device *d, const void *buf, const struct sock
 	if (noise_resp_create(&resp, &p->hs, &p->remote, index) < 0 ||
 	    noise_derive_keys(&keys, &p->hs) < 0) {
 		wg_index_del(d, index);
-		handshake_clear(p);
+		crypto_wipe(&p->hs, sizeof(p->hs));
 		goto out;
 	}
 	noise_macs_add(&resp, sizeof(resp), p->remote.mac1_key,
@@ -241,6 +279,7 @@ void session_handle_init(struct wg_device *d, const void *buf, const struct sock
 	keypair_free(d, p->next);
 	p->next = kp; /* the index now belongs to the keypair */
 	kp = NULL;
+	p->t_zero_keys = now + 3 * d->reject_after_ns;
 	wg_send_raw(d, p, &resp, sizeof(resp));
 	any_packet_received(p, now);
 	any_packet_sent(p, now);
@@ -278,10 +317,16 @@ void session_handle_resp(struct wg_device *d, const void *buf, const struct sock
 	kp->birth_ns = now;
 	replay_init(&kp->replay);
 	crypto_wipe(&keys, sizeof(keys));
+	/* A session we answered but that was never confirmed may already be in
+	 * use by the peer: it stays as previous rather than current. */
 	keypair_free(d, p->previous);
-	keypair_free(d, p->next);
-	p->next = NULL;
-	p->previous = p->current;
+	if (p->next) {
+		keypair_free(d, p->current);
+		p->previous = p->next;
+		p->next = NULL;
+	} else {
+		p->previous = p->current;
+	}
 	p->current = kp;
 	set_endpoint(p, src, srclen);
 	handshake_complete(p, now);
@@ -290,12 +335,7 @@ void session_handle_resp(struct wg_device *d, const void *buf, const struct sock
 
 	/* Send what waited for the session, or a keepalive that confirms it. */
 	if (p->n_staged) {
-		unsigned slot = 2 + d->mtu;
-		for (unsigned i = 0; i < p->n_staged; i++) {
-			struct staged *s = (void *)(p->staged + i * slot);
-			wg_send_one(p, kp, s->data, s->len, now);
-		}
-		p->n_staged = 0;
+		send_staged(p, kp, now);
 	} else {
 		wg_send_one(p, kp, NULL, 0, now);
 	}
@@ -329,6 +369,8 @@ void session_send_initiation(struct wg_peer *p, bool retry, uint64_t now)
 		return;
 	if (!retry && p->last_hs_sent_ns && now - p->last_hs_sent_ns < d->rekey_timeout_ns)
 		return;
+	if (!retry)
+		p->hs_attempts = 0;
 	handshake_clear(p);
 	if (wg_index_add(d, p, &index) < 0)
 		return;
@@ -360,16 +402,17 @@ struct keypair *session_sending_keypair(struct wg_peer *p, uint64_t now)
 
 	if (!keypair_usable(p->dev, kp, now))
 		return NULL;
-	/* The initiator of a session starts the next one in time. */
-	if (kp->keys.initiator && (kp->send_counter > REKEY_AFTER_MESSAGES ||
-	                           now - kp->birth_ns > p->dev->rekey_after_ns))
+	/* A session is renewed in time: by its initiator when it is old, by
+	 * either side when it has used many counters. */
+	if (kp->send_counter > REKEY_AFTER_MESSAGES ||
+	    (kp->keys.initiator && now - kp->birth_ns > p->dev->rekey_after_ns))
 		session_send_initiation(p, false, now);
 	return kp;
 }
 
 void session_stage(struct wg_peer *p, const uint8_t *pkt, size_t len, uint64_t now)
 {
-	size_t slot = 2 + p->dev->mtu;
+	size_t slot = staged_slot(p->dev);
 
 	if (!p->staged)
 		p->staged = malloc(MAX_STAGED * slot);
@@ -405,6 +448,7 @@ void session_received(struct wg_peer *p, struct keypair *kp, const struct sockad
 {
 	struct wg_device *d = p->dev;
 
+	set_endpoint(p, src, srclen);
 	if (kp == p->next) {
 		/* The initiator used the session we answered: it is confirmed. */
 		keypair_free(d, p->previous);
@@ -414,20 +458,11 @@ void session_received(struct wg_peer *p, struct keypair *kp, const struct sockad
 		handshake_complete(p, now);
 		log_info("peer %s: handshake complete (responder)", p->name);
 		/* Staged packets had waited for this session. */
-		unsigned slot = 2 + d->mtu;
-		for (unsigned i = 0; i < p->n_staged; i++) {
-			struct staged *s = (void *)(p->staged + i * slot);
-			wg_send_one(p, kp, s->data, s->len, now);
-		}
-		p->n_staged = 0;
+		send_staged(p, kp, now);
 	}
-	set_endpoint(p, src, srclen);
 	any_packet_received(p, now);
-	if (!keepalive) {
-		if (!p->t_keepalive)
-			p->t_keepalive = now + d->keepalive_ns;
-		p->t_new_handshake = 0;
-	}
+	if (!keepalive && !p->t_keepalive)
+		p->t_keepalive = now + d->keepalive_ns;
 	/* The initiator of an old session renews it before it is refused. */
 	if (kp == p->current && kp->keys.initiator && !p->sent_lastminute_handshake &&
 	    now - kp->birth_ns > d->reject_after_ns - d->keepalive_ns - d->rekey_timeout_ns) {
@@ -457,12 +492,13 @@ void session_tick(struct wg_peer *p, uint64_t now)
 	struct wg_device *d = p->dev;
 
 	if (due(&p->t_retransmit, now)) {
-		if (p->hs_attempts >= MAX_TIMER_HANDSHAKES) {
+		if (p->hs_attempts > MAX_TIMER_HANDSHAKES) {
 			log_info("peer %s: no handshake after %u tries, giving up until new "
 			         "traffic",
 			         p->name, p->hs_attempts + 1);
 			p->hs_attempts = 0;
 			p->n_staged = 0;
+			p->t_keepalive = 0;
 			handshake_clear(p);
 			if (!p->t_zero_keys)
 				p->t_zero_keys = now + 3 * d->reject_after_ns;
@@ -475,8 +511,8 @@ void session_tick(struct wg_peer *p, uint64_t now)
 		wg_send_one(p, p->current, NULL, 0, now);
 	if (due(&p->t_new_handshake, now)) {
 		/* We sent data and heard nothing back: the session may be dead. */
-		log_debug("peer %s: no reply for %llu s, starting a handshake", p->name,
-		          (unsigned long long)((d->keepalive_ns + d->rekey_timeout_ns) / NSEC));
+		log_debug("peer %s: no reply for %llu ms, starting a handshake", p->name,
+		          (unsigned long long)((d->keepalive_ns + d->rekey_timeout_ns) / 1000000));
 		session_send_initiation(p, false, now);
 	}
 	if (due(&p->t_zero_keys, now)) {

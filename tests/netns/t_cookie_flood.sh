@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Handshake flood: an attacker on the edges' LAN sends initiations with a
+# valid mac1 (it knows the gateway's public key) and random contents from 64
+# source addresses, 300 a second for 15 s. The gateway goes "under load" and
+# answers them with cookie replies instead of Diffie-Hellman. Meanwhile edge1
+# starts: its first initiation gets a cookie, its retry (REKEY_TIMEOUT = 5 s
+# later) carries mac2 and completes, within 12 s of edged's start, and edge1
+# pings through the tunnel. gatewayd is still running afterwards.
+#
+#   edge1 192.0.2.2 -------------+-- br0 -- router -- gateway 198.51.100.1:51820
+#   attacker 192.0.2.100-163 ----+
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+need_binaries
+
+WGCRAFT=$EG_REPO/tests/netns/wgcraft.py
+NS_ATK=$EG_PREFIX-attacker
+atk() { n "$NS_ATK" "$@"; }
+exited() { ! running "$1"; }
+seen() { grep -c "$2" "$EG_DIR/$1.log" || true; } # seen LOG PATTERN: matching lines
+
+topology
+ns_add "$NS_ATK"
+veth "$NS_ATK" eth0 "$NS_INET" attacker
+inet ip link set attacker master br0
+printf 'addr add 192.0.2.%d/24 dev eth0\n' {100..163} | atk ip -batch -
+printf '192.0.2.%d\n' {100..163} >"$EG_DIR/sources.txt"
+atk ip route add default via 192.0.2.1
+wait_for 5 "the attacker to reach the gateway" atk ping -c1 -W1 "$GW_PUBLIC"
+
+keys gateway edge1
+gatewayd_start edge1
+
+log "the attacker floods: 4500 initiations, 300/s, from 64 addresses"
+start flood "$NS_ATK" python3 "$WGCRAFT" flood --gateway-pub "$(pub gateway)" \
+	--to "$GW_ENDPOINT" --sources-from "$EG_DIR/sources.txt" --count 4500 --rate 300
+wait_for 5 "the gateway to be under load" grep -q "under load" "$EG_DIR/gatewayd.log"
+grep "under load" "$EG_DIR/gatewayd.log"
+
+log "edge1 starts during the flood"
+t0=$EPOCHREALTIME
+edged_start edge1
+wait_for 12 "edge1's handshake" grep -q "handshake complete (initiator)" "$EG_DIR/edged-edge1.log"
+took=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')
+echo "edge1's handshake completed $took s after edged started"
+grep "peer gateway" "$EG_DIR/edged-edge1.log"
+running flood || die "the flood ended before edge1's handshake: it proves nothing"
+awk -v t="$took" 'BEGIN { exit !(t <= 12) }' || die "the handshake took $took s"
+[[ $(seen edged-edge1 "gateway under load, got a cookie") -ge 1 ]] ||
+	die "edge1 got no cookie: the gateway was not under load when it started"
+[[ $(seen edged-edge1 "handshake complete") == 1 ]] || die "not exactly one handshake"
+[[ $(seen edged-edge1 "sent an initiation") == 2 ]] ||
+	die "the handshake did not complete on the first retry, the one with the cookie"
+
+log "edge1 pings through the tunnel while the flood goes on"
+e1 ping -q -c5 -i0.2 -W2 "$HOST"
+running flood || die "the flood ended before the ping"
+
+log "the flood ends; the gateway answered it with cookies and still runs"
+wait_for 20 "the flood to end" exited flood
+stop flood || die "the flood failed: $(cat "$EG_DIR/flood.log")"
+cat "$EG_DIR/flood.log"
+cookies=$(awk '$1 == "sent" { for (i = 1; i < NF; i++) if ($i == "cookies") print $(i + 1) }' \
+	"$EG_DIR/flood.log")
+((cookies > 0)) || die "the attacker got no cookie replies"
+grep -q " other 0 " "$EG_DIR/flood.log" || die "the attacker got replies other than cookies"
+running gatewayd || die "gatewayd is gone"
+e1 ping -q -c2 -i0.2 -W2 "$HOST"
+
+echo PASS

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Cryptokey routing: edge2 puts edge1's tunnel address on its own TUN and
+# sends with that source through its own (authentic) session. The gateway
+# drops every such packet ("not its own") and the internet host receives
+# none of them; afterwards both edges' own traffic still flows.
+#
+#   edge2 (100.64.0.3, and now 100.64.0.2 too) --tunnel--> gatewayd --X--> host
+#
+# The host counts what arrives with tcpdump: echo requests of one unusual
+# size (777 bytes of data, 805 bytes of IP) and UDP to port 9.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+need_binaries
+
+SIZE=777
+SPOOF=$(tun_addr edge1)
+
+topology
+keys gateway edge1 edge2
+
+log "gatewayd with two clients, two edged"
+gatewayd_start edge1 edge2
+edged_start edge1
+edged_start edge2
+wait_for 10 "edge1's handshake" e1 ping -c1 -W1 "$HOST"
+wait_for 10 "edge2's handshake" e2 ping -c1 -W1 "$HOST"
+
+log "the host counts echo requests of $SIZE bytes and UDP to port 9"
+start tcpdump-host "$NS_HOST" tcpdump -i eth0 -n -l --immediate-mode -Q in \
+	"(icmp[icmptype] == icmp-echo and ip[2:2] == $((SIZE + 28))) or (udp dst port 9)"
+wait_for 10 "tcpdump in the host" grep -q "listening on" "$EG_DIR/tcpdump-host.log"
+arrived() { grep -c " > $HOST" "$EG_DIR/tcpdump-host.log" || true; }
+dropped() { grep -c "peer edge2: dropped a packet with a source that is not its own" \
+	"$EG_DIR/gatewayd.log" || true; }
+atleast() { (($("$2") >= $1)); } # atleast N COUNTER: for wait_for
+
+log "edge2 sends 5 pings and 3 UDP datagrams from edge1's address $SPOOF"
+e2 ip addr add "$SPOOF/32" dev "$TUN_IF"
+e2 ping -q -I "$SPOOF" -c5 -i0.2 -W1 -s "$SIZE" "$HOST" && die "a spoofed ping came back"
+e2 python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((sys.argv[1], 0))
+for _ in range(3):
+    s.sendto(b"spoofed", (sys.argv[2], 9))
+' "$SPOOF" "$HOST"
+wait_for 5 "the gateway to log 8 drops" atleast 8 dropped
+sleep 1
+echo "gateway dropped: $(dropped); the host received: $(arrived)"
+[[ $(dropped) == 8 ]] || die "the gateway logged $(dropped) drops, not 8"
+[[ $(arrived) == 0 ]] || die "spoofed packets reached the internet host"
+e2 ip addr del "$SPOOF/32" dev "$TUN_IF"
+
+log "both edges' own traffic still flows, and the host counts it"
+e1 ping -q -c3 -i0.2 -W2 -s "$SIZE" "$HOST"
+e2 ping -q -c3 -i0.2 -W2 -s "$SIZE" "$HOST"
+e1 bash -c "echo own >/dev/udp/$HOST/9"
+wait_for 5 "the host to count 7 packets" atleast 7 arrived
+sleep 0.5
+cat "$EG_DIR/tcpdump-host.log"
+[[ $(arrived) == 7 ]] || die "the host received $(arrived) packets, not 7"
+[[ $(dropped) == 8 ]] || die "the gateway dropped legitimate packets"
+running gatewayd || die "gatewayd is gone"
+
+echo PASS
