@@ -271,7 +271,9 @@ topology() {
 		ns_add "$e"
 	done
 
-	n "$NS_INET" ip link add br0 type bridge forward_delay 0
+	# A fixed MAC: otherwise the bridge takes the lowest of its ports' and changes
+	# it when a test adds a port, leaving stale ARP entries on the edges.
+	n "$NS_INET" ip link add br0 address 02:00:00:00:00:01 type bridge forward_delay 0
 	n "$NS_INET" ip link set br0 up
 	addr "$NS_INET" br0 192.0.2.1/24 2001:db8:2::1/64
 	veth "$NS_E1" eth0 "$NS_INET" edge1
