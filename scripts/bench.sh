@@ -132,7 +132,7 @@ else
 		"$GATEWAYD" "$EDGED"
 fi
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", (b > 0 ? a / b : 0) }'; }
 
 log "results (ratio to direct in brackets)"
 printf '%-14s %22s %22s %20s\n' "" "TCP 1 stream" "TCP 4 streams" "median RTT"
@@ -147,7 +147,7 @@ if [[ -n ${TCP1[egress]:-} ]]; then
 	echo
 	eg=${TCP1[egress]} wg=${TCP1[wireguard-go]}
 	if ((eg > wg)); then
-		echo "single-stream TCP: egress is ahead of wireguard-go ($eg vs $wg Mbit/s)"
+		echo "single-stream TCP: egress is ahead of wireguard-go ($eg vs $wg Mbit/s, $(ratio "$eg" "$wg")x)"
 	else
 		echo "single-stream TCP: egress is NOT ahead of wireguard-go ($eg vs $wg Mbit/s)"
 	fi
