@@ -6,7 +6,7 @@ set -euo pipefail
 
 packages=(
 	# build
-	cmake gcc clang pkg-config
+	build-essential cmake gcc clang pkg-config git
 	libmnl-dev libnetfilter-conntrack-dev libyaml-dev libnftables-dev libssl-dev
 	# fuzzing and sanitizers with clang, formatting, linting the scripts
 	clang-format shellcheck
