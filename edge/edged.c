@@ -2,7 +2,6 @@
  * configuration, bring up the TUN, connect to the gateway, route through it,
  * and on SIGTERM/SIGINT put routes and rules back exactly as they were. */
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,33 +62,9 @@ int main(int argc, char **argv)
 		return key_cmd_genpsk(stdout);
 	if (argc == 2 && !strcmp(argv[1], "pubkey"))
 		return key_cmd_pubkey(stdin, stdout);
-	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "help"))) {
-		fputs(usage, stdout);
-		return 0;
-	}
-	while ((opt = getopt(argc, argv, "c:nvh")) != -1) {
-		switch (opt) {
-		case 'c':
-			config_path = optarg;
-			break;
-		case 'n':
-			check_only = true;
-			break;
-		case 'v':
-			log_set_level(LOG_LVL_DEBUG);
-			break;
-		case 'h':
-			fputs(usage, stdout);
-			return 0;
-		default:
-			fputs(usage, stderr);
-			return 1;
-		}
-	}
-	if (optind != argc) {
-		fprintf(stderr, "edged: unexpected argument \"%s\"\n%s", argv[optind], usage);
-		return 1;
-	}
+	opt = netdev_options(argc, argv, "edged", usage, &config_path, &check_only);
+	if (opt >= 0)
+		return opt;
 
 	/* 1. The whole configuration, before anything changes. */
 	if (edge_config_load(config_path, &cfg, err, sizeof(err)) < 0) {

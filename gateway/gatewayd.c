@@ -4,7 +4,6 @@
  * step in reverse. */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -144,33 +143,9 @@ int main(int argc, char **argv)
 	int opt, rc = 1, tun_fd = -1, ifindex, e;
 
 	log_set_ident("gatewayd");
-	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "help"))) {
-		fputs(usage, stdout);
-		return 0;
-	}
-	while ((opt = getopt(argc, argv, "c:nvh")) != -1) {
-		switch (opt) {
-		case 'c':
-			config_path = optarg;
-			break;
-		case 'n':
-			check_only = true;
-			break;
-		case 'v':
-			log_set_level(LOG_LVL_DEBUG);
-			break;
-		case 'h':
-			fputs(usage, stdout);
-			return 0;
-		default:
-			fputs(usage, stderr);
-			return 1;
-		}
-	}
-	if (optind != argc) {
-		fprintf(stderr, "gatewayd: unexpected argument \"%s\"\n%s", argv[optind], usage);
-		return 1;
-	}
+	opt = netdev_options(argc, argv, "gatewayd", usage, &config_path, &check_only);
+	if (opt >= 0)
+		return opt;
 
 	/* 1. The whole configuration, before anything changes. */
 	if (gw_config_load(config_path, &cfg, err, sizeof(err)) < 0) {

@@ -1,6 +1,8 @@
 #include "tunnel/netdev.h"
 
 #include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -77,4 +79,39 @@ unsigned netdev_time_divisor(void)
 		          "tests only, this peer will not interoperate reliably",
 		          v, v);
 	return (unsigned)v;
+}
+
+int netdev_options(int argc, char **argv, const char *ident, const char *usage, const char **config,
+                   bool *check_only)
+{
+	int opt;
+
+	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "help"))) {
+		fputs(usage, stdout);
+		return 0;
+	}
+	while ((opt = getopt(argc, argv, "c:nvh")) != -1) {
+		switch (opt) {
+		case 'c':
+			*config = optarg;
+			break;
+		case 'n':
+			*check_only = true;
+			break;
+		case 'v':
+			log_set_level(LOG_LVL_DEBUG);
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return 0;
+		default:
+			fputs(usage, stderr);
+			return 1;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "%s: unexpected argument \"%s\"\n%s", ident, argv[optind], usage);
+		return 1;
+	}
+	return -1;
 }

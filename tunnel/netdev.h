@@ -3,6 +3,7 @@
 #define EGRESS_NETDEV_H
 
 #include <net/if.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 struct nl;
@@ -14,6 +15,12 @@ struct wg_prefix;
  * failed logged. *ifindex gets the interface's index. */
 int netdev_up(struct nl *nl, const char *name, unsigned mtu, const struct wg_prefix *addrs,
               size_t n_addrs, int *ifindex);
+
+/* The daemons' common command line: -c FILE, -n, -v, -h (and --help).
+ * Returns -1 to go on, or the exit status main() should return at once
+ * (0 after printing the help, 1 after a usage error on stderr). */
+int netdev_options(int argc, char **argv, const char *ident, const char *usage, const char **config,
+                   bool *check_only);
 
 /* The protocol timers' divisor for tests (EGRESS_TIME_DIVISOR, 1..1000),
  * logged loudly when not 1: a production daemon runs with 1. */
