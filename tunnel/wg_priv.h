@@ -64,6 +64,7 @@ struct wg_peer {
 	uint64_t t_retransmit, t_keepalive, t_new_handshake, t_zero_keys, t_persistent;
 	unsigned hs_attempts;
 	uint64_t last_hs_sent_ns;
+	uint64_t last_handshake_ns; /* completed; 0: never */
 	bool sent_lastminute_handshake;
 	unsigned persistent_keepalive;
 

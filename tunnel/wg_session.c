@@ -199,8 +199,17 @@ static void send_staged(struct wg_peer *p, struct keypair *kp, uint64_t now)
 	p->n_staged = 0;
 }
 
-static void handshake_complete(struct wg_peer *p, uint64_t now)
+/* role is "initiator" or "responder". The first session, or one after the
+ * last had expired, is news for the log; the rekeys every two minutes are not. */
+static void handshake_complete(struct wg_peer *p, const char *role, uint64_t now)
 {
+	bool news = !p->last_handshake_ns || now - p->last_handshake_ns >= p->dev->reject_after_ns;
+
+	if (news)
+		log_info("peer %s: handshake complete (%s)", p->name, role);
+	else
+		log_debug("peer %s: handshake complete (%s), session renewed", p->name, role);
+	p->last_handshake_ns = now;
 	p->t_retransmit = 0;
 	p->hs_attempts = 0;
 	p->sent_lastminute_handshake = false;
@@ -329,9 +338,8 @@ void session_handle_resp(struct wg_device *d, const void *buf, const struct sock
 	}
 	p->current = kp;
 	set_endpoint(p, src, srclen);
-	handshake_complete(p, now);
+	handshake_complete(p, "initiator", now);
 	any_packet_received(p, now);
-	log_info("peer %s: handshake complete (initiator)", p->name);
 
 	/* Send what waited for the session, or a keepalive that confirms it. */
 	if (p->n_staged) {
@@ -455,8 +463,7 @@ void session_received(struct wg_peer *p, struct keypair *kp, const struct sockad
 		p->previous = p->current;
 		p->current = kp;
 		p->next = NULL;
-		handshake_complete(p, now);
-		log_info("peer %s: handshake complete (responder)", p->name);
+		handshake_complete(p, "responder", now);
 		/* Staged packets had waited for this session. */
 		send_staged(p, kp, now);
 	}
