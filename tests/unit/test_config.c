@@ -4,6 +4,7 @@
  * the buffer cases (relative key paths start there). */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <netdb.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -275,9 +276,17 @@ static void test_edge_hostname(void)
 	                           "  public_key: @GWPUB@\n";
 	const struct sockaddr_in *sin;
 	struct edge_config *e = NULL;
+	struct addrinfo *ai = NULL;
 	char err[256] = "";
 	const char *y = subst(yaml);
 
+	/* A bare chroot may have no /etc/hosts; then the case cannot be tried. */
+	if (getaddrinfo("localhost", "4242", NULL, &ai) != 0) {
+		fprintf(stderr, "SKIPPED: the host-name endpoint case: localhost does not resolve "
+		                "on this machine (no /etc/hosts?)\n");
+		return;
+	}
+	freeaddrinfo(ai);
 	CHECK_INT(edge_config_parse("edge.yaml", y, strlen(y), &e, err, sizeof(err)), 0);
 	CHECK_STR(err, "");
 	if (!e)
