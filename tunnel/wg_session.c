@@ -32,8 +32,10 @@ static void keypair_free(struct wg_device *d, struct keypair *kp)
 
 static void handshake_clear(struct wg_peer *p)
 {
-	/* Only these states hold an index of ours in the map. */
-	if (p->hs.state == NOISE_HS_INIT_CREATED || p->hs.state == NOISE_HS_RESP_CREATED)
+	/* Only these states hold an index of ours in the map; a consumed
+	 * initiation (INIT_CONSUMED) has none yet. */
+	if (p->hs.state == NOISE_HS_INIT_CREATED || p->hs.state == NOISE_HS_RESP_CREATED ||
+	    p->hs.state == NOISE_HS_RESP_CONSUMED)
 		wg_index_del(p->dev, p->hs.local_index);
 	crypto_wipe(&p->hs, sizeof(p->hs));
 }
