@@ -470,6 +470,20 @@ edged_start() {
 		nonempty n "$ns" ip route show table 51820 default dev "$TUN_IF"
 }
 
+# tunnel_up EDGE...: keys for the gateway and these edges, gatewayd with them
+# as its clients, an edged on each, and a first ping through each tunnel.
+tunnel_up() {
+	local e
+	keys gateway "$@"
+	gatewayd_start "$@"
+	for e in "$@"; do
+		edged_start "$e"
+	done
+	for e in "$@"; do
+		wait_for 10 "$e's handshake" n "$(ns_of "$e")" ping -c1 -W1 "$HOST"
+	done
+}
+
 # ---------------------------------------------------------------------------
 # wireguard-go, the reference implementation, on either end
 #

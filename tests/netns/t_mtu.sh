@@ -23,10 +23,7 @@ synacks() { seen tcpdump-edge "Flags \[S\.\]"; }
 
 topology
 web_start
-keys gateway edge1
-gatewayd_start edge1
-edged_start edge1
-wait_for 10 "edge1's handshake" e1 ping -c1 -W1 "$HOST"
+tunnel_up edge1
 [[ $(e1 cat "/sys/class/net/$TUN_IF/mtu") == 1420 ]] || die "edge1's TUN MTU is not 1420"
 [[ $(gw cat "/sys/class/net/$TUN_IF/mtu") == 1420 ]] || die "the gateway's TUN MTU is not 1420"
 

@@ -21,10 +21,7 @@ seen() { grep -c "$2" "$EG_DIR/$1.log" || true; } # seen LOG PATTERN: matching l
 
 topology
 web_start
-keys gateway edge1
-gatewayd_start edge1
-edged_start edge1
-wait_for 10 "edge1's handshake" e1 ping -c1 -W1 "$HOST"
+tunnel_up edge1
 grep EGRESS_TIME_DIVISOR "$EG_DIR/gatewayd.log" "$EG_DIR/edged-edge1.log"
 
 log "3 MB at 100 KB/s through the tunnel"

@@ -28,10 +28,7 @@ addr "$NS_ATK" eth0 "$ATTACKER/24"
 atk ip route add default via 192.0.2.1
 wait_for 5 "the attacker to reach the gateway" atk ping -c1 -W1 "$GW_PUBLIC"
 
-keys gateway edge1
-gatewayd_start edge1
-edged_start edge1
-wait_for 10 "edge1's handshake" e1 ping -c1 -W1 "$HOST"
+tunnel_up edge1
 
 log "tcpdump: echo requests of $SIZE bytes at the host, the attacker's datagrams at the gateway"
 start tcpdump-host "$NS_HOST" tcpdump -i eth0 -n -l --immediate-mode -Q in \

@@ -16,10 +16,7 @@ atleast() { (($("$2") >= $1)); }                  # atleast N COUNTER: for wait_
 replies() { seen ping "bytes from $HOST"; }
 
 topology
-keys gateway edge1
-gatewayd_start edge1
-edged_start edge1
-wait_for 10 "edge1's handshake" e1 ping -c1 -W1 "$HOST"
+tunnel_up edge1
 pid=${EG_PIDS[edged-edge1]}
 
 log "edge1 pings continuously (5/s, for at most 40 s)"

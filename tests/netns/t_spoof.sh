@@ -16,14 +16,9 @@ SIZE=777
 SPOOF=$(tun_addr edge1)
 
 topology
-keys gateway edge1 edge2
 
 log "gatewayd with two clients, two edged"
-gatewayd_start edge1 edge2
-edged_start edge1
-edged_start edge2
-wait_for 10 "edge1's handshake" e1 ping -c1 -W1 "$HOST"
-wait_for 10 "edge2's handshake" e2 ping -c1 -W1 "$HOST"
+tunnel_up edge1 edge2
 
 log "the host counts echo requests of $SIZE bytes and UDP to port 9"
 start tcpdump-host "$NS_HOST" tcpdump -i eth0 -n -l --immediate-mode -Q in \
