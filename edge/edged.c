@@ -25,7 +25,8 @@ static const char usage[] =
         "\n"
         "The egress edge: a WireGuard tunnel to the gateway named in FILE, with the\n"
         "default route through it (route_all). Runs in the foreground and logs to\n"
-        "stderr; SIGTERM or SIGINT stops it and restores routes and rules.\n"
+        "stderr; SIGTERM or SIGINT stops it and restores routes and rules, SIGUSR1\n"
+        "logs its counters.\n"
         "\n"
         "  -c FILE   configuration (default " DEFAULT_CONFIG ")\n"
         "  -n        check the configuration, print \"configuration OK\" and exit\n"
@@ -37,6 +38,10 @@ static const char usage[] =
 
 static int on_signal(void *arg, int signo)
 {
+	if (signo == SIGUSR1) {
+		wg_device_log_stats(arg);
+		return 0;
+	}
 	log_info("%s: shutting down", strsignal(signo));
 	return -1;
 }
@@ -44,7 +49,7 @@ static int on_signal(void *arg, int signo)
 int main(int argc, char **argv)
 {
 	const char *config_path = DEFAULT_CONFIG;
-	static const int signals[] = {SIGTERM, SIGINT};
+	static const int signals[] = {SIGTERM, SIGINT, SIGUSR1};
 	struct edge_config *cfg = NULL;
 	struct edge_routes routes = {0};
 	struct wg_device *dev = NULL;
@@ -132,7 +137,7 @@ int main(int argc, char **argv)
 
 	/* 5. The loop, starting with a handshake. */
 	loop = loop_new();
-	if (!loop || loop_signals(loop, signals, 2, on_signal, NULL) < 0 ||
+	if (!loop || loop_signals(loop, signals, 3, on_signal, dev) < 0 ||
 	    wg_device_attach(dev, loop) < 0) {
 		log_err("event loop");
 		goto out;

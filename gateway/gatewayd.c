@@ -27,7 +27,7 @@ static const char usage[] =
         "The egress gateway: terminates the WireGuard tunnels of the clients named\n"
         "in FILE, forwards their packets and MASQUERADEs them out of the uplink.\n"
         "Runs in the foreground and logs to stderr; SIGTERM or SIGINT stops it and\n"
-        "removes its TUN device and nft table.\n"
+        "removes its TUN device and nft table; SIGUSR1 logs each client's counters.\n"
         "\n"
         "  -c FILE   configuration (default " DEFAULT_CONFIG ")\n"
         "  -n        check the configuration, print \"configuration OK\" and exit\n"
@@ -124,6 +124,10 @@ static int add_clients(struct wg_device *dev, const struct gw_config *cfg)
 
 static int on_signal(void *arg, int signo)
 {
+	if (signo == SIGUSR1) {
+		wg_device_log_stats(arg);
+		return 0;
+	}
 	log_info("%s: shutting down", strsignal(signo));
 	return -1;
 }
@@ -133,7 +137,7 @@ int main(int argc, char **argv)
 	const char *config_path = DEFAULT_CONFIG;
 	struct knob fwd4 = {.path = "net/ipv4/ip_forward"};
 	struct knob fwd6 = {.path = "net/ipv6/conf/all/forwarding"};
-	static const int signals[] = {SIGTERM, SIGINT};
+	static const int signals[] = {SIGTERM, SIGINT, SIGUSR1};
 	struct gw_config *cfg = NULL;
 	struct wg_device *dev = NULL;
 	struct loop *loop = NULL;
@@ -212,7 +216,7 @@ int main(int argc, char **argv)
 
 	/* 5. The loop. */
 	loop = loop_new();
-	if (!loop || loop_signals(loop, signals, 2, on_signal, NULL) < 0 ||
+	if (!loop || loop_signals(loop, signals, 3, on_signal, dev) < 0 ||
 	    wg_device_attach(dev, loop) < 0) {
 		log_err("event loop");
 		goto out;

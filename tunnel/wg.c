@@ -4,6 +4,7 @@
  * from one recvmmsg(). */
 #include "tunnel/wg_priv.h"
 
+#include <arpa/inet.h>
 #include <endian.h>
 #include <errno.h>
 #include <stdio.h>
@@ -428,6 +429,57 @@ void wg_device_stats(const struct wg_device *d, struct wg_device_stats *s)
 {
 	*s = d->stats;
 	s->under_load = wg_now() < d->under_load_until_ns;
+}
+
+static void format_endpoint(const struct sockaddr_storage *ss, char *buf, size_t size)
+{
+	char addr[INET6_ADDRSTRLEN] = "?";
+
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const void *)ss;
+		inet_ntop(AF_INET, &s4->sin_addr, addr, sizeof(addr));
+		snprintf(buf, size, "%s:%u", addr, ntohs(s4->sin_port));
+		return;
+	}
+	const struct sockaddr_in6 *s6 = (const void *)ss;
+	if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
+		inet_ntop(AF_INET, &s6->sin6_addr.s6_addr[12], addr, sizeof(addr));
+		snprintf(buf, size, "%s:%u", addr, ntohs(s6->sin6_port));
+	} else {
+		inet_ntop(AF_INET6, &s6->sin6_addr, addr, sizeof(addr));
+		snprintf(buf, size, "[%s]:%u", addr, ntohs(s6->sin6_port));
+	}
+}
+
+void wg_device_log_stats(const struct wg_device *d)
+{
+	struct wg_device_stats ds;
+	uint64_t now = (uint64_t)time(NULL);
+
+	wg_device_stats(d, &ds);
+	log_info("device: port %u, %zu peers, %llu invalid datagrams, %llu packets for no peer, "
+	         "%llu handshake messages, %llu cookie replies, %s",
+	         d->port, d->n_peers, (unsigned long long)ds.invalid,
+	         (unsigned long long)ds.no_route, (unsigned long long)ds.handshake_rx,
+	         (unsigned long long)ds.cookie_replies,
+	         ds.under_load ? "under load" : "not under load");
+	for (size_t i = 0; i < d->n_peers; i++) {
+		struct wg_peer_stats ps;
+		char ep[INET6_ADDRSTRLEN + 8] = "none", hs[32] = "never";
+
+		wg_peer_stats(d->peers[i], &ps);
+		if (ps.has_endpoint)
+			format_endpoint(&ps.endpoint, ep, sizeof(ep));
+		if (ps.last_handshake_unix)
+			snprintf(hs, sizeof(hs), "%llu s ago",
+			         (unsigned long long)(now - ps.last_handshake_unix));
+		log_info("peer %s: endpoint %s, %s, last handshake %s, rx %llu packets %llu bytes, "
+		         "tx %llu packets %llu bytes, spoofed %llu",
+		         d->peers[i]->name, ep, ps.has_session ? "session up" : "no session", hs,
+		         (unsigned long long)ps.rx_packets, (unsigned long long)ps.rx_bytes,
+		         (unsigned long long)ps.tx_packets, (unsigned long long)ps.tx_bytes,
+		         (unsigned long long)ps.spoofed);
+	}
 }
 
 /* --- sending --- */

@@ -91,5 +91,9 @@ struct wg_device_stats {
 	bool under_load;
 };
 void wg_device_stats(const struct wg_device *d, struct wg_device_stats *s);
+/* Logs the device's counters and one line per peer (endpoint, last
+ * handshake, packets and bytes each way, spoofed packets dropped): what the
+ * daemons print on SIGUSR1. */
+void wg_device_log_stats(const struct wg_device *d);
 
 #endif

@@ -57,4 +57,11 @@ cat "$EG_DIR/tcpdump-host.log"
 [[ $(dropped) == 8 ]] || die "the gateway dropped legitimate packets"
 running gatewayd || die "gatewayd is gone"
 
+log "gatewayd's counters (SIGUSR1) say the same"
+kill -USR1 "${EG_PIDS[gatewayd]}"
+wait_for 5 "the counters in the log" grep -q "peer edge2: endpoint" "$EG_DIR/gatewayd.log"
+grep -E "device:|peer edge[12]: endpoint" "$EG_DIR/gatewayd.log"
+grep -q "peer edge2: endpoint .*, spoofed 8$" "$EG_DIR/gatewayd.log" || die "edge2's spoofed counter is not 8"
+grep -q "peer edge1: endpoint .*, spoofed 0$" "$EG_DIR/gatewayd.log" || die "edge1's spoofed counter is not 0"
+
 echo PASS
