@@ -3,7 +3,8 @@
 #   0. deps, and a check that every C file is clang-formatted;
 #   1. build/ (warnings are errors) with the netns tests: ctest
 #      runs the unit tests and the network-namespace tests;
-#   2. build-asan/ (ASan + UBSan): the unit tests again;
+#   2. build-asan/ (ASan + UBSan): the unit tests again, and four netns
+#      tests with the sanitized daemons;
 #   3. build-fuzz/ (clang, libFuzzer), when clang is there: each
 #      tests/fuzz/fuzz_* target for $FUZZ_SECONDS (default 20) on its corpus.
 # Ends with "test.sh: N passed, M failed" over all suites; exits non-zero on
@@ -104,6 +105,30 @@ step "build-asan/: unit tests under ASan and UBSan"
 if build build-asan -DEGRESS_SANITIZE=ON; then
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		ctest_suite build-asan -L unit -j "$(nproc)"
+fi
+
+# The daemons under the sanitizers too, through the namespace tests that
+# exercise the most code: any report (written to files, since the daemons'
+# stderr goes to logs the tests remove on success) fails the suite.
+if [[ -x build-asan/gateway/gatewayd && -x build-asan/edge/edged ]]; then
+	step "build-asan/: netns tests with the sanitized daemons"
+	san_dir=$(mktemp -d)
+	for t in t_tunnel_basic t_garbage t_spoof t_teardown; do
+		rm -f "$san_dir"/san.*
+		if ASAN_OPTIONS=detect_leaks=1:log_path=$san_dir/san \
+			UBSAN_OPTIONS=print_stacktrace=1:log_path=$san_dir/san \
+			EGRESS_BIN=build-asan bash "tests/netns/$t.sh" >"$san_dir/$t.out" 2>&1 &&
+			! compgen -G "$san_dir/san.*" >/dev/null; then
+			echo "$t (sanitized): passed"
+			passed=$((passed + 1))
+		else
+			tail -n 40 "$san_dir/$t.out"
+			cat "$san_dir"/san.* 2>/dev/null || true
+			echo "$t (sanitized): FAILED" >&2
+			failed=$((failed + 1))
+		fi
+	done
+	rm -rf "$san_dir"
 fi
 
 if command -v clang >/dev/null; then
