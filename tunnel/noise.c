@@ -35,9 +35,9 @@ static const char label_cookie[] = "cookie--";
  * timestamps with those it got from them before we took over its key. */
 #define TAI64_BASE 0x400000000000000aULL
 /* Nanoseconds are masked to multiples of 2^24 ns (~16.8 ms), as wireguard-go
- * does, so that the timestamp does not give away a fine-grained clock. The
- * kernel rounds to 20 ms instead; either is far below the rate at which a
- * peer may initiate. */
+ * and the kernel (rounddown_pow_of_two(NSEC_PER_SEC / 50)) do, so that the
+ * timestamp does not give away a fine-grained clock; still finer than the
+ * 50 initiations a second a responder takes from one peer. */
 #define TAI64N_NSEC_MASK (~(uint32_t)0xffffff)
 
 /* Both the MACs sit at the end of an initiation or a response. */
