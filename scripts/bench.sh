@@ -75,7 +75,9 @@ median_rtt() {
 		}'
 }
 
-declare -A TCP1 TCP4 RTT
+declare -A TCP1 TCP4 RTT MEM
+# peak_rss NAME: the peak resident memory (VmHWM) of a process from start(), in KiB.
+peak_rss() { awk '/^VmHWM:/ { print $2 }' "/proc/${EG_PIDS[$1]}/status"; }
 measure() {
 	local mode=$1
 	log "$mode"
@@ -114,6 +116,7 @@ gw nft delete table inet bench_direct
 wggo_gateway edge1
 wggo_edge edge1
 measure wireguard-go
+MEM[wireguard-go]="$(peak_rss wggo-gw) $(peak_rss wggo-edge1)"
 stop wggo-edge1
 stop wggo-gw
 edge_rules_del
@@ -124,6 +127,7 @@ if [[ -x $GATEWAYD && -x $EDGED ]]; then
 	gatewayd_start edge1
 	edged_start edge1
 	measure egress
+	MEM[egress]="$(peak_rss gatewayd) $(peak_rss edged-edge1)"
 	stop edged-edge1
 	stop gatewayd
 	modes+=(egress)
@@ -141,6 +145,14 @@ for m in "${modes[@]}"; do
 		"${TCP1[$m]}" "$(ratio "${TCP1[$m]}" "${TCP1[direct]}")" \
 		"${TCP4[$m]}" "$(ratio "${TCP4[$m]}" "${TCP4[direct]}")" \
 		"${RTT[$m]}" "$(ratio "${RTT[$m]}" "${RTT[direct]}")"
+done
+
+echo
+echo "peak resident memory after the runs (VmHWM), gateway and edge daemon:"
+for m in "${modes[@]}"; do
+	[[ -n ${MEM[$m]:-} ]] || continue
+	read -r g e <<<"${MEM[$m]}"
+	printf '%-14s gateway %6s KiB   edge %6s KiB\n' "$m" "$g" "$e"
 done
 
 if [[ -n ${TCP1[egress]:-} ]]; then
