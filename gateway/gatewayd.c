@@ -211,6 +211,11 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	table_installed = true;
+	/* The rule matches the name, so a later interface of that name works;
+	 * but a typo would masquerade nothing, which deserves a word. */
+	if (cfg->uplink[0] && nl_link_index(cfg->uplink) < 0)
+		log_warnx("uplink %s does not exist (yet): nothing is masqueraded until it does",
+		          cfg->uplink);
 	log_info("installed nft table inet %s (MASQUERADE of %s/%u%s%s)", NFT_TABLE,
 	         inet_ntoa(cfg->addr), cfg->prefix, cfg->uplink[0] ? " out of " : "", cfg->uplink);
 
