@@ -484,17 +484,11 @@ void wg_device_log_stats(const struct wg_device *d)
 
 /* --- sending --- */
 
-void wg_send_raw(struct wg_device *d, struct wg_peer *p, const void *buf, size_t len)
+void wg_send_to(struct wg_device *d, const struct sockaddr_storage *to, socklen_t tolen,
+                const void *buf, size_t len)
 {
-	/* Handshake messages and cookie replies: rare, sent one by one. A NULL
-	 * peer means "to the sender of the message being answered", whose
-	 * address the caller left in the batch's current slot. */
-	const struct sockaddr_storage *to = p ? &p->ep : d->batch->addrs + BATCH - 1;
-	socklen_t tolen = p ? p->ep_len : d->batch->msgs[BATCH - 1].msg_hdr.msg_namelen;
-
-	if (!tolen)
-		return;
-	if (sendto(d->udp_fd, buf, len, 0, (const struct sockaddr *)to, tolen) < 0)
+	/* Handshake messages, cookie replies, keepalives: rare, sent one by one. */
+	if (tolen && sendto(d->udp_fd, buf, len, 0, (const struct sockaddr *)to, tolen) < 0)
 		log_debug("sendto: %s", strerror(errno));
 }
 
@@ -531,7 +525,7 @@ void wg_send_one(struct wg_peer *p, struct keypair *kp, const uint8_t *pkt, size
 	n = wg_seal(p->dev, kp, buf, pkt ? pkt : buf + NOISE_DATA_HDR_LEN, len);
 	if (!n)
 		return;
-	wg_send_raw(p->dev, p, buf, n);
+	wg_send_to(p->dev, &p->ep, p->ep_len, buf, n);
 	session_sent(p, kp, len == 0, now);
 	if (len) {
 		p->stats.tx_packets++;
@@ -652,16 +646,10 @@ static void handle_data(struct wg_device *d, uint8_t *buf, size_t len,
 static void input(struct wg_device *d, uint8_t *buf, size_t len, struct sockaddr_storage *src,
                   socklen_t srclen, uint64_t now)
 {
-	struct batch *b = d->batch;
-
 	if (len < 4 || buf[1] || buf[2] || buf[3]) {
 		d->stats.invalid++;
 		return;
 	}
-	/* wg_send_raw() answers "the sender" from the spare last slot. */
-	if (src != &b->addrs[BATCH - 1])
-		memcpy(&b->addrs[BATCH - 1], src, srclen);
-	b->msgs[BATCH - 1].msg_hdr.msg_namelen = srclen;
 	if (buf[0] == NOISE_MSG_DATA && len >= NOISE_DATA_MIN_LEN)
 		handle_data(d, buf, len, src, srclen, now);
 	else if (buf[0] == NOISE_MSG_INIT && len == sizeof(struct noise_msg_init))
@@ -693,8 +681,7 @@ static int on_udp(void *arg, uint32_t events)
 	struct batch *b = d->batch;
 	int n;
 
-	/* The last slot is kept for wg_send_raw()'s "reply to sender". */
-	for (int i = 0; i < BATCH - 1; i++) {
+	for (int i = 0; i < BATCH; i++) {
 		b->iovs[i] = (struct iovec){.iov_base = b->bufs + (size_t)i * b->buf_size,
 		                            .iov_len = b->buf_size};
 		b->msgs[i].msg_hdr = (struct msghdr){
@@ -704,7 +691,7 @@ static int on_udp(void *arg, uint32_t events)
 		        .msg_iovlen = 1,
 		};
 	}
-	n = recvmmsg(d->udp_fd, b->msgs, BATCH - 1, MSG_DONTWAIT, NULL);
+	n = recvmmsg(d->udp_fd, b->msgs, BATCH, MSG_DONTWAIT, NULL);
 	if (n < 0) {
 		if (errno != EAGAIN && errno != EINTR)
 			log_warn("recvmmsg");

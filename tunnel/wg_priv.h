@@ -130,7 +130,8 @@ struct wg_peer *wg_route_lookup(struct wg_device *d, int family, const void *add
 int wg_index_add(struct wg_device *d, struct wg_peer *p, uint32_t *index);
 void wg_index_del(struct wg_device *d, uint32_t index);
 struct wg_peer *wg_index_find(struct wg_device *d, uint32_t index);
-void wg_send_raw(struct wg_device *d, struct wg_peer *p, const void *buf, size_t len);
+void wg_send_to(struct wg_device *d, const struct sockaddr_storage *to, socklen_t tolen,
+                const void *buf, size_t len);
 /* Encrypts and sends one packet at once (staged packets, keepalives). */
 void wg_send_one(struct wg_peer *p, struct keypair *kp, const uint8_t *pkt, size_t len,
                  uint64_t now);

@@ -137,7 +137,7 @@ static bool ratelimit_allow(struct wg_device *d, const uint8_t *source, size_t s
 
 /* The common gate of initiations and responses: mac1, then under load mac2. */
 static bool handshake_admitted(struct wg_device *d, const void *msg, size_t len, uint32_t sender,
-                               const struct sockaddr_storage *src, uint64_t now)
+                               const struct sockaddr_storage *src, socklen_t srclen, uint64_t now)
 {
 	struct noise_msg_cookie reply;
 	uint8_t source[18];
@@ -155,7 +155,7 @@ static bool handshake_admitted(struct wg_device *d, const void *msg, size_t len,
 		return ratelimit_allow(d, source, slen, now);
 	if (noise_cookie_reply_create(&reply, &d->cookies, msg, len, sender, source, slen, now) ==
 	    0) {
-		wg_send_raw(d, NULL, &reply, sizeof(reply));
+		wg_send_to(d, src, srclen, &reply, sizeof(reply));
 		d->stats.cookie_replies++;
 	}
 	return false;
@@ -251,7 +251,7 @@ void session_handle_init(struct wg_device *d, const void *buf, const struct sock
 	struct wg_peer *p;
 	uint32_t index;
 
-	if (!handshake_admitted(d, m, sizeof(*m), m->sender, src, now))
+	if (!handshake_admitted(d, m, sizeof(*m), m->sender, src, srclen, now))
 		return;
 	if (noise_init_consume(m, &d->local, lookup_remote, d, &hs, &remote, ts) < 0) {
 		d->stats.invalid++;
@@ -291,7 +291,7 @@ void session_handle_init(struct wg_device *d, const void *buf, const struct sock
 	p->next = kp; /* the index now belongs to the keypair */
 	kp = NULL;
 	p->t_zero_keys = now + 3 * d->reject_after_ns;
-	wg_send_raw(d, p, &resp, sizeof(resp));
+	wg_send_to(d, &p->ep, p->ep_len, &resp, sizeof(resp));
 	any_packet_received(p, now);
 	any_packet_sent(p, now);
 	log_debug("peer %s: answered an initiation", p->name);
@@ -309,7 +309,7 @@ void session_handle_resp(struct wg_device *d, const void *buf, const struct sock
 	struct keypair *kp;
 	struct wg_peer *p;
 
-	if (!handshake_admitted(d, m, sizeof(*m), m->sender, src, now))
+	if (!handshake_admitted(d, m, sizeof(*m), m->sender, src, srclen, now))
 		return;
 	p = wg_index_find(d, le32toh(m->receiver));
 	if (!p || p->hs.state != NOISE_HS_INIT_CREATED ||
@@ -395,7 +395,7 @@ void session_send_initiation(struct wg_peer *p, bool retry, uint64_t now)
 	p->has_last_mac1 = true;
 	p->last_hs_sent_ns = now;
 	p->t_retransmit = now + d->rekey_timeout_ns + jitter_ns() / d->time_divisor;
-	wg_send_raw(d, p, &m, sizeof(m));
+	wg_send_to(d, &p->ep, p->ep_len, &m, sizeof(m));
 	any_packet_sent(p, now);
 	log_debug("peer %s: sent an initiation (try %u)", p->name, p->hs_attempts + 1);
 }
