@@ -1,5 +1,6 @@
 #include "tunnel/ipv.h"
 
+#include <string.h>
 #include <sys/socket.h>
 
 #define IPV4_HDR_LEN 20
@@ -33,4 +34,30 @@ size_t ipv_length(const uint8_t *buf, size_t len)
 		return 0;
 	}
 	return total <= len ? total : 0;
+}
+
+static bool v6_link_scoped(const uint8_t *a, bool source)
+{
+	static const uint8_t unspecified[16];
+
+	if (a[0] == 0xfe && (a[1] & 0xc0) == 0x80) /* fe80::/10 */
+		return true;
+	if (source)
+		return memcmp(a, unspecified, sizeof(unspecified)) == 0;
+	return a[0] == 0xff; /* multicast */
+}
+
+bool ipv_link_scoped(const uint8_t *buf, size_t len)
+{
+	const uint8_t *src, *dst;
+	int family = ipv_addr(buf, len, true, &src);
+
+	if (family < 0 || ipv_addr(buf, len, false, &dst) != family)
+		return false;
+	if (family == AF_INET6)
+		return v6_link_scoped(src, true) || v6_link_scoped(dst, false);
+	/* 224.0.0.0/4 multicast, the limited broadcast, the unspecified source */
+	return (dst[0] & 0xf0) == 0xe0 ||
+	       (dst[0] == 255 && dst[1] == 255 && dst[2] == 255 && dst[3] == 255) ||
+	       (src[0] == 0 && src[1] == 0 && src[2] == 0 && src[3] == 0);
 }

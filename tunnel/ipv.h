@@ -18,4 +18,12 @@ int ipv_addr(const uint8_t *buf, size_t len, bool source, const uint8_t **addr);
  * total past len. What lies beyond it is padding. */
 size_t ipv_length(const uint8_t *buf, size_t len);
 
+/* True for a packet that belongs to its link and has no business crossing a
+ * routed tunnel: a multicast or broadcast destination, an IPv6 link-local
+ * destination, or an unspecified or IPv6 link-local source (router
+ * solicitations, MLD reports and the like, which a kernel sends on any
+ * interface with IPv6). buf holds at least the fixed header of its version
+ * (ipv_addr() returned a family). */
+bool ipv_link_scoped(const uint8_t *buf, size_t len);
+
 #endif

@@ -555,7 +555,10 @@ static int on_tun(void *arg, uint32_t events)
 			break;
 		}
 		family = ipv_addr(pkt, (size_t)len, false, &dst);
-		p = family < 0 ? NULL : wg_route_lookup(d, family, dst);
+		/* The kernel's link chatter (router solicitations, MLD) stays here. */
+		p = family < 0 || ipv_link_scoped(pkt, (size_t)len)
+		            ? NULL
+		            : wg_route_lookup(d, family, dst);
 		if (!p) {
 			d->stats.no_route++;
 			continue;
@@ -627,6 +630,12 @@ static void handle_data(struct wg_device *d, uint8_t *buf, size_t len,
 	inner = ipv_length(m->payload, plain);
 	family = inner ? ipv_addr(m->payload, inner, true, &saddr) : -1;
 	if (family < 0) {
+		d->stats.invalid++;
+		return;
+	}
+	/* A peer's link chatter is no attempt to borrow an address, but it
+	 * has nowhere to go either. */
+	if (ipv_link_scoped(m->payload, inner)) {
 		d->stats.invalid++;
 		return;
 	}

@@ -19,5 +19,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    (addr < data || addr + (family == AF_INET ? 4 : 16) > data + size))
 			abort();
 	}
+	if (len)
+		ipv_link_scoped(data, len);
 	return 0;
 }
