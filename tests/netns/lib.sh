@@ -337,6 +337,17 @@ web_clients() {
 	awk '$2 == "-" && $3 == "-" { print $1 }' "$f" | sort -u
 }
 
+# only_gateway_seen [-6]: the web server's access log (web6.log with -6) names
+# the gateway's public address and nothing else; an empty log fails too.
+only_gateway_seen() {
+	local log=web.log want=$GW_PUBLIC
+	if [[ ${1:-} == -6 ]]; then
+		log=web6.log want=$GW_PUBLIC6
+	fi
+	web_clients "$log"
+	[[ $(web_clients "$log") == "$want" ]] || die "$log: the host saw clients other than $want"
+}
+
 # fetch NS URL: download URL in NS and print the sha256 of what arrived.
 fetch() {
 	n "$1" curl -gsSf --max-time 120 -o - "$2" | sha256sum | cut -d' ' -f1
