@@ -259,6 +259,11 @@ listening() {
 		END { exit !found }'
 }
 
+# settled NS: has every IPv6 address in NS finished duplicate address
+# detection? Until then the kernel is still adding link-local addresses and
+# their routes, which tests comparing routing tables would take for changes.
+settled() { ! nonempty n "$1" ip -6 addr show tentative; }
+
 forwarding() {
 	n "$1" sysctl -qw net.ipv4.ip_forward=1
 	n "$1" sysctl -qw net.ipv6.conf.all.forwarding=1
@@ -306,6 +311,9 @@ topology() {
 	wait_for 5 "edge2 to reach the gateway" e2 ping -c1 -W1 "$GW_PUBLIC"
 	wait_for 5 "the gateway to reach the host" gw ping -c1 -W1 "$HOST"
 	wait_for 5 "the gateway to reach the host (IPv6)" gw ping -6 -c1 -W1 "$HOST6"
+	for e in "$NS_E1" "$NS_E2" "$NS_GW" "$NS_INET" "$NS_HOST"; do
+		wait_for 10 "IPv6 duplicate address detection in $e" settled "$e"
+	done
 }
 
 # ---------------------------------------------------------------------------

@@ -13,7 +13,9 @@ keys gateway edge1
 gatewayd_start edge1
 
 rules_before=$(e1 ip rule)
-routes_before=$(e1 ip route show table all | grep -v "$TUN_IF" || true)
+# The routes of every interface but edged's own.
+own_routes() { e1 ip route show table all | grep -v "$TUN_IF" || true; }
+routes_before=$(own_routes)
 
 log "edged with route_all: false and the tunnel subnet as its prefix"
 edge_yaml edge1 | sed -e 's|^address: 100.64.0.2/32|address: 100.64.0.2/24|' \
@@ -30,8 +32,11 @@ e1 ping -q -c3 -i0.2 -W2 100.64.0.1
 log "nothing else is routed through it"
 e1 ip route get "$HOST" | tee /dev/stderr | grep -q "dev eth0" || die "$HOST is not routed via eth0"
 [[ $(e1 ip rule) == "$rules_before" ]] || die "edged changed ip rule"
-[[ $(e1 ip route show table all | grep -v "$TUN_IF" || true) == "$routes_before" ]] ||
+routes_after=$(own_routes)
+if [[ $routes_after != "$routes_before" ]]; then
+	diff <(echo "$routes_before") <(echo "$routes_after") >&2 || true
 	die "edged changed routes other than its own interface's"
+fi
 # The host has no route back to the edges' LAN: without the tunnel, no answer.
 if e1 ping -c1 -W1 "$HOST" >/dev/null; then
 	die "$HOST answered outside the tunnel: the topology is not what this test assumes"
