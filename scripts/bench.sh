@@ -22,12 +22,20 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The comment at the top of this file is its help.
+usage() { sed -n '2,/^set -/{/^#/s/^# \{0,1\}//p}' "$0"; }
+build=1
+case ${1:-} in
+"") ;;
+--no-build) build=0 ;;
+-h | --help) usage; exit 0 ;;
+*) echo "bench.sh: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
+esac
+
 if [[ $(id -u) != 0 ]]; then
 	echo "bench.sh: needs root (it makes network namespaces); try: sudo $0" >&2
 	exit 1
 fi
-build=1
-[[ ${1:-} == --no-build ]] && build=0
 BENCH_SECONDS=${BENCH_SECONDS:-10}
 
 if ((build)); then

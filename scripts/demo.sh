@@ -16,6 +16,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The comment at the top of this file is its help.
+usage() { sed -n '2,/^set -/{/^#/s/^# \{0,1\}//p}' "$0"; }
+case ${1:-up} in
+up | down) ;;
+-h | --help) usage; exit 0 ;;
+*) echo "demo.sh: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
+esac
+
 RUN_DIR=/run/egress-demo
 PREFIX=egdemo
 
@@ -55,10 +63,6 @@ down)
 	exit 0
 	;;
 up) ;;
-*)
-	echo "usage: $0 [down]" >&2
-	exit 2
-	;;
 esac
 
 bash scripts/deps.sh

@@ -2,7 +2,17 @@
 # Installs the Debian packages that egress needs to build, test, run, demo and
 # benchmark. Idempotent: silent when everything is there, `apt-get update`
 # only when something is missing.
+#
+# Usage: scripts/deps.sh        (as root when something is missing)
 set -euo pipefail
+
+# The comment at the top of this file is its help.
+usage() { sed -n '2,/^set -/{/^#/s/^# \{0,1\}//p}' "$0"; }
+case ${1:-} in
+"") ;;
+-h | --help) usage; exit 0 ;;
+*) echo "deps.sh: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
+esac
 
 packages=(
 	# build

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Everything CI runs, as root, from a fresh clone:
-#   0. deps, and a check that every C file is clang-formatted;
+#   0. deps, a check that every C file is clang-formatted, and shellcheck
+#      over every shell script;
 #   1. build/ (warnings are errors) with the netns tests: ctest
 #      runs the unit tests and the network-namespace tests;
 #   2. build-asan/ (ASan + UBSan): the unit tests again, and four netns
@@ -9,8 +10,18 @@
 #      tests/fuzz/fuzz_* target for $FUZZ_SECONDS (default 20) on its corpus.
 # Ends with "test.sh: N passed, M failed" over all suites; exits non-zero on
 # any failure. A suite that cannot build counts as one failure.
+#
+# Usage: scripts/test.sh        (as root; takes no arguments)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# The comment at the top of this file is its help.
+usage() { sed -n '2,/^set -/{/^#/s/^# \{0,1\}//p}' "$0"; }
+case ${1:-} in
+"") ;;
+-h | --help) usage; exit 0 ;;
+*) echo "test.sh: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
+esac
 
 if [[ $(id -u) != 0 ]]; then
 	echo "test.sh: the netns tests need root (they make network namespaces); run: sudo $0" >&2
@@ -94,6 +105,15 @@ if ((${#unformatted[@]})); then
 else
 	echo "all formatted"
 	passed=$((passed + 1))
+fi
+
+step "shellcheck: the scripts and the netns tests"
+if shellcheck -x scripts/*.sh tests/netns/*.sh .ci/run; then
+	echo "all clean"
+	passed=$((passed + 1))
+else
+	echo "test.sh: shellcheck found problems (above)" >&2
+	failed=$((failed + 1))
 fi
 
 step "build/: unit and netns tests"

@@ -347,6 +347,7 @@ web_clients() {
 
 # only_gateway_seen [-6]: the web server's access log (web6.log with -6) names
 # the gateway's public address and nothing else; an empty log fails too.
+# shellcheck disable=SC2120 # the argument is optional
 only_gateway_seen() {
 	local log=web.log want=$GW_PUBLIC
 	if [[ ${1:-} == -6 ]]; then

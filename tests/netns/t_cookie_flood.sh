@@ -10,6 +10,7 @@
 #   edge1 192.0.2.2 -------------+-- br0 -- router -- gateway 198.51.100.1:51820
 #   attacker 192.0.2.100-163 ----+
 set -euo pipefail
+# shellcheck source=tests/netns/lib.sh
 source "$(dirname "$0")/lib.sh"
 need_binaries
 

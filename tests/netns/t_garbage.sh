@@ -10,6 +10,7 @@
 # Counters in a table of the test's own in the gateway's namespace count
 # the datagrams both ways. SEED=N repeats a run's datagrams (it is printed).
 set -euo pipefail
+# shellcheck source=tests/netns/lib.sh
 source "$(dirname "$0")/lib.sh"
 need_binaries
 

@@ -11,6 +11,7 @@
 # tcpdump -v in the host (SYNs to port 80, echo requests) and in edge1 on its
 # TUN (SYNs and SYN-ACKs) shows what was sent and what arrived.
 set -euo pipefail
+# shellcheck source=tests/netns/lib.sh
 source "$(dirname "$0")/lib.sh"
 need_binaries
 

@@ -13,6 +13,7 @@
 # --limit-rate: with curl 7.88 the same 3 MB took anywhere from 3 s to 30 s,
 # and once tripped --speed-limit, so the test measured curl, not the tunnel.
 set -euo pipefail
+# shellcheck source=tests/netns/lib.sh
 source "$(dirname "$0")/lib.sh"
 need_binaries
 

@@ -11,6 +11,7 @@
 # The host counts echo requests of one unusual size (555 bytes of data,
 # 583 of IP) with tcpdump; the gateway counts the replayed datagrams.
 set -euo pipefail
+# shellcheck source=tests/netns/lib.sh
 source "$(dirname "$0")/lib.sh"
 need_binaries
 

@@ -8,6 +8,7 @@
 #
 #   edge1 eth0 192.0.2.2 -> 192.0.2.9 --- br0 192.0.2.1 (router) --- gateway
 set -euo pipefail
+# shellcheck source=tests/netns/lib.sh
 source "$(dirname "$0")/lib.sh"
 need_binaries
 

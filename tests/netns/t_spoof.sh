@@ -9,6 +9,7 @@
 # The host counts what arrives with tcpdump: echo requests of one unusual
 # size (777 bytes of data, 805 bytes of IP) and UDP to port 9.
 set -euo pipefail
+# shellcheck source=tests/netns/lib.sh
 source "$(dirname "$0")/lib.sh"
 need_binaries
 
