@@ -25,8 +25,9 @@ static const char usage[] =
         "\n"
         "The egress edge: a WireGuard tunnel to the gateway named in FILE, with the\n"
         "default route through it (route_all). Runs in the foreground and logs to\n"
-        "stderr; SIGTERM or SIGINT stops it and restores routes and rules, SIGUSR1\n"
-        "logs its counters.\n"
+        "stderr; SIGTERM, SIGINT or SIGHUP stops it and restores routes and rules (a\n"
+        "signal that arrives while it starts takes effect once it has started);\n"
+        "SIGUSR1 logs its counters.\n"
         "\n"
         "  -c FILE   configuration (default " DEFAULT_CONFIG ")\n"
         "  -n        check the configuration, print \"configuration OK\" and exit\n"
@@ -36,20 +37,9 @@ static const char usage[] =
         "  genpsk    print a new preshared key, like `wg genpsk`\n"
         "  pubkey    read a private key on stdin, print its public key\n";
 
-static int on_signal(void *arg, int signo)
-{
-	if (signo == SIGUSR1) {
-		wg_device_log_stats(arg);
-		return 0;
-	}
-	log_info("%s: shutting down", strsignal(signo));
-	return -1;
-}
-
 int main(int argc, char **argv)
 {
 	const char *config_path = DEFAULT_CONFIG;
-	static const int signals[] = {SIGTERM, SIGINT, SIGUSR1};
 	struct edge_config *cfg = NULL;
 	struct edge_routes routes = {0};
 	struct wg_device *dev = NULL;
@@ -61,6 +51,7 @@ int main(int argc, char **argv)
 	int opt, rc = 1, tun_fd = -1, ifindex;
 
 	log_set_ident("edged");
+	netdev_hold_signals();
 	if (argc == 2 && !strcmp(argv[1], "genkey"))
 		return key_cmd_genkey(stdout);
 	if (argc == 2 && !strcmp(argv[1], "genpsk"))
@@ -137,7 +128,8 @@ int main(int argc, char **argv)
 
 	/* 5. The loop, starting with a handshake. */
 	loop = loop_new();
-	if (!loop || loop_signals(loop, signals, 3, on_signal, dev) < 0 ||
+	if (!loop ||
+	    loop_signals(loop, netdev_signals, NETDEV_N_SIGNALS, netdev_on_signal, dev) < 0 ||
 	    wg_device_attach(dev, loop) < 0) {
 		log_err("event loop");
 		goto out;

@@ -44,13 +44,19 @@ static int add_family(struct nl *nl, uint32_t ifindex, const struct edge_config 
 	        .table = RT_TABLE_MAIN,
 	        .suppress_prefixlen = 0,
 	};
-	uint32_t lowest = 32766; /* the main table's rule */
+	uint32_t lowest;
 	int err;
 
 	/* Our rules go just before the first non-local one, as `ip rule add`
 	 * would place them, but with their priority set so the removal on exit
 	 * deletes exactly them (a delete without priority may match another). */
-	err = nl_rule_dump(nl, family, lowest_priority, &lowest);
+	/* -EINTR: the rules changed during the dump; it is safe to repeat. */
+	for (int tries = 0; tries < 3; tries++) {
+		lowest = 32766; /* the main table's rule */
+		err = nl_rule_dump(nl, family, lowest_priority, &lowest);
+		if (err != -EINTR)
+			break;
+	}
 	if (err)
 		return err;
 	if (lowest < 3)
@@ -93,12 +99,24 @@ int route_all_up(struct nl *nl, uint32_t ifindex, const struct edge_config *cfg,
 	if (!err && cfg->has_addr6)
 		err = add_family(nl, ifindex, cfg, AF_INET6, r);
 	/* Replies to the marked tunnel socket must pass reverse-path filtering. */
-	if (!err &&
-	    sysctl_read(SRC_VALID_MARK, r->src_valid_mark, sizeof(r->src_valid_mark)) >= 0 &&
-	    strcmp(r->src_valid_mark, "1") != 0)
-		err = sysctl_write(SRC_VALID_MARK, "1");
-	else
-		r->src_valid_mark[0] = '\0';
+	r->src_valid_mark[0] = '\0';
+	if (!err) {
+		char old[sizeof(r->src_valid_mark)];
+		int e = sysctl_read(SRC_VALID_MARK, old, sizeof(old));
+
+		if (e < 0) {
+			errno = -e;
+			log_warn("cannot read %s; leaving it as it is", SRC_VALID_MARK);
+		} else if (strcmp(old, "1") != 0) {
+			err = sysctl_write(SRC_VALID_MARK, "1");
+			if (err) {
+				errno = -err;
+				log_err("cannot set %s to 1", SRC_VALID_MARK);
+			} else {
+				memcpy(r->src_valid_mark, old, sizeof(old));
+			}
+		}
+	}
 	if (err) {
 		route_all_down(nl, r);
 		return err;

@@ -26,8 +26,10 @@ static const char usage[] =
         "\n"
         "The egress gateway: terminates the WireGuard tunnels of the clients named\n"
         "in FILE, forwards their packets and MASQUERADEs them out of the uplink.\n"
-        "Runs in the foreground and logs to stderr; SIGTERM or SIGINT stops it and\n"
-        "removes its TUN device and nft table; SIGUSR1 logs each client's counters.\n"
+        "Runs in the foreground and logs to stderr; SIGTERM, SIGINT or SIGHUP stops\n"
+        "it and removes its TUN device and nft table (a signal that arrives while it\n"
+        "starts takes effect once it has started); SIGUSR1 logs each client's\n"
+        "counters.\n"
         "\n"
         "  -c FILE   configuration (default " DEFAULT_CONFIG ")\n"
         "  -n        check the configuration, print \"configuration OK\" and exit\n"
@@ -57,10 +59,38 @@ static int knob_on(struct knob *k)
 	return 0;
 }
 
+/* Back to the old value, unless someone else has changed the knob since we
+ * turned it on: theirs is the newer decision. */
 static void knob_restore(struct knob *k)
 {
-	if (k->changed && sysctl_write(k->path, k->old) == 0)
+	char now[16];
+
+	if (!k->changed)
+		return;
+	if (sysctl_read(k->path, now, sizeof(now)) < 0 || strcmp(now, "1") != 0) {
+		log_info("left %s as it is: changed by someone else since we turned it on",
+		         k->path);
+		return;
+	}
+	if (sysctl_write(k->path, k->old) == 0)
 		log_info("set %s back to %s", k->path, k->old);
+}
+
+/* With IPv6 forwarding on, an interface with accept_ra=1 ignores router
+ * advertisements: an uplink that learned its IPv6 default route from them
+ * loses it when the route expires. Only 2 keeps them coming. */
+static void check_accept_ra(const char *uplink)
+{
+	char path[64], v[16];
+
+	if (!uplink[0])
+		return;
+	snprintf(path, sizeof(path), "net/ipv6/conf/%s/accept_ra", uplink);
+	if (sysctl_read(path, v, sizeof(v)) >= 0 && strcmp(v, "1") == 0)
+		log_warnx("uplink %s ignores router advertisements while IPv6 forwarding is on "
+		          "(accept_ra=1): if its IPv6 default route comes from them, it will "
+		          "expire; net.ipv6.conf.%s.accept_ra=2 keeps them coming",
+		          uplink, uplink);
 }
 
 static int render_table(const struct gw_config *cfg, const char *ifname, char **text)
@@ -122,31 +152,22 @@ static int add_clients(struct wg_device *dev, const struct gw_config *cfg)
 	return 0;
 }
 
-static int on_signal(void *arg, int signo)
-{
-	if (signo == SIGUSR1) {
-		wg_device_log_stats(arg);
-		return 0;
-	}
-	log_info("%s: shutting down", strsignal(signo));
-	return -1;
-}
-
 int main(int argc, char **argv)
 {
 	const char *config_path = DEFAULT_CONFIG;
 	struct knob fwd4 = {.path = "net/ipv4/ip_forward"};
 	struct knob fwd6 = {.path = "net/ipv6/conf/all/forwarding"};
-	static const int signals[] = {SIGTERM, SIGINT, SIGUSR1};
 	struct gw_config *cfg = NULL;
 	struct wg_device *dev = NULL;
 	struct loop *loop = NULL;
 	struct nl *nl = NULL;
+	struct nft_owner *nft = NULL;
 	char *table = NULL, err[512];
 	bool check_only = false, table_installed = false;
 	int opt, rc = 1, tun_fd = -1, ifindex, e;
 
 	log_set_ident("gatewayd");
+	netdev_hold_signals();
 	opt = netdev_options(argc, argv, "gatewayd", usage, &config_path, &check_only);
 	if (opt >= 0)
 		return opt;
@@ -202,9 +223,19 @@ int main(int argc, char **argv)
 		log_err("cannot turn on forwarding");
 		goto out;
 	}
+	if (cfg->has_addr6)
+		check_accept_ra(cfg->uplink);
 	e = render_table(cfg, cfg->ifname, &table);
 	if (!e)
-		e = nft_apply(table, err, sizeof(err));
+		e = nft_open(&nft);
+	if (!e)
+		e = nft_apply(nft, table, err, sizeof(err));
+	if (e == -EPERM || e == -EOPNOTSUPP) {
+		log_errx("cannot install nft table inet %s: a table of that name exists and is not "
+		         "ours (%s gatewayd in this network namespace?); not taking it over",
+		         NFT_TABLE, e == -EPERM ? "another" : "made by hand, or an older");
+		goto out;
+	}
 	if (e) {
 		log_errx("cannot install nft table inet %s: %s", NFT_TABLE,
 		         e == -EINVAL ? err : strerror(-e));
@@ -221,7 +252,8 @@ int main(int argc, char **argv)
 
 	/* 5. The loop. */
 	loop = loop_new();
-	if (!loop || loop_signals(loop, signals, 3, on_signal, dev) < 0 ||
+	if (!loop ||
+	    loop_signals(loop, netdev_signals, NETDEV_N_SIGNALS, netdev_on_signal, dev) < 0 ||
 	    wg_device_attach(dev, loop) < 0) {
 		log_err("event loop");
 		goto out;
@@ -236,7 +268,7 @@ int main(int argc, char **argv)
 out:
 	/* Undo in reverse; each step is safe when its start never happened. */
 	if (table_installed) {
-		e = nft_remove();
+		e = nft_remove(nft);
 		if (e)
 			log_warnx("cannot remove nft table inet %s: %s", NFT_TABLE, strerror(-e));
 		else
@@ -244,6 +276,7 @@ out:
 	}
 	knob_restore(&fwd6);
 	knob_restore(&fwd4);
+	nft_close(nft);
 	loop_free(loop);
 	wg_device_free(dev);
 	tun_close(tun_fd);

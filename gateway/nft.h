@@ -1,6 +1,7 @@
 /* The gateway's one nftables table, `inet egress`: rendered as readable text
  * from a few parameters, applied as one atomic transaction that replaces the
- * whole table, removed on shutdown. No other table is ever touched. */
+ * whole table, owned by the daemon's netlink socket and removed on shutdown.
+ * No other table is ever touched. */
 #ifndef EGRESS_GATEWAY_NFT_H
 #define EGRESS_GATEWAY_NFT_H
 
@@ -44,15 +45,25 @@ uint32_t nft_client_mark(uint32_t tag, uint32_t id);
  * then NULL), -ENOMEM. */
 int nft_render(const struct nft_params *p, char **text);
 
+/* The table carries nft's owner flag: it belongs to the netlink socket of an
+ * nft_owner, which no other process can change or delete it through, and the
+ * kernel deletes it when that socket closes, so even a killed gatewayd leaves
+ * nothing behind. nft_open() returns 0 or -ENOMEM. nft_close() (NULL is fine)
+ * closes the socket, and the table goes with it. */
+struct nft_owner;
+int nft_open(struct nft_owner **owner);
+void nft_close(struct nft_owner *owner);
+
 /* Replaces table inet egress by text (nft_render's output) in one transaction:
  * either all of it applies or the kernel keeps the old table unchanged. Returns
- * 0, -EPERM without CAP_NET_ADMIN, -EINVAL when libnftables or the kernel
- * rejects the text, -ENOMEM or another -errno; on failure err (may be NULL)
- * holds libnftables' message, "ruleset:LINE:COL: Error: ..." with the text's
- * own line numbers, and the line quoted. */
-int nft_apply(const char *text, char *err, size_t errlen);
+ * 0; -EPERM without CAP_NET_ADMIN or when another process owns the table;
+ * -EOPNOTSUPP when a table inet egress without the owner flag exists (made by
+ * hand, say); -EINVAL when libnftables or the kernel rejects the text; -ENOMEM.
+ * On failure err (may be NULL) holds libnftables' message, "ruleset:LINE:COL:
+ * Error: ..." with the text's own line numbers, and the line quoted. */
+int nft_apply(struct nft_owner *owner, const char *text, char *err, size_t errlen);
 
-/* Deletes table inet egress; 0 also when there was none. -EPERM, -EINVAL. */
-int nft_remove(void);
+/* Deletes table inet egress now; 0 also when there was none. -EPERM, -EINVAL. */
+int nft_remove(struct nft_owner *owner);
 
 #endif

@@ -662,14 +662,16 @@ int conf_get_ifname(struct conf *c, int node, const char *key, char *buf)
 	ret = scalar(c, node, key, &v, &len);
 	if (ret < 0)
 		return ret;
+	/* Narrower than what the kernel takes: the names end up quoted in nft
+	 * rules, and no '%' (a TUN would get a kernel-made name that differs
+	 * from the configured one). */
 	for (i = 0; i < len; i++)
-		if (v[i] == '/' || v[i] == ':' || isspace((unsigned char)v[i]) ||
-		    !isprint((unsigned char)v[i]))
+		if (!isalnum((unsigned char)v[i]) && !strchr("_.-", v[i]))
 			break;
 	if (!len || len >= IFNAMSIZ || i < len || !strcmp(v, ".") || !strcmp(v, ".."))
 		return conf_bad_value(
 		        c, node, key,
-		        "is not an interface name (1-%d characters, no '/', ':' or whitespace)",
+		        "is not an interface name (1-%d letters, digits, '_', '.' or '-')",
 		        IFNAMSIZ - 1);
 	memcpy(buf, v, len + 1);
 	return 0;

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,11 @@ int netdev_up(struct nl *nl, const char *name, unsigned mtu, const struct wg_pre
 	int fd, idx, err;
 
 	fd = tun_open(name, ifname);
+	if (fd == -EBUSY) {
+		log_errx("cannot create TUN device %s: an interface of that name already exists",
+		         name);
+		return fd;
+	}
 	if (fd < 0) {
 		errno = -fd;
 		log_err("cannot create TUN device %s", name);
@@ -113,5 +119,29 @@ int netdev_options(int argc, char **argv, const char *ident, const char *usage, 
 		fprintf(stderr, "%s: unexpected argument \"%s\"\n%s", ident, argv[optind], usage);
 		return 1;
 	}
+	return -1;
+}
+
+const int netdev_signals[NETDEV_N_SIGNALS] = {SIGTERM, SIGINT, SIGHUP, SIGUSR1};
+
+void netdev_hold_signals(void)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	for (int i = 0; i < NETDEV_N_SIGNALS; i++)
+		sigaddset(&set, netdev_signals[i]);
+	/* Neither can fail with these arguments. */
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+int netdev_on_signal(void *arg, int signo)
+{
+	if (signo == SIGUSR1) {
+		wg_device_log_stats(arg);
+		return 0;
+	}
+	log_info("%s: shutting down", strsignal(signo));
 	return -1;
 }

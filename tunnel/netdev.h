@@ -22,6 +22,20 @@ int netdev_up(struct nl *nl, const char *name, unsigned mtu, const struct wg_pre
 int netdev_options(int argc, char **argv, const char *ident, const char *usage, const char **config,
                    bool *check_only);
 
+/* The signals the daemons handle in their loop: SIGTERM, SIGINT and SIGHUP
+ * stop them cleanly, SIGUSR1 logs the device's counters. */
+#define NETDEV_N_SIGNALS 4
+extern const int netdev_signals[NETDEV_N_SIGNALS];
+
+/* main()'s first step: blocks netdev_signals and ignores SIGPIPE, so that a
+ * signal arriving while the daemon is still setting up waits for the loop
+ * (which then undoes everything) instead of killing the daemon half-way,
+ * with its routes, rules or nft table left behind. */
+void netdev_hold_signals(void);
+
+/* The loop's handler for netdev_signals; arg is the struct wg_device. */
+int netdev_on_signal(void *arg, int signo);
+
 /* The protocol timers' divisor for tests (EGRESS_TIME_DIVISOR, 1..1000),
  * logged loudly when not 1: a production daemon runs with 1. */
 unsigned netdev_time_divisor(void);

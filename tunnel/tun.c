@@ -18,7 +18,9 @@ int tun_open(const char *name, char ifname_out[IFNAMSIZ])
 			return -EINVAL;
 		strcpy(ifr.ifr_name, name);
 	}
-	ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+	/* EXCL: never attach to an existing device of that name (and then change
+	 * and leave behind what we did not make); EBUSY instead. */
+	ifr.ifr_flags = (short)(IFF_TUN | IFF_NO_PI | IFF_TUN_EXCL); /* 0x8000: the sign bit */
 
 	fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0) {

@@ -15,8 +15,8 @@
  * and close-on-exec; the interface is created down and lives until the fd
  * is closed. @ifname_out (may be NULL) gets the name the kernel gave.
  * Returns the fd, or -EINVAL if @name does not fit in IFNAMSIZ, or the
- * -errno of open()/ioctl() (-EPERM without CAP_NET_ADMIN, -EBUSY if a
- * non-TUN interface has that name). */
+ * -errno of open()/ioctl() (-EPERM without CAP_NET_ADMIN, -EBUSY if any
+ * interface has that name: it never attaches to an existing one). */
 int tun_open(const char *name, char ifname_out[IFNAMSIZ]);
 
 /* Closes a fd from tun_open(); -1 is accepted and ignored. Returns 0 or -errno. */

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Leaving no trace: edged's exit (SIGTERM, then SIGINT on a second run)
-# restores `ip rule`, `ip -6 rule` and every routing table exactly; gatewayd's
-# SIGTERM removes table inet egress and its TUN while a foreign table in the
-# same namespace is left exactly as it was.
+# Leaving no trace: edged's exit (SIGTERM, SIGINT, SIGHUP on three runs,
+# and SIGTERM at moments of its start) restores `ip rule`, `ip -6 rule`,
+# every routing table and src_valid_mark exactly; gatewayd's SIGTERM removes
+# table inet egress and its TUN while a foreign table in the same namespace
+# is left exactly as it was.
 set -euo pipefail
 # shellcheck source=tests/netns/lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -33,11 +34,12 @@ routing() {
 	e1 ip -6 rule
 	e1 ip route show table all
 	e1 ip -6 route show table all
+	e1 sysctl net.ipv4.conf.all.src_valid_mark
 }
 routing >"$EG_DIR/routing.before"
 
 gatewayd_start -6 edge1
-for sig in TERM INT; do
+for sig in TERM INT HUP; do
 	log "edged up, then SIG$sig"
 	edged_start -6 edge1
 	wait_for 10 "the handshake (ping $HOST)" e1 ping -c1 -W1 "$HOST"
@@ -48,6 +50,21 @@ for sig in TERM INT; do
 	diff -u "$EG_DIR/routing.before" "$EG_DIR/routing.after" || die "edged left routing changed (SIG$sig)"
 	! nonempty e1 ip link show "$TUN_IF" || die "edged left its TUN behind (SIG$sig)"
 	echo "routing restored exactly"
+done
+
+log "edged: SIGTERM at any moment of its start restores everything"
+edge_yaml -6 edge1 >"$EG_DIR/edge1.yaml"
+for delay in 0 0.002 0.005 0.01 0.02 0.05 0.1 0.2; do
+	start edged-edge1 "$NS_E1" "$EDGED" -c "$EG_DIR/edge1.yaml"
+	sleep "$delay"
+	rc=0
+	stop edged-edge1 || rc=$?
+	# 0: it was up and shut down; 143: killed before it could hold signals.
+	[[ $rc == 0 || $rc == 143 ]] || die "after ${delay}s: exit status $rc"
+	routing >"$EG_DIR/routing.after"
+	diff -u "$EG_DIR/routing.before" "$EG_DIR/routing.after" || die "after ${delay}s: routing changed"
+	! nonempty e1 ip link show "$TUN_IF" || die "after ${delay}s: the TUN is still there"
+	echo "SIGTERM after ${delay}s: exit status $rc, routing as before"
 done
 
 log "gatewayd: SIGTERM"

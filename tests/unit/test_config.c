@@ -398,13 +398,19 @@ static const struct bad bad_gateway[] = {
         {"interface: [a, b]\n" GW_HEAD,
          "gateway.yaml:1:12: interface: expected a scalar, found a sequence"},
         {"interface: eth/0\n" GW_HEAD,
-         "gateway.yaml:1:12: interface: \"eth/0\" is not an interface name (1-15 characters, no "
-         "'/', ':' or whitespace)"},
+         "gateway.yaml:1:12: interface: \"eth/0\" is not an interface name (1-15 letters, digits, "
+         "'_', '.' or '-')"},
+        {"interface: \"egress%d\"\n" GW_HEAD,
+         "gateway.yaml:1:12: interface: \"egress%d\" is not an interface name (1-15 letters, "
+         "digits, '_', '.' or '-')"},
+        {GW_HEAD "uplink: \"wan+\"\n",
+         "gateway.yaml:3:9: uplink: \"wan+\" is not an interface name (1-15 letters, digits, "
+         "'_', '.' or '-')"},
         {GW_HEAD "uplink: egress0\n",
          "gateway.yaml:3:9: uplink: \"egress0\" is the tunnel interface itself"},
         {GW_HEAD "uplink: a-very-long-name0\n",
          "gateway.yaml:3:9: uplink: \"a-very-long-name0\" is not an interface name (1-15 "
-         "characters, no '/', ':' or whitespace)"},
+         "letters, digits, '_', '.' or '-')"},
         {GW_HEAD "mtu: 1000\n", "gateway.yaml:3:6: mtu: \"1000\" is not a number in 1280..9000"},
         {GW_HEAD "mark_tag: 0x45670001\n",
          "gateway.yaml:3:11: mark_tag: \"0x45670001\" overlaps mark_id_mask 0x0000ffff"},

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# gatewayd takes nothing over and leaves nothing behind, however it ends:
+#   - an existing interface with its TUN's name, or a table inet egress it did
+#     not make (by hand, or a second gatewayd's), stops it with a clear
+#     message and is left exactly as it was;
+#   - the running gatewayd's table cannot be changed or deleted from outside;
+#   - killed with SIGKILL, its table and TUN still vanish (the table belongs
+#     to its netlink socket), and a new gatewayd starts cleanly;
+#   - SIGTERM at any moment of its start: it exits, and the namespace is as
+#     it was before (table, TUN, ip_forward).
+set -euo pipefail
+# shellcheck source=tests/netns/lib.sh
+source "$(dirname "$0")/lib.sh"
+need_binaries
+
+topology
+keys gateway edge1
+gateway_yaml edge1 >"$EG_DIR/gateway.yaml"
+
+# state: what a gatewayd that is not running must not have changed.
+state() {
+	gw nft list ruleset
+	gw ip -d link show
+	gw cat /proc/sys/net/ipv4/ip_forward
+}
+
+# refused NAME EXPECTED CONFIG: gatewayd -c CONFIG exits 1 saying EXPECTED,
+# and state is as before.
+refused() {
+	local name=$1 expected=$2 before rc=0
+	before=$(state)
+	gw "$GATEWAYD" -c "$3" >"$EG_DIR/$name.out" 2>&1 || rc=$?
+	cat "$EG_DIR/$name.out"
+	[[ $rc == 1 ]] || die "$name: exit status $rc, want 1"
+	grep -qF -- "$expected" "$EG_DIR/$name.out" || die "$name: no \"$expected\" in the message"
+	[[ $(state) == "$before" ]] || die "$name: the namespace changed"
+}
+
+log "an interface named $TUN_IF exists already (a persistent TUN)"
+gw ip tuntap add dev "$TUN_IF" mode tun
+gw ip link set "$TUN_IF" mtu 1300
+refused tun-exists "cannot create TUN device $TUN_IF: an interface of that name already exists" \
+	"$EG_DIR/gateway.yaml"
+gw ip tuntap del dev "$TUN_IF" mode tun
+
+log "a table inet egress made by hand"
+gw nft add table inet egress
+gw nft add chain inet egress mine
+refused hand-table "a table of that name exists and is not ours" "$EG_DIR/gateway.yaml"
+gw nft delete table inet egress
+
+log "a second gatewayd in the same namespace"
+gatewayd_start edge1
+sed -e "s/^interface: .*/interface: egress9/" -e "s/^listen_port: .*/listen_port: 51821/" \
+	"$EG_DIR/gateway.yaml" >"$EG_DIR/second.yaml"
+table_before=$(gw nft list table inet egress)
+refused second "a table of that name exists and is not ours (another gatewayd" "$EG_DIR/second.yaml"
+[[ $(gw nft list table inet egress) == "$table_before" ]] || die "the first gatewayd's table changed"
+
+log "nobody else can delete or change the running gatewayd's table"
+if gw nft delete table inet egress; then die "nft deleted gatewayd's table"; fi
+if gw nft add chain inet egress intruder; then die "nft changed gatewayd's table"; fi
+[[ $(gw nft list table inet egress) == "$table_before" ]] || die "the table changed"
+running gatewayd || die "gatewayd is gone"
+
+log "SIGKILL: the kernel removes the table with gatewayd's socket, the TUN with its fd"
+stop gatewayd KILL || true
+wait_for 5 "the table to go" eval '! gw nft list table inet egress'
+wait_for 5 "the TUN to go" eval "! gw ip link show $TUN_IF"
+gw nft list tables
+log "a new gatewayd starts cleanly after that, and stops cleanly"
+gatewayd_start edge1
+stop gatewayd
+gw sysctl -qw net.ipv4.ip_forward=0 # SIGKILL left it on: nothing can undo that
+
+log "SIGTERM at any moment of the start leaves the namespace as it was"
+before=$(state)
+for delay in 0 0.002 0.005 0.01 0.02 0.03 0.05 0.08 0.12 0.2; do
+	start gatewayd "$NS_GW" "$GATEWAYD" -c "$EG_DIR/gateway.yaml"
+	sleep "$delay"
+	rc=0
+	stop gatewayd || rc=$?
+	# 0: it was up and shut down; 143: killed before it could hold signals.
+	[[ $rc == 0 || $rc == 143 ]] || die "after ${delay}s: exit status $rc"
+	[[ $(state) == "$before" ]] || die "after ${delay}s: the namespace changed"
+	echo "SIGTERM after ${delay}s: exit status $rc, nothing left"
+done
+
+echo PASS
