@@ -152,6 +152,26 @@ stop() {
 	return "$rc"
 }
 
+# stopped_while_starting NAME NS STATE CMD...: start CMD in NS and SIGTERM it
+# after each of a range of delays from 0 to 0.2 s, so that some land in the
+# middle of its start. Each time it must exit (0 when it had started and shut
+# down, 143 when the signal came before it could hold it) and the function
+# STATE must print what it printed before.
+stopped_while_starting() {
+	local name=$1 ns=$2 state=$3 before delay rc
+	shift 3
+	before=$("$state")
+	for delay in 0 0.002 0.005 0.01 0.02 0.05 0.1 0.2; do
+		start "$name" "$ns" "$@"
+		sleep "$delay"
+		rc=0
+		stop "$name" || rc=$?
+		[[ $rc == 0 || $rc == 143 ]] || die "SIGTERM after ${delay}s: exit status $rc"
+		[[ $("$state") == "$before" ]] || die "SIGTERM after ${delay}s: $state changed"
+		echo "SIGTERM after ${delay}s: exit status $rc, $state as before"
+	done
+}
+
 # wait_for SECONDS WHAT CMD...: poll CMD (output hidden) every 0.1 s until it
 # succeeds; fail the test naming WHAT after SECONDS.
 wait_for() {
