@@ -377,6 +377,14 @@ only_gateway_seen() {
 	[[ $(web_clients "$log") == "$want" ]] || die "$log: the host saw clients other than $want"
 }
 
+# ping_and_fetch NS FILE SUM: from NS, once the tunnel answers, five pings to
+# the host and a download of FILE (from web_file) whose sha256 must be SUM.
+ping_and_fetch() {
+	wait_for 10 "the handshake (ping $HOST from $1)" n "$1" ping -c1 -W1 "$HOST"
+	n "$1" ping -q -c5 -i0.2 -W2 "$HOST"
+	[[ $(fetch "$1" "http://$HOST/$2") == "$3" ]] || die "$2: checksum mismatch in $1"
+}
+
 # fetch NS URL: download URL in NS and print the sha256 of what arrived.
 fetch() {
 	n "$1" curl -gsSf --max-time 120 -o - "$2" | sha256sum | cut -d' ' -f1

@@ -17,9 +17,7 @@ sum=$(web_file ten.bin 10)
 log "1. wireguard-go edge -> gatewayd"
 gatewayd_start edge1
 wggo_edge edge1
-wait_for 10 "the handshake (ping $HOST)" e1 ping -c1 -W1 "$HOST"
-e1 ping -q -c5 -i0.2 -W2 "$HOST"
-[[ $(fetch "$NS_E1" "http://$HOST/ten.bin") == "$sum" ]] || die "checksum mismatch"
+ping_and_fetch "$NS_E1" ten.bin "$sum"
 e1 wg show "$(wggo_if edge1)" latest-handshakes
 stop wggo-edge1
 stop gatewayd || die "gatewayd did not exit cleanly on SIGTERM"
@@ -27,9 +25,7 @@ stop gatewayd || die "gatewayd did not exit cleanly on SIGTERM"
 log "2. edged -> wireguard-go gateway"
 wggo_gateway edge2
 edged_start edge2
-wait_for 10 "the handshake (ping $HOST)" e2 ping -c1 -W1 "$HOST"
-e2 ping -q -c5 -i0.2 -W2 "$HOST"
-[[ $(fetch "$NS_E2" "http://$HOST/ten.bin") == "$sum" ]] || die "checksum mismatch"
+ping_and_fetch "$NS_E2" ten.bin "$sum"
 gw wg show "$WG_GW_IF" latest-handshakes
 
 log "the internet host saw only the gateway"
