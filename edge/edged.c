@@ -134,7 +134,7 @@ int main(int argc, char **argv)
 		log_err("event loop");
 		goto out;
 	}
-	wg_peer_connect(gw);
+	wg_peer_connect(gw, wg_now());
 	log_info("connecting to the gateway from UDP port %u", wg_device_port(dev));
 	if (loop_run(loop) < 0) {
 		log_err("event loop");

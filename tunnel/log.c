@@ -65,6 +65,21 @@ LOG_FN(log_warnx, LOG_LVL_WARN, false)
 LOG_FN(log_info, LOG_LVL_INFO, false)
 LOG_FN(log_debug, LOG_LVL_DEBUG, false)
 
+bool log_ratelimit(struct log_ratelimit *rl, uint64_t now, uint64_t interval,
+                   unsigned long *suppressed)
+{
+	if (rl->next_ns && now < rl->next_ns) {
+		rl->suppressed++;
+		return false;
+	}
+	*suppressed = rl->suppressed;
+	rl->suppressed = 0;
+	rl->next_ns = now + interval;
+	if (!rl->next_ns)
+		rl->next_ns = 1; /* 0 means "never logged" */
+	return true;
+}
+
 void fatalx(const char *fmt, ...)
 {
 	va_list ap;

@@ -4,6 +4,7 @@
 #define EGRESS_LOG_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdnoreturn.h>
 
 enum log_level { LOG_LVL_ERR = 3, LOG_LVL_WARN = 4, LOG_LVL_INFO = 6, LOG_LVL_DEBUG = 7 };
@@ -21,6 +22,16 @@ void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* At most one line per interval for one source of lines: log_ratelimit()
+ * says whether a line may go out at now (any clock in ns, zero-initialised
+ * state) and, when it may, how many were held back since the last one went. */
+struct log_ratelimit {
+	uint64_t next_ns;
+	unsigned long suppressed;
+};
+bool log_ratelimit(struct log_ratelimit *rl, uint64_t now, uint64_t interval,
+                   unsigned long *suppressed);
+
 /* Only at start-up or on a broken invariant: logs and exits with status 1. */
 noreturn void fatalx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -18,8 +18,7 @@
 #include "tunnel/log.h"
 #include "tunnel/loop.h"
 
-#define BATCH            64
-#define DEFAULT_LOAD     100 /* handshake messages a second */
+#define BATCH            WG_BATCH
 #define TICK_MS          100
 #define SOCKET_BUF_BYTES (4 << 20)
 
@@ -246,7 +245,7 @@ struct wg_device *wg_device_new(const struct wg_device_params *p)
 	d->tun_fd = p->tun_fd;
 	d->mtu = p->mtu;
 	d->time_divisor = div;
-	d->load_threshold = p->load_threshold ? p->load_threshold : DEFAULT_LOAD;
+	d->load_threshold = p->load_threshold ? p->load_threshold : WG_LOAD_THRESHOLD;
 	d->rekey_after_ns = REKEY_AFTER_TIME * NSEC / div;
 	d->reject_after_ns = REJECT_AFTER_TIME * NSEC / div;
 	d->rekey_timeout_ns = REKEY_TIMEOUT * NSEC / div;
@@ -396,10 +395,8 @@ struct wg_peer *wg_peer_add(struct wg_device *d, const struct wg_peer_params *pp
 		p->stats.has_endpoint = true;
 		memcpy(&p->stats.endpoint, &p->ep, p->ep_len);
 	}
+	/* The first tick arms the persistent keepalive. */
 	p->persistent_keepalive = pp->persistent_keepalive;
-	if (p->persistent_keepalive)
-		p->t_persistent =
-		        wg_now() + (uint64_t)p->persistent_keepalive * NSEC / d->time_divisor;
 
 	d->n_routes = n_routes;
 	qsort(d->routes, d->n_routes, sizeof(*d->routes), route_cmp);
@@ -414,21 +411,21 @@ fail:
 	return NULL;
 }
 
-void wg_peer_connect(struct wg_peer *p)
+void wg_peer_connect(struct wg_peer *p, uint64_t now)
 {
-	session_send_initiation(p, false, wg_now());
+	session_send_initiation(p, false, now);
 }
 
-void wg_peer_stats(const struct wg_peer *p, struct wg_peer_stats *s)
+void wg_peer_stats(const struct wg_peer *p, uint64_t now, struct wg_peer_stats *s)
 {
 	*s = p->stats;
-	s->has_session = p->current && wg_now() - p->current->birth_ns < p->dev->reject_after_ns;
+	s->has_session = p->current && now - p->current->birth_ns < p->dev->reject_after_ns;
 }
 
-void wg_device_stats(const struct wg_device *d, struct wg_device_stats *s)
+void wg_device_stats(const struct wg_device *d, uint64_t now, struct wg_device_stats *s)
 {
 	*s = d->stats;
-	s->under_load = wg_now() < d->under_load_until_ns;
+	s->under_load = now < d->under_load_until_ns;
 }
 
 static void format_endpoint(const struct sockaddr_storage *ss, char *buf, size_t size)
@@ -454,20 +451,20 @@ static void format_endpoint(const struct sockaddr_storage *ss, char *buf, size_t
 void wg_device_log_stats(const struct wg_device *d)
 {
 	struct wg_device_stats ds;
-	uint64_t now = (uint64_t)time(NULL);
+	uint64_t now = (uint64_t)time(NULL), mono = wg_now();
 
-	wg_device_stats(d, &ds);
+	wg_device_stats(d, mono, &ds);
 	log_info("device: port %u, %zu peers, %llu invalid datagrams, %llu packets for no peer, "
-	         "%llu handshake messages, %llu cookie replies, %s",
+	         "%llu handshake messages, %llu cookie replies, under load %llu times, %s",
 	         d->port, d->n_peers, (unsigned long long)ds.invalid,
 	         (unsigned long long)ds.no_route, (unsigned long long)ds.handshake_rx,
-	         (unsigned long long)ds.cookie_replies,
-	         ds.under_load ? "under load" : "not under load");
+	         (unsigned long long)ds.cookie_replies, (unsigned long long)ds.load_events,
+	         ds.under_load ? "under load now" : "not under load now");
 	for (size_t i = 0; i < d->n_peers; i++) {
 		struct wg_peer_stats ps;
 		char ep[INET6_ADDRSTRLEN + 8] = "none", hs[32] = "never";
 
-		wg_peer_stats(d->peers[i], &ps);
+		wg_peer_stats(d->peers[i], mono, &ps);
 		if (ps.has_endpoint)
 			format_endpoint(&ps.endpoint, ep, sizeof(ep));
 		if (ps.last_handshake_unix)
@@ -666,30 +663,67 @@ static void input(struct wg_device *d, uint8_t *buf, size_t len, struct sockaddr
 	else if (buf[0] == NOISE_MSG_RESP && len == sizeof(struct noise_msg_resp))
 		session_handle_resp(d, buf, src, srclen, now);
 	else if (buf[0] == NOISE_MSG_COOKIE && len == sizeof(struct noise_msg_cookie))
-		session_handle_cookie(d, buf);
+		session_handle_cookie(d, buf, now);
 	else
 		d->stats.invalid++;
 }
 
-void wg_device_input(struct wg_device *d, const void *buf, size_t len, const struct sockaddr *src,
-                     socklen_t srclen)
+static bool is_handshake(const uint8_t *buf, size_t len)
 {
-	struct batch *b = d->batch;
-	struct sockaddr_storage from = {0};
-
-	if (len > b->buf_size || srclen > sizeof(from))
-		return;
-	memcpy(b->bufs, buf, len);
-	memcpy(&from, src, srclen);
-	input(d, b->bufs, len, &from, srclen, wg_now());
+	return (buf[0] == NOISE_MSG_INIT && len == sizeof(struct noise_msg_init)) ||
+	       (buf[0] == NOISE_MSG_RESP && len == sizeof(struct noise_msg_resp));
 }
 
-static int on_udp(void *arg, uint32_t events)
+/* "Under load" means what the kernel and wireguard-go mean by it: the CPU is
+ * not keeping up with handshakes, so they queue. A rate says nothing about
+ * that (anyone who knows our public key could send enough valid-mac1
+ * initiations to pass any fixed rate, and many clients legitimately do);
+ * a queue does. Our single-threaded loop has no handshake queue of its own:
+ * the socket's receive queue is it. A receive that comes back full found the
+ * queue holding more than one batch, so the handshake messages in it were
+ * waiting behind others; when load_threshold or more of them are in such a
+ * receive, the device is under load for the next second, and handshakes in
+ * this very receive already get cookie replies instead of Diffie-Hellman.
+ * Datagrams, not receives, are counted, so a receive of GRO trains that
+ * carries many datagrams counts as the many. */
+static void note_load(struct wg_device *d, unsigned datagrams, unsigned handshakes, uint64_t now)
 {
-	struct wg_device *d = arg;
-	struct batch *b = d->batch;
-	int n;
+	unsigned long suppressed;
 
+	if (datagrams < BATCH || handshakes < d->load_threshold)
+		return;
+	if (now >= d->under_load_until_ns) {
+		d->stats.load_events++;
+		if (log_ratelimit(&d->load_log, now, LOG_INTERVAL_NS, &suppressed))
+			log_warnx("under load: %u handshake messages queued behind a full receive, "
+			          "answering with cookies (%lu more such times not logged)",
+			          handshakes, suppressed);
+	}
+	d->under_load_until_ns = now + NSEC;
+}
+
+/* The n datagrams of one receive, in the batch's slots. */
+static void input_received(struct wg_device *d, unsigned n, uint64_t now)
+{
+	struct batch *b = d->batch;
+	unsigned handshakes = 0;
+
+	for (unsigned i = 0; i < n; i++)
+		if (is_handshake(b->iovs[i].iov_base, b->msgs[i].msg_len))
+			handshakes++;
+	note_load(d, n, handshakes, now);
+	for (unsigned i = 0; i < n; i++) {
+		if (b->msgs[i].msg_hdr.msg_flags & MSG_TRUNC) {
+			d->stats.invalid++;
+			continue;
+		}
+		input(d, b->iovs[i].iov_base, b->msgs[i].msg_len, &b->addrs[i],
+		      b->msgs[i].msg_hdr.msg_namelen, now);
+	}
+}
+
+static void batch_prepare_receive(struct batch *b)
+{
 	for (int i = 0; i < BATCH; i++) {
 		b->iovs[i] = (struct iovec){.iov_base = b->bufs + (size_t)i * b->buf_size,
 		                            .iov_len = b->buf_size};
@@ -700,31 +734,59 @@ static int on_udp(void *arg, uint32_t events)
 		        .msg_iovlen = 1,
 		};
 	}
-	n = recvmmsg(d->udp_fd, b->msgs, BATCH, MSG_DONTWAIT, NULL);
+}
+
+void wg_device_input(struct wg_device *d, const struct wg_datagram *dg, size_t n, uint64_t now)
+{
+	struct batch *b = d->batch;
+
+	while (n) {
+		unsigned k = 0;
+
+		batch_prepare_receive(b);
+		for (; k < BATCH && k < n; k++) {
+			size_t len = dg[k].len < b->buf_size ? dg[k].len : b->buf_size;
+			socklen_t alen = dg[k].srclen < sizeof(b->addrs[k]) ? dg[k].srclen
+			                                                    : sizeof(b->addrs[k]);
+
+			memcpy(b->iovs[k].iov_base, dg[k].buf, len);
+			b->msgs[k].msg_len = (unsigned)len;
+			b->msgs[k].msg_hdr.msg_flags = dg[k].len > b->buf_size ? MSG_TRUNC : 0;
+			memset(&b->addrs[k], 0, sizeof(b->addrs[k]));
+			memcpy(&b->addrs[k], dg[k].src, alen);
+			b->msgs[k].msg_hdr.msg_namelen = alen;
+		}
+		input_received(d, k, now);
+		dg += k;
+		n -= k;
+	}
+}
+
+static int on_udp(void *arg, uint32_t events)
+{
+	struct wg_device *d = arg;
+	int n;
+
+	batch_prepare_receive(d->batch);
+	n = recvmmsg(d->udp_fd, d->batch->msgs, BATCH, MSG_DONTWAIT, NULL);
 	if (n < 0) {
 		if (errno != EAGAIN && errno != EINTR)
 			log_warn("recvmmsg");
 		return 0;
 	}
-	uint64_t now = wg_now();
-	for (int i = 0; i < n; i++) {
-		if (b->msgs[i].msg_hdr.msg_flags & MSG_TRUNC) {
-			d->stats.invalid++;
-			continue;
-		}
-		input(d, b->iovs[i].iov_base, b->msgs[i].msg_len, &b->addrs[i],
-		      b->msgs[i].msg_hdr.msg_namelen, now);
-	}
+	input_received(d, (unsigned)n, wg_now());
 	return 0;
+}
+
+void wg_device_tick(struct wg_device *d, uint64_t now)
+{
+	for (size_t i = 0; i < d->n_peers; i++)
+		session_tick(d->peers[i], now);
 }
 
 static int on_tick(void *arg)
 {
-	struct wg_device *d = arg;
-	uint64_t now = wg_now();
-
-	for (size_t i = 0; i < d->n_peers; i++)
-		session_tick(d->peers[i], now);
+	wg_device_tick(arg, wg_now());
 	return 0;
 }
 

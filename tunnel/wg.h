@@ -25,13 +25,26 @@ struct wg_device_params {
 	unsigned mtu;               /* of the TUN */
 	uint16_t listen_port;       /* 0: any free port */
 	uint32_t fwmark;            /* SO_MARK of the UDP socket; 0: none */
-	/* Under load (see wg.c) above this many handshake messages a second;
-	 * 0 takes the default. */
+	/* Under load (see wg.c) when a receive that found the socket's queue
+	 * fuller than one batch holds this many handshake messages; 0 takes the
+	 * default, WG_LOAD_THRESHOLD. */
 	unsigned load_threshold;
 	/* Divides every protocol timer (rekey, reject, keepalive, ...); 1 in
 	 * production, larger only in tests that must cross rekeys quickly. */
 	unsigned time_divisor;
 };
+
+/* Datagrams taken by one receive from the socket; a receive that comes back
+ * with this many found the queue fuller than it could take. */
+#define WG_BATCH 64
+/* The default load threshold: a quarter of a full receive being handshake
+ * messages means the CPU is behind on them. */
+#define WG_LOAD_THRESHOLD (WG_BATCH / 4)
+
+/* The clock of every protocol timer, in ns: CLOCK_BOOTTIME, which goes on
+ * during suspend. The entry points below that take `now` read no clock
+ * themselves, so tests and fuzzers can run them on a fake one. */
+uint64_t wg_now(void);
 
 /* NULL with errno set on failure. */
 struct wg_device *wg_device_new(const struct wg_device_params *p);
@@ -39,9 +52,19 @@ struct wg_device *wg_device_new(const struct wg_device_params *p);
 void wg_device_free(struct wg_device *d);
 /* Adds the device's sockets and its timer tick to the loop. 0 or -errno. */
 int wg_device_attach(struct wg_device *d, struct loop *l);
-/* Handles one datagram as if it had arrived from src: for fuzzing and tests. */
-void wg_device_input(struct wg_device *d, const void *buf, size_t len, const struct sockaddr *src,
-                     socklen_t srclen);
+struct wg_datagram {
+	const void *buf;
+	size_t len;
+	const struct sockaddr *src;
+	socklen_t srclen;
+};
+/* Handles n datagrams as if one receive from the socket had returned them, at
+ * time now: for fuzzing and tests. n >= WG_BATCH is a full receive (see
+ * load_threshold); more than WG_BATCH are taken as several receives. */
+void wg_device_input(struct wg_device *d, const struct wg_datagram *dg, size_t n, uint64_t now);
+/* Runs the protocol timers of every peer at time now (the loop's tick does
+ * this every 100 ms on wg_now()). */
+void wg_device_tick(struct wg_device *d, uint64_t now);
 /* The UDP port actually bound. */
 uint16_t wg_device_port(const struct wg_device *d);
 
@@ -69,7 +92,7 @@ struct wg_peer_params {
  * already taken), EINVAL (a bad key), ENOMEM. */
 struct wg_peer *wg_peer_add(struct wg_device *d, const struct wg_peer_params *p);
 /* Starts a handshake now instead of waiting for the first packet. */
-void wg_peer_connect(struct wg_peer *p);
+void wg_peer_connect(struct wg_peer *p, uint64_t now);
 
 struct wg_peer_stats {
 	uint64_t rx_bytes, tx_bytes; /* inner packets */
@@ -81,16 +104,18 @@ struct wg_peer_stats {
 	struct sockaddr_storage endpoint;
 	bool has_session; /* a current session usable for sending */
 };
-void wg_peer_stats(const struct wg_peer *p, struct wg_peer_stats *s);
+/* has_session is judged at time now. */
+void wg_peer_stats(const struct wg_peer *p, uint64_t now, struct wg_peer_stats *s);
 
 struct wg_device_stats {
 	uint64_t invalid;        /* datagrams that were no valid message */
 	uint64_t no_route;       /* TUN packets for no peer */
 	uint64_t cookie_replies; /* sent while under load */
 	uint64_t handshake_rx;   /* handshake messages with a valid mac1 */
-	bool under_load;
+	uint64_t load_events;    /* times the device went under load */
+	bool under_load;         /* at time now */
 };
-void wg_device_stats(const struct wg_device *d, struct wg_device_stats *s);
+void wg_device_stats(const struct wg_device *d, uint64_t now, struct wg_device_stats *s);
 /* Logs the device's counters and one line per peer (endpoint, last
  * handshake, packets and bytes each way, spoofed packets dropped): what the
  * daemons print on SIGUSR1. */

@@ -3,6 +3,7 @@
 #ifndef EGRESS_WG_PRIV_H
 #define EGRESS_WG_PRIV_H
 
+#include "tunnel/log.h"
 #include "tunnel/noise.h"
 #include "tunnel/replay.h"
 #include "tunnel/wg.h"
@@ -59,6 +60,7 @@ struct wg_peer {
 	uint64_t cookie_ns; /* 0: none */
 	uint8_t last_mac1[NOISE_MAC_LEN];
 	bool has_last_mac1;
+	struct log_ratelimit roam_log, cookie_log;
 
 	/* Timers: the monotonic ns at which each fires, 0 when not armed. */
 	uint64_t t_retransmit, t_keepalive, t_new_handshake, t_zero_keys, t_persistent;
@@ -103,10 +105,11 @@ struct wg_device {
 	size_t n_routes;
 	struct index_map indexes;
 
-	/* "Under load" bookkeeping: handshake messages in the current second. */
-	uint64_t load_window_ns;
-	unsigned load_count, load_threshold;
+	/* "Under load": set by a full receive with load_threshold handshake
+	 * messages in it, for one second after the last such receive. */
+	unsigned load_threshold;
 	uint64_t under_load_until_ns;
+	struct log_ratelimit load_log;
 	/* Under load, handshakes with a valid cookie are still limited per
 	 * source address: token buckets, indexed by a keyed hash of it. */
 	struct ratelimit {
@@ -124,8 +127,11 @@ struct wg_device {
 	struct batch *batch;
 };
 
+/* Lines about what the network does (roaming, cookies, load) at most this
+ * often per peer or device, so no sender can flood the log. */
+#define LOG_INTERVAL_NS (10 * NSEC)
+
 /* wg.c */
-uint64_t wg_now(void);
 struct wg_peer *wg_route_lookup(struct wg_device *d, int family, const void *addr);
 int wg_index_add(struct wg_device *d, struct wg_peer *p, uint32_t *index);
 void wg_index_del(struct wg_device *d, uint32_t index);
@@ -143,7 +149,7 @@ void session_handle_init(struct wg_device *d, const void *msg, const struct sock
                          socklen_t srclen, uint64_t now);
 void session_handle_resp(struct wg_device *d, const void *msg, const struct sockaddr_storage *src,
                          socklen_t srclen, uint64_t now);
-void session_handle_cookie(struct wg_device *d, const void *msg);
+void session_handle_cookie(struct wg_device *d, const void *msg, uint64_t now);
 void session_send_initiation(struct wg_peer *p, bool retry, uint64_t now);
 /* The keypair that may send now, or NULL (then the packet is staged and a
  * handshake started). */

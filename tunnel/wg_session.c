@@ -55,12 +55,19 @@ static bool same_endpoint(const struct sockaddr_storage *a, socklen_t alen,
 	       memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
 }
 
-static void set_endpoint(struct wg_peer *p, const struct sockaddr_storage *src, socklen_t len)
+static void set_endpoint(struct wg_peer *p, const struct sockaddr_storage *src, socklen_t len,
+                         uint64_t now)
 {
+	unsigned long suppressed;
+
 	if (same_endpoint(&p->ep, p->ep_len, src, len))
 		return;
-	if (p->ep_len)
-		log_info("peer %s: endpoint moved", p->name);
+	/* A peer behind a NAT that rebinds often, or one that roams on purpose
+	 * every packet, moves as often as it likes: the log hears of it at most
+	 * once per interval. */
+	if (p->ep_len && log_ratelimit(&p->roam_log, now, LOG_INTERVAL_NS, &suppressed))
+		log_info("peer %s: endpoint moved (%lu more moves not logged)", p->name,
+		         suppressed);
 	memcpy(&p->ep, src, len);
 	p->ep_len = len;
 	p->stats.has_endpoint = true;
@@ -87,25 +94,11 @@ static size_t cookie_source(const struct sockaddr_storage *src, uint8_t out[18])
 	return 18;
 }
 
-/* Under load when more than load_threshold handshake messages arrived in the
- * current one-second window; it lasts one second past the window. Under load,
- * a handshake message without a valid mac2 is answered with a cookie reply
- * and costs no Diffie-Hellman. */
+/* Under load (see note_load() in wg.c), a handshake message without a valid
+ * mac2 is answered with a cookie reply and costs no Diffie-Hellman. */
 static bool under_load(struct wg_device *d, uint64_t now)
 {
-	if (now - d->load_window_ns >= NSEC) {
-		d->load_window_ns = now;
-		d->load_count = 0;
-	}
-	if (++d->load_count > d->load_threshold) {
-		if (now >= d->under_load_until_ns)
-			log_warnx("under load: %u handshake messages in a second, answering with "
-			          "cookies",
-			          d->load_count);
-		d->under_load_until_ns = now + NSEC;
-	}
-	d->stats.under_load = now < d->under_load_until_ns;
-	return d->stats.under_load;
+	return now < d->under_load_until_ns;
 }
 
 /* A token bucket per source address (its IP, not its port, so one host
@@ -272,7 +265,7 @@ void session_handle_init(struct wg_device *d, const void *buf, const struct sock
 	p->hs = hs;
 	memcpy(p->greatest_ts, ts, sizeof(ts));
 	p->last_init_rx_ns = now;
-	set_endpoint(p, src, srclen);
+	set_endpoint(p, src, srclen, now);
 
 	if (noise_resp_create(&resp, &p->hs, &p->remote, index) < 0 ||
 	    noise_derive_keys(&keys, &p->hs) < 0) {
@@ -287,7 +280,13 @@ void session_handle_init(struct wg_device *d, const void *buf, const struct sock
 	kp->keys = keys;
 	kp->birth_ns = now;
 	replay_init(&kp->replay);
+	/* As the kernel's add_new_keypair() does for a responder: the new
+	 * session waits in next for its confirmation, and previous goes, so at
+	 * most two sessions are ever accepted (current and the unconfirmed
+	 * next). Data under the old previous is refused from now on. */
 	keypair_free(d, p->next);
+	keypair_free(d, p->previous);
+	p->previous = NULL;
 	p->next = kp; /* the index now belongs to the keypair */
 	kp = NULL;
 	p->t_zero_keys = now + 3 * d->reject_after_ns;
@@ -339,7 +338,7 @@ void session_handle_resp(struct wg_device *d, const void *buf, const struct sock
 		p->previous = p->current;
 	}
 	p->current = kp;
-	set_endpoint(p, src, srclen);
+	set_endpoint(p, src, srclen, now);
 	handshake_complete(p, "initiator", now);
 	any_packet_received(p, now);
 
@@ -351,11 +350,12 @@ void session_handle_resp(struct wg_device *d, const void *buf, const struct sock
 	}
 }
 
-void session_handle_cookie(struct wg_device *d, const void *buf)
+void session_handle_cookie(struct wg_device *d, const void *buf, uint64_t now)
 {
 	const struct noise_msg_cookie *m = buf;
 	struct wg_peer *p = wg_index_find(d, le32toh(m->receiver));
 	uint8_t cookie[NOISE_COOKIE_LEN];
+	unsigned long suppressed;
 
 	if (!p || !p->has_last_mac1 ||
 	    noise_cookie_reply_consume(m, p->remote.cookie_key, p->last_mac1, cookie) < 0) {
@@ -363,10 +363,13 @@ void session_handle_cookie(struct wg_device *d, const void *buf)
 		return;
 	}
 	memcpy(p->cookie, cookie, sizeof(cookie));
-	p->cookie_ns = wg_now();
+	p->cookie_ns = now;
 	/* One reply per message: a second one for the same mac1 is refused. */
 	p->has_last_mac1 = false;
-	log_info("peer %s: gateway under load, got a cookie for the next try", p->name);
+	if (log_ratelimit(&p->cookie_log, now, LOG_INTERVAL_NS, &suppressed))
+		log_info("peer %s: gateway under load, got a cookie for the next try (%lu more "
+		         "cookies not logged)",
+		         p->name, suppressed);
 }
 
 void session_send_initiation(struct wg_peer *p, bool retry, uint64_t now)
@@ -458,7 +461,7 @@ void session_received(struct wg_peer *p, struct keypair *kp, const struct sockad
 {
 	struct wg_device *d = p->dev;
 
-	set_endpoint(p, src, srclen);
+	set_endpoint(p, src, srclen, now);
 	if (kp == p->next) {
 		/* The initiator used the session we answered: it is confirmed. */
 		keypair_free(d, p->previous);
@@ -499,6 +502,9 @@ static bool due(uint64_t *t, uint64_t now)
 void session_tick(struct wg_peer *p, uint64_t now)
 {
 	struct wg_device *d = p->dev;
+
+	if (p->persistent_keepalive && !p->t_persistent)
+		p->t_persistent = now + (uint64_t)p->persistent_keepalive * NSEC / d->time_divisor;
 
 	if (due(&p->t_retransmit, now)) {
 		if (p->hs_attempts > MAX_TIMER_HANDSHAKES) {

@@ -23,6 +23,17 @@
 #include "tunnel/noise.h"
 #include "tunnel/wg.h"
 
+/* The fake clock the device runs on. */
+static uint64_t now_ns = 3600ULL * 1000000000ULL;
+
+static void input1(struct wg_device *d, const void *buf, size_t len, const struct sockaddr *src,
+                   socklen_t srclen)
+{
+	struct wg_datagram dg = {.buf = buf, .len = len, .src = src, .srclen = srclen};
+
+	wg_device_input(d, &dg, 1, now_ns);
+}
+
 static struct wg_device *dev;
 static struct noise_local peer;
 static struct noise_remote dev_as_seen;
@@ -76,7 +87,7 @@ static void setup(void)
 	if (noise_init_create(&init, &hs, &peer, &dev_as_seen, 1) < 0)
 		abort();
 	noise_macs_add(&init, sizeof(init), dev_as_seen.mac1_key, NULL, NULL);
-	wg_device_input(dev, &init, sizeof(init), (struct sockaddr *)&from, sizeof(from));
+	input1(dev, &init, sizeof(init), (struct sockaddr *)&from, sizeof(from));
 	pfd = (struct pollfd){.fd = udp, .events = POLLIN};
 	if (poll(&pfd, 1, 2000) != 1 || recv(udp, &resp, sizeof(resp), 0) != sizeof(resp) ||
 	    noise_resp_consume(&resp, &hs, &peer, &dev_as_seen) < 0 ||
@@ -114,7 +125,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			noise_macs_add(buf, len, dev_as_seen.mac1_key, NULL, NULL);
 		/* fall through */
 	case 0:
-		wg_device_input(dev, buf, len, (struct sockaddr *)&src, sizeof(src));
+		input1(dev, buf, len, (struct sockaddr *)&src, sizeof(src));
 		break;
 	case 2: {
 		struct noise_msg_data *m = (void *)buf;
@@ -128,8 +139,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		m->counter = htole64(counter);
 		crypto_aead_seal(m->payload, m->payload, padded, NULL, 0, counter, keys.send);
 		counter++;
-		wg_device_input(dev, buf, NOISE_DATA_HDR_LEN + padded + CRYPTO_TAG_LEN,
-		                (struct sockaddr *)&src, sizeof(src));
+		input1(dev, buf, NOISE_DATA_HDR_LEN + padded + CRYPTO_TAG_LEN,
+		       (struct sockaddr *)&src, sizeof(src));
 		break;
 	}
 	}
