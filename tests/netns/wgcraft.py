@@ -2,8 +2,9 @@
 """Hand-made WireGuard datagrams for the netns tests (stdlib only).
 
   flood    handshake initiations with random contents and a valid mac1, sent
-           round-robin from many source addresses at a fixed rate; counts the
-           cookie replies that come back
+           round-robin from many source addresses at a fixed average rate,
+           in bursts sent back to back (so they queue up at the gateway the
+           way a flood beyond its CPU does); counts the cookie replies
   garbage  random datagrams of random lengths, some shaped like WireGuard
            messages (type byte 1..4, three zero bytes, the exact lengths);
            then listens and counts the replies, of which there should be none
@@ -96,12 +97,14 @@ def cmd_flood(a):
     start = time.monotonic()
     deadline = start + a.count / a.rate + 10  # whatever happens, stop then
     print(f"flooding {to[0]}:{to[1]} from {len(socks)} addresses, "
-          f"{a.count} initiations at {a.rate}/s", flush=True)
+          f"{a.count} initiations at {a.rate}/s in bursts of {a.burst}", flush=True)
     for i in range(a.count):
-        # Paced against the start time so a slow iteration does not drift.
-        delay = start + i / a.rate - time.monotonic()
-        if delay > 0:
-            time.sleep(delay)
+        # Each burst paced against the start time, so a slow one does not
+        # drift; within a burst, no pause at all.
+        if i % a.burst == 0:
+            delay = start + i / a.rate - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
         if time.monotonic() > deadline:
             break
         try:
@@ -266,6 +269,7 @@ def main():
     f.add_argument("--sources-from", required=True, help="file or comma-separated list")
     f.add_argument("--count", type=int, default=1000)
     f.add_argument("--rate", type=float, default=300, help="initiations per second")
+    f.add_argument("--burst", type=int, default=1, help="initiations sent back to back")
     f.add_argument("--seed", type=int, default=None)
     f.set_defaults(func=cmd_flood)
 
@@ -294,7 +298,7 @@ def main():
     r.set_defaults(func=cmd_replay)
 
     a = p.parse_args()
-    for name in ("count", "rate", "times"):
+    for name in ("count", "rate", "times", "burst"):
         if getattr(a, name, 1) <= 0:
             p.error(f"--{name} must be positive")
     return a.func(a)
