@@ -10,11 +10,13 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
-#define LOOP_MAX_WATCHES 32
+enum watch_kind { WATCH_FREE, WATCH_FD, WATCH_TIMER };
 
 struct watch {
-	int fd;
+	enum watch_kind kind;
+	int fd; /* a timer's is the loop's own */
 	loop_fd_fn fn;
+	loop_tick_fn tick_fn;
 	void *arg;
 };
 
@@ -23,11 +25,8 @@ struct loop {
 	int sigfd;
 	loop_signal_fn sig_fn;
 	void *sig_arg;
-	int timerfd;
-	loop_tick_fn tick_fn;
-	void *tick_arg;
-	struct watch watches[LOOP_MAX_WATCHES];
-	int n_watches;
+	struct watch *watches; /* grows; a free slot is reused */
+	size_t n_watches;
 };
 
 struct loop *loop_new(void)
@@ -37,7 +36,6 @@ struct loop *loop_new(void)
 	if (!l)
 		return NULL;
 	l->sigfd = -1;
-	l->timerfd = -1;
 	l->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (l->epfd < 0) {
 		int saved = errno;
@@ -54,15 +52,17 @@ void loop_free(struct loop *l)
 		return;
 	if (l->sigfd >= 0)
 		close(l->sigfd);
-	if (l->timerfd >= 0)
-		close(l->timerfd);
+	for (size_t i = 0; i < l->n_watches; i++)
+		if (l->watches[i].kind == WATCH_TIMER)
+			close(l->watches[i].fd);
+	free(l->watches);
 	close(l->epfd);
 	free(l);
 }
 
-/* The epoll data of a watch is its slot; the signal and timer fds use the
- * slots past the table. */
-enum { SLOT_SIGNAL = LOOP_MAX_WATCHES, SLOT_TIMER };
+/* The epoll data of a watch is its slot in the table (stable while the table
+ * grows, since it is an index); the signal fd has the slot past any table. */
+#define SLOT_SIGNAL UINT64_MAX
 
 static int watch_fd(struct loop *l, int fd, uint32_t events, uint64_t slot)
 {
@@ -71,26 +71,44 @@ static int watch_fd(struct loop *l, int fd, uint32_t events, uint64_t slot)
 	return epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
 }
 
+/* A free slot of the table, grown if there is none; -ENOMEM. */
+static int free_slot(struct loop *l, size_t *slot)
+{
+	struct watch *w;
+	size_t i, cap;
+
+	for (i = 0; i < l->n_watches; i++)
+		if (l->watches[i].kind == WATCH_FREE)
+			return *slot = i, 0;
+	cap = l->n_watches ? l->n_watches * 2 : 8;
+	w = realloc(l->watches, cap * sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	memset(w + l->n_watches, 0, (cap - l->n_watches) * sizeof(*w));
+	l->watches = w;
+	*slot = l->n_watches;
+	l->n_watches = cap;
+	return 0;
+}
+
 int loop_add(struct loop *l, int fd, uint32_t events, loop_fd_fn fn, void *arg)
 {
-	int slot, err;
+	size_t slot;
+	int err;
 
-	for (slot = 0; slot < LOOP_MAX_WATCHES; slot++)
-		if (!l->watches[slot].fn)
-			break;
-	if (slot == LOOP_MAX_WATCHES)
-		return -ENOSPC;
-	err = watch_fd(l, fd, events, (uint64_t)slot);
+	err = free_slot(l, &slot);
+	if (!err)
+		err = watch_fd(l, fd, events, slot);
 	if (err)
 		return err;
-	l->watches[slot] = (struct watch){.fd = fd, .fn = fn, .arg = arg};
+	l->watches[slot] = (struct watch){.kind = WATCH_FD, .fd = fd, .fn = fn, .arg = arg};
 	return 0;
 }
 
 int loop_del(struct loop *l, int fd)
 {
-	for (int slot = 0; slot < LOOP_MAX_WATCHES; slot++) {
-		if (l->watches[slot].fn && l->watches[slot].fd == fd) {
+	for (size_t slot = 0; slot < l->n_watches; slot++) {
+		if (l->watches[slot].kind == WATCH_FD && l->watches[slot].fd == fd) {
 			epoll_ctl(l->epfd, EPOLL_CTL_DEL, fd, NULL);
 			l->watches[slot] = (struct watch){0};
 			return 0;
@@ -125,23 +143,28 @@ int loop_signals(struct loop *l, const int *signals, int n, loop_signal_fn fn, v
 int loop_tick(struct loop *l, unsigned interval_ms, loop_tick_fn fn, void *arg)
 {
 	struct itimerspec its = {0};
-	int err;
+	size_t slot;
+	int fd, err;
 
-	if (l->timerfd >= 0)
-		return -EBUSY;
-	l->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	if (l->timerfd < 0)
+	if (!interval_ms)
+		return -EINVAL;
+	err = free_slot(l, &slot);
+	if (err)
+		return err;
+	fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (fd < 0)
 		return -errno;
 	its.it_interval.tv_sec = interval_ms / 1000;
 	its.it_interval.tv_nsec = (long)(interval_ms % 1000) * 1000000L;
 	its.it_value = its.it_interval;
-	if (timerfd_settime(l->timerfd, 0, &its, NULL) < 0)
-		return -errno;
-	err = watch_fd(l, l->timerfd, EPOLLIN, SLOT_TIMER);
-	if (err)
+	err = timerfd_settime(fd, 0, &its, NULL) < 0 ? -errno : 0;
+	if (!err)
+		err = watch_fd(l, fd, EPOLLIN, slot);
+	if (err) {
+		close(fd);
 		return err;
-	l->tick_fn = fn;
-	l->tick_arg = arg;
+	}
+	l->watches[slot] = (struct watch){.kind = WATCH_TIMER, .fd = fd, .tick_fn = fn, .arg = arg};
 	return 0;
 }
 
@@ -155,13 +178,18 @@ static int on_signal(struct loop *l)
 	return 0;
 }
 
-static int on_timer(struct loop *l)
+static int on_watch(struct watch *w, uint32_t events)
 {
 	uint64_t expirations;
 
-	if (read(l->timerfd, &expirations, sizeof(expirations)) != sizeof(expirations))
+	if (w->kind == WATCH_FD)
+		return w->fn(w->arg, events);
+	if (w->kind != WATCH_TIMER)
+		return 0; /* deleted by an earlier handler of this batch */
+	/* However many intervals passed while the loop was busy, one call. */
+	if (read(w->fd, &expirations, sizeof(expirations)) != sizeof(expirations))
 		return 0;
-	return l->tick_fn(l->tick_arg);
+	return w->tick_fn(w->arg);
 }
 
 int loop_run(struct loop *l)
@@ -182,12 +210,10 @@ int loop_run(struct loop *l)
 
 			if (slot == SLOT_SIGNAL)
 				rc = on_signal(l);
-			else if (slot == SLOT_TIMER)
-				rc = on_timer(l);
-			else if (l->watches[slot].fn)
-				rc = l->watches[slot].fn(l->watches[slot].arg, events[i].events);
+			else if (slot < l->n_watches)
+				rc = on_watch(&l->watches[slot], events[i].events);
 			else
-				rc = 0; /* deleted by an earlier handler of this batch */
+				rc = 0;
 			if (rc < 0)
 				return 0;
 		}

@@ -1,5 +1,5 @@
-/* One event loop per thread: epoll, with signals (signalfd) and a periodic
- * tick (timerfd) arriving as ordinary events, so no handler ever runs behind
+/* One event loop per thread: epoll, with signals (signalfd) and periodic
+ * ticks (timerfds) arriving as ordinary events, so no handler ever runs behind
  * the loop's back. Handlers return 0 to go on or -1 to stop the loop. */
 #ifndef EGRESS_LOOP_H
 #define EGRESS_LOOP_H
@@ -17,13 +17,16 @@ struct loop *loop_new(void);
 /* Accepts NULL. Closes the loop's own fds, not those added with loop_add(). */
 void loop_free(struct loop *l);
 
-/* Watches fd for events (EPOLLIN, ...). The fd stays the caller's. 0 or -errno. */
+/* Watches fd for events (EPOLLIN, ...); as many fds as wanted. The fd stays
+ * the caller's. 0 or -errno. */
 int loop_add(struct loop *l, int fd, uint32_t events, loop_fd_fn fn, void *arg);
 int loop_del(struct loop *l, int fd);
 
 /* Blocks the given signals and delivers them to fn. Once per loop. 0 or -errno. */
 int loop_signals(struct loop *l, const int *signals, int n, loop_signal_fn fn, void *arg);
-/* Calls fn every interval_ms milliseconds. Once per loop. 0 or -errno. */
+/* Calls fn every interval_ms milliseconds (> 0), once however many intervals
+ * passed while the loop was busy; as many timers as wanted, each with its own
+ * timerfd, which the loop closes. 0 or -errno. */
 int loop_tick(struct loop *l, unsigned interval_ms, loop_tick_fn fn, void *arg);
 
 /* Runs until a handler returns -1 (then 0) or epoll fails (-errno). */
