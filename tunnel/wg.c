@@ -416,6 +416,46 @@ void wg_peer_connect(struct wg_peer *p, uint64_t now)
 	session_send_initiation(p, false, now);
 }
 
+/* Removes p from an array of peers, keeping the order of the rest. */
+static void peers_drop(struct wg_peer **arr, size_t n, const struct wg_peer *p)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (arr[i] == p) {
+			memmove(&arr[i], &arr[i + 1], (n - i - 1) * sizeof(*arr));
+			return;
+		}
+	}
+}
+
+void wg_peer_remove(struct wg_peer *p)
+{
+	struct wg_device *d = p->dev;
+	size_t kept = 0;
+
+	/* Routes stay sorted: dropping entries from a sorted array keeps it so. */
+	for (size_t i = 0; i < d->n_routes; i++)
+		if (d->routes[i].peer != p)
+			d->routes[kept++] = d->routes[i];
+	d->n_routes = kept;
+	peers_drop(d->peers, d->n_peers, p);
+	peers_drop(d->by_key, d->n_peers, p);
+	d->n_peers--;
+	/* Its sessions and handshake take their receiver indexes with them. */
+	session_free(p);
+	crypto_wipe(p, sizeof(*p));
+	free(p);
+}
+
+struct wg_peer *wg_device_peer(const struct wg_device *d, size_t i)
+{
+	return i < d->n_peers ? d->peers[i] : NULL;
+}
+
+const char *wg_peer_name(const struct wg_peer *p)
+{
+	return p->name;
+}
+
 void wg_peer_stats(const struct wg_peer *p, uint64_t now, struct wg_peer_stats *s)
 {
 	*s = p->stats;

@@ -93,6 +93,15 @@ struct wg_peer_params {
 struct wg_peer *wg_peer_add(struct wg_device *d, const struct wg_peer_params *p);
 /* Starts a handshake now instead of waiting for the first packet. */
 void wg_peer_connect(struct wg_peer *p, uint64_t now);
+/* Removes the peer from the device and frees it, wiping its keys: its
+ * routes, sessions and receiver indexes go with it, and packets still staged
+ * for it are dropped. Other peers are untouched. */
+void wg_peer_remove(struct wg_peer *p);
+/* The device's peers in the order they were added: i from 0 until NULL. A
+ * peer added or removed while iterating moves the others' positions. */
+struct wg_peer *wg_device_peer(const struct wg_device *d, size_t i);
+/* The name given to wg_peer_add(), cut to 31 bytes. */
+const char *wg_peer_name(const struct wg_peer *p);
 
 struct wg_peer_stats {
 	uint64_t rx_bytes, tx_bytes; /* inner packets */

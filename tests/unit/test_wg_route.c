@@ -86,6 +86,33 @@ int main(void)
 	                                              .allowed = all,
 	                                              .n_allowed = 1}) == NULL);
 
+	/* Removing peers takes exactly their routes with them; the others keep
+	 * theirs, in order, and a removed peer's prefixes can be taken again. */
+	size_t n_before = 0;
+	while (wg_device_peer(d, n_before))
+		n_before++;
+	CHECK_INT(n_before, N_PEERS + 1);
+	for (int host = 2; host < N_PEERS + 2; host += 3)
+		wg_peer_remove(peers[host - 2]);
+	wg_peer_remove(def);
+	size_t n_after = 0;
+	for (struct wg_peer *p; (p = wg_device_peer(d, n_after)); n_after++)
+		CHECK(p != def);
+	CHECK_INT(n_after, N_PEERS - (N_PEERS + 2) / 3);
+	for (int host = 2; host < N_PEERS + 2; host++) {
+		uint32_t a4 = htonl(0x64400000u | (uint32_t)host);
+		struct wg_peer *want = (host - 2) % 3 == 0 ? NULL : peers[host - 2];
+
+		CHECK(wg_route_lookup(d, AF_INET, &a4) == want);
+	}
+	CHECK(wg_route_lookup(d, AF_INET, &unknown) == NULL);
+	CHECK_STR(wg_peer_name(wg_device_peer(d, 0)), "p39"); /* p2, added first, went */
+	def = wg_peer_add(
+	        d, &(struct wg_peer_params){
+	                   .name = "again", .public_key = pub, .allowed = all, .n_allowed = 2});
+	CHECK(def != NULL);
+	CHECK(wg_route_lookup(d, AF_INET, &unknown) == def);
+
 	wg_device_free(d);
 	close(sv[0]);
 	close(sv[1]);
