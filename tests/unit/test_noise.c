@@ -1,7 +1,9 @@
 /* The handshake between two in-process peers, A initiating to B, checked
- * against each other and against a transcript rebuilt by hand from the
- * whitepaper (section 5.4) with the bare primitives; then every way a message
- * can be wrong, low-order ephemeral keys, the MACs, cookie replies and TAI64N. */
+ * against each other, against a transcript rebuilt by hand from the
+ * whitepaper (section 5.4) with the bare primitives, and against messages and
+ * keys pinned from an independent implementation (tests/kat/wg_handshake.py);
+ * then every way a message can be wrong, low-order ephemeral keys, the MACs,
+ * cookie replies and TAI64N. */
 #include <endian.h>
 #include <errno.h>
 #include <stdint.h>
@@ -588,6 +590,89 @@ static void low_order_resp(void)
 	}
 }
 
+/* The inputs and outputs of tests/kat/wg_handshake.py run without options:
+ * an implementation of the whitepaper (section 5.4) in Python over
+ * python3-cryptography and hashlib, sharing no code with tunnel/. Run it
+ * again to regenerate them; tests/unit/test_noise_py.c compares the two on
+ * random inputs. The keys are raw random bytes, not clamped: both sides must
+ * clamp them alike. */
+#define KAT_A_STATIC    "aa8ef736ff4b2b6a014d3680efe34384dde060b5f7207fd7f3633db14d235f06"
+#define KAT_B_STATIC    "7be208409fe54c195bb7d6dbd2129c1f6b6d812da4f71f8590bd0a0ed77b581c"
+#define KAT_A_EPHEMERAL "643b5aec91a1510fa18c4ee5e90550bdd45bcf1d4c90f96f773ffc50c4ab9b89"
+#define KAT_B_EPHEMERAL "2c906c6250a087a631b8685e3951e252a5df56c037e6f8e71a19652f39fabc22"
+#define KAT_PSK         "d6aeb3694fa81808a8208a898a43689a3078b717a28f3239146f20d88ffdab1c"
+#define KAT_TIMESTAMP   "400000006553f10a1b000000"
+#define KAT_COOKIE      "099679cb5ab11079fafad01d724df2c4"
+/* A_INDEX and B_INDEX are the sender indexes. */
+#define KAT_INITIATION                                                                       \
+	"01000000112233446954cfb69202d02546581229b7aca6f702cf3ed549c20f06a5987af3b0c8ad6af9" \
+	"dba52e0ce1e641dad3185a989f2b5e07502ecfdaab70a9cf6bf69eada196ca9fa86af463516693a1ca" \
+	"77b013804e9bad2869f3181ec9c498a48e1c82ded4fbe9c2d23cc489d60a222e37b35b470941e1545b" \
+	"9a53eba0774febd13700000000000000000000000000000000"
+#define KAT_INITIATION_MAC2 "8a24f8c331d69d2fcd4ed34e4ababd1a" /* with KAT_COOKIE */
+#define KAT_RESPONSE                                                                         \
+	"02000000556677881122334412821e247925f7c98f2a72c392714e607395f8af875dceed6c677efd58" \
+	"831642abea184e776cc296cbb14a90cc19bcd80004e23bdb65d6b3fb5b815403fcd3ba000000000000" \
+	"00000000000000000000"
+#define KAT_INITIATOR_SEND "65dc29218677c481135365dfcd09e11aafdcbcbb0419d33abc39d00cf30ff11f"
+#define KAT_INITIATOR_RECV "b73fb2e2a7cda6a29f4a8712b63cffee0e39bfe98e2efe267e584ad1adbc8a6b"
+
+static void known_answer(void)
+{
+	struct noise_local la, lb;
+	struct noise_remote a_b, b_a;
+	struct noise_handshake hsa = {0}, hsb = {0};
+	struct noise_msg_init mi, want_mi;
+	struct noise_msg_resp mr, want_mr;
+	struct noise_keys ka, kb;
+	const struct noise_remote *remote = NULL;
+	uint8_t a_s[32], b_s[32], a_e[32], b_e[32], psk[32], cookie[NOISE_COOKIE_LEN];
+	uint8_t ts[NOISE_TIMESTAMP_LEN], got_ts[NOISE_TIMESTAMP_LEN], mac2[NOISE_MAC_LEN];
+	uint8_t send[32], recv[32];
+
+	CHECK_INT(check_unhex(a_s, 32, KAT_A_STATIC), 32);
+	CHECK_INT(check_unhex(b_s, 32, KAT_B_STATIC), 32);
+	CHECK_INT(check_unhex(a_e, 32, KAT_A_EPHEMERAL), 32);
+	CHECK_INT(check_unhex(b_e, 32, KAT_B_EPHEMERAL), 32);
+	CHECK_INT(check_unhex(psk, 32, KAT_PSK), 32);
+	CHECK_INT(check_unhex(ts, sizeof(ts), KAT_TIMESTAMP), sizeof(ts));
+	CHECK_INT(check_unhex(cookie, sizeof(cookie), KAT_COOKIE), sizeof(cookie));
+	CHECK_INT(check_unhex((uint8_t *)&want_mi, sizeof(want_mi), KAT_INITIATION), 148);
+	CHECK_INT(check_unhex(mac2, sizeof(mac2), KAT_INITIATION_MAC2), sizeof(mac2));
+	CHECK_INT(check_unhex((uint8_t *)&want_mr, sizeof(want_mr), KAT_RESPONSE), 92);
+	CHECK_INT(check_unhex(send, 32, KAT_INITIATOR_SEND), 32);
+	CHECK_INT(check_unhex(recv, 32, KAT_INITIATOR_RECV), 32);
+
+	CHECK_INT(noise_local_init(&la, a_s), 0);
+	CHECK_INT(noise_local_init(&lb, b_s), 0);
+	CHECK_INT(noise_remote_init(&a_b, &la, lb.pub, psk), 0);
+	CHECK_INT(noise_remote_init(&b_a, &lb, la.pub, psk), 0);
+
+	CHECK_INT(noise_init_create_with(&mi, &hsa, &la, &a_b, A_INDEX, a_e, ts), 0);
+	noise_macs_add(&mi, sizeof(mi), a_b.mac1_key, NULL, NULL);
+	CHECK_MEM(&mi, &want_mi, sizeof(mi));
+	CHECK_INT(noise_init_consume(&mi, &lb, lookup, &b_a, &hsb, &remote, got_ts), 0);
+	CHECK(remote == &b_a);
+	CHECK_MEM(got_ts, ts, sizeof(ts));
+
+	CHECK_INT(noise_resp_create_with(&mr, &hsb, remote, B_INDEX, b_e), 0);
+	noise_macs_add(&mr, sizeof(mr), b_a.mac1_key, NULL, NULL);
+	CHECK_MEM(&mr, &want_mr, sizeof(mr));
+	CHECK_INT(noise_resp_consume(&mr, &hsa, &la, &a_b), 0);
+
+	CHECK_INT(noise_derive_keys(&ka, &hsa), 0);
+	CHECK_INT(noise_derive_keys(&kb, &hsb), 0);
+	CHECK_MEM(ka.send, send, 32);
+	CHECK_MEM(ka.recv, recv, 32);
+	CHECK_MEM(kb.send, recv, 32);
+	CHECK_MEM(kb.recv, send, 32);
+
+	/* mac2 under a cookie, over the same initiation. */
+	noise_macs_add(&mi, sizeof(mi), a_b.mac1_key, cookie, NULL);
+	CHECK_MEM(mi.mac1, want_mi.mac1, NOISE_MAC_LEN);
+	CHECK_MEM(mi.mac2, mac2, NOISE_MAC_LEN);
+}
+
 static uint64_t be64(const uint8_t *p)
 {
 	uint64_t v;
@@ -654,6 +739,7 @@ int main(void)
 	cookies_response_ipv6();
 	low_order_init();
 	low_order_resp();
+	known_answer();
 	tai64n();
 	return check_done("test_noise");
 }
