@@ -24,6 +24,8 @@ packages=(
 	nftables conntrack iproute2 kmod procps
 	# tests, demo and bench
 	iputils-ping curl python3 iperf3 wireguard-go wireguard-tools util-linux coreutils tcpdump
+	# the independent handshake of the noise tests (tests/kat/wg_handshake.py)
+	python3-cryptography
 )
 
 missing() {

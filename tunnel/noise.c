@@ -141,11 +141,13 @@ static void handshake_start(uint8_t ck[CRYPTO_HASH_LEN], uint8_t h[CRYPTO_HASH_L
 	mix_hash(h, responder_pub, CRYPTO_KEY_LEN);
 }
 
-/* A fresh ephemeral key pair, its public half mixed into h and ck. */
-static int new_ephemeral(uint8_t e_priv[CRYPTO_KEY_LEN], uint8_t e_pub[CRYPTO_KEY_LEN],
-                         uint8_t ck[CRYPTO_HASH_LEN], uint8_t h[CRYPTO_HASH_LEN])
+/* The ephemeral key pair of priv, its public half mixed into h and ck. */
+static int use_ephemeral(uint8_t e_priv[CRYPTO_KEY_LEN], uint8_t e_pub[CRYPTO_KEY_LEN],
+                         uint8_t ck[CRYPTO_HASH_LEN], uint8_t h[CRYPTO_HASH_LEN],
+                         const uint8_t priv[CRYPTO_KEY_LEN])
 {
-	if (crypto_x25519_genkey(e_priv) || crypto_x25519_pubkey(e_pub, e_priv))
+	memcpy(e_priv, priv, CRYPTO_KEY_LEN);
+	if (crypto_x25519_pubkey(e_pub, e_priv))
 		return -EIO;
 	mix_hash(h, e_pub, CRYPTO_KEY_LEN);
 	mix_key(ck, NULL, e_pub, CRYPTO_KEY_LEN);
@@ -187,9 +189,27 @@ int noise_init_create(struct noise_msg_init *m, struct noise_handshake *hs,
                       const struct noise_local *l, const struct noise_remote *r,
                       uint32_t local_index)
 {
+	uint8_t e_priv[CRYPTO_KEY_LEN];
+	uint8_t ts[NOISE_TIMESTAMP_LEN];
+	int ret = -EIO;
+
+	if (crypto_x25519_genkey(e_priv))
+		goto out;
+	noise_tai64n(ts);
+	ret = noise_init_create_with(m, hs, l, r, local_index, e_priv, ts);
+out:
+	crypto_wipe(e_priv, sizeof(e_priv));
+	crypto_wipe(ts, sizeof(ts));
+	return ret;
+}
+
+int noise_init_create_with(struct noise_msg_init *m, struct noise_handshake *hs,
+                           const struct noise_local *l, const struct noise_remote *r,
+                           uint32_t local_index, const uint8_t e_priv[CRYPTO_KEY_LEN],
+                           const uint8_t timestamp[NOISE_TIMESTAMP_LEN])
+{
 	struct noise_handshake t;
 	uint8_t key[CRYPTO_KEY_LEN];
-	uint8_t ts[NOISE_TIMESTAMP_LEN];
 	int ret;
 
 	memset(&t, 0, sizeof(t));
@@ -200,7 +220,7 @@ int noise_init_create(struct noise_msg_init *m, struct noise_handshake *hs,
 	handshake_start(t.ck, t.hash, r->pub);
 
 	/* e */
-	ret = new_ephemeral(t.e_priv, m->ephemeral, t.ck, t.hash);
+	ret = use_ephemeral(t.e_priv, m->ephemeral, t.ck, t.hash, e_priv);
 	if (ret)
 		goto out;
 	/* es */
@@ -214,8 +234,7 @@ int noise_init_create(struct noise_msg_init *m, struct noise_handshake *hs,
 	/* ss, precomputed by noise_remote_init() */
 	mix_key(t.ck, key, r->ss, CRYPTO_KEY_LEN);
 	/* {t} */
-	noise_tai64n(ts);
-	ret = encrypt_and_hash(m->enc_timestamp, ts, sizeof(ts), key, t.hash);
+	ret = encrypt_and_hash(m->enc_timestamp, timestamp, NOISE_TIMESTAMP_LEN, key, t.hash);
 	if (ret)
 		goto out;
 
@@ -225,7 +244,6 @@ int noise_init_create(struct noise_msg_init *m, struct noise_handshake *hs,
 out:
 	crypto_wipe(&t, sizeof(t));
 	crypto_wipe(key, sizeof(key));
-	crypto_wipe(ts, sizeof(ts));
 	return ret;
 }
 
@@ -282,6 +300,22 @@ out:
 int noise_resp_create(struct noise_msg_resp *m, struct noise_handshake *hs,
                       const struct noise_remote *r, uint32_t local_index)
 {
+	uint8_t e_priv[CRYPTO_KEY_LEN];
+	int ret;
+
+	if (hs->state != NOISE_HS_INIT_CONSUMED)
+		return -EINVAL;
+	if (crypto_x25519_genkey(e_priv))
+		return -EIO;
+	ret = noise_resp_create_with(m, hs, r, local_index, e_priv);
+	crypto_wipe(e_priv, sizeof(e_priv));
+	return ret;
+}
+
+int noise_resp_create_with(struct noise_msg_resp *m, struct noise_handshake *hs,
+                           const struct noise_remote *r, uint32_t local_index,
+                           const uint8_t e_priv[CRYPTO_KEY_LEN])
+{
 	struct noise_handshake t;
 	uint8_t key[CRYPTO_KEY_LEN];
 	int ret;
@@ -296,7 +330,7 @@ int noise_resp_create(struct noise_msg_resp *m, struct noise_handshake *hs,
 	m->receiver = htole32(t.remote_index);
 
 	/* e */
-	ret = new_ephemeral(t.e_priv, m->ephemeral, t.ck, t.hash);
+	ret = use_ephemeral(t.e_priv, m->ephemeral, t.ck, t.hash, e_priv);
 	if (ret)
 		goto out;
 	/* ee */

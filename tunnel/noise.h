@@ -118,6 +118,14 @@ int noise_init_create(struct noise_msg_init *m, struct noise_handshake *hs,
                       const struct noise_local *l, const struct noise_remote *r,
                       uint32_t local_index);
 
+/* noise_init_create() with the ephemeral private key and the timestamp given
+ * instead of fresh ones, so that a known-answer test can reproduce a message.
+ * Only tests may call it: an ephemeral key used twice loses forward secrecy. */
+int noise_init_create_with(struct noise_msg_init *m, struct noise_handshake *hs,
+                           const struct noise_local *l, const struct noise_remote *r,
+                           uint32_t local_index, const uint8_t e_priv[CRYPTO_KEY_LEN],
+                           const uint8_t timestamp[NOISE_TIMESTAMP_LEN]);
+
 /* Finds the noise_remote of a static public key; NULL when it is unknown. */
 typedef const struct noise_remote *(*noise_lookup_fn)(void *arg, const uint8_t pub[CRYPTO_KEY_LEN]);
 
@@ -134,6 +142,12 @@ int noise_init_consume(const struct noise_msg_init *m, const struct noise_local 
  * RESP_CREATED. 0, -EINVAL (wrong state), or -EIO. */
 int noise_resp_create(struct noise_msg_resp *m, struct noise_handshake *hs,
                       const struct noise_remote *r, uint32_t local_index);
+
+/* noise_resp_create() with the ephemeral private key given; for tests only,
+ * as noise_init_create_with(). */
+int noise_resp_create_with(struct noise_msg_resp *m, struct noise_handshake *hs,
+                           const struct noise_remote *r, uint32_t local_index,
+                           const uint8_t e_priv[CRYPTO_KEY_LEN]);
 
 /* Initiator. hs must be INIT_CREATED with local_index == the message's
  * receiver; on success it becomes RESP_CONSUMED. 0, -EINVAL (wrong state or
