@@ -14,6 +14,9 @@
 #include "tunnel/noise.h"
 
 #define SCRIPT TEST_DATA_DIR "/../kat/wg_handshake.py"
+/* Debian's interpreter, where python3-cryptography installs: a python3 first
+ * on PATH (a pyenv one, say) may not have the module. */
+#define PYTHON "/usr/bin/python3"
 #define ROUNDS 6
 
 struct inputs {
@@ -101,7 +104,7 @@ static void command(char *cmd, size_t cap, const struct inputs *in)
 {
 	static const uint8_t no_psk[32];
 
-	snprintf(cmd, cap, "python3 '%s' --init-index %u --resp-index %u", SCRIPT, in->a_index,
+	snprintf(cmd, cap, PYTHON " '%s' --init-index %u --resp-index %u", SCRIPT, in->a_index,
 	         in->b_index);
 	add_arg(cmd, cap, "init-static", in->a_static, 32);
 	add_arg(cmd, cap, "resp-static", in->b_static, 32);
