@@ -47,8 +47,15 @@ int main(void)
 	CHECK(wg_peer_add(d, &(struct wg_peer_params){.name = "self", .public_key = gw_pub}) ==
 	      NULL);
 
-	/* The edge's initiation. */
-	wgtest_initiation(&edge, 0x1234, &init, NULL, NULL);
+	/* The edge's initiation, with a timestamp of its own choosing so that a
+	 * second one can carry the very same. */
+	uint8_t ts[NOISE_TIMESTAMP_LEN], e1[32], e2[32];
+	noise_tai64n(ts);
+	crypto_x25519_genkey(e1);
+	crypto_x25519_genkey(e2);
+	CHECK(noise_init_create_with(&init, &edge.hs, &edge.local, &edge.dev_as_seen, 0x1234, e1,
+	                             ts) == 0);
+	noise_macs_add(&init, sizeof(init), edge.dev_as_seen.mac1_key, NULL, NULL);
 
 	/* Every length but the right one is refused before anything is read. */
 	memset(buf, 0, sizeof(buf));
@@ -81,6 +88,17 @@ int main(void)
 	 * replay: its timestamp is not newer, so it is refused on that alone. */
 	wgtest_advance_ms(100);
 	wgtest_input(d, &init, sizeof(init), from, fromlen);
+	CHECK(wgtest_recv(edge.udp, buf, sizeof(buf)) < 0);
+	/* So is a fresh initiation (another ephemeral key, so other bytes
+	 * throughout) with the same timestamp: only a newer one is taken. */
+	struct noise_handshake hs2 = {0};
+	struct noise_msg_init init2;
+	CHECK(noise_init_create_with(&init2, &hs2, &edge.local, &edge.dev_as_seen, 0x5678, e2,
+	                             ts) == 0);
+	noise_macs_add(&init2, sizeof(init2), edge.dev_as_seen.mac1_key, NULL, NULL);
+	CHECK(memcmp(&init2, &init, sizeof(init)) != 0);
+	wgtest_advance_ms(100);
+	wgtest_input(d, &init2, sizeof(init2), from, fromlen);
 	CHECK(wgtest_recv(edge.udp, buf, sizeof(buf)) < 0);
 
 	/* Data from the edge's address arrives on the TUN, padding removed. */
