@@ -10,9 +10,10 @@
 #include <sys/socket.h>
 
 struct edge_config {
-	char ifname[IFNAMSIZ]; /* interface, default "egress0" */
-	uint8_t priv[32];      /* private_key_file, relative to the config file */
-	struct in_addr addr;   /* address, e.g. 100.64.0.2/32 */
+	char ifname[IFNAMSIZ];       /* interface, default "egress0" */
+	uint8_t priv[32];            /* private_key_file, relative to the config file */
+	bool strict_key_permissions; /* a key file others may read is an error, not a warning */
+	struct in_addr addr;         /* address, e.g. 100.64.0.2/32 */
 	unsigned prefix;
 	bool has_addr6;
 	struct in6_addr addr6;

@@ -22,11 +22,12 @@ struct gw_client {
 };
 
 struct gw_config {
-	char ifname[IFNAMSIZ]; /* interface, default "egress0" */
-	uint16_t listen_port;  /* default 51820 */
-	uint8_t priv[32];      /* from private_key_file, relative to the config file */
-	struct in_addr addr;   /* address: the gateway's own tunnel address */
-	unsigned prefix;       /* its prefix: the client subnet */
+	char ifname[IFNAMSIZ];       /* interface, default "egress0" */
+	uint16_t listen_port;        /* default 51820 */
+	uint8_t priv[32];            /* from private_key_file, relative to the config file */
+	bool strict_key_permissions; /* a key file others may read is an error, not a warning */
+	struct in_addr addr;         /* address: the gateway's own tunnel address */
+	unsigned prefix;             /* its prefix: the client subnet */
 	bool has_addr6;
 	struct in6_addr addr6;
 	unsigned prefix6;
