@@ -304,6 +304,12 @@ int edge_config_parse(const char *name, const char *buf, size_t len, struct edge
 	return ret;
 }
 
+void edge_config_wipe_keys(struct edge_config *c)
+{
+	crypto_wipe(c->priv, sizeof(c->priv));
+	crypto_wipe(c->psk, sizeof(c->psk));
+}
+
 void edge_config_free(struct edge_config *c)
 {
 	if (!c)

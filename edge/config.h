@@ -36,6 +36,9 @@ struct edge_config {
 int edge_config_load(const char *path, struct edge_config **out, char *err, size_t errlen);
 int edge_config_parse(const char *name, const char *buf, size_t len, struct edge_config **out,
                       char *err, size_t errlen);
+/* As gw_config_wipe_keys(): the private key and the preshared key. */
+void edge_config_wipe_keys(struct edge_config *c);
+/* Accepts NULL; wipes the keys too. */
 void edge_config_free(struct edge_config *c);
 
 #endif

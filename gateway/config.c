@@ -317,10 +317,12 @@ static int parse_clients(struct conf *c, int node, struct gw_config *g)
 		goto out;
 	}
 	for (i = 0; i < n; i++) {
+		/* Counted before it is parsed, so that gw_config_free() wipes a
+		 * client that failed half-way too. */
+		g->n_clients = i + 1;
 		ret = parse_client(c, conf_seq_item(c, node, i), g, gw_pub, &g->clients[i], &s[i]);
 		if (ret < 0)
 			goto out;
-		g->n_clients = i + 1;
 		ret = check_unique(c, g, s, i);
 		if (ret < 0)
 			goto out;
@@ -424,10 +426,18 @@ int gw_config_parse(const char *name, const char *buf, size_t len, struct gw_con
 	return ret;
 }
 
+void gw_config_wipe_keys(struct gw_config *c)
+{
+	crypto_wipe(c->priv, sizeof(c->priv));
+	for (size_t i = 0; i < c->n_clients; i++)
+		crypto_wipe(c->clients[i].psk, sizeof(c->clients[i].psk));
+}
+
 void gw_config_free(struct gw_config *c)
 {
 	if (!c)
 		return;
+	/* Everything, not only the keys: what is left is nobody's business. */
 	if (c->clients) {
 		crypto_wipe(c->clients, c->n_clients * sizeof(*c->clients));
 		free(c->clients);

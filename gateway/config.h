@@ -47,6 +47,10 @@ int gw_config_load(const char *path, struct gw_config **out, char *err, size_t e
  * key paths are taken from the current directory. For tests and fuzzing. */
 int gw_config_parse(const char *name, const char *buf, size_t len, struct gw_config **out,
                     char *err, size_t errlen);
+/* Wipes the private key and every preshared key (they read as zeros after),
+ * for when the device holds its own copies; the rest stays usable. */
+void gw_config_wipe_keys(struct gw_config *c);
+/* Accepts NULL; wipes the keys too. */
 void gw_config_free(struct gw_config *c);
 
 #endif
