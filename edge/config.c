@@ -11,8 +11,17 @@
 #include "tunnel/crypto.h"
 
 static const char *const edge_keys[] = {
-        "interface", "private_key_file",     "address",   "address6", "mtu",
-        "gateway",   "persistent_keepalive", "route_all", "fwmark",   "table",
+        "interface",
+        "private_key_file",
+        "strict_key_permissions",
+        "address",
+        "address6",
+        "mtu",
+        "gateway",
+        "persistent_keepalive",
+        "route_all",
+        "fwmark",
+        "table",
         NULL,
 };
 
@@ -147,7 +156,8 @@ static int parse_gateway(struct conf *c, int node, struct edge_config *e)
 		return conf_bad_value(c, n, "public_key", "is this edge's own public key");
 	n = conf_map_find(c, node, "preshared_key_file");
 	if (n) {
-		ret = conf_get_key_file(c, n, "preshared_key_file", e->psk);
+		ret = conf_get_key_file(c, n, "preshared_key_file", e->strict_key_permissions,
+		                        e->psk);
 		if (ret < 0)
 			return ret;
 		e->has_psk = true;
@@ -219,8 +229,14 @@ static int edge_parse(struct conf *c, struct edge_config **out)
 	n = conf_map_find(c, root, "interface");
 	if (n && (ret = conf_get_ifname(c, n, "interface", e->ifname)) < 0)
 		goto out;
+	/* Before any key file is read: it decides how their modes are judged. */
+	n = conf_map_find(c, root, "strict_key_permissions");
+	if (n &&
+	    (ret = conf_get_bool(c, n, "strict_key_permissions", &e->strict_key_permissions)) < 0)
+		goto out;
 	ret = conf_map_need(c, root, "private_key_file", &n);
-	if (ret < 0 || (ret = conf_get_key_file(c, n, "private_key_file", e->priv)) < 0)
+	if (ret < 0 || (ret = conf_get_key_file(c, n, "private_key_file", e->strict_key_permissions,
+	                                        e->priv)) < 0)
 		goto out;
 	ret = parse_addresses(c, root, e);
 	if (ret < 0)
@@ -286,6 +302,12 @@ int edge_config_parse(const char *name, const char *buf, size_t len, struct edge
 	ret = edge_parse(c, out);
 	conf_free(c);
 	return ret;
+}
+
+void edge_config_wipe_keys(struct edge_config *c)
+{
+	crypto_wipe(c->priv, sizeof(c->priv));
+	crypto_wipe(c->psk, sizeof(c->psk));
 }
 
 void edge_config_free(struct edge_config *c)

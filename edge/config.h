@@ -10,9 +10,10 @@
 #include <sys/socket.h>
 
 struct edge_config {
-	char ifname[IFNAMSIZ]; /* interface, default "egress0" */
-	uint8_t priv[32];      /* private_key_file, relative to the config file */
-	struct in_addr addr;   /* address, e.g. 100.64.0.2/32 */
+	char ifname[IFNAMSIZ];       /* interface, default "egress0" */
+	uint8_t priv[32];            /* private_key_file, relative to the config file */
+	bool strict_key_permissions; /* a key file others may read is an error, not a warning */
+	struct in_addr addr;         /* address, e.g. 100.64.0.2/32 */
 	unsigned prefix;
 	bool has_addr6;
 	struct in6_addr addr6;
@@ -35,6 +36,9 @@ struct edge_config {
 int edge_config_load(const char *path, struct edge_config **out, char *err, size_t errlen);
 int edge_config_parse(const char *name, const char *buf, size_t len, struct edge_config **out,
                       char *err, size_t errlen);
+/* As gw_config_wipe_keys(): the private key and the preshared key. */
+void edge_config_wipe_keys(struct edge_config *c);
+/* Accepts NULL; wipes the keys too. */
 void edge_config_free(struct edge_config *c);
 
 #endif

@@ -116,6 +116,8 @@ int main(int argc, char **argv)
 		log_err("gateway peer");
 		goto out;
 	}
+	/* The device holds its own copies now: one copy of each key is enough. */
+	edge_config_wipe_keys(cfg);
 
 	/* 4. Routes: everything through the tunnel but the tunnel itself. */
 	if (cfg->route_all) {

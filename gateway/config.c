@@ -11,8 +11,9 @@
 #include "tunnel/crypto.h"
 
 static const char *const gw_keys[] = {
-        "interface", "listen_port", "private_key_file", "address", "address6", "uplink",
-        "mtu",       "mark_tag",    "mark_id_mask",     "clients", NULL,
+        "interface", "listen_port",  "private_key_file", "strict_key_permissions",
+        "address",   "address6",     "uplink",           "mtu",
+        "mark_tag",  "mark_id_mask", "clients",          NULL,
 };
 
 static const char *const client_keys[] = {
@@ -256,7 +257,8 @@ static int parse_client(struct conf *c, int node, const struct gw_config *g,
 
 	n = conf_map_find(c, node, "preshared_key_file");
 	if (n) {
-		ret = conf_get_key_file(c, n, "preshared_key_file", cl->psk);
+		ret = conf_get_key_file(c, n, "preshared_key_file", g->strict_key_permissions,
+		                        cl->psk);
 		if (ret < 0)
 			return ret;
 		cl->has_psk = true;
@@ -315,10 +317,12 @@ static int parse_clients(struct conf *c, int node, struct gw_config *g)
 		goto out;
 	}
 	for (i = 0; i < n; i++) {
+		/* Counted before it is parsed, so that gw_config_free() wipes a
+		 * client that failed half-way too. */
+		g->n_clients = i + 1;
 		ret = parse_client(c, conf_seq_item(c, node, i), g, gw_pub, &g->clients[i], &s[i]);
 		if (ret < 0)
 			goto out;
-		g->n_clients = i + 1;
 		ret = check_unique(c, g, s, i);
 		if (ret < 0)
 			goto out;
@@ -355,8 +359,14 @@ static int gw_parse(struct conf *c, struct gw_config **out)
 	n = conf_map_find(c, root, "listen_port");
 	if (n && (ret = conf_get_port(c, n, "listen_port", &g->listen_port)) < 0)
 		goto out;
+	/* Before any key file is read: it decides how their modes are judged. */
+	n = conf_map_find(c, root, "strict_key_permissions");
+	if (n &&
+	    (ret = conf_get_bool(c, n, "strict_key_permissions", &g->strict_key_permissions)) < 0)
+		goto out;
 	ret = conf_map_need(c, root, "private_key_file", &n);
-	if (ret < 0 || (ret = conf_get_key_file(c, n, "private_key_file", g->priv)) < 0)
+	if (ret < 0 || (ret = conf_get_key_file(c, n, "private_key_file", g->strict_key_permissions,
+	                                        g->priv)) < 0)
 		goto out;
 	ret = conf_map_need(c, root, "address", &n);
 	if (ret < 0 || (ret = parse_address(c, n, g)) < 0)
@@ -416,10 +426,18 @@ int gw_config_parse(const char *name, const char *buf, size_t len, struct gw_con
 	return ret;
 }
 
+void gw_config_wipe_keys(struct gw_config *c)
+{
+	crypto_wipe(c->priv, sizeof(c->priv));
+	for (size_t i = 0; i < c->n_clients; i++)
+		crypto_wipe(c->clients[i].psk, sizeof(c->clients[i].psk));
+}
+
 void gw_config_free(struct gw_config *c)
 {
 	if (!c)
 		return;
+	/* Everything, not only the keys: what is left is nobody's business. */
 	if (c->clients) {
 		crypto_wipe(c->clients, c->n_clients * sizeof(*c->clients));
 		free(c->clients);

@@ -22,11 +22,12 @@ struct gw_client {
 };
 
 struct gw_config {
-	char ifname[IFNAMSIZ]; /* interface, default "egress0" */
-	uint16_t listen_port;  /* default 51820 */
-	uint8_t priv[32];      /* from private_key_file, relative to the config file */
-	struct in_addr addr;   /* address: the gateway's own tunnel address */
-	unsigned prefix;       /* its prefix: the client subnet */
+	char ifname[IFNAMSIZ];       /* interface, default "egress0" */
+	uint16_t listen_port;        /* default 51820 */
+	uint8_t priv[32];            /* from private_key_file, relative to the config file */
+	bool strict_key_permissions; /* a key file others may read is an error, not a warning */
+	struct in_addr addr;         /* address: the gateway's own tunnel address */
+	unsigned prefix;             /* its prefix: the client subnet */
 	bool has_addr6;
 	struct in6_addr addr6;
 	unsigned prefix6;
@@ -46,6 +47,10 @@ int gw_config_load(const char *path, struct gw_config **out, char *err, size_t e
  * key paths are taken from the current directory. For tests and fuzzing. */
 int gw_config_parse(const char *name, const char *buf, size_t len, struct gw_config **out,
                     char *err, size_t errlen);
+/* Wipes the private key and every preshared key (they read as zeros after),
+ * for when the device holds its own copies; the rest stays usable. */
+void gw_config_wipe_keys(struct gw_config *c);
+/* Accepts NULL; wipes the keys too. */
 void gw_config_free(struct gw_config *c);
 
 #endif

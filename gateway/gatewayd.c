@@ -213,6 +213,8 @@ int main(int argc, char **argv)
 	}
 	if (add_clients(dev, cfg) < 0)
 		goto out;
+	/* The device holds its own copies now: one copy of each key is enough. */
+	gw_config_wipe_keys(cfg);
 
 	/* 4. Forwarding and the nft table. */
 	e = knob_on(&fwd4);

@@ -14,7 +14,9 @@
 #include <unistd.h>
 #include <yaml.h>
 
+#include "tunnel/crypto.h"
 #include "tunnel/key.h"
+#include "tunnel/log.h"
 
 #define CONF_FILE_MAX (1 << 20) /* no configuration is anywhere near this */
 #define QUOTE_MAX     64        /* bytes of a bad value shown in a message */
@@ -697,26 +699,42 @@ int conf_get_path(struct conf *c, int node, const char *key, char *buf, size_t s
 	return 0;
 }
 
-int conf_get_key_file(struct conf *c, int node, const char *key, uint8_t out[32])
+/* Who besides the owner may touch a key file; as wg-quick, which warns about
+ * a world-accessible configuration, but group too: a key is never shared. */
+#define KEY_FILE_OTHERS (S_IRWXG | S_IRWXO)
+
+int conf_get_key_file(struct conf *c, int node, const char *key, bool strict, uint8_t out[32])
 {
+	const yaml_node_t *n = node_of(c, node);
 	char path[4096], q[QUOTED_SIZE];
-	struct stat st;
+	mode_t mode = 0;
 	int ret;
 
 	ret = conf_get_path(c, node, key, path, sizeof(path));
 	if (ret < 0)
 		return ret;
-	quote_node(q, node_of(c, node));
-	/* A FIFO or a device would block or never end: only regular files. */
-	if (stat(path, &st) < 0)
-		return conf_error(c, node, "%s: cannot read \"%s\": %s", key, q, strerror(errno));
-	if (!S_ISREG(st.st_mode))
+	quote_node(q, n);
+	/* One open, and every check on that descriptor (see key_read_file). */
+	ret = key_read_file(out, path, &mode);
+	if (ret == -EISDIR || ret == -ENODEV)
 		return conf_error(c, node, "%s: cannot read \"%s\": not a regular file", key, q);
-	ret = key_read_file(out, path);
 	if (ret == -EINVAL)
 		return conf_error(c, node, "%s: \"%s\" does not hold a base64 WireGuard key", key,
 		                  q);
 	if (ret < 0)
 		return conf_error(c, node, "%s: cannot read \"%s\": %s", key, q, strerror(-ret));
+	if (!(mode & KEY_FILE_OTHERS))
+		return 0;
+	if (strict) {
+		crypto_wipe(out, 32);
+		return conf_error(c, node,
+		                  "%s: \"%s\" is accessible by group or others (mode %04o), "
+		                  "refused with strict_key_permissions: chmod 600 it",
+		                  key, q, (unsigned)mode);
+	}
+	log_warnx("%s:%zu:%zu: %s: \"%s\" is accessible by group or others (mode %04o): chmod 600 "
+	          "it",
+	          c->name, n->start_mark.line + 1, n->start_mark.column + 1, key, q,
+	          (unsigned)mode);
 	return 0;
 }

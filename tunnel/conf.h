@@ -85,8 +85,11 @@ int conf_get_key(struct conf *c, int node, const char *key, uint8_t out[32]);
 int conf_get_ifname(struct conf *c, int node, const char *key, char *buf);
 /* A path; a relative one is joined to the config file's directory. */
 int conf_get_path(struct conf *c, int node, const char *key, char *buf, size_t size);
-/* A key read from the regular file named by the path (as conf_get_path()). */
-int conf_get_key_file(struct conf *c, int node, const char *key, uint8_t out[32]);
+/* A key read from the regular file named by the path (as conf_get_path()).
+ * A file that group or others may access is logged as a warning, naming it
+ * and its mode, or with strict refused like any bad value (out is then
+ * wiped). */
+int conf_get_key_file(struct conf *c, int node, const char *key, bool strict, uint8_t out[32]);
 
 /* For the caller's own checks: writes "FILE:LINE:COL: " and the message for
  * node, returns -EINVAL. */

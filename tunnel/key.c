@@ -96,16 +96,30 @@ out:
 	return ret;
 }
 
-int key_read_file(uint8_t key[KEY_LEN], const char *path)
+int key_read_file(uint8_t key[KEY_LEN], const char *path, mode_t *mode)
 {
 	char buf[KEY_FILE_MAX + 1];
 	size_t len = 0;
+	struct stat st;
 	ssize_t n;
 	int fd, ret;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: opening a FIFO for reading would otherwise wait for a
+	 * writer. O_NOCTTY: a terminal named by mistake must not become ours. */
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
+	if (fstat(fd, &st) < 0) {
+		ret = -errno;
+		goto out;
+	}
+	if (mode)
+		*mode = st.st_mode & 07777;
+	if (!S_ISREG(st.st_mode)) {
+		/* A FIFO or a device would block or never end: only regular files. */
+		ret = S_ISDIR(st.st_mode) ? -EISDIR : -ENODEV;
+		goto out;
+	}
 	for (;;) {
 		n = read(fd, buf + len, sizeof(buf) - 1 - len);
 		if (n < 0 && errno == EINTR)

@@ -6,6 +6,7 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #define KEY_LEN     32
 #define KEY_B64_LEN 44 /* without the terminating NUL */
@@ -16,8 +17,14 @@ int key_from_base64(uint8_t key[KEY_LEN], const char *b64);
 /* out gets KEY_B64_LEN characters and a NUL. */
 void key_to_base64(char out[KEY_B64_LEN + 1], const uint8_t key[KEY_LEN]);
 /* Reads a key file: one base64 key, optional trailing whitespace/newline.
- * 0, -errno from open/read, or -EINVAL (not a key). */
-int key_read_file(uint8_t key[KEY_LEN], const char *path);
+ * The file is opened once and everything is judged on that descriptor, so
+ * it cannot be swapped between the check and the read; the open does not
+ * block (a FIFO without a writer fails at once). *mode (may be NULL) gets
+ * the file's permission bits, also on -EINVAL, for the caller's policy on
+ * who else may read it. 0, -errno from open/fstat/read, -EISDIR (a
+ * directory), -ENODEV (any other file that is not a regular one: a FIFO, a
+ * socket, a device) or -EINVAL (not a key). */
+int key_read_file(uint8_t key[KEY_LEN], const char *path, mode_t *mode);
 
 /* The subcommands, for a main() to return: 0 on success, 1 with a message on
  * stderr on bad input. genkey writes a new private key; genpsk a random

@@ -406,6 +406,9 @@ struct wg_peer *wg_peer_add(struct wg_device *d, const struct wg_peer_params *pp
 	qsort(d->by_key, d->n_peers, sizeof(*d->by_key), key_cmp);
 	return p;
 fail:
+	/* p->remote may hold the PSK and the static-static DH already. */
+	if (p)
+		crypto_wipe(p, sizeof(*p));
 	free(p);
 	errno = -err;
 	return NULL;

@@ -557,6 +557,9 @@ void session_free(struct wg_peer *p)
 	keypair_free(p->dev, p->previous);
 	keypair_free(p->dev, p->next);
 	handshake_clear(p);
+	/* Staged packets are plaintext, as secret as the keys that never sent them. */
+	if (p->staged)
+		crypto_wipe(p->staged, MAX_STAGED * staged_slot(p->dev));
 	free(p->staged);
 	crypto_wipe(&p->remote, sizeof(p->remote));
 }

@@ -6,10 +6,12 @@
 #include <errno.h>
 #include <netdb.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "edge/config.h"
@@ -42,6 +44,17 @@ static void write_file(const char *name, const char *text)
 	fclose(f);
 }
 
+static void set_mode(const char *name, mode_t mode)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if (chmod(path, mode) < 0) {
+		perror(path);
+		exit(1);
+	}
+}
+
 static void write_key(const char *name, uint8_t fill, char pub_b64[KEY_B64_LEN + 1])
 {
 	uint8_t key[KEY_LEN], pub[KEY_LEN];
@@ -51,6 +64,7 @@ static void write_key(const char *name, uint8_t fill, char pub_b64[KEY_B64_LEN +
 	key_to_base64(b64, key);
 	strcat(b64, "\n");
 	write_file(name, b64);
+	set_mode(name, 0600); /* as `umask 077; wg genkey`: no warning for the usual cases */
 	if (pub_b64) {
 		crypto_x25519_pubkey(pub, key);
 		key_to_base64(pub_b64, pub);
@@ -557,6 +571,178 @@ static void test_bad(void)
 	       sizeof(bad_edge) / sizeof(bad_edge[0]));
 }
 
+/* What the code under test writes to stderr (the log) between the two. */
+static int capture_fd = -1, saved_stderr = -1;
+
+static void capture_start(void)
+{
+	char path[] = "/tmp/test_config.log.XXXXXX";
+
+	fflush(stderr);
+	capture_fd = mkstemp(path);
+	if (capture_fd < 0) {
+		perror(path);
+		exit(1);
+	}
+	unlink(path);
+	saved_stderr = dup(STDERR_FILENO);
+	if (saved_stderr < 0 || dup2(capture_fd, STDERR_FILENO) < 0) {
+		perror("dup2");
+		exit(1);
+	}
+}
+
+static const char *capture_end(void)
+{
+	static char buf[2048];
+	ssize_t n;
+
+	fflush(stderr);
+	dup2(saved_stderr, STDERR_FILENO);
+	close(saved_stderr);
+	n = pread(capture_fd, buf, sizeof(buf) - 1, 0);
+	buf[n > 0 ? n : 0] = '\0';
+	close(capture_fd);
+	return buf;
+}
+
+/* The one warning line in log ends with want (the level prefix before it
+ * depends on whether stderr is a terminal). */
+static bool one_warning(const char *log, const char *want)
+{
+	const char *nl = strchr(log, '\n');
+	size_t n = strlen(want);
+
+	if (!nl || nl[1] || (size_t)(nl - log) < n || strncmp(nl - n, want, n)) {
+		fprintf(stderr, "log is \"%s\", want one line ending in \"%s\"\n", log, want);
+		return false;
+	}
+	return true;
+}
+
+static void on_alarm(int sig)
+{
+	static const char msg[] = "test_config: loading a config hung on a FIFO key file\n";
+
+	(void)sig;
+	if (write(STDERR_FILENO, msg, sizeof(msg) - 1) < 0)
+		_exit(2);
+	_exit(1);
+}
+
+/* Key files others may read: a warning naming the file and mode, or with
+ * strict_key_permissions an error; only regular files are read, and a FIFO
+ * fails at once. */
+static void test_key_file_modes(void)
+{
+	static const char gw[] = "private_key_file: loose.key\naddress: 100.64.0.1/24\n";
+	static const char gw_strict[] = "strict_key_permissions: true\n"
+	                                "private_key_file: loose.key\naddress: 100.64.0.1/24\n";
+	static const char gw_psk[] = "strict_key_permissions: true\n" GW_HEAD "clients:\n" ALICE
+	                             "    preshared_key_file: loose.psk\n";
+	static const char edge[] = "private_key_file: edge.key\naddress: 100.64.0.2/32\n" EDGE_GW
+	                           "  preshared_key_file: loose.psk\n";
+	static const char edge_strict[] =
+	        "private_key_file: edge.key\naddress: 100.64.0.2/32\n"
+	        "strict_key_permissions: true\n" EDGE_GW "  preshared_key_file: loose.psk\n";
+	static const char gw_fifo[] = "private_key_file: key.fifo\naddress: 100.64.0.1/24\n";
+	static const char edge_dir[] =
+	        "private_key_file: key.dir\naddress: 100.64.0.2/32\n" EDGE_GW;
+	struct gw_config *g = NULL;
+	struct edge_config *e = NULL;
+	char err[512];
+	const char *y, *log;
+
+	write_key("loose.key", 0x11, NULL);
+	write_key("loose.psk", 0x33, NULL);
+
+	/* 0600: silent, strict or not. */
+	capture_start();
+	CHECK_INT(gw_config_parse("gateway.yaml", gw, strlen(gw), &g, err, sizeof(err)), 0);
+	gw_config_free(g);
+	CHECK_INT(
+	        gw_config_parse("gateway.yaml", gw_strict, strlen(gw_strict), &g, err, sizeof(err)),
+	        0);
+	CHECK(g && g->strict_key_permissions);
+	gw_config_free(g);
+	CHECK_STR(capture_end(), "");
+
+	/* 0644: one warning, and the key is still taken. */
+	set_mode("loose.key", 0644);
+	capture_start();
+	CHECK_INT(gw_config_parse("gateway.yaml", gw, strlen(gw), &g, err, sizeof(err)), 0);
+	log = capture_end();
+	CHECK(one_warning(log, "gateway.yaml:1:19: private_key_file: \"loose.key\" is accessible "
+	                       "by group or others (mode 0644): chmod 600 it"));
+	CHECK(g && !g->strict_key_permissions && g->priv[0] == 0x11);
+	gw_config_free(g);
+
+	/* 0640 with strict_key_permissions: an error, nothing logged. */
+	set_mode("loose.key", 0640);
+	g = (struct gw_config *)1;
+	capture_start();
+	CHECK_INT(
+	        gw_config_parse("gateway.yaml", gw_strict, strlen(gw_strict), &g, err, sizeof(err)),
+	        -EINVAL);
+	CHECK_STR(capture_end(), "");
+	CHECK(g == NULL);
+	CHECK_STR(err, "gateway.yaml:2:19: private_key_file: \"loose.key\" is accessible by group "
+	               "or others (mode 0640), refused with strict_key_permissions: chmod 600 it");
+
+	/* A client's preshared key is judged the same way. */
+	set_mode("loose.psk", 0604);
+	y = gw_psk;
+	CHECK_INT(gw_config_parse("gateway.yaml", y, strlen(y), &g, err, sizeof(err)), -EINVAL);
+	CHECK_STR(err,
+	          "gateway.yaml:8:25: preshared_key_file: \"loose.psk\" is accessible by group "
+	          "or others (mode 0604), refused with strict_key_permissions: chmod 600 it");
+
+	/* The edge's, warned about and refused. */
+	set_mode("loose.psk", 0660);
+	y = subst(edge);
+	capture_start();
+	CHECK_INT(edge_config_parse("edge.yaml", y, strlen(y), &e, err, sizeof(err)), 0);
+	log = capture_end();
+	CHECK(one_warning(log, "edge.yaml:6:23: preshared_key_file: \"loose.psk\" is accessible by "
+	                       "group or others (mode 0660): chmod 600 it"));
+	CHECK(e && e->has_psk && e->psk[0] == 0x33);
+	edge_config_free(e);
+	y = subst(edge_strict);
+	e = (struct edge_config *)1;
+	CHECK_INT(edge_config_parse("edge.yaml", y, strlen(y), &e, err, sizeof(err)), -EINVAL);
+	CHECK(e == NULL);
+	CHECK_STR(err, "edge.yaml:7:23: preshared_key_file: \"loose.psk\" is accessible by group "
+	               "or others (mode 0660), refused with strict_key_permissions: chmod 600 it");
+	y = "strict_key_permissions: yes\n" EDGE_HEAD;
+	CHECK_INT(edge_config_parse("edge.yaml", y, strlen(y), &e, err, sizeof(err)), -EINVAL);
+	CHECK_STR(err, "edge.yaml:1:25: strict_key_permissions: \"yes\" is not true or false");
+
+	/* A FIFO without a writer: refused at once, where a blocking open
+	 * would wait for ever (the alarm turns that into a failure). */
+	if (mkfifo("key.fifo", 0600) < 0)
+		perror("mkfifo");
+	signal(SIGALRM, on_alarm);
+	alarm(5);
+	CHECK_INT(gw_config_parse("gateway.yaml", gw_fifo, strlen(gw_fifo), &g, err, sizeof(err)),
+	          -EINVAL);
+	alarm(0);
+	signal(SIGALRM, SIG_DFL);
+	CHECK_STR(err, "gateway.yaml:1:19: private_key_file: cannot read \"key.fifo\": not a "
+	               "regular file");
+	/* A directory, even one only its owner may enter. */
+	if (mkdir("key.dir", 0700) < 0)
+		perror("mkdir");
+	y = subst(edge_dir);
+	CHECK_INT(edge_config_parse("edge.yaml", y, strlen(y), &e, err, sizeof(err)), -EINVAL);
+	CHECK_STR(err, "edge.yaml:1:19: private_key_file: cannot read \"key.dir\": not a regular "
+	               "file");
+
+	unlink("loose.key");
+	unlink("loose.psk");
+	unlink("key.fifo");
+	rmdir("key.dir");
+}
+
 int main(void)
 {
 	static const char *const files[] = {"gateway.key", "edge.key",     "alice.psk",
@@ -585,6 +771,7 @@ int main(void)
 	test_load_errors();
 	test_conf();
 	test_bad();
+	test_key_file_modes();
 
 	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++)
 		unlink(files[i]);

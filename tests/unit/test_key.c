@@ -5,9 +5,12 @@
 #include "tunnel/key.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* Made with wg genkey | tee priv | wg pubkey. */
@@ -182,7 +185,7 @@ static int read_text(uint8_t key[KEY_LEN], const char *text, size_t len)
 
 	if (write_temp(path, text, len) < 0)
 		return -1000;
-	ret = key_read_file(key, path);
+	ret = key_read_file(key, path, NULL);
 	unlink(path);
 	return ret;
 }
@@ -219,8 +222,70 @@ static void test_read_file(void)
 	memcpy(text, wg_priv, KEY_B64_LEN);
 	CHECK_INT(read_text(key, text, sizeof(text)), -EINVAL);
 
-	CHECK_INT(key_read_file(key, "/nonexistent/egress/key"), -ENOENT);
-	CHECK_INT(key_read_file(key, "/tmp"), -EISDIR);
+	CHECK_INT(key_read_file(key, "/nonexistent/egress/key", NULL), -ENOENT);
+	CHECK_INT(key_read_file(key, "/tmp", NULL), -EISDIR);
+}
+
+static void on_alarm(int sig)
+{
+	static const char msg[] = "test_key: reading a key file hung (a FIFO opened blocking?)\n";
+
+	(void)sig;
+	if (write(STDERR_FILENO, msg, sizeof(msg) - 1) < 0)
+		_exit(2);
+	_exit(1);
+}
+
+/* The mode is that of the file read, and only a regular file is read: a FIFO
+ * fails at once, with or without a writer, as do a directory and a device. */
+static void test_read_file_kinds(void)
+{
+	char dir[] = "/tmp/test_key.XXXXXX", path[64], fifo[64], text[64];
+	uint8_t key[KEY_LEN], want[KEY_LEN], zero[KEY_LEN] = {0};
+	mode_t mode = 0;
+	int w;
+
+	CHECK_INT(key_from_base64(want, wg_priv), 0);
+	snprintf(text, sizeof(text), "%s\n", wg_priv);
+	CHECK_INT(write_temp(path, text, strlen(text)), 0);
+	CHECK_INT(chmod(path, 0640), 0);
+	CHECK_INT(key_read_file(key, path, &mode), 0);
+	CHECK_MEM(key, want, KEY_LEN);
+	CHECK_INT(mode, 0640);
+	CHECK_INT(chmod(path, 0600), 0);
+	CHECK_INT(key_read_file(key, path, &mode), 0);
+	CHECK_INT(mode, 0600);
+	CHECK_INT(chmod(path, 0644), 0);
+	CHECK_INT(key_read_file(key, path, &mode), 0);
+	CHECK_INT(mode, 0644);
+	unlink(path);
+
+	if (!mkdtemp(dir)) {
+		CHECK(!"mkdtemp");
+		return;
+	}
+	snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
+	CHECK_INT(mkfifo(fifo, 0600), 0);
+	/* A blocking open of a FIFO without a writer never returns. */
+	signal(SIGALRM, on_alarm);
+	alarm(5);
+	memset(key, 0, sizeof(key));
+	CHECK_INT(key_read_file(key, fifo, &mode), -ENODEV);
+	CHECK_INT(mode, 0600);
+	/* With a writer and a key in the pipe, still refused and not read. */
+	w = open(fifo, O_RDWR | O_NONBLOCK);
+	CHECK(w >= 0);
+	CHECK_INT(write(w, text, strlen(text)), strlen(text));
+	CHECK_INT(key_read_file(key, fifo, NULL), -ENODEV);
+	CHECK_MEM(key, zero, KEY_LEN);
+	close(w);
+	alarm(0);
+	signal(SIGALRM, SIG_DFL);
+	CHECK_INT(key_read_file(key, dir, &mode), -EISDIR);
+	CHECK_INT(mode, 0700);
+	CHECK_INT(key_read_file(key, "/dev/null", NULL), -ENODEV);
+	unlink(fifo);
+	rmdir(dir);
 }
 
 int main(void)
@@ -230,5 +295,6 @@ int main(void)
 	test_cmd_pubkey();
 	test_cmd_genkey();
 	test_read_file();
+	test_read_file_kinds();
 	return check_done("test_key");
 }
