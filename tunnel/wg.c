@@ -295,8 +295,11 @@ void wg_device_free(struct wg_device *d)
 	free(d->by_key);
 	free(d->routes);
 	free(d->indexes.slots);
-	if (d->batch)
+	/* The batch held plaintext: TUN packets and decrypted data. */
+	if (d->batch && d->batch->bufs) {
+		crypto_wipe(d->batch->bufs, BATCH * d->batch->buf_size);
 		free(d->batch->bufs);
+	}
 	free(d->batch);
 	if (d->udp_fd >= 0)
 		close(d->udp_fd);

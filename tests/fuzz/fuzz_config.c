@@ -15,6 +15,7 @@
 #include "gateway/config.c"
 
 #include <stdio.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -32,6 +33,7 @@ static void put(const char *name, const char *text)
 	if (f) {
 		fputs(text, f);
 		fclose(f);
+		chmod(path, 0600); /* as a key file should be: no warning per input */
 	}
 }
 

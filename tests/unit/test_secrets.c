@@ -223,6 +223,19 @@ static void test_device(void)
 	CHECK_INT(wgtest_handshake(d, &edge, 0x1234, &keys), 0);
 	secret("a session's sending key", keys.send);
 	secret("a session's receiving key", keys.recv);
+
+	/* Data under it, with a marker inside: decrypted in the device's batch
+	 * buffers and written to the TUN. */
+	uint8_t msg[256], got[256];
+	const uint8_t *data_marker = random_secret("a data packet's plaintext");
+	wgtest_ip_packet(pkt, 0x64400002);
+	pkt[3] = sizeof(pkt);
+	memcpy(pkt + 40, data_marker, 32);
+	size_t mlen = wgtest_data_message(msg, &keys, 0, pkt, sizeof(pkt));
+	wgtest_input(d, msg, mlen, (struct sockaddr *)&edge.from, sizeof(edge.from));
+	CHECK_INT(wgtest_recv(tun[1], got, sizeof(got)), sizeof(pkt));
+	crypto_wipe(got, sizeof(got));
+	crypto_wipe(pkt, sizeof(pkt));
 out:
 	wg_device_free(d);
 	check_nothing_unwiped("wg_device_free");
