@@ -9,11 +9,13 @@
 
 #include "tunnel/conf.h"
 #include "tunnel/crypto.h"
+#include "tunnel/wg.h"
 
 static const char *const gw_keys[] = {
         "interface", "listen_port",  "private_key_file", "strict_key_permissions",
         "address",   "address6",     "uplink",           "mtu",
-        "mark_tag",  "mark_id_mask", "clients",          NULL,
+        "mark_tag",  "mark_id_mask", "clients",          "load_threshold",
+        NULL,
 };
 
 static const char *const client_keys[] = {
@@ -382,6 +384,11 @@ static int gw_parse(struct conf *c, struct gw_config **out)
 		goto out;
 	}
 	ret = gw_get_u32(c, conf_map_find(c, root, "mtu"), "mtu", 1280, 9000, &g->mtu);
+	if (ret < 0)
+		goto out;
+	/* 0 (absent) leaves the device's default; at most one receive's worth. */
+	ret = gw_get_u32(c, conf_map_find(c, root, "load_threshold"), "load_threshold", 1, WG_BATCH,
+	                 &g->load_threshold);
 	if (ret < 0)
 		goto out;
 	ret = parse_marks(c, root, g);

@@ -35,6 +35,9 @@ struct gw_config {
 	unsigned mtu;          /* default 1420, 1280..9000 */
 	uint32_t mark_tag;     /* mark_tag, default 0x45670000; no bits inside mark_id_mask */
 	uint32_t mark_id_mask; /* mark_id_mask, default 0x0000ffff; low bits, contiguous */
+	/* load_threshold, 1..WG_BATCH: handshake messages in a full receive
+	 * that put the device under load; 0 when absent (the device's default) */
+	uint32_t load_threshold;
 	size_t n_clients;
 	struct gw_client *clients;
 };

@@ -205,6 +205,7 @@ int main(int argc, char **argv)
 	        .tun_fd = tun_fd,
 	        .mtu = cfg->mtu,
 	        .listen_port = cfg->listen_port,
+	        .load_threshold = cfg->load_threshold,
 	        .time_divisor = netdev_time_divisor(),
 	});
 	if (!dev) {

@@ -105,6 +105,7 @@ static void test_gateway_full(void)
 	                           "address6: fd00:64::1/64\n"
 	                           "uplink: eth0\n"
 	                           "mtu: 1400\n"
+	                           "load_threshold: 4\n"
 	                           "mark_tag: 0x12340000\n"
 	                           "mark_id_mask: 0x000000ff\n"
 	                           "clients:\n"
@@ -142,6 +143,7 @@ static void test_gateway_full(void)
 	CHECK_INT(g->prefix6, 64);
 	CHECK_STR(g->uplink, "eth0");
 	CHECK_INT(g->mtu, 1400);
+	CHECK_INT(g->load_threshold, 4);
 	CHECK_INT(g->mark_tag, 0x12340000);
 	CHECK_INT(g->mark_id_mask, 0xff);
 	CHECK_INT(g->n_clients, 2);
@@ -186,6 +188,7 @@ static void test_gateway_defaults(void)
 		CHECK_STR(g->ifname, "egress0");
 		CHECK_INT(g->listen_port, 51820);
 		CHECK_INT(g->mtu, 1420);
+		CHECK_INT(g->load_threshold, 0);
 		CHECK_INT(g->mark_tag, 0x45670000);
 		CHECK_INT(g->mark_id_mask, 0xffff);
 		CHECK_STR(g->uplink, "");
@@ -426,6 +429,8 @@ static const struct bad bad_gateway[] = {
          "gateway.yaml:3:9: uplink: \"a-very-long-name0\" is not an interface name (1-15 "
          "letters, digits, '_', '.' or '-')"},
         {GW_HEAD "mtu: 1000\n", "gateway.yaml:3:6: mtu: \"1000\" is not a number in 1280..9000"},
+        {GW_HEAD "load_threshold: 65\n",
+         "gateway.yaml:3:17: load_threshold: \"65\" is not a number in 1..64"},
         {GW_HEAD "mark_tag: 0x45670001\n",
          "gateway.yaml:3:11: mark_tag: \"0x45670001\" overlaps mark_id_mask 0x0000ffff"},
         {GW_HEAD "mark_id_mask: 0xffff0000\n",
