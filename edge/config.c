@@ -165,20 +165,6 @@ static int parse_gateway(struct conf *c, int node, struct edge_config *e)
 	return 0;
 }
 
-static int edge_get_u32(struct conf *c, int node, const char *key, uint32_t min, uint32_t max,
-                        uint32_t *out)
-{
-	uint64_t v;
-	int ret;
-
-	if (!node)
-		return 0; /* absent: keep the default */
-	ret = conf_get_uint(c, node, key, min, max, &v);
-	if (ret == 0)
-		*out = (uint32_t)v;
-	return ret;
-}
-
 static int parse_addresses(struct conf *c, int root, struct edge_config *e)
 {
 	struct conf_addr a;
@@ -241,25 +227,25 @@ static int edge_parse(struct conf *c, struct edge_config **out)
 	ret = parse_addresses(c, root, e);
 	if (ret < 0)
 		goto out;
-	ret = edge_get_u32(c, conf_map_find(c, root, "mtu"), "mtu", 1280, 9000, &e->mtu);
+	ret = conf_get_u32_opt(c, conf_map_find(c, root, "mtu"), "mtu", 1280, 9000, &e->mtu);
 	if (ret < 0)
 		goto out;
 	ret = conf_map_need(c, root, "gateway", &n);
 	if (ret < 0 || (ret = parse_gateway(c, n, e)) < 0)
 		goto out;
-	ret = edge_get_u32(c, conf_map_find(c, root, "persistent_keepalive"),
-	                   "persistent_keepalive", 0, 65535, &e->persistent_keepalive);
+	ret = conf_get_u32_opt(c, conf_map_find(c, root, "persistent_keepalive"),
+	                       "persistent_keepalive", 0, 65535, &e->persistent_keepalive);
 	if (ret < 0)
 		goto out;
 	n = conf_map_find(c, root, "route_all");
 	if (n && (ret = conf_get_bool(c, n, "route_all", &e->route_all)) < 0)
 		goto out;
-	ret = edge_get_u32(c, conf_map_find(c, root, "fwmark"), "fwmark", 1, UINT32_MAX,
-	                   &e->fwmark);
+	ret = conf_get_u32_opt(c, conf_map_find(c, root, "fwmark"), "fwmark", 1, UINT32_MAX,
+	                       &e->fwmark);
 	if (ret < 0)
 		goto out;
 	n = conf_map_find(c, root, "table");
-	ret = edge_get_u32(c, n, "table", 1, UINT32_MAX, &e->table);
+	ret = conf_get_u32_opt(c, n, "table", 1, UINT32_MAX, &e->table);
 	if (ret < 0)
 		goto out;
 	if (e->table >= 253 && e->table <= 255) {

@@ -57,29 +57,15 @@ static bool host6_zero(const struct in6_addr *a, unsigned prefix)
 	return true;
 }
 
-static int gw_get_u32(struct conf *c, int node, const char *key, uint32_t min, uint32_t max,
-                      uint32_t *out)
-{
-	uint64_t v;
-	int ret;
-
-	if (!node)
-		return 0; /* absent: keep the default */
-	ret = conf_get_uint(c, node, key, min, max, &v);
-	if (ret == 0)
-		*out = (uint32_t)v;
-	return ret;
-}
-
 static int parse_marks(struct conf *c, int root, struct gw_config *g)
 {
 	int tag = conf_map_find(c, root, "mark_tag"), mask = conf_map_find(c, root, "mark_id_mask");
 	int ret;
 
-	ret = gw_get_u32(c, tag, "mark_tag", 0, UINT32_MAX, &g->mark_tag);
+	ret = conf_get_u32_opt(c, tag, "mark_tag", 0, UINT32_MAX, &g->mark_tag);
 	if (ret < 0)
 		return ret;
-	ret = gw_get_u32(c, mask, "mark_id_mask", 1, UINT32_MAX, &g->mark_id_mask);
+	ret = conf_get_u32_opt(c, mask, "mark_id_mask", 1, UINT32_MAX, &g->mark_id_mask);
 	if (ret < 0)
 		return ret;
 	/* The id is the host part of an address: it lives in the low bits. */
@@ -138,17 +124,6 @@ static int parse_address6(struct conf *c, int node, struct gw_config *g)
 	g->addr6 = a.v6;
 	g->prefix6 = a.prefix;
 	return 0;
-}
-
-static bool valid_name(const char *s)
-{
-	size_t i;
-
-	for (i = 0; s[i]; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
-		      (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '.' || s[i] == '-'))
-			return false;
-	return i > 0;
 }
 
 static int client_addr(struct conf *c, int node, const struct gw_config *g, struct gw_client *cl)
@@ -228,7 +203,7 @@ static int parse_client(struct conf *c, int node, const struct gw_config *g,
 	ret = conf_get_str(c, s->name, "name", cl->name, sizeof(cl->name));
 	if (ret < 0)
 		return ret;
-	if (!valid_name(cl->name))
+	if (!conf_name_ok(cl->name, GW_NAME_MAX - 1))
 		return conf_bad_value(c, s->name, "name",
 		                      "is not a client name (1-31 of A-Z a-z 0-9 _ . -)");
 
@@ -383,12 +358,12 @@ static int gw_parse(struct conf *c, struct gw_config **out)
 		ret = conf_bad_value(c, n, "uplink", "is the tunnel interface itself");
 		goto out;
 	}
-	ret = gw_get_u32(c, conf_map_find(c, root, "mtu"), "mtu", 1280, 9000, &g->mtu);
+	ret = conf_get_u32_opt(c, conf_map_find(c, root, "mtu"), "mtu", 1280, 9000, &g->mtu);
 	if (ret < 0)
 		goto out;
 	/* 0 (absent) leaves the device's default; at most one receive's worth. */
-	ret = gw_get_u32(c, conf_map_find(c, root, "load_threshold"), "load_threshold", 1, WG_BATCH,
-	                 &g->load_threshold);
+	ret = conf_get_u32_opt(c, conf_map_find(c, root, "load_threshold"), "load_threshold", 1,
+	                       WG_BATCH, &g->load_threshold);
 	if (ret < 0)
 		goto out;
 	ret = parse_marks(c, root, g);

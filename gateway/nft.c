@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "gateway/nft.h"
+#include "tunnel/conf.h"
 
 #define NAME_MAX_LEN 31
 
@@ -32,27 +33,6 @@ struct nft_owner {
 uint32_t nft_client_mark(uint32_t tag, uint32_t id)
 {
 	return tag | id;
-}
-
-/* Only characters that mean nothing to nft, inside quotes or out: no quote,
- * no backslash, no '*' (an interface wildcard), no whitespace or newline
- * (which would end a '#' comment). */
-static bool name_ok(const char *s, size_t max)
-{
-	size_t i;
-
-	if (!s || !s[0])
-		return false;
-	for (i = 0; s[i]; i++) {
-		char c = s[i];
-
-		if (i >= max)
-			return false;
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '_' || c == '.' || c == '-'))
-			return false;
-	}
-	return true;
 }
 
 static struct in_addr mask4(struct in_addr a, unsigned prefix)
@@ -88,9 +68,10 @@ static bool params_ok(const struct nft_params *p)
 	struct in6_addr net6;
 	size_t i;
 
-	if (!name_ok(p->ifname, IFNAMSIZ - 1))
+	if (!conf_name_ok(p->ifname, IFNAMSIZ - 1))
 		return false;
-	if (uplink_set(p) && (!name_ok(p->uplink, IFNAMSIZ - 1) || !strcmp(p->uplink, p->ifname)))
+	if (uplink_set(p) &&
+	    (!conf_name_ok(p->uplink, IFNAMSIZ - 1) || !strcmp(p->uplink, p->ifname)))
 		return false;
 	if (p->prefix > 32 || (p->has_net6 && p->prefix6 > 128))
 		return false;
@@ -109,7 +90,7 @@ static bool params_ok(const struct nft_params *p)
 		const struct nft_client *c = &p->clients[i];
 		struct in6_addr a6;
 
-		if (!name_ok(c->name, NAME_MAX_LEN) || (c->id & ~p->mark_id_mask))
+		if (!conf_name_ok(c->name, NAME_MAX_LEN) || (c->id & ~p->mark_id_mask))
 			return false;
 		if (mask4(c->addr, p->prefix).s_addr != net.s_addr)
 			return false;

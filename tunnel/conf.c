@@ -655,10 +655,41 @@ int conf_get_key(struct conf *c, int node, const char *key, uint8_t out[32])
 	return 0;
 }
 
+int conf_get_u32_opt(struct conf *c, int node, const char *key, uint32_t min, uint32_t max,
+                     uint32_t *out)
+{
+	uint64_t v;
+	int ret;
+
+	if (!node)
+		return 0;
+	ret = conf_get_uint(c, node, key, min, max, &v);
+	if (ret == 0)
+		*out = (uint32_t)v;
+	return ret;
+}
+
+bool conf_name_ok(const char *s, size_t max)
+{
+	size_t i;
+
+	if (!s)
+		return false;
+	/* ASCII ranges, not isalnum(): a locale must not widen what nft sees. */
+	for (i = 0; s[i]; i++) {
+		char ch = s[i];
+
+		if (i >= max || !((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		                  (ch >= '0' && ch <= '9') || ch == '_' || ch == '.' || ch == '-'))
+			return false;
+	}
+	return i > 0;
+}
+
 int conf_get_ifname(struct conf *c, int node, const char *key, char *buf)
 {
 	const char *v;
-	size_t len, i;
+	size_t len;
 	int ret;
 
 	ret = scalar(c, node, key, &v, &len);
@@ -666,11 +697,9 @@ int conf_get_ifname(struct conf *c, int node, const char *key, char *buf)
 		return ret;
 	/* Narrower than what the kernel takes: the names end up quoted in nft
 	 * rules, and no '%' (a TUN would get a kernel-made name that differs
-	 * from the configured one). */
-	for (i = 0; i < len; i++)
-		if (!isalnum((unsigned char)v[i]) && !strchr("_.-", v[i]))
-			break;
-	if (!len || len >= IFNAMSIZ || i < len || !strcmp(v, ".") || !strcmp(v, ".."))
+	 * from the configured one). scalar() refused NUL bytes, so the length
+	 * is strlen's. */
+	if (!conf_name_ok(v, IFNAMSIZ - 1) || !strcmp(v, ".") || !strcmp(v, ".."))
 		return conf_bad_value(
 		        c, node, key,
 		        "is not an interface name (1-%d letters, digits, '_', '.' or '-')",

@@ -80,6 +80,14 @@ int conf_get_addr(struct conf *c, int node, const char *key, int family, struct 
 int conf_get_prefix(struct conf *c, int node, const char *key, int family, struct conf_addr *out);
 /* A WireGuard key in base64 (44 characters). */
 int conf_get_key(struct conf *c, int node, const char *key, uint8_t out[32]);
+/* Same into a uint32_t, but node 0 (the key is absent) is no error and leaves
+ * *out as it was: for optional values with a default set before. */
+int conf_get_u32_opt(struct conf *c, int node, const char *key, uint32_t min, uint32_t max,
+                     uint32_t *out);
+/* The one rule for names that end up in nft text, logs and JSON (client and
+ * rule names, interface names): 1..max bytes of letters, digits, '_', '.' and
+ * '-', so they mean nothing to nft, a shell or a '#' comment. */
+bool conf_name_ok(const char *s, size_t max);
 /* A network interface name as the kernel takes it: 1..IFNAMSIZ-1 bytes, no
  * '/', ':' or whitespace, not "." or "..". buf has IFNAMSIZ bytes. */
 int conf_get_ifname(struct conf *c, int node, const char *key, char *buf);
