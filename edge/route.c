@@ -99,22 +99,12 @@ int route_all_up(struct nl *nl, uint32_t ifindex, const struct edge_config *cfg,
 	if (!err && cfg->has_addr6)
 		err = add_family(nl, ifindex, cfg, AF_INET6, r);
 	/* Replies to the marked tunnel socket must pass reverse-path filtering. */
-	r->src_valid_mark[0] = '\0';
+	r->src_valid_mark = (struct sysctl_saved){.path = SRC_VALID_MARK};
 	if (!err) {
-		char old[sizeof(r->src_valid_mark)];
-		int e = sysctl_read(SRC_VALID_MARK, old, sizeof(old));
-
-		if (e < 0) {
-			errno = -e;
-			log_warn("cannot read %s; leaving it as it is", SRC_VALID_MARK);
-		} else if (strcmp(old, "1") != 0) {
-			err = sysctl_write(SRC_VALID_MARK, "1");
-			if (err) {
-				errno = -err;
-				log_err("cannot set %s to 1", SRC_VALID_MARK);
-			} else {
-				memcpy(r->src_valid_mark, old, sizeof(old));
-			}
+		err = sysctl_set_saved(&r->src_valid_mark, "1");
+		if (err) {
+			errno = -err;
+			log_err("cannot set %s to 1", SRC_VALID_MARK);
 		}
 	}
 	if (err) {
@@ -139,8 +129,5 @@ void route_all_down(struct nl *nl, struct edge_routes *r)
 			log_warnx("cannot remove the route of table %u: %s",
 			          r->routes[r->n_routes].table, strerror(-err));
 	}
-	if (r->src_valid_mark[0]) {
-		sysctl_write(SRC_VALID_MARK, r->src_valid_mark);
-		r->src_valid_mark[0] = '\0';
-	}
+	sysctl_restore(&r->src_valid_mark);
 }

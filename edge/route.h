@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "tunnel/nl.h"
+#include "tunnel/sysctl.h"
 
 struct edge_config;
 
@@ -19,7 +20,7 @@ struct edge_routes {
 	unsigned n_routes;
 	struct nl_rule rules[4];
 	unsigned n_rules;
-	char src_valid_mark[16]; /* its value before, "" when untouched */
+	struct sysctl_saved src_valid_mark;
 };
 
 /* Adds the routes and rules for IPv4 (and IPv6 when the config has

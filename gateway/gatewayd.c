@@ -36,46 +36,6 @@ static const char usage[] =
         "  -v        log debug messages too\n"
         "  -h        this help\n";
 
-/* A forwarding knob and the value it had before we turned it on. */
-struct knob {
-	const char *path;
-	char old[16];
-	bool changed;
-};
-
-static int knob_on(struct knob *k)
-{
-	int err = sysctl_read(k->path, k->old, sizeof(k->old));
-
-	if (err < 0)
-		return err;
-	if (strcmp(k->old, "1") == 0)
-		return 0;
-	err = sysctl_write(k->path, "1");
-	if (err)
-		return err;
-	k->changed = true;
-	log_info("turned on %s (was %s) in this network namespace", k->path, k->old);
-	return 0;
-}
-
-/* Back to the old value, unless someone else has changed the knob since we
- * turned it on: theirs is the newer decision. */
-static void knob_restore(struct knob *k)
-{
-	char now[16];
-
-	if (!k->changed)
-		return;
-	if (sysctl_read(k->path, now, sizeof(now)) < 0 || strcmp(now, "1") != 0) {
-		log_info("left %s as it is: changed by someone else since we turned it on",
-		         k->path);
-		return;
-	}
-	if (sysctl_write(k->path, k->old) == 0)
-		log_info("set %s back to %s", k->path, k->old);
-}
-
 /* With IPv6 forwarding on, an interface with accept_ra=1 ignores router
  * advertisements: an uplink that learned its IPv6 default route from them
  * loses it when the route expires. Only 2 keeps them coming. */
@@ -155,8 +115,8 @@ static int add_clients(struct wg_device *dev, const struct gw_config *cfg)
 int main(int argc, char **argv)
 {
 	const char *config_path = DEFAULT_CONFIG;
-	struct knob fwd4 = {.path = "net/ipv4/ip_forward"};
-	struct knob fwd6 = {.path = "net/ipv6/conf/all/forwarding"};
+	struct sysctl_saved fwd4 = {.path = "net/ipv4/ip_forward"};
+	struct sysctl_saved fwd6 = {.path = "net/ipv6/conf/all/forwarding"};
 	struct gw_config *cfg = NULL;
 	struct wg_device *dev = NULL;
 	struct loop *loop = NULL;
@@ -218,9 +178,9 @@ int main(int argc, char **argv)
 	gw_config_wipe_keys(cfg);
 
 	/* 4. Forwarding and the nft table. */
-	e = knob_on(&fwd4);
+	e = sysctl_set_saved(&fwd4, "1");
 	if (!e && cfg->has_addr6)
-		e = knob_on(&fwd6);
+		e = sysctl_set_saved(&fwd6, "1");
 	if (e) {
 		errno = -e;
 		log_err("cannot turn on forwarding");
@@ -277,8 +237,8 @@ out:
 		else
 			log_info("removed nft table inet %s", NFT_TABLE);
 	}
-	knob_restore(&fwd6);
-	knob_restore(&fwd4);
+	sysctl_restore(&fwd6);
+	sysctl_restore(&fwd4);
 	nft_close(nft);
 	loop_free(loop);
 	wg_device_free(dev);

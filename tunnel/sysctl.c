@@ -1,5 +1,7 @@
 #include "tunnel/sysctl.h"
 
+#include "tunnel/log.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -79,4 +81,40 @@ int sysctl_read(const char *path, char *buf, size_t size)
 out:
 	close(fd);
 	return ret;
+}
+
+int sysctl_set_saved(struct sysctl_saved *s, const char *value)
+{
+	int err = sysctl_read(s->path, s->old, sizeof(s->old));
+
+	if (err < 0)
+		return err;
+	if (strcmp(s->old, value) == 0)
+		return 0;
+	if (strlen(value) >= sizeof(s->set))
+		return -EINVAL;
+	err = sysctl_write(s->path, value);
+	if (err)
+		return err;
+	snprintf(s->set, sizeof(s->set), "%s", value);
+	s->changed = true;
+	log_info("set %s to %s (was %s) in this network namespace", s->path, value, s->old);
+	return 0;
+}
+
+void sysctl_restore(struct sysctl_saved *s)
+{
+	char now[sizeof(s->old)];
+
+	if (!s->changed)
+		return;
+	s->changed = false;
+	/* The values we set are numbers, which the kernel prints back as
+	 * written. */
+	if (sysctl_read(s->path, now, sizeof(now)) < 0 || strcmp(now, s->set) != 0) {
+		log_info("left %s as it is: changed by someone else since we set it", s->path);
+		return;
+	}
+	if (sysctl_write(s->path, s->old) == 0)
+		log_info("set %s back to %s", s->path, s->old);
 }
