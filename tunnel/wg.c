@@ -576,11 +576,9 @@ void wg_send_one(struct wg_peer *p, struct keypair *kp, const uint8_t *pkt, size
 	}
 }
 
-static int on_tun(void *arg, uint32_t events)
+void wg_device_tun_input(struct wg_device *d, uint64_t now)
 {
-	struct wg_device *d = arg;
 	struct batch *b = d->batch;
-	uint64_t now = wg_now();
 	unsigned n_out = 0;
 
 	for (int i = 0; i < BATCH; i++) {
@@ -638,6 +636,11 @@ static int on_tun(void *arg, uint32_t events)
 		}
 		sent += (unsigned)rc;
 	}
+}
+
+static int on_tun(void *arg, uint32_t events)
+{
+	wg_device_tun_input(arg, wg_now());
 	return 0;
 }
 

@@ -62,6 +62,10 @@ struct wg_datagram {
  * time now: for fuzzing and tests. n >= WG_BATCH is a full receive (see
  * load_threshold); more than WG_BATCH are taken as several receives. */
 void wg_device_input(struct wg_device *d, const struct wg_datagram *dg, size_t n, uint64_t now);
+/* The TUN is readable: reads up to WG_BATCH packets from it and sends what
+ * they become, at time now (the loop calls this on wg_now()); for fuzzing and
+ * tests. */
+void wg_device_tun_input(struct wg_device *d, uint64_t now);
 /* Runs the protocol timers of every peer at time now (the loop's tick does
  * this every 100 ms on wg_now()). */
 void wg_device_tick(struct wg_device *d, uint64_t now);
