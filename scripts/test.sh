@@ -8,8 +8,10 @@
 #      tests with the sanitized daemons;
 #   3. build-fuzz/ (clang, libFuzzer), when clang is there: each
 #      tests/fuzz/fuzz_* target for $FUZZ_SECONDS (default 20) on its corpus.
-# Ends with "test.sh: N passed, M failed" over all suites; exits non-zero on
-# any failure. A suite that cannot build counts as one failure.
+# Ends with "test.sh: N passed, M failed" over all suites, and ", K skipped"
+# when ctest skipped tests (a unit test that cannot run on this machine exits
+# 77); a skipped test is never counted as passed. Exits non-zero on any
+# failure. A suite that cannot build counts as one failure.
 #
 # Usage: scripts/test.sh        (as root; takes no arguments)
 set -euo pipefail
@@ -30,19 +32,30 @@ fi
 FUZZ_SECONDS=${FUZZ_SECONDS:-20}
 passed=0
 failed=0
+skipped=0
 
 step() { printf '\n######## %s\n' "$*"; }
 
 # ctest_suite DIR ARGS...: run ctest in DIR and add its counts to the totals.
+# ctest counts a skipped test among the passed in its summary line and lists
+# it under "The following tests did not run:" as "(Skipped)"; those are
+# taken out of the passed and shown with the reason they printed.
 ctest_suite() {
-	local dir=$1 out rc=0 line
+	local dir=$1 out rc=0 line skips n_skips=0
 	shift
 	out=$dir/ctest-summary.txt
 	(cd "$dir" && ctest --output-on-failure "$@") | tee "$out" || rc=$?
 	line=$(grep -E '^[0-9]+% tests passed, [0-9]+ tests? failed out of [0-9]+' "$out" || true)
+	skips=$(sed -n 's/^[[:space:]]*[0-9]* - \(.*\) (Skipped)$/\1/p' "$out")
+	[[ -z $skips ]] || n_skips=$(wc -l <<<"$skips")
 	if [[ $line =~ ([0-9]+)\ tests?\ failed\ out\ of\ ([0-9]+) ]]; then
-		passed=$((passed + BASH_REMATCH[2] - BASH_REMATCH[1]))
+		passed=$((passed + BASH_REMATCH[2] - BASH_REMATCH[1] - n_skips))
 		failed=$((failed + BASH_REMATCH[1]))
+		skipped=$((skipped + n_skips))
+		if ((n_skips)); then
+			echo "test.sh: SKIPPED in $dir, not passed: ${skips//$'\n'/, }"
+			grep -h 'SKIPPED' "$dir/Testing/Temporary/LastTest.log" 2>/dev/null || true
+		fi
 	elif grep -q 'No tests were found' "$out"; then
 		echo "test.sh: no tests in $dir $*"
 	fi
@@ -161,5 +174,9 @@ else
 fi
 
 echo
-echo "test.sh: $passed passed, $failed failed"
+if ((skipped)); then
+	echo "test.sh: $passed passed, $failed failed, $skipped skipped"
+else
+	echo "test.sh: $passed passed, $failed failed"
+fi
 ((failed == 0))

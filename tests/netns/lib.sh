@@ -4,7 +4,9 @@
 # network happens inside namespaces made here, named after the run, and the
 # EXIT trap removes them together with every process started here.
 #
-# Five namespaces, $EG_PREFIX-{edge1,edge2,inet,gw,host} ($NS_E1, $NS_E2, ...):
+# Five namespaces, $EG_PREFIX-{edge1,edge2,inet,gw,host} ($NS_E1, $NS_E2, ...),
+# and a sixth, $NS_ATK on the edges' LAN, for the tests that want an attacker
+# (attacker_up):
 #
 #     ns edge1                  ns inet: the "internet", a router        ns gw: the gateway
 #  +--------------------+     +------------------------------------+     +-----------------------+
@@ -49,6 +51,8 @@ GATEWAYD=$EGRESS_BIN/gateway/gatewayd
 # shellcheck disable=SC2034 # for the scripts that source this file
 GATEWAYCTL=$EGRESS_BIN/gateway/gatewayctl
 EDGED=$EGRESS_BIN/edge/edged
+# shellcheck disable=SC2034 # for the scripts that source this file
+WGCRAFT=$EG_REPO/tests/netns/wgcraft.py
 
 EG_PREFIX=${EG_PREFIX:-eg-$$}
 if [[ -z ${EG_DIR:-} ]]; then
@@ -66,6 +70,7 @@ NS_E2=$EG_PREFIX-edge2
 NS_GW=$EG_PREFIX-gw
 NS_INET=$EG_PREFIX-inet
 NS_HOST=$EG_PREFIX-host
+NS_ATK=$EG_PREFIX-attacker # only after attacker_up
 
 # Addresses the scenarios talk about.
 GW_PUBLIC=198.51.100.1
@@ -96,6 +101,7 @@ e2() { n "$NS_E2" "$@"; }
 gw() { n "$NS_GW" "$@"; }
 inet() { n "$NS_INET" "$@"; }
 host() { n "$NS_HOST" "$@"; }
+atk() { n "$NS_ATK" "$@"; }
 
 # Which namespace variable a short name means: ns_of e1 -> $NS_E1.
 ns_of() {
@@ -128,6 +134,8 @@ start() {
 }
 
 running() { [[ -n ${EG_PIDS[$1]:-} ]] && kill -0 "${EG_PIDS[$1]}" 2>/dev/null; }
+# exited NAME: the process from start() has ended (for wait_for).
+exited() { ! running "$1"; }
 
 # stop NAME [SIGNAL]: signal a process from start() (TERM by default), wait up
 # to 10 s for it, KILL it after that. Returns its exit status (128+n when a
@@ -152,23 +160,61 @@ stop() {
 	return "$rc"
 }
 
-# stopped_while_starting NAME NS STATE CMD...: start CMD in NS and SIGTERM it
-# after each of a range of delays from 0 to 0.2 s, so that some land in the
-# middle of its start. Each time it must exit (0 when it had started and shut
-# down, 143 when the signal came before it could hold it) and the function
-# STATE must print what it printed before.
-stopped_while_starting() {
-	local name=$1 ns=$2 state=$3 before delay rc
+# ns_state NS: everything in NS that a daemon changes and must put back, or
+# must not touch when it fails to start: the nft ruleset, every link with its
+# details (a TUN, its MTU), forwarding and src_valid_mark, the rules and all
+# routing tables of both families.
+ns_state() {
+	n "$1" nft list ruleset
+	n "$1" ip -d link show
+	n "$1" sysctl net.ipv4.ip_forward net.ipv6.conf.all.forwarding \
+		net.ipv4.conf.all.src_valid_mark
+	n "$1" ip rule
+	n "$1" ip -6 rule
+	n "$1" ip route show table all
+	n "$1" ip -6 route show table all
+}
+
+# same_state WHAT NS BEFORE: ns_state NS is BEFORE (from an earlier ns_state
+# NS), or the test fails naming WHAT, with the difference.
+same_state() {
+	local now
+	now=$(ns_state "$2")
+	[[ $now == "$3" ]] && return 0
+	diff <(echo "$3") <(echo "$now") >&2 || true
+	die "$1: the namespace changed"
+}
+
+# refused NAME NS EXPECTED CMD...: CMD, run in NS, exits 1 and says EXPECTED
+# (its output is kept in $EG_DIR/NAME.out), and ns_state NS is as before.
+refused() {
+	local name=$1 ns=$2 expected=$3 before rc=0
 	shift 3
-	before=$("$state")
+	before=$(ns_state "$ns")
+	n "$ns" "$@" >"$EG_DIR/$name.out" 2>&1 || rc=$?
+	cat "$EG_DIR/$name.out"
+	[[ $rc == 1 ]] || die "$name: exit status $rc, want 1"
+	grep -qF -- "$expected" "$EG_DIR/$name.out" || die "$name: no \"$expected\" in the message"
+	same_state "$name" "$ns" "$before"
+}
+
+# stopped_while_starting NAME NS CMD...: start CMD in NS and SIGTERM it after
+# each of a range of delays from 0 to 0.2 s, so that some land in the middle
+# of its start. Each time it must exit (0 when it had started and shut down,
+# 143 when the signal came before it could hold it) and leave ns_state NS as
+# it was before.
+stopped_while_starting() {
+	local name=$1 ns=$2 before delay rc
+	shift 2
+	before=$(ns_state "$ns")
 	for delay in 0 0.002 0.005 0.01 0.02 0.05 0.1 0.2; do
 		start "$name" "$ns" "$@"
 		sleep "$delay"
 		rc=0
 		stop "$name" || rc=$?
 		[[ $rc == 0 || $rc == 143 ]] || die "SIGTERM after ${delay}s: exit status $rc"
-		[[ $("$state") == "$before" ]] || die "SIGTERM after ${delay}s: $state changed"
-		echo "SIGTERM after ${delay}s: exit status $rc, $state as before"
+		same_state "SIGTERM after ${delay}s" "$ns" "$before"
+		echo "SIGTERM after ${delay}s: exit status $rc, the namespace as before"
 	done
 }
 
@@ -187,6 +233,35 @@ wait_for() {
 # nonempty CMD...: did CMD print anything? (`ip route show`, `ip link show
 # up` and friends succeed with no output when nothing matches.)
 nonempty() { [[ -n $("$@" 2>/dev/null) ]]; }
+
+# ---------------------------------------------------------------------------
+# Counting what happened: numbers for the checks and for wait_for
+
+# seen LOG PATTERN: how many lines of $EG_DIR/LOG.log (a daemon's log, a
+# tcpdump's) match PATTERN, a grep basic regular expression; 0 when none do
+# or the log is not there yet.
+seen() {
+	if [[ -e $EG_DIR/$1.log ]]; then
+		grep -c -- "$2" "$EG_DIR/$1.log" || true
+	else
+		echo 0
+	fi
+}
+
+# atleast N CMD...: does CMD (a function like seen) print a number of at
+# least N? For wait_for: wait_for 5 "8 drops" atleast 8 seen gatewayd "dropped".
+atleast() {
+	local want=$1 got
+	shift
+	got=$("$@")
+	[[ $got =~ ^[0-9]+$ ]] && ((got >= want))
+}
+
+# gw_counter TABLE NAME: the packets the named counter NAME of the test's own
+# table inet TABLE in the gateway's namespace has counted.
+gw_counter() {
+	gw nft list counter inet "$1" "$2" | awk '$1 == "packets" { print $2 }'
+}
 
 show_logs() {
 	local f
@@ -283,6 +358,19 @@ listening() {
 # detection? Until then the kernel is still adding link-local addresses and
 # their routes, which tests comparing routing tables would take for changes.
 settled() { ! nonempty n "$1" ip -6 addr show tentative; }
+
+# attacker_up ADDR...: the attacker's namespace $NS_ATK on the edges' LAN (a
+# port of the router's br0), with these addresses of 192.0.2.0/24 on its
+# eth0 and a default route via the router; returns once it reaches the
+# gateway. atk CMD... runs CMD there.
+attacker_up() {
+	ns_add "$NS_ATK"
+	veth "$NS_ATK" eth0 "$NS_INET" attacker
+	inet ip link set attacker master br0
+	printf 'addr add %s/24 dev eth0\n' "$@" | atk ip -batch -
+	atk ip route add default via 192.0.2.1
+	wait_for 5 "the attacker to reach the gateway" atk ping -c1 -W1 "$GW_PUBLIC"
+}
 
 forwarding() {
 	n "$1" sysctl -qw net.ipv4.ip_forward=1

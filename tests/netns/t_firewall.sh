@@ -18,12 +18,12 @@ topology
 web_start
 tunnel_up edge1
 
-# counter TEXT: the packet count of the forward rule whose text has TEXT.
-counter() {
+# forward_packets TEXT: the packet count of gatewayd's first forward rule
+# whose text has TEXT.
+forward_packets() {
 	gw nft list chain inet egress forward |
 		awk -v want="$1" 'index($0, want) { for (i = 1; i < NF; i++) if ($i == "packets") print $(i + 1); exit }'
 }
-atleast() { (($(counter "$2") >= $1)); } # atleast N TEXT: for wait_for
 
 log "a server on edge1's tunnel address, and the internet router routing to it"
 start edge-web "$NS_E1" python3 -m http.server --bind "$EDGE" 8080
@@ -38,8 +38,8 @@ fi
 if inet curl -sS -o /dev/null --max-time 3 "http://$EDGE:8080/"; then
 	die "the internet router reached edge1's server through the gateway"
 fi
-echo "dropped into the tunnel: $(counter "oifname \"$TUN_IF\" counter") packets"
-atleast 1 "oifname \"$TUN_IF\" counter" || die "the drop rule counted nothing"
+echo "dropped into the tunnel: $(forward_packets "oifname \"$TUN_IF\" counter") packets"
+atleast 1 forward_packets "oifname \"$TUN_IF\" counter" || die "the drop rule counted nothing"
 
 log "edge1's own flows outwards still work, replies included"
 e1 curl -sSf -o /dev/null --max-time 10 "http://$HOST/index.html"
@@ -69,9 +69,9 @@ for port in range(40000, 40005):
     hdr = hdr[:16] + struct.pack("!H", csum(pseudo + hdr)) + hdr[18:]
     s.sendto(hdr, (dst, 0))
 PY
-wait_for 5 "the invalid-state drop to count 5" atleast 5 "ct state invalid counter"
+wait_for 5 "the invalid-state drop to count 5" atleast 5 forward_packets "ct state invalid counter"
 sleep 0.5
-echo "dropped as invalid: $(counter "ct state invalid counter") packets"
+echo "dropped as invalid: $(forward_packets "ct state invalid counter") packets"
 if grep -q " > $HOST" "$EG_DIR/tcpdump-host.log"; then
 	cat "$EG_DIR/tcpdump-host.log"
 	die "packets with a tunnel source address reached the internet host"

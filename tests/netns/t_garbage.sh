@@ -14,13 +14,9 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 need_binaries
 
-WGCRAFT=$EG_REPO/tests/netns/wgcraft.py
 SEED=${SEED:-$RANDOM}
 ROUTER=198.51.100.254
-seen() { grep -c "$2" "$EG_DIR/$1.log" || true; } # seen LOG PATTERN: matching lines
-atleast() { (($("$2") >= $1)); }                  # atleast N COUNTER: for wait_for
-counter() { gw nft list counter inet garbage "$1" | awk '$1 == "packets" { print $2 }'; }
-garbage_in() { counter rx; }
+garbage_in() { gw_counter garbage rx; }
 
 topology
 keys gateway edge1 edge2
@@ -48,11 +44,11 @@ log "10,000 random datagrams from the router (seed $SEED)"
 inet python3 "$WGCRAFT" garbage --to "$GW_ENDPOINT" --count 10000 --seed "$SEED" \
 	--source "$ROUTER" | tee "$EG_DIR/garbage.txt"
 wait_for 5 "the gateway to receive 10000 datagrams" atleast 10000 garbage_in
-echo "at the gateway: $(garbage_in) datagrams in, $(counter tx) from port 51820 back"
+echo "at the gateway: $(garbage_in) datagrams in, $(gw_counter garbage tx) from port 51820 back"
 [[ $(awk '{ print $3, $4, $5, $6, $7, $8 }' "$EG_DIR/garbage.txt") == "sent 10000 errors 0 replies 0" ]] ||
 	die "garbage: $(cat "$EG_DIR/garbage.txt")"
 [[ $(garbage_in) == 10000 ]] || die "the gateway received $(garbage_in) datagrams, not 10000"
-[[ $(counter tx) == 0 ]] || die "gatewayd answered garbage"
+[[ $(gw_counter garbage tx) == 0 ]] || die "gatewayd answered garbage"
 
 log "gatewayd still runs, edge1's session still works, a new edge still connects"
 running gatewayd || die "gatewayd is gone"

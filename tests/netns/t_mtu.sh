@@ -1,15 +1,23 @@
 #!/usr/bin/env bash
 # Large packets at MTU 1420: a 1420-byte ping (1392 bytes of data) with DF
-# crosses the tunnel and comes back, a 1421-byte one does not; a 20 MB HTTP
-# download arrives intact; and the gateway clamps TCP's MSS both ways: a SYN
-# from the tunnel reaches the host with an MSS of at most 1380 even when the
-# edge offers 1460, and the host's SYN-ACK (MSS 1460) reaches edge1 with at
-# most 1380.
+# crosses the tunnel and comes back; a 20 MB HTTP download arrives intact;
+# the gateway clamps TCP's MSS both ways: a SYN from the tunnel reaches the
+# host with an MSS of at most 1380 even when the edge offers 1460, and the
+# host's SYN-ACK (MSS 1460) reaches edge1 with at most 1380.
+#
+# And what the gateway does with an inner packet larger than its MTU, which
+# no edged sends (its own TUN has the same MTU) but any peer can: wgcraft
+# completes a handshake as the client edge2 and sends echo requests of 1400
+# and 1420 bytes, which pass and are answered, and of 1421, 1500 and 4000
+# bytes, which the gateway must drop: not written to its TUN, not forwarded,
+# not counted as received, and gatewayd goes on.
 #
 #   edge1 egress0 mtu 1420 --tunnel--> gatewayd (egress0 mtu 1420) --wan0 1500--> host
+#   edge2: wgcraft data ---tunnel--^
 #
-# tcpdump -v in the host (SYNs to port 80, echo requests) and in edge1 on its
-# TUN (SYNs and SYN-ACKs) shows what was sent and what arrived.
+# tcpdump -v in the host (SYNs to port 80, echo requests), in edge1 on its
+# TUN (SYNs and SYN-ACKs) and in the gateway on its TUN (edge2's echo
+# requests) shows what was sent and what arrived.
 set -euo pipefail
 # shellcheck source=tests/netns/lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -21,33 +29,31 @@ atleast() { (($("$2") >= $1)); }                  # atleast N COUNTER: for wait_
 mss_of() { grep -F "Flags [$2]," "$EG_DIR/$1.log" | grep -o 'mss [0-9]*' | cut -d' ' -f2 | xargs; }
 syns() { seen tcpdump-host "Flags \[S\]"; }
 synacks() { seen tcpdump-edge "Flags \[S\.\]"; }
+# echo_lengths LOG: the IP lengths of the ICMP packets in a tcpdump -v log, in order
+echo_lengths() { grep -o 'proto ICMP (1), length [0-9]*' "$EG_DIR/$1.log" | awk '{ print $NF }' | xargs; }
 
 topology
 web_start
-tunnel_up edge1
+keys gateway edge1 edge2
+gatewayd_start edge1 edge2 # edge2 is wgcraft's, below
+edged_start edge1
+wait_for 10 "edge1's handshake" e1 ping -c1 -W1 "$HOST"
 [[ $(e1 cat "/sys/class/net/$TUN_IF/mtu") == 1420 ]] || die "edge1's TUN MTU is not 1420"
 [[ $(gw cat "/sys/class/net/$TUN_IF/mtu") == 1420 ]] || die "the gateway's TUN MTU is not 1420"
 
 log "tcpdump: SYNs and large echo requests at the host, SYNs and SYN-ACKs on edge1's TUN"
 start tcpdump-host "$NS_HOST" tcpdump -i eth0 -n -v -l --immediate-mode -Q in \
-	"(tcp dst port 80 and tcp[tcpflags] & tcp-syn != 0) or (icmp[icmptype] == icmp-echo and ip[2:2] > 1400)"
+	"(tcp dst port 80 and tcp[tcpflags] & tcp-syn != 0) or (icmp[icmptype] == icmp-echo and ip[2:2] >= 1400)"
 start tcpdump-edge "$NS_E1" tcpdump -i "$TUN_IF" -n -v -l --immediate-mode \
 	"tcp port 80 and tcp[tcpflags] & tcp-syn != 0"
 wait_for 10 "tcpdump in the host" grep -q "listening on" "$EG_DIR/tcpdump-host.log"
 wait_for 10 "tcpdump in edge1" grep -q "listening on" "$EG_DIR/tcpdump-edge.log"
 
-log "ping -M do: 1392 bytes of data (1420 of IP) pass, 1393 do not"
+log "ping -M do: 1392 bytes of data (1420 of IP) pass"
 e1 ping -q -M "do" -s 1392 -c3 -i0.2 -W2 "$HOST"
-if e1 ping -M "do" -s 1393 -c2 -i0.2 -W1 "$HOST" >"$EG_DIR/ping1393.txt" 2>&1; then
-	die "a 1421-byte ping came back"
-fi
-cat "$EG_DIR/ping1393.txt"
 sleep 0.5
-big=$(seen tcpdump-host "length 1420)")
-bigger=$(seen tcpdump-host "length 1421)")
-echo "at the host: $big echo requests of 1420 bytes, $bigger of 1421"
-[[ $big == 3 ]] || die "the host saw $big 1420-byte echo requests, not 3"
-[[ $bigger == 0 ]] || die "a 1421-byte packet crossed the tunnel"
+echo "at the host, echo requests of: $(echo_lengths tcpdump-host)"
+[[ $(echo_lengths tcpdump-host) == "1420 1420 1420" ]] || die "the host did not see three 1420-byte echo requests"
 
 log "20 MB over HTTP"
 sum=$(web_file 20mb.bin 20)
@@ -71,5 +77,29 @@ echo "MSS of the SYN-ACKs at edge1:   $(mss_of tcpdump-edge S.)"
 for m in $(mss_of tcpdump-edge S.); do
 	((m <= 1380)) || die "a SYN-ACK with MSS $m reached edge1"
 done
+
+log "edge2, crafted: echo requests of 1400 and 1420 bytes pass; 1421, 1500, 4000 are dropped"
+start tcpdump-gw "$NS_GW" tcpdump -i "$TUN_IF" -n -v -l --immediate-mode -Q in \
+	"icmp[icmptype] == icmp-echo and src host $(tun_addr edge2)"
+wait_for 10 "tcpdump in the gateway" grep -q "listening on" "$EG_DIR/tcpdump-gw.log"
+e2 python3 "$WGCRAFT" data --gateway-pub "$(pub gateway)" --key "$EG_DIR/edge2.key" \
+	--to "$GW_ENDPOINT" --src "$(tun_addr edge2)" --dst "$HOST" --sizes 1400,1420,1421,1500,4000 |
+	tee "$EG_DIR/crafted.txt"
+sleep 0.5
+echo "written to the gateway's TUN: $(echo_lengths tcpdump-gw)"
+echo "at the host: $(echo_lengths tcpdump-host)"
+[[ $(echo_lengths tcpdump-gw) == "1400 1420" ]] ||
+	die "the gateway's TUN got other than edge2's 1400 and 1420 bytes (over its MTU?)"
+[[ $(echo_lengths tcpdump-host) == "1420 1420 1420 1400 1420" ]] ||
+	die "the host saw other than edge2's 1400 and 1420 bytes (over the MTU?)"
+[[ $(cat "$EG_DIR/crafted.txt") == "handshake 1 sent 5 replied 1400,1420" ]] ||
+	die "edge2 did not get replies to its 1400 and 1420 bytes, and to those only"
+running gatewayd || die "gatewayd is gone"
+kill -USR1 "${EG_PIDS[gatewayd]}"
+wait_for 5 "the counters in the log" grep -q "peer edge2: endpoint" "$EG_DIR/gatewayd.log"
+grep -E "device:|peer edge2: endpoint" "$EG_DIR/gatewayd.log"
+grep -q "peer edge2: endpoint .*, rx 2 packets 2820 bytes," "$EG_DIR/gatewayd.log" ||
+	die "gatewayd did not count exactly edge2's 1400 and 1420 bytes as received"
+e1 ping -q -c2 -i0.2 -W2 "$HOST"
 
 echo PASS

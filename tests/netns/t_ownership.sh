@@ -17,36 +17,19 @@ topology
 keys gateway edge1
 gateway_yaml edge1 >"$EG_DIR/gateway.yaml"
 
-# state: what a gatewayd that is not running must not have changed.
-state() {
-	gw nft list ruleset
-	gw ip -d link show
-	gw cat /proc/sys/net/ipv4/ip_forward
-}
-
-# refused NAME EXPECTED CONFIG: gatewayd -c CONFIG exits 1 saying EXPECTED,
-# and state is as before.
-refused() {
-	local name=$1 expected=$2 before rc=0
-	before=$(state)
-	gw "$GATEWAYD" -c "$3" >"$EG_DIR/$name.out" 2>&1 || rc=$?
-	cat "$EG_DIR/$name.out"
-	[[ $rc == 1 ]] || die "$name: exit status $rc, want 1"
-	grep -qF -- "$expected" "$EG_DIR/$name.out" || die "$name: no \"$expected\" in the message"
-	[[ $(state) == "$before" ]] || die "$name: the namespace changed"
-}
-
 log "an interface named $TUN_IF exists already (a persistent TUN)"
 gw ip tuntap add dev "$TUN_IF" mode tun
 gw ip link set "$TUN_IF" mtu 1300
-refused tun-exists "cannot create TUN device $TUN_IF: an interface of that name already exists" \
-	"$EG_DIR/gateway.yaml"
+refused tun-exists "$NS_GW" \
+	"cannot create TUN device $TUN_IF: an interface of that name already exists" \
+	"$GATEWAYD" -c "$EG_DIR/gateway.yaml"
 gw ip tuntap del dev "$TUN_IF" mode tun
 
 log "a table inet egress made by hand"
 gw nft add table inet egress
 gw nft add chain inet egress mine
-refused hand-table "a table of that name exists and is not ours" "$EG_DIR/gateway.yaml"
+refused hand-table "$NS_GW" "a table of that name exists and is not ours" \
+	"$GATEWAYD" -c "$EG_DIR/gateway.yaml"
 gw nft delete table inet egress
 
 log "a second gatewayd in the same namespace"
@@ -54,7 +37,8 @@ gatewayd_start edge1
 sed -e "s/^interface: .*/interface: egress9/" -e "s/^listen_port: .*/listen_port: 51821/" \
 	"$EG_DIR/gateway.yaml" >"$EG_DIR/second.yaml"
 table_before=$(gw nft list table inet egress)
-refused second "a table of that name exists and is not ours (another gatewayd" "$EG_DIR/second.yaml"
+refused second "$NS_GW" "a table of that name exists and is not ours (another gatewayd" \
+	"$GATEWAYD" -c "$EG_DIR/second.yaml"
 [[ $(gw nft list table inet egress) == "$table_before" ]] || die "the first gatewayd's table changed"
 
 log "nobody else can delete or change the running gatewayd's table"
@@ -74,6 +58,6 @@ stop gatewayd
 gw sysctl -qw net.ipv4.ip_forward=0 # SIGKILL left it on: nothing can undo that
 
 log "SIGTERM at any moment of the start leaves the namespace as it was"
-stopped_while_starting gatewayd "$NS_GW" state "$GATEWAYD" -c "$EG_DIR/gateway.yaml"
+stopped_while_starting gatewayd "$NS_GW" "$GATEWAYD" -c "$EG_DIR/gateway.yaml"
 
 echo PASS

@@ -18,7 +18,6 @@ source "$(dirname "$0")/lib.sh"
 need_binaries
 
 export EGRESS_TIME_DIVISOR=20 # read by both daemons; for tests only
-seen() { grep -c "$2" "$EG_DIR/$1.log" || true; } # seen LOG PATTERN: matching lines
 
 topology
 web_start

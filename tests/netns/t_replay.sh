@@ -15,19 +15,11 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 need_binaries
 
-WGCRAFT=$EG_REPO/tests/netns/wgcraft.py
 SIZE=555
-NS_ATK=$EG_PREFIX-attacker
 ATTACKER=192.0.2.66
-atk() { n "$NS_ATK" "$@"; }
 
 topology
-ns_add "$NS_ATK"
-veth "$NS_ATK" eth0 "$NS_INET" attacker
-inet ip link set attacker master br0
-addr "$NS_ATK" eth0 "$ATTACKER/24"
-atk ip route add default via 192.0.2.1
-wait_for 5 "the attacker to reach the gateway" atk ping -c1 -W1 "$GW_PUBLIC"
+attacker_up "$ATTACKER"
 
 tunnel_up edge1
 
@@ -38,11 +30,9 @@ start tcpdump-gw "$NS_GW" tcpdump -i wan0 -n -l --immediate-mode -Q in \
 	"udp and src host $ATTACKER and dst port 51820"
 wait_for 10 "tcpdump in the host" grep -q "listening on" "$EG_DIR/tcpdump-host.log"
 wait_for 10 "tcpdump in the gateway" grep -q "listening on" "$EG_DIR/tcpdump-gw.log"
-at_host() { grep -c " > $HOST: ICMP echo request" "$EG_DIR/tcpdump-host.log" || true; }
-at_gw() { grep -c "IP $ATTACKER\.[0-9]* > $GW_PUBLIC\.51820: UDP" "$EG_DIR/tcpdump-gw.log" || true; }
-moved() { grep -c "endpoint moved" "$EG_DIR/gatewayd.log" || true; }
-atleast() { (($("$2") >= $1)); } # atleast N COUNTER: for wait_for
-exited() { ! running "$1"; }
+at_host() { seen tcpdump-host " > $HOST: ICMP echo request"; }
+at_gw() { seen tcpdump-gw "IP $ATTACKER\.[0-9]* > $GW_PUBLIC\.51820: UDP"; }
+moved() { seen gatewayd "endpoint moved"; }
 
 log "capture 10 of edge1's data messages on the router while it pings"
 start capture "$NS_INET" python3 "$WGCRAFT" capture --iface edge1 --port 51820 --count 10 \

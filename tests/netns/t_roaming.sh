@@ -12,8 +12,6 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 need_binaries
 
-seen() { grep -c "$2" "$EG_DIR/$1.log" || true; } # seen LOG PATTERN: matching lines
-atleast() { (($("$2") >= $1)); }                  # atleast N COUNTER: for wait_for
 replies() { seen ping "bytes from $HOST"; }
 
 topology

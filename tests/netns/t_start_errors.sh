@@ -11,46 +11,23 @@ need_binaries
 topology
 keys gateway edge1
 
-# state NS: what a failed start must not have changed.
-state() {
-	n "$1" nft list ruleset
-	n "$1" ip -o link show type tun
-	n "$1" cat /proc/sys/net/ipv4/ip_forward
-	n "$1" ip rule
-	n "$1" ip -6 rule
-	n "$1" ip route show table all
-}
-
-# fails NAME NS EXPECTED CMD...: CMD exits 1, its stderr has EXPECTED, and
-# the namespace is as before.
-fails() {
-	local name=$1 ns=$2 expected=$3 before rc=0
-	shift 3
-	before=$(state "$ns")
-	n "$ns" "$@" >"$EG_DIR/$name.out" 2>&1 || rc=$?
-	cat "$EG_DIR/$name.out"
-	[[ $rc == 1 ]] || die "$name: exit status $rc, want 1"
-	grep -qF -- "$expected" "$EG_DIR/$name.out" || die "$name: no \"$expected\" in the message"
-	[[ $(state "$ns") == "$before" ]] || die "$name: the namespace changed"
-}
-
 log "gatewayd: a missing key file"
 gateway_yaml edge1 >"$EG_DIR/gateway.yaml"
 mv "$EG_DIR/gateway.key" "$EG_DIR/gateway.key.away"
-fails missing-key "$NS_GW" 'private_key_file: cannot read "gateway.key": No such file or directory' \
+refused missing-key "$NS_GW" 'private_key_file: cannot read "gateway.key": No such file or directory' \
 	"$GATEWAYD" -c "$EG_DIR/gateway.yaml"
 mv "$EG_DIR/gateway.key.away" "$EG_DIR/gateway.key"
 
 log "gatewayd: a value out of range names file, line and column"
 sed 's/^listen_port: 51820/listen_port: 70000/' "$EG_DIR/gateway.yaml" >"$EG_DIR/bad.yaml"
-fails bad-port "$NS_GW" 'bad.yaml:2:14: listen_port: "70000"' "$GATEWAYD" -c "$EG_DIR/bad.yaml"
+refused bad-port "$NS_GW" 'bad.yaml:2:14: listen_port: "70000"' "$GATEWAYD" -c "$EG_DIR/bad.yaml"
 
 log "gatewayd: an unknown key"
 printf 'colour: blue\n' >>"$EG_DIR/bad.yaml"
-fails unknown-key "$NS_GW" 'colour' "$GATEWAYD" -c "$EG_DIR/bad.yaml"
+refused unknown-key "$NS_GW" 'colour' "$GATEWAYD" -c "$EG_DIR/bad.yaml"
 
 log "gatewayd: an unknown option"
-fails bad-option "$NS_GW" 'usage: gatewayd' "$GATEWAYD" -x
+refused bad-option "$NS_GW" 'usage: gatewayd' "$GATEWAYD" -x
 
 log "gatewayd: the listen port is taken; what it set up is undone"
 start squatter "$NS_GW" python3 -c '
@@ -59,22 +36,22 @@ s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
 s.bind(("::", 51820))
 time.sleep(60)'
 wait_for 5 "the squatter on UDP 51820" listening "$NS_GW" udp ":51820"
-fails port-taken "$NS_GW" 'cannot listen on UDP port 51820' "$GATEWAYD" -c "$EG_DIR/gateway.yaml"
+refused port-taken "$NS_GW" 'cannot listen on UDP port 51820' "$GATEWAYD" -c "$EG_DIR/gateway.yaml"
 stop squatter || true
 
 log "gatewayd -n checks without changing anything"
-before=$(state "$NS_GW")
+before=$(ns_state "$NS_GW")
 [[ $(gw "$GATEWAYD" -n -c "$EG_DIR/gateway.yaml") == "configuration OK" ]] || die "-n did not say OK"
-[[ $(state "$NS_GW") == "$before" ]] || die "-n changed the namespace"
+same_state "-n" "$NS_GW" "$before"
 
 log "edged: a bad endpoint"
 edge_yaml edge1 | sed 's/endpoint: .*/endpoint: "198.51.100.1:none"/' >"$EG_DIR/edge-bad.yaml"
-fails bad-endpoint "$NS_E1" 'endpoint' "$EDGED" -c "$EG_DIR/edge-bad.yaml"
+refused bad-endpoint "$NS_E1" 'endpoint' "$EDGED" -c "$EG_DIR/edge-bad.yaml"
 
 log "edged: its routing table is taken by a route it did not add"
 edge_yaml edge1 >"$EG_DIR/edge1.yaml"
 e1 ip route add default via 192.0.2.1 table 51820
-fails table-taken "$NS_E1" 'cannot add the default route to table 51820' \
+refused table-taken "$NS_E1" 'cannot add the default route to table 51820' \
 	"$EDGED" -c "$EG_DIR/edge1.yaml"
 e1 ip route del default via 192.0.2.1 table 51820
 

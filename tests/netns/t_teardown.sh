@@ -28,34 +28,26 @@ NFT
 foreign_before=$(gw nft list table ip foreign)
 echo "$foreign_before"
 
-# The edge's routing state, in full.
-routing() {
-	e1 ip rule
-	e1 ip -6 rule
-	e1 ip route show table all
-	e1 ip -6 route show table all
-	e1 sysctl net.ipv4.conf.all.src_valid_mark
-	e1 ip -o link show type tun
-}
-routing >"$EG_DIR/routing.before"
+# The edge's state, in full: rules, routes, src_valid_mark, links.
+ns_state "$NS_E1" >"$EG_DIR/state.before"
 
 gatewayd_start -6 edge1
 for sig in TERM INT HUP; do
 	log "edged up, then SIG$sig"
 	edged_start -6 edge1
 	wait_for 10 "the handshake (ping $HOST)" e1 ping -c1 -W1 "$HOST"
-	routing >"$EG_DIR/routing.during"
-	! cmp -s "$EG_DIR/routing.before" "$EG_DIR/routing.during" || die "edged changed no routing at all"
+	ns_state "$NS_E1" >"$EG_DIR/state.during"
+	! cmp -s "$EG_DIR/state.before" "$EG_DIR/state.during" || die "edged changed nothing at all"
 	stop edged-edge1 "$sig" || die "edged exited with status $? on SIG$sig"
-	routing >"$EG_DIR/routing.after"
-	diff -u "$EG_DIR/routing.before" "$EG_DIR/routing.after" ||
+	ns_state "$NS_E1" >"$EG_DIR/state.after"
+	diff -u "$EG_DIR/state.before" "$EG_DIR/state.after" ||
 		die "edged left routing or its TUN behind (SIG$sig)"
-	echo "routing restored exactly, TUN gone"
+	echo "rules, routes, sysctls and links restored exactly, TUN gone"
 done
 
 log "edged: SIGTERM at any moment of its start restores everything"
 edge_yaml -6 edge1 >"$EG_DIR/edge1.yaml"
-stopped_while_starting edged-edge1 "$NS_E1" routing "$EDGED" -c "$EG_DIR/edge1.yaml"
+stopped_while_starting edged-edge1 "$NS_E1" "$EDGED" -c "$EG_DIR/edge1.yaml"
 
 log "gatewayd: SIGTERM"
 gw nft list tables
