@@ -679,6 +679,16 @@ static void handle_data(struct wg_device *d, uint8_t *buf, size_t len,
 		d->stats.invalid++;
 		return;
 	}
+	/* The datagram may be larger (a peer with a larger MTU is still heard
+	 * and authenticated), but no packet over our MTU goes into the TUN: it
+	 * would leave the uplink bigger than anything the tunnel promised and
+	 * than the MSS clamping assumed. */
+	if (inner > d->mtu) {
+		d->stats.invalid++;
+		log_debug("peer %s: dropped a %zu-byte packet, over the MTU of %u", p->name, inner,
+		          d->mtu);
+		return;
+	}
 	/* A peer's link chatter is no attempt to borrow an address, but it
 	 * has nowhere to go either. */
 	if (ipv_link_scoped(m->payload, inner)) {

@@ -140,6 +140,23 @@ int main(void)
 	wgtest_input(d, buf, mlen, from, fromlen);
 	CHECK(wgtest_recv(tun[1], got, sizeof(got)) < 0);
 
+	/* An inner packet over the device's MTU authenticates (the datagram
+	 * buffer takes jumbo frames) but never reaches the TUN; one of exactly
+	 * the MTU does. */
+	static uint8_t big[1500], msg[1600];
+	wg_device_stats(d, wgtest_now, &ds);
+	uint64_t invalid = ds.invalid;
+	wgtest_ip_packet_len(big, 1421, 0x64400002, 0xcb007150);
+	mlen = wgtest_data_message(msg, &keys, 10, big, 1421);
+	wgtest_input(d, msg, mlen, from, fromlen);
+	CHECK(wgtest_recv(tun[1], got, sizeof(got)) < 0);
+	wg_device_stats(d, wgtest_now, &ds);
+	CHECK_INT(ds.invalid, invalid + 1);
+	wgtest_ip_packet_len(big, 1420, 0x64400002, 0xcb007150);
+	mlen = wgtest_data_message(msg, &keys, 11, big, 1420);
+	wgtest_input(d, msg, mlen, from, fromlen);
+	CHECK_INT(wgtest_recv(tun[1], got, sizeof(got)), 1420);
+
 	/* Past the reject time (180 s) without a new handshake, the session is
 	 * refused: the stats say so and its data no longer arrives. */
 	wgtest_advance_ms(181 * 1000);
