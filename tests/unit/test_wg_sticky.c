@@ -4,8 +4,9 @@
  * response, keepalives and cookie replies are checked at the peer's socket
  * by their source address; a local address that is not ours (192.0.2.1,
  * 2001:db8::1) makes the send fail, and the device sends again from any
- * address and forgets it until the peer's next packet. The batched data
- * path (sendmmsg) is covered by tests/netns/t_sticky_source.sh. */
+ * address and forgets it until the peer's next packet; a retried initiation
+ * leaves from any address. The batched data path (sendmmsg) is covered by
+ * tests/netns/t_sticky_source.sh. */
 #include <arpa/inet.h>
 #include <errno.h>
 
@@ -133,6 +134,17 @@ int main(void)
 	keepalive_after_data(d, &edge, &keys, &counter, tun[1], &at2, from);
 	CHECK_STR(from, "127.0.0.2");
 	CHECK(peer->ep_src.len > 0);
+
+	/* An initiation of ours leaves from the sticky source too; its retry,
+	 * the first having gone unanswered, from the route's choice, in case
+	 * the source still exists but no longer leads to the peer. */
+	wg_peer_connect(peer, wgtest_now);
+	CHECK_INT(recv_from(edge.udp, buf, sizeof(buf), from), sizeof(struct noise_msg_init));
+	CHECK_STR(from, "127.0.0.2");
+	wgtest_advance_ms(5500);
+	wg_device_tick(d, wgtest_now);
+	CHECK_INT(recv_from(edge.udp, buf, sizeof(buf), from), sizeof(struct noise_msg_init));
+	CHECK_STR(from, "127.0.0.1");
 
 	/* Under load (a full receive of initiations), cookie replies answer each
 	 * message from the address it reached (127.0.0.3), not from the peer's
