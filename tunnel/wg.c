@@ -35,10 +35,7 @@ struct batch {
 	/* Received: the control messages, and from them the local address
 	 * each datagram was sent to. Sending points at the peers' own
 	 * prebuilt wg_src, so it needs no buffer here. */
-	union {
-		struct cmsghdr hdr;
-		uint8_t buf[RX_CONTROL_BYTES];
-	} control[BATCH];
+	_Alignas(struct cmsghdr) uint8_t control[BATCH][RX_CONTROL_BYTES];
 	struct wg_src locals[BATCH];
 };
 
@@ -519,7 +516,7 @@ void wg_send_to(struct wg_device *d, const struct sockaddr_storage *to, socklen_
 	if (!tolen)
 		return;
 	if (from && from->len) {
-		m.msg_control = &from->cmsg;
+		m.msg_control = from->cmsg;
 		m.msg_controllen = from->len;
 	}
 	if (sendmsg(d->udp_fd, &m, 0) >= 0)
@@ -641,7 +638,7 @@ static int on_tun(void *arg, uint32_t events)
 		        .msg_namelen = p->ep_len,
 		        .msg_iov = &b->iovs[n_out],
 		        .msg_iovlen = 1,
-		        .msg_control = p->ep_src.len ? &p->ep_src.cmsg : NULL,
+		        .msg_control = p->ep_src.len ? p->ep_src.cmsg : NULL,
 		        .msg_controllen = p->ep_src.len,
 		};
 		session_sent(p, kp, false, now);
@@ -807,7 +804,7 @@ static void batch_prepare_receive(struct batch *b)
 		        .msg_namelen = sizeof(b->addrs[i]),
 		        .msg_iov = &b->iovs[i],
 		        .msg_iovlen = 1,
-		        .msg_control = &b->control[i],
+		        .msg_control = b->control[i],
 		        .msg_controllen = sizeof(b->control[i]),
 		};
 	}

@@ -47,10 +47,9 @@ struct keypair {
  * is setting len to 0: a msghdr that already points at cmsg stays valid. */
 struct wg_src {
 	size_t len;
-	union {
-		struct cmsghdr hdr;
-		uint8_t buf[CMSG_SPACE(sizeof(struct in6_pktinfo))];
-	} cmsg;
+	/* Not a union with struct cmsghdr: its flexible array would make this
+	 * a variable-sized type, which may not sit inside another struct. */
+	_Alignas(struct cmsghdr) uint8_t cmsg[CMSG_SPACE(sizeof(struct in6_pktinfo))];
 };
 
 struct staged {

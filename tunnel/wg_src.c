@@ -15,6 +15,8 @@
  * or in6_addr, IPv4-mapped ones taken as IPv4. */
 void wg_src_set(struct wg_src *s, int family, const void *addr)
 {
+	struct cmsghdr *c = (struct cmsghdr *)s->cmsg;
+
 	memset(s, 0, sizeof(*s));
 	if (family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(addr)) {
 		addr = &((const struct in6_addr *)addr)->s6_addr[12];
@@ -26,10 +28,10 @@ void wg_src_set(struct wg_src *s, int family, const void *addr)
 		memcpy(&pi.ipi_spec_dst, addr, sizeof(pi.ipi_spec_dst));
 		if (!pi.ipi_spec_dst.s_addr || IN_MULTICAST(ntohl(pi.ipi_spec_dst.s_addr)))
 			return;
-		s->cmsg.hdr.cmsg_level = IPPROTO_IP;
-		s->cmsg.hdr.cmsg_type = IP_PKTINFO;
-		s->cmsg.hdr.cmsg_len = CMSG_LEN(sizeof(pi));
-		memcpy(CMSG_DATA(&s->cmsg.hdr), &pi, sizeof(pi));
+		c->cmsg_level = IPPROTO_IP;
+		c->cmsg_type = IP_PKTINFO;
+		c->cmsg_len = CMSG_LEN(sizeof(pi));
+		memcpy(CMSG_DATA(c), &pi, sizeof(pi));
 		s->len = CMSG_SPACE(sizeof(pi));
 	} else if (family == AF_INET6) {
 		struct in6_pktinfo pi = {0};
@@ -37,10 +39,10 @@ void wg_src_set(struct wg_src *s, int family, const void *addr)
 		memcpy(&pi.ipi6_addr, addr, sizeof(pi.ipi6_addr));
 		if (IN6_IS_ADDR_UNSPECIFIED(&pi.ipi6_addr) || IN6_IS_ADDR_MULTICAST(&pi.ipi6_addr))
 			return;
-		s->cmsg.hdr.cmsg_level = IPPROTO_IPV6;
-		s->cmsg.hdr.cmsg_type = IPV6_PKTINFO;
-		s->cmsg.hdr.cmsg_len = CMSG_LEN(sizeof(pi));
-		memcpy(CMSG_DATA(&s->cmsg.hdr), &pi, sizeof(pi));
+		c->cmsg_level = IPPROTO_IPV6;
+		c->cmsg_type = IPV6_PKTINFO;
+		c->cmsg_len = CMSG_LEN(sizeof(pi));
+		memcpy(CMSG_DATA(c), &pi, sizeof(pi));
 		s->len = CMSG_SPACE(sizeof(pi));
 	}
 }
@@ -94,5 +96,5 @@ bool wg_src_refused(int err)
 
 bool wg_src_equal(const struct wg_src *a, const struct wg_src *b)
 {
-	return a->len == b->len && memcmp(&a->cmsg, &b->cmsg, a->len) == 0;
+	return a->len == b->len && memcmp(a->cmsg, b->cmsg, a->len) == 0;
 }
