@@ -21,6 +21,10 @@
 #define BATCH            WG_BATCH
 #define TICK_MS          100
 #define SOCKET_BUF_BYTES (4 << 20)
+/* What a receive's control messages may hold: an IPv4 datagram on the
+ * dual-stack socket brings both pktinfo messages (see open_udp()). */
+#define RX_CONTROL_BYTES \
+	(CMSG_SPACE(sizeof(struct in6_pktinfo)) + CMSG_SPACE(sizeof(struct in_pktinfo)))
 
 struct batch {
 	size_t buf_size;
@@ -28,6 +32,11 @@ struct batch {
 	struct mmsghdr msgs[BATCH];
 	struct iovec iovs[BATCH];
 	struct sockaddr_storage addrs[BATCH];
+	/* Received: the control messages, and from them the local address
+	 * each datagram was sent to. Sending points at the peers' own
+	 * prebuilt wg_src, so it needs no buffer here. */
+	_Alignas(struct cmsghdr) uint8_t control[BATCH][RX_CONTROL_BYTES];
+	struct wg_src locals[BATCH];
 };
 
 uint64_t wg_now(void)
@@ -189,7 +198,7 @@ struct wg_peer *wg_route_lookup(struct wg_device *d, int family, const void *add
 
 static int open_udp(struct wg_device *d, uint16_t port, uint32_t fwmark)
 {
-	int zero = 0, size = SOCKET_BUF_BYTES;
+	int zero = 0, one = 1, size = SOCKET_BUF_BYTES;
 	struct sockaddr_storage ss = {0};
 	socklen_t sslen;
 	int fd;
@@ -218,6 +227,17 @@ static int open_udp(struct wg_device *d, uint16_t port, uint32_t fwmark)
 	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof(size)) < 0)
 		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
 	if (fwmark && setsockopt(fd, SOL_SOCKET, SO_MARK, &fwmark, sizeof(fwmark)) < 0)
+		goto fail;
+	/* Each datagram's local address, for replies from it (sticky sources).
+	 * On the dual-stack socket IPV6_RECVPKTINFO alone covers both families
+	 * (an IPv4 datagram gets IPV6_PKTINFO with the mapped destination);
+	 * IP_PKTINFO adds ipi_spec_dst for IPv4, the address the kernel itself
+	 * would answer from, which is not the destination when that was a
+	 * broadcast. Both were checked on Linux 6.18. */
+	if (d->udp_family == AF_INET6 &&
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one)) < 0)
+		goto fail;
+	if (setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one)) < 0)
 		goto fail;
 	if (bind(fd, (struct sockaddr *)&ss, sslen) < 0)
 		goto fail;
@@ -528,11 +548,37 @@ void wg_device_log_stats(const struct wg_device *d)
 /* --- sending --- */
 
 void wg_send_to(struct wg_device *d, const struct sockaddr_storage *to, socklen_t tolen,
-                const void *buf, size_t len)
+                struct wg_src *from, const void *buf, size_t len)
 {
+	struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
+	struct msghdr m = {
+	        .msg_name = (void *)to,
+	        .msg_namelen = tolen,
+	        .msg_iov = &iov,
+	        .msg_iovlen = 1,
+	};
+
 	/* Handshake messages, cookie replies, keepalives: rare, sent one by one. */
-	if (tolen && sendto(d->udp_fd, buf, len, 0, (const struct sockaddr *)to, tolen) < 0)
-		log_debug("sendto: %s", strerror(errno));
+	if (!tolen)
+		return;
+	if (from && from->len) {
+		m.msg_control = from->cmsg;
+		m.msg_controllen = from->len;
+	}
+	if (sendmsg(d->udp_fd, &m, 0) >= 0)
+		return;
+	if (m.msg_control && wg_src_refused(errno)) {
+		/* The address the peer reached us at is gone: any will do,
+		 * until its next packet says where it reaches us now. */
+		log_debug("sendmsg from the sticky source: %s; sending from any address",
+		          strerror(errno));
+		from->len = 0;
+		m.msg_control = NULL;
+		m.msg_controllen = 0;
+		if (sendmsg(d->udp_fd, &m, 0) >= 0)
+			return;
+	}
+	log_debug("sendmsg: %s", strerror(errno));
 }
 
 size_t wg_seal(struct wg_device *d, struct keypair *kp, uint8_t *out, const uint8_t *pkt,
@@ -568,11 +614,29 @@ void wg_send_one(struct wg_peer *p, struct keypair *kp, const uint8_t *pkt, size
 	n = wg_seal(p->dev, kp, buf, pkt ? pkt : buf + NOISE_DATA_HDR_LEN, len);
 	if (!n)
 		return;
-	wg_send_to(p->dev, &p->ep, p->ep_len, buf, n);
+	wg_send_to(p->dev, &p->ep, p->ep_len, &p->ep_src, buf, n);
 	session_sent(p, kp, len == 0, now);
 	if (len) {
 		p->stats.tx_packets++;
 		p->stats.tx_bytes += len;
+	}
+}
+
+/* Message i of a send was refused its source (see wg_src_refused()): its peer
+ * forgets that source, and its messages from i on go from any address. The
+ * message points at the peer's wg_src, which tells the peer's others. */
+static void forget_src(struct batch *b, unsigned i, unsigned n)
+{
+	void *control = b->msgs[i].msg_hdr.msg_control;
+	struct wg_src *s = (void *)((uint8_t *)control - offsetof(struct wg_src, cmsg));
+
+	log_debug("sendmmsg from a sticky source: %s; sending from any address", strerror(errno));
+	s->len = 0;
+	for (; i < n; i++) {
+		if (b->msgs[i].msg_hdr.msg_control == control) {
+			b->msgs[i].msg_hdr.msg_control = NULL;
+			b->msgs[i].msg_hdr.msg_controllen = 0;
+		}
 	}
 }
 
@@ -618,6 +682,8 @@ void wg_device_tun_input(struct wg_device *d, uint64_t now)
 		        .msg_namelen = p->ep_len,
 		        .msg_iov = &b->iovs[n_out],
 		        .msg_iovlen = 1,
+		        .msg_control = p->ep_src.len ? p->ep_src.cmsg : NULL,
+		        .msg_controllen = p->ep_src.len,
 		};
 		session_sent(p, kp, false, now);
 		p->stats.tx_packets++;
@@ -629,6 +695,10 @@ void wg_device_tun_input(struct wg_device *d, uint64_t now)
 		if (rc < 0) {
 			if (errno == EINTR)
 				continue;
+			if (b->msgs[sent].msg_hdr.msg_control && wg_src_refused(errno)) {
+				forget_src(b, sent, n_out);
+				continue; /* the same message again, from any address */
+			}
 			/* A full socket buffer or an unreachable peer: drop this
 			 * one as a router would, and go on with the rest. */
 			log_debug("sendmmsg: %s", strerror(errno));
@@ -647,7 +717,8 @@ static int on_tun(void *arg, uint32_t events)
 /* --- receiving --- */
 
 static void handle_data(struct wg_device *d, uint8_t *buf, size_t len,
-                        const struct sockaddr_storage *src, socklen_t srclen, uint64_t now)
+                        const struct sockaddr_storage *src, socklen_t srclen,
+                        const struct wg_src *local, uint64_t now)
 {
 	struct noise_msg_data *m = (void *)buf;
 	uint64_t counter = le64toh(m->counter);
@@ -670,7 +741,7 @@ static void handle_data(struct wg_device *d, uint8_t *buf, size_t len,
 		d->stats.invalid++;
 		return;
 	}
-	session_received(p, kp, src, srclen, plain == 0, now);
+	session_received(p, kp, src, srclen, local, plain == 0, now);
 	if (plain == 0)
 		return; /* keepalive */
 	inner = ipv_length(m->payload, plain);
@@ -709,18 +780,18 @@ static void handle_data(struct wg_device *d, uint8_t *buf, size_t len,
 /* One datagram, dispatched on its type and exact length before any field is
  * read. */
 static void input(struct wg_device *d, uint8_t *buf, size_t len, struct sockaddr_storage *src,
-                  socklen_t srclen, uint64_t now)
+                  socklen_t srclen, const struct wg_src *local, uint64_t now)
 {
 	if (len < 4 || buf[1] || buf[2] || buf[3]) {
 		d->stats.invalid++;
 		return;
 	}
 	if (buf[0] == NOISE_MSG_DATA && len >= NOISE_DATA_MIN_LEN)
-		handle_data(d, buf, len, src, srclen, now);
+		handle_data(d, buf, len, src, srclen, local, now);
 	else if (buf[0] == NOISE_MSG_INIT && len == sizeof(struct noise_msg_init))
-		session_handle_init(d, buf, src, srclen, now);
+		session_handle_init(d, buf, src, srclen, local, now);
 	else if (buf[0] == NOISE_MSG_RESP && len == sizeof(struct noise_msg_resp))
-		session_handle_resp(d, buf, src, srclen, now);
+		session_handle_resp(d, buf, src, srclen, local, now);
 	else if (buf[0] == NOISE_MSG_COOKIE && len == sizeof(struct noise_msg_cookie))
 		session_handle_cookie(d, buf, now);
 	else
@@ -761,7 +832,8 @@ static void note_load(struct wg_device *d, unsigned datagrams, unsigned handshak
 	d->under_load_until_ns = now + NSEC;
 }
 
-/* The n datagrams of one receive, in the batch's slots. */
+/* The n datagrams of one receive, in the batch's slots, with their local
+ * addresses in locals. */
 static void input_received(struct wg_device *d, unsigned n, uint64_t now)
 {
 	struct batch *b = d->batch;
@@ -777,7 +849,7 @@ static void input_received(struct wg_device *d, unsigned n, uint64_t now)
 			continue;
 		}
 		input(d, b->iovs[i].iov_base, b->msgs[i].msg_len, &b->addrs[i],
-		      b->msgs[i].msg_hdr.msg_namelen, now);
+		      b->msgs[i].msg_hdr.msg_namelen, &b->locals[i], now);
 	}
 }
 
@@ -791,6 +863,8 @@ static void batch_prepare_receive(struct batch *b)
 		        .msg_namelen = sizeof(b->addrs[i]),
 		        .msg_iov = &b->iovs[i],
 		        .msg_iovlen = 1,
+		        .msg_control = b->control[i],
+		        .msg_controllen = sizeof(b->control[i]),
 		};
 	}
 }
@@ -814,6 +888,7 @@ void wg_device_input(struct wg_device *d, const struct wg_datagram *dg, size_t n
 			memset(&b->addrs[k], 0, sizeof(b->addrs[k]));
 			memcpy(&b->addrs[k], dg[k].src, alen);
 			b->msgs[k].msg_hdr.msg_namelen = alen;
+			wg_src_from_sockaddr(&b->locals[k], dg[k].dst, dg[k].dstlen);
 		}
 		input_received(d, k, now);
 		dg += k;
@@ -833,6 +908,8 @@ static int on_udp(void *arg, uint32_t events)
 			log_warn("recvmmsg");
 		return 0;
 	}
+	for (int i = 0; i < n; i++)
+		wg_src_from_control(&d->batch->locals[i], &d->batch->msgs[i].msg_hdr);
 	input_received(d, (unsigned)n, wg_now());
 	return 0;
 }

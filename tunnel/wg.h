@@ -57,6 +57,10 @@ struct wg_datagram {
 	size_t len;
 	const struct sockaddr *src;
 	socklen_t srclen;
+	/* The local address it was sent to (AF_INET or AF_INET6, the port is
+	 * not read), which replies leave from; NULL: not known, any address. */
+	const struct sockaddr *dst;
+	socklen_t dstlen;
 };
 /* Handles n datagrams as if one receive from the socket had returned them, at
  * time now: for fuzzing and tests. n >= WG_BATCH is a full receive (see

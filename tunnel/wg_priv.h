@@ -3,6 +3,9 @@
 #ifndef EGRESS_WG_PRIV_H
 #define EGRESS_WG_PRIV_H
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include "tunnel/log.h"
 #include "tunnel/noise.h"
 #include "tunnel/replay.h"
@@ -36,6 +39,19 @@ struct keypair {
 	struct replay replay;
 };
 
+/* A local address to send from (a "sticky" source), kept as the control
+ * message sendmsg() takes for it: IP_PKTINFO with ipi_spec_dst, or
+ * IPV6_PKTINFO with ipi6_addr; the interface index stays 0, as in the
+ * kernel's endpoint.src4/src6, so the route still picks the way out. len is
+ * the message's length; 0: none, the route's preferred source. Clearing it
+ * is setting len to 0: a msghdr that already points at cmsg stays valid. */
+struct wg_src {
+	size_t len;
+	/* Not a union with struct cmsghdr: its flexible array would make this
+	 * a variable-sized type, which may not sit inside another struct. */
+	_Alignas(struct cmsghdr) uint8_t cmsg[CMSG_SPACE(sizeof(struct in6_pktinfo))];
+};
+
 struct staged {
 	uint16_t len;
 	uint8_t data[]; /* dev->mtu bytes */
@@ -55,6 +71,9 @@ struct wg_peer {
 
 	struct sockaddr_storage ep;
 	socklen_t ep_len;
+	/* Our address the peer last reached us at, set with ep from the same
+	 * authenticated packet: everything to the peer leaves from there. */
+	struct wg_src ep_src;
 
 	uint8_t cookie[NOISE_COOKIE_LEN];
 	uint64_t cookie_ns; /* 0: none */
@@ -136,19 +155,34 @@ struct wg_peer *wg_route_lookup(struct wg_device *d, int family, const void *add
 int wg_index_add(struct wg_device *d, struct wg_peer *p, uint32_t *index);
 void wg_index_del(struct wg_device *d, uint32_t index);
 struct wg_peer *wg_index_find(struct wg_device *d, uint32_t index);
+/* Sends from *from (NULL or len 0: any address); when the kernel refuses
+ * that source (no longer ours), clears *from and sends from any address. */
 void wg_send_to(struct wg_device *d, const struct sockaddr_storage *to, socklen_t tolen,
-                const void *buf, size_t len);
+                struct wg_src *from, const void *buf, size_t len);
 /* Encrypts and sends one packet at once (staged packets, keepalives). */
 void wg_send_one(struct wg_peer *p, struct keypair *kp, const uint8_t *pkt, size_t len,
                  uint64_t now);
 size_t wg_seal(struct wg_device *d, struct keypair *kp, uint8_t *out, const uint8_t *pkt,
                size_t len);
 
-/* wg_session.c */
+/* wg_src.c */
+/* s from a local address (a struct in_addr or in6_addr, IPv4-mapped ones
+ * taken as IPv4); the unspecified and multicast addresses leave it empty. */
+void wg_src_set(struct wg_src *s, int family, const void *addr);
+/* s from a received datagram's IP_PKTINFO or IPV6_PKTINFO; empty without. */
+void wg_src_from_control(struct wg_src *s, struct msghdr *m);
+/* s from a sockaddr_in or sockaddr_in6; empty for NULL or others. */
+void wg_src_from_sockaddr(struct wg_src *s, const struct sockaddr *sa, socklen_t len);
+/* Was a send refused because its source address is not ours (any more)? */
+bool wg_src_refused(int err);
+bool wg_src_equal(const struct wg_src *a, const struct wg_src *b);
+
+/* wg_session.c. src is where a message came from, local our address it
+ * was sent to (never NULL; len 0 when not known). */
 void session_handle_init(struct wg_device *d, const void *msg, const struct sockaddr_storage *src,
-                         socklen_t srclen, uint64_t now);
+                         socklen_t srclen, const struct wg_src *local, uint64_t now);
 void session_handle_resp(struct wg_device *d, const void *msg, const struct sockaddr_storage *src,
-                         socklen_t srclen, uint64_t now);
+                         socklen_t srclen, const struct wg_src *local, uint64_t now);
 void session_handle_cookie(struct wg_device *d, const void *msg, uint64_t now);
 void session_send_initiation(struct wg_peer *p, bool retry, uint64_t now);
 /* The keypair that may send now, or NULL (then the packet is staged and a
@@ -160,7 +194,7 @@ struct keypair *session_receiving_keypair(struct wg_peer *p, uint32_t index, uin
 /* After a data message authenticated with kp: key confirmation, roaming,
  * timers. */
 void session_received(struct wg_peer *p, struct keypair *kp, const struct sockaddr_storage *src,
-                      socklen_t srclen, bool keepalive, uint64_t now);
+                      socklen_t srclen, const struct wg_src *local, bool keepalive, uint64_t now);
 void session_sent(struct wg_peer *p, struct keypair *kp, bool keepalive, uint64_t now);
 void session_tick(struct wg_peer *p, uint64_t now);
 void session_free(struct wg_peer *p);

@@ -55,11 +55,17 @@ static bool same_endpoint(const struct sockaddr_storage *a, socklen_t alen,
 	       memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
 }
 
+/* Roaming: the peer is where its last authenticated packet came from, and
+ * our side of that packet's path goes with it (sticky source): replies
+ * leave from the address it reached, as the kernel's endpoint.src4/src6 do.
+ * A new local address alone is no move worth a log line. */
 static void set_endpoint(struct wg_peer *p, const struct sockaddr_storage *src, socklen_t len,
-                         uint64_t now)
+                         const struct wg_src *local, uint64_t now)
 {
 	unsigned long suppressed;
 
+	if (!wg_src_equal(&p->ep_src, local))
+		p->ep_src = *local;
 	if (same_endpoint(&p->ep, p->ep_len, src, len))
 		return;
 	/* A peer behind a NAT that rebinds often, or one that roams on purpose
@@ -130,7 +136,8 @@ static bool ratelimit_allow(struct wg_device *d, const uint8_t *source, size_t s
 
 /* The common gate of initiations and responses: mac1, then under load mac2. */
 static bool handshake_admitted(struct wg_device *d, const void *msg, size_t len, uint32_t sender,
-                               const struct sockaddr_storage *src, socklen_t srclen, uint64_t now)
+                               const struct sockaddr_storage *src, socklen_t srclen,
+                               const struct wg_src *local, uint64_t now)
 {
 	struct noise_msg_cookie reply;
 	uint8_t source[18];
@@ -148,7 +155,10 @@ static bool handshake_admitted(struct wg_device *d, const void *msg, size_t len,
 		return ratelimit_allow(d, source, slen, now);
 	if (noise_cookie_reply_create(&reply, &d->cookies, msg, len, sender, source, slen, now) ==
 	    0) {
-		wg_send_to(d, src, srclen, &reply, sizeof(reply));
+		/* From the address the message came to: a cookie reply answers
+		 * that message, not a peer's endpoint (the sender may be none). */
+		struct wg_src from = *local;
+		wg_send_to(d, src, srclen, &from, &reply, sizeof(reply));
 		d->stats.cookie_replies++;
 	}
 	return false;
@@ -232,7 +242,7 @@ static void any_packet_sent(struct wg_peer *p, uint64_t now)
 }
 
 void session_handle_init(struct wg_device *d, const void *buf, const struct sockaddr_storage *src,
-                         socklen_t srclen, uint64_t now)
+                         socklen_t srclen, const struct wg_src *local, uint64_t now)
 {
 	const struct noise_msg_init *m = buf;
 	const struct noise_remote *remote;
@@ -244,7 +254,7 @@ void session_handle_init(struct wg_device *d, const void *buf, const struct sock
 	struct wg_peer *p;
 	uint32_t index;
 
-	if (!handshake_admitted(d, m, sizeof(*m), m->sender, src, srclen, now))
+	if (!handshake_admitted(d, m, sizeof(*m), m->sender, src, srclen, local, now))
 		return;
 	if (noise_init_consume(m, &d->local, lookup_remote, d, &hs, &remote, ts) < 0) {
 		d->stats.invalid++;
@@ -265,7 +275,7 @@ void session_handle_init(struct wg_device *d, const void *buf, const struct sock
 	p->hs = hs;
 	memcpy(p->greatest_ts, ts, sizeof(ts));
 	p->last_init_rx_ns = now;
-	set_endpoint(p, src, srclen, now);
+	set_endpoint(p, src, srclen, local, now);
 
 	if (noise_resp_create(&resp, &p->hs, &p->remote, index) < 0 ||
 	    noise_derive_keys(&keys, &p->hs) < 0) {
@@ -290,7 +300,7 @@ void session_handle_init(struct wg_device *d, const void *buf, const struct sock
 	p->next = kp; /* the index now belongs to the keypair */
 	kp = NULL;
 	p->t_zero_keys = now + 3 * d->reject_after_ns;
-	wg_send_to(d, &p->ep, p->ep_len, &resp, sizeof(resp));
+	wg_send_to(d, &p->ep, p->ep_len, &p->ep_src, &resp, sizeof(resp));
 	any_packet_received(p, now);
 	any_packet_sent(p, now);
 	log_debug("peer %s: answered an initiation", p->name);
@@ -301,14 +311,14 @@ out:
 }
 
 void session_handle_resp(struct wg_device *d, const void *buf, const struct sockaddr_storage *src,
-                         socklen_t srclen, uint64_t now)
+                         socklen_t srclen, const struct wg_src *local, uint64_t now)
 {
 	const struct noise_msg_resp *m = buf;
 	struct noise_keys keys;
 	struct keypair *kp;
 	struct wg_peer *p;
 
-	if (!handshake_admitted(d, m, sizeof(*m), m->sender, src, srclen, now))
+	if (!handshake_admitted(d, m, sizeof(*m), m->sender, src, srclen, local, now))
 		return;
 	p = wg_index_find(d, le32toh(m->receiver));
 	if (!p || p->hs.state != NOISE_HS_INIT_CREATED ||
@@ -338,7 +348,7 @@ void session_handle_resp(struct wg_device *d, const void *buf, const struct sock
 		p->previous = p->current;
 	}
 	p->current = kp;
-	set_endpoint(p, src, srclen, now);
+	set_endpoint(p, src, srclen, local, now);
 	handshake_complete(p, "initiator", now);
 	any_packet_received(p, now);
 
@@ -398,7 +408,14 @@ void session_send_initiation(struct wg_peer *p, bool retry, uint64_t now)
 	p->has_last_mac1 = true;
 	p->last_hs_sent_ns = now;
 	p->t_retransmit = now + d->rekey_timeout_ns + jitter_ns() / d->time_divisor;
-	wg_send_to(d, &p->ep, p->ep_len, &m, sizeof(m));
+	/* A retry means the last try got no answer: perhaps our sticky source
+	 * still exists but no longer leads to the peer (the route moved to
+	 * another interface, which the kernel catches with endpoint.src_if4).
+	 * Retries leave from the route's choice; the next packet from the peer
+	 * sets the source again. */
+	if (retry)
+		p->ep_src.len = 0;
+	wg_send_to(d, &p->ep, p->ep_len, &p->ep_src, &m, sizeof(m));
 	any_packet_sent(p, now);
 	log_debug("peer %s: sent an initiation (try %u)", p->name, p->hs_attempts + 1);
 }
@@ -457,11 +474,11 @@ struct keypair *session_receiving_keypair(struct wg_peer *p, uint32_t index, uin
 }
 
 void session_received(struct wg_peer *p, struct keypair *kp, const struct sockaddr_storage *src,
-                      socklen_t srclen, bool keepalive, uint64_t now)
+                      socklen_t srclen, const struct wg_src *local, bool keepalive, uint64_t now)
 {
 	struct wg_device *d = p->dev;
 
-	set_endpoint(p, src, srclen, now);
+	set_endpoint(p, src, srclen, local, now);
 	if (kp == p->next) {
 		/* The initiator used the session we answered: it is confirmed. */
 		keypair_free(d, p->previous);

@@ -16,19 +16,9 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 need_binaries
 
-WGCRAFT=$EG_REPO/tests/netns/wgcraft.py
-NS_ATK=$EG_PREFIX-attacker
-atk() { n "$NS_ATK" "$@"; }
-exited() { ! running "$1"; }
-
 topology
-ns_add "$NS_ATK"
-veth "$NS_ATK" eth0 "$NS_INET" attacker
-inet ip link set attacker master br0
-printf 'addr add 192.0.2.%d/24 dev eth0\n' {100..163} | atk ip -batch -
+attacker_up 192.0.2.{100..163}
 printf '192.0.2.%d\n' {100..163} >"$EG_DIR/sources.txt"
-atk ip route add default via 192.0.2.1
-wait_for 5 "the attacker to reach the gateway" atk ping -c1 -W1 "$GW_PUBLIC"
 
 keys gateway edge1
 gatewayd_start edge1
