@@ -150,6 +150,27 @@ struct wg_device {
  * often per peer or device, so no sender can flood the log. */
 #define LOG_INTERVAL_NS (10 * NSEC)
 
+/* The buffers of one batch, in either direction (wg_data.c); allocated with
+ * the device. */
+#define BATCH WG_BATCH
+/* What a receive's control messages may hold: an IPv4 datagram on the
+ * dual-stack socket brings both pktinfo messages (see open_udp()). */
+#define RX_CONTROL_BYTES \
+	(CMSG_SPACE(sizeof(struct in6_pktinfo)) + CMSG_SPACE(sizeof(struct in_pktinfo)))
+
+struct batch {
+	size_t buf_size;
+	uint8_t *bufs; /* BATCH buffers of buf_size */
+	struct mmsghdr msgs[BATCH];
+	struct iovec iovs[BATCH];
+	struct sockaddr_storage addrs[BATCH];
+	/* Received: the control messages, and from them the local address
+	 * each datagram was sent to. Sending points at the peers' own
+	 * prebuilt wg_src, so it needs no buffer here. */
+	_Alignas(struct cmsghdr) uint8_t control[BATCH][RX_CONTROL_BYTES];
+	struct wg_src locals[BATCH];
+};
+
 /* wg.c */
 struct wg_peer *wg_route_lookup(struct wg_device *d, int family, const void *addr);
 int wg_index_add(struct wg_device *d, struct wg_peer *p, uint32_t *index);
