@@ -198,17 +198,34 @@ refused() {
 	same_state "$name" "$ns" "$before"
 }
 
+# exec_done NAME PROG: the process NAME from start() is PROG now, past the
+# setsid, ip netns exec and env that start() runs it through. Until then a
+# signal may land in the shell's forked child before its exec, where the
+# shell's own trap takes it and the exec forgets it.
+# Polled without forking (read, not cat), so it sees the exec within about a
+# millisecond and the delays below keep their meaning.
+exec_done() {
+	local comm i
+	for ((i = 0; i < 5000; i++)); do
+		read -r comm 2>/dev/null <"/proc/${EG_PIDS[$1]}/comm" || return 0 # gone: done too
+		[[ $comm == "${2:0:15}" ]] && return 0
+		sleep 0.001
+	done
+	die "$1 was not exec'd as $2 within 5 s"
+}
+
 # stopped_while_starting NAME NS CMD...: start CMD in NS and SIGTERM it after
-# each of a range of delays from 0 to 0.2 s, so that some land in the middle
-# of its start. Each time it must exit (0 when it had started and shut down,
-# 143 when the signal came before it could hold it) and leave ns_state NS as
-# it was before.
+# each of a range of delays from 0 to 0.2 s after its exec, so that some land
+# in the middle of its start. Each time it must exit (0 when it had started
+# and shut down, 143 when the signal came before it could hold it) and leave
+# ns_state NS as it was before.
 stopped_while_starting() {
 	local name=$1 ns=$2 before delay rc
 	shift 2
 	before=$(ns_state "$ns")
 	for delay in 0 0.002 0.005 0.01 0.02 0.05 0.1 0.2; do
 		start "$name" "$ns" "$@"
+		exec_done "$name" "${1##*/}"
 		sleep "$delay"
 		rc=0
 		stop "$name" || rc=$?
