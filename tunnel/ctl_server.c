@@ -241,7 +241,7 @@ static void conn_read(struct ctl_conn *c)
 
 	n = recvmsg(c->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
-		return; /* a stale wake-up (see loop.h): nothing yet */
+		return; /* a stale wake-up (see on_conn): nothing yet */
 	if (n < 0) {
 		conn_free(c);
 		return;
