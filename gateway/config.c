@@ -4,6 +4,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <grp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,9 +13,20 @@
 #include "tunnel/wg.h"
 
 static const char *const gw_keys[] = {
-        "interface", "listen_port",  "private_key_file", "strict_key_permissions",
-        "address",   "address6",     "uplink",           "mtu",
-        "mark_tag",  "mark_id_mask", "clients",          "load_threshold",
+        "interface",
+        "listen_port",
+        "private_key_file",
+        "strict_key_permissions",
+        "address",
+        "address6",
+        "uplink",
+        "mtu",
+        "mark_tag",
+        "mark_id_mask",
+        "clients",
+        "load_threshold",
+        "control_socket",
+        "control_group",
         NULL,
 };
 
@@ -309,6 +321,32 @@ out:
 	return ret;
 }
 
+/* The control socket's path and group; the group must exist now, so that
+ * -n catches a typo. */
+static int parse_control(struct conf *c, int root, struct gw_config *g)
+{
+	int sock = conf_map_find(c, root, "control_socket");
+	int group = conf_map_find(c, root, "control_group");
+	int ret;
+
+	if (sock) {
+		ret = conf_get_path(c, sock, "control_socket", g->control_socket,
+		                    sizeof(g->control_socket));
+		if (ret < 0)
+			return ret;
+	}
+	if (!group || conf_is_null(c, group))
+		return 0;
+	ret = conf_get_str(c, group, "control_group", g->control_group, sizeof(g->control_group));
+	if (ret < 0)
+		return ret;
+	errno = 0;
+	if (!getgrnam(g->control_group))
+		return conf_bad_value(c, group, "control_group", "is not a group on this host%s%s",
+		                      errno ? ": " : "", errno ? strerror(errno) : "");
+	return 0;
+}
+
 static int gw_parse(struct conf *c, struct gw_config **out)
 {
 	struct gw_config *g = NULL;
@@ -322,6 +360,7 @@ static int gw_parse(struct conf *c, struct gw_config **out)
 	g->mtu = 1420;
 	g->mark_tag = 0x45670000;
 	g->mark_id_mask = 0x0000ffff;
+	strcpy(g->control_socket, GW_CONTROL_SOCKET);
 
 	ret = conf_expect(c, root, NULL, CONF_MAPPING);
 	if (ret < 0)
@@ -370,6 +409,9 @@ static int gw_parse(struct conf *c, struct gw_config **out)
 	if (ret < 0)
 		goto out;
 	ret = parse_clients(c, conf_map_find(c, root, "clients"), g);
+	if (ret < 0)
+		goto out;
+	ret = parse_control(c, root, g);
 	if (ret < 0)
 		goto out;
 	*out = g;

@@ -40,7 +40,11 @@ struct gw_config {
 	uint32_t load_threshold;
 	size_t n_clients;
 	struct gw_client *clients;
+	char control_socket[108]; /* control_socket: a unix socket path (sun_path) */
+	char control_group[64];   /* control_group, "" when absent: root only */
 };
+
+#define GW_CONTROL_SOCKET "/run/egress/gatewayd.sock"
 
 /* Reads and validates path. On failure returns -EINVAL (or -errno for the file
  * itself) and writes one line to err naming "path:line:column: " and quoting

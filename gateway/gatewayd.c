@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "gateway/config.h"
+#include "gateway/control.h"
 #include "gateway/nft.h"
 #include "tunnel/log.h"
 #include "tunnel/loop.h"
@@ -122,6 +123,8 @@ int main(int argc, char **argv)
 	struct loop *loop = NULL;
 	struct nl *nl = NULL;
 	struct nft_owner *nft = NULL;
+	struct control *ctl = NULL;
+	uint64_t started = wg_now();
 	char *table = NULL, err[512];
 	bool check_only = false, table_installed = false;
 	int opt, rc = 1, tun_fd = -1, ifindex, e;
@@ -221,6 +224,9 @@ int main(int argc, char **argv)
 		log_err("event loop");
 		goto out;
 	}
+	if (control_open(&ctl, loop,
+	                 &(struct control_view){.cfg = cfg, .dev = dev, .started = started}) < 0)
+		goto out;
 	log_info("listening on UDP port %u, interface %s, %zu clients", wg_device_port(dev),
 	         cfg->ifname, cfg->n_clients);
 	if (loop_run(loop) < 0) {
@@ -230,6 +236,7 @@ int main(int argc, char **argv)
 	rc = 0;
 out:
 	/* Undo in reverse; each step is safe when its start never happened. */
+	control_close(ctl);
 	if (table_installed) {
 		e = nft_remove(nft);
 		if (e)

@@ -117,6 +117,18 @@ int loop_del(struct loop *l, int fd)
 	return -ENOENT;
 }
 
+int loop_mod(struct loop *l, int fd, uint32_t events)
+{
+	for (size_t slot = 0; slot < l->n_watches; slot++) {
+		if (l->watches[slot].kind == WATCH_FD && l->watches[slot].fd == fd) {
+			struct epoll_event ev = {.events = events, .data.u64 = slot};
+
+			return epoll_ctl(l->epfd, EPOLL_CTL_MOD, fd, &ev) < 0 ? -errno : 0;
+		}
+	}
+	return -ENOENT;
+}
+
 int loop_signals(struct loop *l, const int *signals, int n, loop_signal_fn fn, void *arg)
 {
 	sigset_t set;

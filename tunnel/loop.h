@@ -21,6 +21,9 @@ void loop_free(struct loop *l);
  * the caller's. 0 or -errno. */
 int loop_add(struct loop *l, int fd, uint32_t events, loop_fd_fn fn, void *arg);
 int loop_del(struct loop *l, int fd);
+/* Changes the events watched on an fd added with loop_add(): 0, -ENOENT when
+ * it is not watched, or -errno from epoll. */
+int loop_mod(struct loop *l, int fd, uint32_t events);
 
 /* Blocks the given signals and delivers them to fn. Once per loop. 0 or -errno. */
 int loop_signals(struct loop *l, const int *signals, int n, loop_signal_fn fn, void *arg);

@@ -547,6 +547,7 @@ gateway_yaml() {
 	cat <<-EOF
 		uplink: wan0
 		mtu: 1420
+		control_socket: run/gatewayd.sock
 		clients:
 	EOF
 	for c in "$@"; do

@@ -1,0 +1,35 @@
+/* gatewayd's control socket: the commands gatewayctl sends (tunnel/ctl.h
+ * carries them), each a handler in one table, matched exactly. */
+#ifndef EGRESS_GATEWAY_CONTROL_H
+#define EGRESS_GATEWAY_CONTROL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct control;
+struct ctl_request;
+struct gw_config;
+struct json_t;
+struct loop;
+struct wg_device;
+
+/* What the commands read of the daemon. The pointers stay the daemon's and
+ * must outlive the control socket. (struct gateway is to take its place.) */
+struct control_view {
+	const struct gw_config *cfg;
+	const struct wg_device *dev;
+	uint64_t started; /* wg_now() when gatewayd had started */
+};
+
+/* Serves cfg->control_socket (group cfg->control_group) in l. 0 or -errno,
+ * with what failed logged. The view is copied. */
+int control_open(struct control **out, struct loop *l, const struct control_view *v);
+/* Accepts NULL; removes the socket file. */
+void control_close(struct control *c);
+
+/* The socket's handler (a ctl_handler_fn; arg is a struct control_view):
+ * for tests, which call it without a socket. */
+int control_handle(void *arg, struct ctl_request *req, struct json_t **data, char *err,
+                   size_t errlen);
+
+#endif

@@ -1,0 +1,611 @@
+/* The server side of the control socket (see ctl.h): the listening socket,
+ * credentials, one request per connection, replies queued and written as
+ * the socket takes them, and a timer that drops connections that stall. */
+#include "tunnel/ctl.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <jansson.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tunnel/log.h"
+#include "tunnel/loop.h"
+
+/* Descriptors one recvmsg() takes; a request may carry one, more are an
+ * error (and closed). */
+#define MAX_FDS 8
+
+struct ctl_conn {
+	struct ctl_server *srv;
+	struct ctl_conn *prev, *next;
+	int fd;
+	struct ucred cred;
+	uint64_t deadline;     /* CLOCK_MONOTONIC ns: dropped when it passes without progress */
+	struct ctl_parts *out; /* the reply, once there is one */
+	size_t sent;           /* parts of it written */
+};
+
+struct ctl_server {
+	struct loop *loop;
+	int fd, timer_fd;
+	bool listening; /* false while accept() lacks descriptors: the tick retries */
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	dev_t dev;
+	ino_t ino;
+	bool has_group;
+	gid_t group;
+	unsigned idle_ms, max_conns;
+	size_t n_conns;
+	struct ctl_conn *conns;
+	bool timer_on;
+	ctl_handler_fn handler;
+	void *arg;
+	char *rbuf; /* CTL_MSG_MAX bytes, shared by every connection */
+	struct log_ratelimit rl_refused, rl_dropped, rl_bad;
+};
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static bool may_log(struct log_ratelimit *rl)
+{
+	unsigned long held;
+
+	return log_ratelimit(rl, mono_ns(), 1000000000u, &held);
+}
+
+bool ctl_peer_allowed(uid_t uid, gid_t gid, const gid_t *groups, size_t n_groups, bool has_group,
+                      gid_t group)
+{
+	if (uid == 0)
+		return true;
+	if (!has_group)
+		return false;
+	if (gid == group)
+		return true;
+	for (size_t i = 0; i < n_groups; i++)
+		if (groups[i] == group)
+			return true;
+	return false;
+}
+
+/* The peer's supplementary groups as the kernel holds them for its process
+ * (SO_PEERGROUPS): what the socket file's mode is checked against, rather
+ * than the group database, which a process may not reflect. */
+static int peer_groups(int fd, gid_t **out, size_t *n)
+{
+	socklen_t len = 32 * sizeof(gid_t);
+	gid_t *g = NULL;
+
+	for (;;) {
+		gid_t *ng = realloc(g, len ? len : sizeof(gid_t));
+
+		if (!ng) {
+			free(g);
+			return -ENOMEM;
+		}
+		g = ng;
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, g, &len) == 0)
+			break;
+		if (errno != ERANGE) {
+			free(g);
+			return -errno;
+		}
+	}
+	*out = g;
+	*n = len / sizeof(gid_t);
+	return 0;
+}
+
+static void arm_timer(struct ctl_server *s, bool on)
+{
+	unsigned ms = s->idle_ms / 4 ? s->idle_ms / 4 : 1;
+	struct itimerspec its = {0};
+
+	if (on == s->timer_on)
+		return;
+	if (on) {
+		its.it_interval.tv_sec = ms / 1000;
+		its.it_interval.tv_nsec = (long)(ms % 1000) * 1000000L;
+		its.it_value = its.it_interval;
+	}
+	if (timerfd_settime(s->timer_fd, 0, &its, NULL) == 0)
+		s->timer_on = on;
+}
+
+static void conn_free(struct ctl_conn *c)
+{
+	struct ctl_server *s = c->srv;
+
+	loop_del(s->loop, c->fd);
+	close(c->fd);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		s->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	s->n_conns--;
+	ctl_parts_free(c->out);
+	free(c);
+	if (!s->n_conns && s->listening)
+		arm_timer(s, false);
+}
+
+/* One error reply on a connection we will not keep: a fresh socket has room
+ * for it, and if not, the close says enough. */
+static void refuse(int fd, const char *why)
+{
+	struct ctl_reply r = {.ok = false, .error = (char *)why};
+	struct ctl_parts *p = NULL;
+
+	if (ctl_reply_encode(&r, CTL_MSG_MAX, &p) == 0 && p->n == 1)
+		send(fd, p->buf[0], p->len[0], MSG_DONTWAIT | MSG_NOSIGNAL);
+	ctl_parts_free(p);
+	close(fd);
+}
+
+/* Writes what the socket takes; the connection is done (freed) when the
+ * whole reply is out or the peer is gone. */
+static void conn_write(struct ctl_conn *c)
+{
+	while (c->sent < c->out->n) {
+		ssize_t n = send(c->fd, c->out->buf[c->sent], c->out->len[c->sent],
+		                 MSG_DONTWAIT | MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return;
+		if (n < 0) {
+			log_debug("control: pid %d went before its reply was written: %s",
+			          (int)c->cred.pid, strerror(errno));
+			break;
+		}
+		c->sent++;
+		c->deadline = mono_ns() + (uint64_t)c->srv->idle_ms * 1000000u;
+	}
+	conn_free(c);
+}
+
+/* The handler's answer, or an error reply when it cannot be sent as it is. */
+static struct ctl_parts *answer(struct ctl_server *s, struct ctl_request *req)
+{
+	char err[1024] = "";
+	json_t *data = NULL;
+	struct ctl_parts *p = NULL;
+	struct ctl_reply r = {0};
+	int rc;
+
+	rc = s->handler(s->arg, req, &data, err, sizeof(err));
+	r.ok = rc == 0;
+	if (rc && !err[0])
+		snprintf(err, sizeof(err), "%s", strerror(rc < 0 ? -rc : EIO));
+	r.error = err;
+	r.data = data;
+	rc = ctl_reply_encode(&r, CTL_MSG_MAX, &p);
+	if (rc == -EINVAL && !r.ok) {
+		/* Not UTF-8: the handler quoted raw bytes. */
+		for (char *q = err; *q; q++)
+			if ((unsigned char)*q < 0x20 || (unsigned char)*q > 0x7e)
+				*q = '?';
+		rc = ctl_reply_encode(&r, CTL_MSG_MAX, &p);
+	}
+	if (rc) {
+		log_warnx("control: the reply to \"%s\" cannot be sent: %s", req->cmd,
+		          rc == -EMSGSIZE ? "too large for the socket" : strerror(-rc));
+		r = (struct ctl_reply){.ok = false, .error = (char *)"the reply cannot be sent"};
+		if (ctl_reply_encode(&r, CTL_MSG_MAX, &p) < 0)
+			p = NULL;
+	}
+	json_decref(data);
+	return p;
+}
+
+/* Takes the request (one message) and queues its reply. */
+static void conn_read(struct ctl_conn *c)
+{
+	struct ctl_server *s = c->srv;
+	union {
+		char buf[CMSG_SPACE(MAX_FDS * sizeof(int))];
+		struct cmsghdr align;
+	} cm;
+	struct iovec iov = {.iov_base = s->rbuf, .iov_len = CTL_MSG_MAX};
+	struct msghdr mh = {.msg_iov = &iov,
+	                    .msg_iovlen = 1,
+	                    .msg_control = cm.buf,
+	                    .msg_controllen = sizeof(cm.buf)};
+	struct ctl_request req = {
+	        .fd = -1, .pid = c->cred.pid, .uid = c->cred.uid, .gid = c->cred.gid};
+	struct ctl_reply bad = {.ok = false};
+	int fds[MAX_FDS], n_fds = 0;
+	json_t *root = NULL;
+	char err[256] = "";
+	ssize_t n;
+
+	n = recvmsg(c->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return; /* a stale wake-up (see on_conn): nothing yet */
+	if (n < 0) {
+		conn_free(c);
+		return;
+	}
+	for (struct cmsghdr *h = CMSG_FIRSTHDR(&mh); h; h = CMSG_NXTHDR(&mh, h)) {
+		if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS)
+			continue;
+		for (size_t i = 0; i < (h->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++)
+			if (n_fds < MAX_FDS)
+				memcpy(&fds[n_fds++], CMSG_DATA(h) + i * sizeof(int), sizeof(int));
+	}
+	/* n == 0 is an empty message or the peer gone: an error reply tells
+	 * the one and fails on the other. */
+	if (mh.msg_flags & MSG_TRUNC)
+		snprintf(err, sizeof(err), "request larger than %d bytes", CTL_MSG_MAX);
+	else if (n_fds > 1 || (mh.msg_flags & MSG_CTRUNC))
+		snprintf(err, sizeof(err), "more than one descriptor with a request");
+	else if (ctl_request_parse(s->rbuf, (size_t)n, &root, &req, err, sizeof(err)) == 0)
+		err[0] = '\0';
+	if (err[0]) {
+		if (may_log(&s->rl_bad))
+			log_debug("control: bad request from pid %d: %s", (int)c->cred.pid, err);
+		for (int i = 0; i < n_fds; i++)
+			close(fds[i]);
+		bad.error = err;
+		if (ctl_reply_encode(&bad, CTL_MSG_MAX, &c->out) < 0)
+			c->out = NULL;
+	} else {
+		req.fd = n_fds ? fds[0] : -1;
+		c->out = answer(s, &req);
+		if (req.fd >= 0)
+			close(req.fd);
+	}
+	json_decref(root);
+	if (!c->out) {
+		conn_free(c);
+		return;
+	}
+	c->deadline = mono_ns() + (uint64_t)s->idle_ms * 1000000u;
+	/* From now on only writing: a second request is not read. */
+	if (loop_mod(s->loop, c->fd, EPOLLOUT) < 0) {
+		conn_free(c);
+		return;
+	}
+	conn_write(c);
+}
+
+/* Whatever the events say, the socket calls decide: an event may be stale
+ * (the slot reused within one wake-up), and EPOLLHUP arrives with data
+ * still to read. */
+static int on_conn(void *arg, uint32_t events)
+{
+	struct ctl_conn *c = arg;
+
+	(void)events;
+	if (c->out)
+		conn_write(c);
+	else
+		conn_read(c);
+	return 0;
+}
+
+static void accept_one(struct ctl_server *s, int fd)
+{
+	struct ctl_conn *c = NULL;
+	socklen_t len = sizeof(struct ucred);
+	struct ucred cred;
+	gid_t *groups = NULL;
+	size_t n_groups = 0;
+	char why[160];
+	int sndbuf = 2 * CTL_MSG_MAX, err;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+		refuse(fd, "cannot read peer credentials");
+		return;
+	}
+	err = cred.uid ? peer_groups(fd, &groups, &n_groups) : 0;
+	if (err) {
+		refuse(fd, "cannot read peer credentials");
+		return;
+	}
+	if (!ctl_peer_allowed(cred.uid, cred.gid, groups, n_groups, s->has_group, s->group)) {
+		free(groups);
+		if (may_log(&s->rl_refused))
+			log_warnx("control: refused pid %d (uid %u): neither root nor in the "
+			          "control group",
+			          (int)cred.pid, (unsigned)cred.uid);
+		snprintf(why, sizeof(why), "permission denied: uid %u is neither root nor in %s",
+		         (unsigned)cred.uid,
+		         s->has_group ? "the control group" : "any control group");
+		refuse(fd, why);
+		return;
+	}
+	free(groups);
+	if (s->n_conns >= s->max_conns) {
+		if (may_log(&s->rl_refused))
+			log_warnx("control: refused pid %d: %u connections open already",
+			          (int)cred.pid, s->max_conns);
+		refuse(fd, "too many connections; try again");
+		return;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		refuse(fd, "out of memory");
+		return;
+	}
+	*c = (struct ctl_conn){.srv = s,
+	                       .fd = fd,
+	                       .cred = cred,
+	                       .deadline = mono_ns() + (uint64_t)s->idle_ms * 1000000u};
+	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+	if (loop_add(s->loop, fd, EPOLLIN, on_conn, c) < 0) {
+		free(c);
+		refuse(fd, "out of memory");
+		return;
+	}
+	c->next = s->conns;
+	if (s->conns)
+		s->conns->prev = c;
+	s->conns = c;
+	s->n_conns++;
+	arm_timer(s, true);
+}
+
+static int on_listen(void *arg, uint32_t events)
+{
+	struct ctl_server *s = arg;
+
+	(void)events;
+	/* A bounded batch, so a flood of connections cannot hold the loop. */
+	for (int i = 0; i < 32; i++) {
+		int fd = accept4(s->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd >= 0) {
+			accept_one(s, fd);
+			continue;
+		}
+		if (errno == EINTR || errno == ECONNABORTED)
+			continue;
+		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+			/* Level-triggered, the listener would wake us at once again:
+			 * rest it until the next tick. */
+			if (may_log(&s->rl_dropped))
+				log_warn("control: cannot accept a connection");
+			if (loop_mod(s->loop, s->fd, 0) == 0) {
+				s->listening = false;
+				arm_timer(s, true);
+			}
+		}
+		break;
+	}
+	return 0;
+}
+
+static int on_tick(void *arg, uint32_t events)
+{
+	struct ctl_server *s = arg;
+	uint64_t expirations, now = mono_ns();
+	struct ctl_conn *c, *next;
+
+	(void)events;
+	if (read(s->timer_fd, &expirations, sizeof(expirations)) < 0)
+		return 0;
+	for (c = s->conns; c; c = next) {
+		next = c->next;
+		if (c->deadline > now)
+			continue;
+		if (may_log(&s->rl_dropped))
+			log_info("control: dropped pid %d, which %s for %u ms", (int)c->cred.pid,
+			         c->out ? "did not read its reply" : "sent no request", s->idle_ms);
+		conn_free(c);
+	}
+	if (!s->listening && loop_mod(s->loop, s->fd, EPOLLIN) == 0)
+		s->listening = true;
+	if (!s->n_conns && s->listening)
+		arm_timer(s, false);
+	return 0;
+}
+
+/* The socket's directory, made 0755 when missing (only the last level:
+ * /run is the system's). */
+static int make_dir(const char *path, char *err, size_t errlen)
+{
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	dirname(dir);
+	if (mkdir(dir, 0755) == 0) {
+		log_info("created %s", dir);
+		return 0;
+	}
+	if (errno == EEXIST)
+		return 0;
+	snprintf(err, errlen, "cannot create %s: %s", dir, strerror(errno));
+	return -errno;
+}
+
+/* An existing path: a socket nobody answers on is ours to replace. */
+static int clear_stale(const char *path, char *err, size_t errlen)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct stat st;
+	int fd, ret;
+
+	if (lstat(path, &st) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -errno;
+	}
+	if (!S_ISSOCK(st.st_mode)) {
+		snprintf(err, errlen, "%s exists and is not a socket; not replacing it", path);
+		return -EEXIST;
+	}
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		return -errno;
+	}
+	/* Non-blocking: a full backlog (EAGAIN) is someone listening too. */
+	ret = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 ? 0 : -errno;
+	close(fd);
+	if (ret == -ECONNREFUSED || ret == -EPROTOTYPE) {
+		if (unlink(path) < 0 && errno != ENOENT) {
+			snprintf(err, errlen, "cannot remove the stale socket %s: %s", path,
+			         strerror(errno));
+			return -errno;
+		}
+		log_info("replaced the stale socket %s", path);
+		return 0;
+	}
+	snprintf(err, errlen, "%s: another server answers on it", path);
+	return -EADDRINUSE;
+}
+
+static int resolve_group(struct ctl_server *s, const char *name, char *err, size_t errlen)
+{
+	struct group *g;
+
+	if (!name || !name[0])
+		return 0;
+	errno = 0;
+	g = getgrnam(name);
+	if (!g) {
+		snprintf(err, errlen, "control group %s: %s", name,
+		         errno ? strerror(errno) : "no such group");
+		return errno ? -errno : -ENOENT;
+	}
+	s->has_group = true;
+	s->group = g->gr_gid;
+	return 0;
+}
+
+static int bind_socket(struct ctl_server *s, char *err, size_t errlen)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct stat st;
+
+	strcpy(sa.sun_path, s->path);
+	s->fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (s->fd < 0)
+		goto fail;
+	if (bind(s->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		goto fail;
+	if (stat(s->path, &st) < 0)
+		goto fail;
+	s->dev = st.st_dev;
+	s->ino = st.st_ino;
+	/* Mode and group before listen(): until then nobody can connect. */
+	if (chmod(s->path, 0660) < 0 || (s->has_group && chown(s->path, (uid_t)-1, s->group) < 0))
+		goto fail;
+	if (listen(s->fd, 64) < 0)
+		goto fail;
+	return 0;
+fail:
+	snprintf(err, errlen, "%s: %s", s->path, strerror(errno));
+	return -errno;
+}
+
+static void remove_socket(struct ctl_server *s)
+{
+	struct stat st;
+
+	/* Only the file we bound: a newer server may have replaced it. */
+	if (s->ino && stat(s->path, &st) == 0 && st.st_dev == s->dev && st.st_ino == s->ino)
+		unlink(s->path);
+}
+
+int ctl_server_open(struct ctl_server **out, struct loop *l, const struct ctl_server_params *p,
+                    char *err, size_t errlen)
+{
+	struct ctl_server *s = NULL;
+	int ret;
+
+	*out = NULL;
+	if (strlen(p->path) >= sizeof(s->path)) {
+		snprintf(err, errlen, "%s: path too long for a socket", p->path);
+		return -ENAMETOOLONG;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s || !(s->rbuf = malloc(CTL_MSG_MAX))) {
+		free(s);
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	s->loop = l;
+	s->fd = s->timer_fd = -1;
+	s->listening = true;
+	snprintf(s->path, sizeof(s->path), "%s", p->path);
+	s->idle_ms = p->idle_ms ? p->idle_ms : CTL_IDLE_MS;
+	s->max_conns = p->max_conns ? p->max_conns : CTL_MAX_CONNS;
+	s->handler = p->handler;
+	s->arg = p->arg;
+	ret = resolve_group(s, p->group, err, errlen);
+	if (!ret)
+		ret = make_dir(s->path, err, errlen);
+	if (!ret)
+		ret = clear_stale(s->path, err, errlen);
+	if (!ret)
+		ret = bind_socket(s, err, errlen);
+	if (ret)
+		goto fail;
+	s->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (s->timer_fd < 0 || loop_add(l, s->timer_fd, EPOLLIN, on_tick, s) < 0) {
+		ret = -errno;
+		snprintf(err, errlen, "timer: %s", strerror(errno));
+		goto fail;
+	}
+	ret = loop_add(l, s->fd, EPOLLIN, on_listen, s);
+	if (ret) {
+		snprintf(err, errlen, "event loop: %s", strerror(-ret));
+		loop_del(l, s->timer_fd);
+		goto fail;
+	}
+	*out = s;
+	return 0;
+fail:
+	if (s->timer_fd >= 0)
+		close(s->timer_fd);
+	if (s->fd >= 0)
+		close(s->fd);
+	remove_socket(s);
+	free(s->rbuf);
+	free(s);
+	return ret;
+}
+
+void ctl_server_close(struct ctl_server *s)
+{
+	if (!s)
+		return;
+	while (s->conns)
+		conn_free(s->conns);
+	loop_del(s->loop, s->fd);
+	loop_del(s->loop, s->timer_fd);
+	close(s->fd);
+	close(s->timer_fd);
+	remove_socket(s);
+	free(s->rbuf);
+	free(s);
+}
+
+size_t ctl_server_conns(const struct ctl_server *s)
+{
+	return s->n_conns;
+}
