@@ -10,11 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 #include <yaml.h>
-
-#include "tunnel/key.h"
 
 #define CONF_FILE_MAX (1 << 20) /* no configuration is anywhere near this */
 #define QUOTE_MAX     64        /* bytes of a bad value shown in a message */
@@ -98,7 +95,8 @@ static void quote(char *dst, size_t size, const char *s, size_t len)
 	dst[o] = '\0';
 }
 
-#define QUOTED_SIZE (QUOTE_MAX * 4 + 8)
+#define QUOTED_SIZE CONF_QUOTE_SIZE
+_Static_assert(CONF_QUOTE_SIZE >= QUOTE_MAX * 4 + 8, "room for every byte escaped");
 
 static void quote_node(char dst[QUOTED_SIZE], const yaml_node_t *n)
 {
@@ -106,6 +104,11 @@ static void quote_node(char dst[QUOTED_SIZE], const yaml_node_t *n)
 		quote(dst, QUOTED_SIZE, (const char *)n->data.scalar.value, n->data.scalar.length);
 	else
 		dst[0] = '\0';
+}
+
+void conf_quote(const struct conf *c, int node, char buf[CONF_QUOTE_SIZE])
+{
+	quote_node(buf, node_of(c, node));
 }
 
 int conf_bad_value(struct conf *c, int node, const char *key, const char *fmt, ...)
@@ -477,6 +480,13 @@ static int scalar(struct conf *c, int node, const char *key, const char **val, s
 	return 0;
 }
 
+int conf_get_scalar(struct conf *c, int node, const char *key, const char **val)
+{
+	size_t len;
+
+	return scalar(c, node, key, val, &len);
+}
+
 int conf_get_str(struct conf *c, int node, const char *key, char *buf, size_t size)
 {
 	const char *v;
@@ -639,20 +649,6 @@ bad:
 	                      family_name(family));
 }
 
-int conf_get_key(struct conf *c, int node, const char *key, uint8_t out[32])
-{
-	const char *v;
-	size_t len;
-	int ret;
-
-	ret = scalar(c, node, key, &v, &len);
-	if (ret < 0)
-		return ret;
-	if (key_from_base64(out, v) < 0)
-		return conf_bad_value(c, node, key, "is not a base64 WireGuard key");
-	return 0;
-}
-
 int conf_get_ifname(struct conf *c, int node, const char *key, char *buf)
 {
 	const char *v;
@@ -694,29 +690,5 @@ int conf_get_path(struct conf *c, int node, const char *key, char *buf, size_t s
 		n = snprintf(buf, size, "%s/%s", c->dir, v);
 	if (n < 0 || (size_t)n >= size)
 		return conf_bad_value(c, node, key, "is too long for a path");
-	return 0;
-}
-
-int conf_get_key_file(struct conf *c, int node, const char *key, uint8_t out[32])
-{
-	char path[4096], q[QUOTED_SIZE];
-	struct stat st;
-	int ret;
-
-	ret = conf_get_path(c, node, key, path, sizeof(path));
-	if (ret < 0)
-		return ret;
-	quote_node(q, node_of(c, node));
-	/* A FIFO or a device would block or never end: only regular files. */
-	if (stat(path, &st) < 0)
-		return conf_error(c, node, "%s: cannot read \"%s\": %s", key, q, strerror(errno));
-	if (!S_ISREG(st.st_mode))
-		return conf_error(c, node, "%s: cannot read \"%s\": not a regular file", key, q);
-	ret = key_read_file(out, path);
-	if (ret == -EINVAL)
-		return conf_error(c, node, "%s: \"%s\" does not hold a base64 WireGuard key", key,
-		                  q);
-	if (ret < 0)
-		return conf_error(c, node, "%s: cannot read \"%s\": %s", key, q, strerror(-ret));
 	return 0;
 }

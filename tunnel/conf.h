@@ -65,6 +65,8 @@ unsigned conf_line(const struct conf *c, int node);
 
 /* The typed getters. key names the value in the message. Each checks the node
  * is a scalar without NUL bytes. */
+/* The scalar itself, NUL-terminated, valid until conf_free(). */
+int conf_get_scalar(struct conf *c, int node, const char *key, const char **val);
 /* A string of at most size - 1 bytes, NUL-terminated into buf. */
 int conf_get_str(struct conf *c, int node, const char *key, char *buf, size_t size);
 /* Decimal or 0x hexadecimal, in min..max. */
@@ -78,13 +80,17 @@ int conf_get_bool(struct conf *c, int node, const char *key, bool *out);
 int conf_get_addr(struct conf *c, int node, const char *key, int family, struct conf_addr *out);
 /* "ADDR/LEN" with LEN required; host bits may be set (an interface address). */
 int conf_get_prefix(struct conf *c, int node, const char *key, int family, struct conf_addr *out);
-/* A WireGuard key in base64 (44 characters). */
-int conf_get_key(struct conf *c, int node, const char *key, uint8_t out[32]);
 /* A network interface name as the kernel takes it: 1..IFNAMSIZ-1 bytes, no
  * '/', ':' or whitespace, not "." or "..". buf has IFNAMSIZ bytes. */
 int conf_get_ifname(struct conf *c, int node, const char *key, char *buf);
 /* A path; a relative one is joined to the config file's directory. */
 int conf_get_path(struct conf *c, int node, const char *key, char *buf, size_t size);
+
+/* The two getters of WireGuard keys live in conf_key.c, part of egress_tunnel
+ * rather than egress_conf: they need tunnel/key.c, and with it libcrypto,
+ * which egress_conf's users (policy/) must not pull in. */
+/* A WireGuard key in base64 (44 characters). */
+int conf_get_key(struct conf *c, int node, const char *key, uint8_t out[32]);
 /* A key read from the regular file named by the path (as conf_get_path()). */
 int conf_get_key_file(struct conf *c, int node, const char *key, uint8_t out[32]);
 
@@ -96,5 +102,9 @@ int conf_error(struct conf *c, int node, const char *fmt, ...)
  * quoted with non-printable bytes escaped and long values cut short. */
 int conf_bad_value(struct conf *c, int node, const char *key, const char *fmt, ...)
         __attribute__((format(printf, 4, 5)));
+/* The value of a scalar node as conf_bad_value() quotes it (without the
+ * quotes); "" for any other node. */
+#define CONF_QUOTE_SIZE 264
+void conf_quote(const struct conf *c, int node, char buf[CONF_QUOTE_SIZE]);
 
 #endif
