@@ -438,6 +438,27 @@ int conf_map_need(struct conf *c, int map, const char *key, int *node)
 	return 0;
 }
 
+size_t conf_map_len(const struct conf *c, int map)
+{
+	const yaml_node_t *m = node_of(c, map);
+
+	if (!m || m->type != YAML_MAPPING_NODE)
+		return 0;
+	return (size_t)(m->data.mapping.pairs.top - m->data.mapping.pairs.start);
+}
+
+void conf_map_pair(const struct conf *c, int map, size_t i, int *key, int *value)
+{
+	const yaml_node_t *m = node_of(c, map);
+
+	*key = 0;
+	*value = 0;
+	if (i >= conf_map_len(c, map))
+		return;
+	*key = m->data.mapping.pairs.start[i].key;
+	*value = m->data.mapping.pairs.start[i].value;
+}
+
 size_t conf_seq_len(const struct conf *c, int seq)
 {
 	const yaml_node_t *n = node_of(c, seq);
@@ -461,6 +482,13 @@ unsigned conf_line(const struct conf *c, int node)
 	const yaml_node_t *n = node_of(c, node);
 
 	return n ? (unsigned)n->start_mark.line + 1 : 1;
+}
+
+unsigned conf_column(const struct conf *c, int node)
+{
+	const yaml_node_t *n = node_of(c, node);
+
+	return n ? (unsigned)n->start_mark.column + 1 : 1;
 }
 
 /* The value of a scalar node, which must hold no NUL byte so that it can be

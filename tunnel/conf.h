@@ -55,13 +55,21 @@ int conf_map_find(const struct conf *c, int map, const char *key);
  * "missing required key \"KEY\"". *node is the value on success. */
 int conf_map_need(struct conf *c, int map, const char *key, int *node);
 
+/* For a mapping whose keys are the user's (checked with conf_expect() first,
+ * keys not checked at all): its number of pairs and the key and value nodes of
+ * the i-th (i < length), or 0 for both. */
+size_t conf_map_len(const struct conf *c, int map);
+void conf_map_pair(const struct conf *c, int map, size_t i, int *key, int *value);
+
 /* A sequence's length and its i-th item (i < length). The node must have
  * passed conf_expect(..., CONF_SEQUENCE). */
 size_t conf_seq_len(const struct conf *c, int seq);
 int conf_seq_item(const struct conf *c, int seq, size_t i);
 
-/* Line of node, 1-based, for messages such as "first at line 9". */
+/* Line and column of node, 1-based, for messages such as "first at line 9"
+ * and for the caller's own FILE:LINE:COL warnings. */
 unsigned conf_line(const struct conf *c, int node);
+unsigned conf_column(const struct conf *c, int node);
 
 /* The typed getters. key names the value in the message. Each checks the node
  * is a scalar without NUL bytes. */
