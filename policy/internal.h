@@ -17,12 +17,9 @@ struct pclient {
 };
 
 /* Family index of the per-family arrays: 0 IPv4, 1 IPv6. */
-#define F4 0
-#define F6 1
-static inline int fam_of(int i)
-{
-	return i == F4 ? AF_INET : AF_INET6;
-}
+#define F4        0
+#define F6        1
+#define fam_of(i) ((i) == F4 ? AF_INET : AF_INET6)
 
 struct prule {
 	char name[POLICY_NAME_MAX + 1];
