@@ -10,13 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 #include <yaml.h>
-
-#include "tunnel/crypto.h"
-#include "tunnel/key.h"
-#include "tunnel/log.h"
 
 #define CONF_FILE_MAX (1 << 20) /* no configuration is anywhere near this */
 #define QUOTE_MAX     64        /* bytes of a bad value shown in a message */
@@ -100,7 +95,8 @@ static void quote(char *dst, size_t size, const char *s, size_t len)
 	dst[o] = '\0';
 }
 
-#define QUOTED_SIZE (QUOTE_MAX * 4 + 8)
+#define QUOTED_SIZE CONF_QUOTE_SIZE
+_Static_assert(CONF_QUOTE_SIZE >= QUOTE_MAX * 4 + 8, "room for every byte escaped");
 
 static void quote_node(char dst[QUOTED_SIZE], const yaml_node_t *n)
 {
@@ -108,6 +104,11 @@ static void quote_node(char dst[QUOTED_SIZE], const yaml_node_t *n)
 		quote(dst, QUOTED_SIZE, (const char *)n->data.scalar.value, n->data.scalar.length);
 	else
 		dst[0] = '\0';
+}
+
+void conf_quote(const struct conf *c, int node, char buf[CONF_QUOTE_SIZE])
+{
+	quote_node(buf, node_of(c, node));
 }
 
 int conf_bad_value(struct conf *c, int node, const char *key, const char *fmt, ...)
@@ -437,6 +438,27 @@ int conf_map_need(struct conf *c, int map, const char *key, int *node)
 	return 0;
 }
 
+size_t conf_map_len(const struct conf *c, int map)
+{
+	const yaml_node_t *m = node_of(c, map);
+
+	if (!m || m->type != YAML_MAPPING_NODE)
+		return 0;
+	return (size_t)(m->data.mapping.pairs.top - m->data.mapping.pairs.start);
+}
+
+void conf_map_pair(const struct conf *c, int map, size_t i, int *key, int *value)
+{
+	const yaml_node_t *m = node_of(c, map);
+
+	*key = 0;
+	*value = 0;
+	if (i >= conf_map_len(c, map))
+		return;
+	*key = m->data.mapping.pairs.start[i].key;
+	*value = m->data.mapping.pairs.start[i].value;
+}
+
 size_t conf_seq_len(const struct conf *c, int seq)
 {
 	const yaml_node_t *n = node_of(c, seq);
@@ -462,6 +484,13 @@ unsigned conf_line(const struct conf *c, int node)
 	return n ? (unsigned)n->start_mark.line + 1 : 1;
 }
 
+unsigned conf_column(const struct conf *c, int node)
+{
+	const yaml_node_t *n = node_of(c, node);
+
+	return n ? (unsigned)n->start_mark.column + 1 : 1;
+}
+
 /* The value of a scalar node, which must hold no NUL byte so that it can be
  * used as a C string. */
 static int scalar(struct conf *c, int node, const char *key, const char **val, size_t *len)
@@ -477,6 +506,13 @@ static int scalar(struct conf *c, int node, const char *key, const char **val, s
 	*val = (const char *)n->data.scalar.value;
 	*len = n->data.scalar.length;
 	return 0;
+}
+
+int conf_get_scalar(struct conf *c, int node, const char *key, const char **val)
+{
+	size_t len;
+
+	return scalar(c, node, key, val, &len);
 }
 
 int conf_get_str(struct conf *c, int node, const char *key, char *buf, size_t size)
@@ -641,18 +677,9 @@ bad:
 	                      family_name(family));
 }
 
-int conf_get_key(struct conf *c, int node, const char *key, uint8_t out[32])
+const char *conf_file_name(const struct conf *c)
 {
-	const char *v;
-	size_t len;
-	int ret;
-
-	ret = scalar(c, node, key, &v, &len);
-	if (ret < 0)
-		return ret;
-	if (key_from_base64(out, v) < 0)
-		return conf_bad_value(c, node, key, "is not a base64 WireGuard key");
-	return 0;
+	return c->name;
 }
 
 int conf_get_u32_opt(struct conf *c, int node, const char *key, uint32_t min, uint32_t max,
@@ -725,45 +752,5 @@ int conf_get_path(struct conf *c, int node, const char *key, char *buf, size_t s
 		n = snprintf(buf, size, "%s/%s", c->dir, v);
 	if (n < 0 || (size_t)n >= size)
 		return conf_bad_value(c, node, key, "is too long for a path");
-	return 0;
-}
-
-/* Who besides the owner may touch a key file; as wg-quick, which warns about
- * a world-accessible configuration, but group too: a key is never shared. */
-#define KEY_FILE_OTHERS (S_IRWXG | S_IRWXO)
-
-int conf_get_key_file(struct conf *c, int node, const char *key, bool strict, uint8_t out[32])
-{
-	const yaml_node_t *n = node_of(c, node);
-	char path[4096], q[QUOTED_SIZE];
-	mode_t mode = 0;
-	int ret;
-
-	ret = conf_get_path(c, node, key, path, sizeof(path));
-	if (ret < 0)
-		return ret;
-	quote_node(q, n);
-	/* One open, and every check on that descriptor (see key_read_file). */
-	ret = key_read_file(out, path, &mode);
-	if (ret == -EISDIR || ret == -ENODEV)
-		return conf_error(c, node, "%s: cannot read \"%s\": not a regular file", key, q);
-	if (ret == -EINVAL)
-		return conf_error(c, node, "%s: \"%s\" does not hold a base64 WireGuard key", key,
-		                  q);
-	if (ret < 0)
-		return conf_error(c, node, "%s: cannot read \"%s\": %s", key, q, strerror(-ret));
-	if (!(mode & KEY_FILE_OTHERS))
-		return 0;
-	if (strict) {
-		crypto_wipe(out, 32);
-		return conf_error(c, node,
-		                  "%s: \"%s\" is accessible by group or others (mode %04o), "
-		                  "refused with strict_key_permissions: chmod 600 it",
-		                  key, q, (unsigned)mode);
-	}
-	log_warnx("%s:%zu:%zu: %s: \"%s\" is accessible by group or others (mode %04o): chmod 600 "
-	          "it",
-	          c->name, n->start_mark.line + 1, n->start_mark.column + 1, key, q,
-	          (unsigned)mode);
 	return 0;
 }

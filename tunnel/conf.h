@@ -55,16 +55,26 @@ int conf_map_find(const struct conf *c, int map, const char *key);
  * "missing required key \"KEY\"". *node is the value on success. */
 int conf_map_need(struct conf *c, int map, const char *key, int *node);
 
+/* For a mapping whose keys are the user's (checked with conf_expect() first,
+ * keys not checked at all): its number of pairs and the key and value nodes of
+ * the i-th (i < length), or 0 for both. */
+size_t conf_map_len(const struct conf *c, int map);
+void conf_map_pair(const struct conf *c, int map, size_t i, int *key, int *value);
+
 /* A sequence's length and its i-th item (i < length). The node must have
  * passed conf_expect(..., CONF_SEQUENCE). */
 size_t conf_seq_len(const struct conf *c, int seq);
 int conf_seq_item(const struct conf *c, int seq, size_t i);
 
-/* Line of node, 1-based, for messages such as "first at line 9". */
+/* Line and column of node, 1-based, for messages such as "first at line 9"
+ * and for the caller's own FILE:LINE:COL warnings. */
 unsigned conf_line(const struct conf *c, int node);
+unsigned conf_column(const struct conf *c, int node);
 
 /* The typed getters. key names the value in the message. Each checks the node
  * is a scalar without NUL bytes. */
+/* The scalar itself, NUL-terminated, valid until conf_free(). */
+int conf_get_scalar(struct conf *c, int node, const char *key, const char **val);
 /* A string of at most size - 1 bytes, NUL-terminated into buf. */
 int conf_get_str(struct conf *c, int node, const char *key, char *buf, size_t size);
 /* Decimal or 0x hexadecimal, in min..max. */
@@ -78,8 +88,8 @@ int conf_get_bool(struct conf *c, int node, const char *key, bool *out);
 int conf_get_addr(struct conf *c, int node, const char *key, int family, struct conf_addr *out);
 /* "ADDR/LEN" with LEN required; host bits may be set (an interface address). */
 int conf_get_prefix(struct conf *c, int node, const char *key, int family, struct conf_addr *out);
-/* A WireGuard key in base64 (44 characters). */
-int conf_get_key(struct conf *c, int node, const char *key, uint8_t out[32]);
+/* The file's name as messages give it. */
+const char *conf_file_name(const struct conf *c);
 /* Same into a uint32_t, but node 0 (the key is absent) is no error and leaves
  * *out as it was: for optional values with a default set before. */
 int conf_get_u32_opt(struct conf *c, int node, const char *key, uint32_t min, uint32_t max,
@@ -93,6 +103,12 @@ bool conf_name_ok(const char *s, size_t max);
 int conf_get_ifname(struct conf *c, int node, const char *key, char *buf);
 /* A path; a relative one is joined to the config file's directory. */
 int conf_get_path(struct conf *c, int node, const char *key, char *buf, size_t size);
+
+/* The two getters of WireGuard keys live in conf_key.c, part of egress_tunnel
+ * rather than egress_conf: they need tunnel/key.c, and with it libcrypto,
+ * which egress_conf's users (policy/) must not pull in. */
+/* A WireGuard key in base64 (44 characters). */
+int conf_get_key(struct conf *c, int node, const char *key, uint8_t out[32]);
 /* A key read from the regular file named by the path (as conf_get_path()).
  * A file that group or others may access is logged as a warning, naming it
  * and its mode, or with strict refused like any bad value (out is then
@@ -107,5 +123,9 @@ int conf_error(struct conf *c, int node, const char *fmt, ...)
  * quoted with non-printable bytes escaped and long values cut short. */
 int conf_bad_value(struct conf *c, int node, const char *key, const char *fmt, ...)
         __attribute__((format(printf, 4, 5)));
+/* The value of a scalar node as conf_bad_value() quotes it (without the
+ * quotes); "" for any other node. */
+#define CONF_QUOTE_SIZE 264
+void conf_quote(const struct conf *c, int node, char buf[CONF_QUOTE_SIZE]);
 
 #endif

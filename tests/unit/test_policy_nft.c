@@ -1,0 +1,186 @@
+/* The policy compiler against golden files: tests/data/policy_NAME.nft is
+ * what policy_render_objects() and policy_render_rules() give for
+ * policy_NAME.yaml (or the built-in policy), objects first. The netns test
+ * t_policy_nft.sh loads each into a kernel. With EGRESS_GOLDEN_UPDATE=1 the
+ * files are written instead of compared, to review with git diff. */
+#include <errno.h>
+
+#include "check.h"
+#include "policy_env.h"
+
+static bool update;
+
+static void check_golden(const char *got, const char *name)
+{
+	char *want, path[512];
+	size_t i, line = 1;
+	FILE *f;
+
+	if (update) {
+		snprintf(path, sizeof(path), "%s/%s", TEST_DATA_DIR, name);
+		f = fopen(path, "w");
+		CHECK(f != NULL);
+		if (f) {
+			fputs(got, f);
+			fclose(f);
+		}
+		return;
+	}
+	want = read_data(name);
+	CHECK(want != NULL);
+	if (want) {
+		/* a whole ruleset in one line of output is unreadable: say where */
+		for (i = 0; want[i] && want[i] == got[i]; i++)
+			if (want[i] == '\n')
+				line++;
+		if (want[i] != got[i])
+			fprintf(stderr, "%s: differs at line %zu:\n--- got:\n%s\n", name, line,
+			        got);
+		CHECK_STR(got, want);
+	}
+	free(want);
+}
+
+static char *render(const struct policy *p)
+{
+	char *objects = NULL, *rules = NULL, *all = NULL;
+
+	CHECK_INT(policy_render_objects(p, &objects), 0);
+	CHECK_INT(policy_render_rules(p, "egress0", &rules), 0);
+	if (objects && rules && asprintf(&all, "%s%s", objects, rules) < 0)
+		all = NULL;
+	free(objects);
+	free(rules);
+	return all;
+}
+
+/* By content, named without the directory, which the text repeats. */
+static struct policy *load(const char *yaml, const struct policy_env *env)
+{
+	struct policy *p = NULL;
+	char *buf = read_data(yaml), err[256];
+
+	CHECK(buf != NULL);
+	if (!buf)
+		return NULL;
+	CHECK_INT(policy_parse(&p, yaml, buf, strlen(buf), env, err, sizeof(err)), 0);
+	if (!p)
+		fprintf(stderr, "%s\n", err);
+	free(buf);
+	return p;
+}
+
+static void golden(const char *yaml, const struct policy_env *env, const char *nft)
+{
+	struct policy *p = load(yaml, env);
+	char *text = p ? render(p) : NULL;
+
+	if (text)
+		check_golden(text, nft);
+	free(text);
+	policy_free(p);
+}
+
+static void test_goldens(void)
+{
+	struct policy_env on = online(), off = offline();
+	struct policy *p = NULL;
+	char *text;
+
+	golden("policy_example.yaml", &on, "policy_example.nft");
+	golden("policy_example.yaml", &off, "policy_offline.nft");
+	golden("policy_mixed.yaml", &on, "policy_mixed.nft");
+
+	CHECK_INT(policy_builtin(&p, &on), 0);
+	text = p ? render(p) : NULL;
+	if (text)
+		check_golden(text, "policy_builtin.nft");
+	free(text);
+	policy_free(p);
+}
+
+/* The transaction that replaces policy a by b, as the gateway will send it:
+ * b's objects (those a had too are kept as they are), a's rules out, b's in,
+ * the objects only a had out. */
+static char *transaction(const struct policy *a, const struct policy *b)
+{
+	char *objects = NULL, *del = NULL, *rules = NULL, *stale = NULL, *all = NULL;
+
+	CHECK_INT(policy_render_objects(b, &objects), 0);
+	CHECK_INT(policy_render_delete(a, &del), 0);
+	CHECK_INT(policy_render_rules(b, "egress0", &rules), 0);
+	CHECK_INT(policy_render_stale(a, b, &stale), 0);
+	if (objects && del && rules && stale &&
+	    asprintf(&all, "table inet egress {\n%s}\n%stable inet egress {\n%s}\n%s", objects, del,
+	             rules, stale) < 0)
+		all = NULL;
+	free(objects);
+	free(del);
+	free(rules);
+	free(stale);
+	return all;
+}
+
+static void test_reapply(void)
+{
+	struct policy_env on = online();
+	struct policy *a = load("policy_example.yaml", &on), *b = load("policy_mixed.yaml", &on);
+	char *text = NULL, *stale = NULL;
+
+	if (!a || !b)
+		goto out;
+	text = transaction(a, b);
+	CHECK(text != NULL);
+	if (text)
+		check_golden(text, "policy_reapply.nft");
+	free(text);
+	text = transaction(a, a);
+	CHECK(text != NULL);
+	if (text)
+		check_golden(text, "policy_reapply_same.nft");
+
+	CHECK_INT(policy_render_stale(a, b, &stale), 0);
+	CHECK(stale && strstr(stale, "delete counter inet egress rule_eng-web\n"));
+	CHECK(stale && strstr(stale, "delete set inet egress flows_bob_500\n"));
+	CHECK(stale && strstr(stale, "delete limit inet egress bw_up_alice_6250000\n"));
+	CHECK(stale && !strstr(stale, "policy_default"));
+	free(stale);
+	/* The same policy again leaves no stale object. */
+	stale = NULL;
+	CHECK_INT(policy_render_stale(b, b, &stale), 0);
+	CHECK_STR(stale, "");
+out:
+	free(text);
+	free(stale);
+	policy_free(a);
+	policy_free(b);
+}
+
+/* A TUN name is quoted in the text: nothing that could leave the quotes. */
+static void test_bad_tun(void)
+{
+	struct policy_env on = online();
+	struct policy *p = NULL;
+	char *text = (char *)"x";
+
+	CHECK_INT(policy_builtin(&p, &on), 0);
+	if (!p)
+		return;
+	CHECK_INT(policy_render_rules(p, "egr\"ess", &text), -EINVAL);
+	CHECK(text == NULL);
+	CHECK_INT(policy_render_rules(p, "", &text), -EINVAL);
+	CHECK_INT(policy_render_rules(p, "a-very-long-name0", &text), -EINVAL);
+	CHECK_INT(policy_render_rules(p, NULL, &text), -EINVAL);
+	policy_free(p);
+}
+
+int main(void)
+{
+	const char *u = getenv("EGRESS_GOLDEN_UPDATE");
+
+	update = u && !strcmp(u, "1");
+	test_goldens();
+	test_reapply();
+	test_bad_tun();
+	return check_done("test_policy_nft");
+}
