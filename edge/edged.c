@@ -12,6 +12,7 @@
 #include "tunnel/key.h"
 #include "tunnel/log.h"
 #include "tunnel/loop.h"
+#include "tunnel/daemon.h"
 #include "tunnel/netdev.h"
 #include "tunnel/nl.h"
 #include "tunnel/tun.h"
@@ -25,9 +26,9 @@ static const char usage[] =
         "\n"
         "The egress edge: a WireGuard tunnel to the gateway named in FILE, with the\n"
         "default route through it (route_all). Runs in the foreground and logs to\n"
-        "stderr; SIGTERM, SIGINT or SIGHUP stops it and restores routes and rules (a\n"
-        "signal that arrives while it starts takes effect once it has started);\n"
-        "SIGUSR1 logs its counters.\n"
+        "stderr; SIGTERM or SIGINT stops it and restores routes and rules (a signal\n"
+        "that arrives while it starts takes effect once it has started); SIGHUP is\n"
+        "logged (nothing is re-read yet); SIGUSR1 logs its counters.\n"
         "\n"
         "  -c FILE   configuration (default " DEFAULT_CONFIG ")\n"
         "  -n        check the configuration, print \"configuration OK\" and exit\n"
@@ -36,6 +37,21 @@ static const char usage[] =
         "  genkey    print a new private key (base64), like `wg genkey`\n"
         "  genpsk    print a new preshared key, like `wg genpsk`\n"
         "  pubkey    read a private key on stdin, print its public key\n";
+
+/* SIGUSR1. */
+static void report(void *arg)
+{
+	wg_device_log_stats(arg);
+}
+
+/* SIGHUP: systemd's ExecReload sends it, so it must not stop the tunnel.
+ * Nothing in edge.yaml can change under a running edged yet. */
+static void reload(void *arg)
+{
+	(void)arg;
+	log_info("SIGHUP: edged re-reads nothing while it runs; restart it to apply a "
+	         "changed configuration");
+}
 
 int main(int argc, char **argv)
 {
@@ -51,14 +67,14 @@ int main(int argc, char **argv)
 	int opt, rc = 1, tun_fd = -1, ifindex;
 
 	log_set_ident("edged");
-	netdev_hold_signals();
+	daemon_hold_signals();
 	if (argc == 2 && !strcmp(argv[1], "genkey"))
 		return key_cmd_genkey(stdout);
 	if (argc == 2 && !strcmp(argv[1], "genpsk"))
 		return key_cmd_genpsk(stdout);
 	if (argc == 2 && !strcmp(argv[1], "pubkey"))
 		return key_cmd_pubkey(stdin, stdout);
-	opt = netdev_options(argc, argv, "edged", usage, &config_path, &check_only);
+	opt = daemon_options(argc, argv, "edged", usage, &config_path, &check_only);
 	if (opt >= 0)
 		return opt;
 
@@ -96,7 +112,7 @@ int main(int argc, char **argv)
 	        .tun_fd = tun_fd,
 	        .mtu = cfg->mtu,
 	        .fwmark = cfg->route_all ? cfg->fwmark : 0,
-	        .time_divisor = netdev_time_divisor(),
+	        .time_divisor = daemon_time_divisor(),
 	});
 	if (!dev) {
 		log_err("cannot open the tunnel's UDP socket");
@@ -131,7 +147,9 @@ int main(int argc, char **argv)
 	/* 5. The loop, starting with a handshake. */
 	loop = loop_new();
 	if (!loop ||
-	    loop_signals(loop, netdev_signals, NETDEV_N_SIGNALS, netdev_on_signal, dev) < 0 ||
+	    daemon_signals(
+	            loop,
+	            &(struct daemon_signals){.reload = reload, .report = report, .arg = dev}) < 0 ||
 	    wg_device_attach(dev, loop) < 0) {
 		log_err("event loop");
 		goto out;

@@ -14,6 +14,7 @@
 #include "gateway/nft.h"
 #include "tunnel/log.h"
 #include "tunnel/loop.h"
+#include "tunnel/daemon.h"
 #include "tunnel/netdev.h"
 #include "tunnel/nl.h"
 #include "tunnel/sysctl.h"
@@ -27,10 +28,9 @@ static const char usage[] =
         "\n"
         "The egress gateway: terminates the WireGuard tunnels of the clients named\n"
         "in FILE, forwards their packets and MASQUERADEs them out of the uplink.\n"
-        "Runs in the foreground and logs to stderr; SIGTERM, SIGINT or SIGHUP stops\n"
-        "it and removes its TUN device and nft table (a signal that arrives while it\n"
-        "starts takes effect once it has started); SIGUSR1 logs each client's\n"
-        "counters.\n"
+        "Runs in the foreground and logs to stderr; SIGTERM or SIGINT stops it and\n"
+        "removes its TUN device and nft table (a signal that arrives while it starts\n"
+        "takes effect once it has started); SIGUSR1 logs each client's counters.\n"
         "\n"
         "  -c FILE   configuration (default " DEFAULT_CONFIG ")\n"
         "  -n        check the configuration, print \"configuration OK\" and exit\n"
@@ -89,6 +89,12 @@ static int render_table(const struct gw_config *cfg, const char *ifname, char **
 	return err;
 }
 
+/* SIGUSR1. */
+static void report(void *arg)
+{
+	wg_device_log_stats(arg);
+}
+
 static int add_clients(struct wg_device *dev, const struct gw_config *cfg)
 {
 	for (size_t i = 0; i < cfg->n_clients; i++) {
@@ -130,8 +136,8 @@ int main(int argc, char **argv)
 	int opt, rc = 1, tun_fd = -1, ifindex, e;
 
 	log_set_ident("gatewayd");
-	netdev_hold_signals();
-	opt = netdev_options(argc, argv, "gatewayd", usage, &config_path, &check_only);
+	daemon_hold_signals();
+	opt = daemon_options(argc, argv, "gatewayd", usage, &config_path, &check_only);
 	if (opt >= 0)
 		return opt;
 
@@ -169,7 +175,7 @@ int main(int argc, char **argv)
 	        .mtu = cfg->mtu,
 	        .listen_port = cfg->listen_port,
 	        .load_threshold = cfg->load_threshold,
-	        .time_divisor = netdev_time_divisor(),
+	        .time_divisor = daemon_time_divisor(),
 	});
 	if (!dev) {
 		log_err("cannot listen on UDP port %u", cfg->listen_port);
@@ -219,7 +225,7 @@ int main(int argc, char **argv)
 	/* 5. The loop. */
 	loop = loop_new();
 	if (!loop ||
-	    loop_signals(loop, netdev_signals, NETDEV_N_SIGNALS, netdev_on_signal, dev) < 0 ||
+	    daemon_signals(loop, &(struct daemon_signals){.report = report, .arg = dev}) < 0 ||
 	    wg_device_attach(dev, loop) < 0) {
 		log_err("event loop");
 		goto out;
