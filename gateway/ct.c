@@ -1,0 +1,154 @@
+/* Conntrack entries by ct mark, over libnetfilter_conntrack.
+ *
+ * Two passes on two ctnetlink sockets: a dump that the kernel filters by
+ * mark/mask and that keeps the entries select() wants, then a delete of
+ * each. Deleting from inside the dump callback would change the table the
+ * kernel is walking (it may skip or repeat entries) and would interleave
+ * delete acks with dump messages on one socket. */
+#include <errno.h>
+#include <libnetfilter_conntrack/libnetfilter_conntrack.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+
+#include "gateway/ct.h"
+
+struct dump {
+	uint32_t tag, mask;
+	ct_select_fn *select;
+	void *arg;
+	struct nf_conntrack **cts; /* the chosen entries, owned here */
+	size_t n, cap;
+	int err; /* set by the callback, which cannot return one */
+};
+
+/* The library sets the port attributes only for protocols with ports; ICMP's
+ * identifier shares their storage but not their flag. */
+static uint16_t port_of(const struct nf_conntrack *ct, enum nf_conntrack_attr attr)
+{
+	return nfct_attr_is_set(ct, attr) ? ntohs(nfct_get_attr_u16(ct, attr)) : 0;
+}
+
+/* Fills f from ct's original tuple; false for an entry that is not IPv4 or
+ * IPv6 or lacks its addresses, which nothing here could select by. */
+static bool flow_of(const struct nf_conntrack *ct, struct ct_flow *f)
+{
+	int family = nfct_get_attr_u8(ct, ATTR_ORIG_L3PROTO);
+	enum nf_conntrack_attr src = ATTR_ORIG_IPV4_SRC, dst = ATTR_ORIG_IPV4_DST;
+
+	if (family == AF_INET6) {
+		src = ATTR_ORIG_IPV6_SRC;
+		dst = ATTR_ORIG_IPV6_DST;
+	} else if (family != AF_INET) {
+		return false;
+	}
+	if (!nfct_attr_is_set(ct, src) || !nfct_attr_is_set(ct, dst))
+		return false;
+	f->mark = nfct_get_attr_u32(ct, ATTR_MARK);
+	f->proto = nfct_get_attr_u8(ct, ATTR_ORIG_L4PROTO);
+	f->src = prefix_from_bytes(family, nfct_get_attr(ct, src));
+	f->dst = prefix_from_bytes(family, nfct_get_attr(ct, dst));
+	f->sport = port_of(ct, ATTR_ORIG_PORT_SRC);
+	f->dport = port_of(ct, ATTR_ORIG_PORT_DST);
+	return true;
+}
+
+static int dump_cb(enum nf_conntrack_msg_type type, struct nf_conntrack *ct, void *data)
+{
+	struct dump *d = data;
+	struct ct_flow f;
+
+	/* The kernel filtered by mark already; checked again so that a kernel
+	 * which ignored the filter could not make us delete entries of others. */
+	if ((nfct_get_attr_u32(ct, ATTR_MARK) & d->mask) != d->tag)
+		return NFCT_CB_CONTINUE;
+	if (!flow_of(ct, &f) || !d->select(d->arg, &f))
+		return NFCT_CB_CONTINUE;
+	if (d->n == d->cap) {
+		size_t cap = d->cap ? 2 * d->cap : 64;
+		struct nf_conntrack **cts = reallocarray(d->cts, cap, sizeof(*cts));
+
+		if (!cts) {
+			d->err = -ENOMEM;
+			return NFCT_CB_STOP;
+		}
+		d->cts = cts;
+		d->cap = cap;
+	}
+	/* STOLEN: the library leaves ct alone and we own it. It carries the
+	 * entry's id, which makes the delete refuse a newer entry of the same
+	 * tuple. */
+	d->cts[d->n++] = ct;
+	return NFCT_CB_STOLEN;
+}
+
+/* Dumps the entries of d->tag/d->mask into d->cts. 0 or -errno. */
+static int dump(struct dump *d)
+{
+	struct nfct_handle *h = NULL;
+	struct nfct_filter_dump *filter = NULL;
+	struct nfct_filter_dump_mark mark = {.val = d->tag, .mask = d->mask};
+	int ret = 0;
+
+	h = nfct_open(CONNTRACK, 0);
+	if (!h) {
+		ret = -errno;
+		goto out;
+	}
+	filter = nfct_filter_dump_create();
+	if (!filter) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	/* No NFCT_FILTER_DUMP_L3NUM: the dump request goes out as AF_UNSPEC,
+	 * which is both families. */
+	nfct_filter_dump_set_attr(filter, NFCT_FILTER_DUMP_MARK, &mark);
+	if (nfct_callback_register(h, NFCT_T_ALL, dump_cb, d) < 0) {
+		ret = -errno;
+		goto out;
+	}
+	if (nfct_query(h, NFCT_Q_DUMP_FILTER, filter) < 0 && !d->err)
+		ret = -errno;
+	if (d->err)
+		ret = d->err;
+out:
+	if (filter) /* the library asserts on NULL */
+		nfct_filter_dump_destroy(filter);
+	if (h)
+		nfct_close(h);
+	return ret;
+}
+
+int ct_kill(uint32_t tag, uint32_t mask, ct_select_fn *select, void *arg)
+{
+	struct dump d = {.tag = tag, .mask = mask, .select = select, .arg = arg};
+	struct nfct_handle *h = NULL;
+	int ret, killed = 0;
+	size_t i;
+
+	ret = dump(&d);
+	if (ret < 0 || !d.n)
+		goto out;
+	h = nfct_open(CONNTRACK, 0);
+	if (!h) {
+		ret = -errno;
+		goto out;
+	}
+	for (i = 0; i < d.n; i++) {
+		if (nfct_query(h, NFCT_Q_DESTROY, d.cts[i]) == 0) {
+			killed++;
+		} else if (errno != ENOENT) {
+			/* gone since the dump (it closed, or timed out) is fine */
+			ret = -errno;
+			goto out;
+		}
+	}
+	ret = killed;
+out:
+	for (i = 0; i < d.n; i++)
+		nfct_destroy(d.cts[i]);
+	free(d.cts);
+	if (h)
+		nfct_close(h);
+	return ret;
+}

@@ -1,0 +1,37 @@
+/* The conntrack entries of the gateway's namespace: found by ct mark, chosen
+ * by the caller, deleted. For `gatewayctl policy apply --kill-denied`: the
+ * flows a new policy denies were accepted under the old one and would go on
+ * as established; deleting their entries makes their next packet a new flow,
+ * which the new policy decides. */
+#ifndef EGRESS_GATEWAY_CT_H
+#define EGRESS_GATEWAY_CT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "tunnel/prefix.h"
+
+/* A conntrack entry as its original direction saw it (before NAT). */
+struct ct_flow {
+	uint32_t mark;
+	uint8_t proto;          /* IPPROTO_TCP, _UDP, _ICMP, _ICMPV6, or any other layer 4 number */
+	struct prefix src, dst; /* addresses: len is the full length */
+	uint16_t sport, dport;  /* host byte order; 0 for a protocol without ports (ICMP) */
+};
+
+/* Whether to delete the entry f describes. Called once per entry, before any
+ * is deleted; f is only valid during the call. */
+typedef bool ct_select_fn(void *arg, const struct ct_flow *f);
+
+/* Deletes every conntrack entry, IPv4 and IPv6, of the calling thread's
+ * network namespace whose mark & mask == tag (the kernel filters the dump by
+ * mark, so other entries are never even read) and for which select returns
+ * true. An entry is deleted only if it is still the one that was read: one
+ * that vanished meanwhile, or was replaced by a new entry of the same tuple,
+ * is neither an error nor counted. Returns the number deleted (>= 0), or
+ * -EPERM without CAP_NET_ADMIN, -EPROTONOSUPPORT without ctnetlink, -ENOMEM,
+ * or another -errno from the kernel; on an error during the deletes, the
+ * entries before it stay deleted. */
+int ct_kill(uint32_t tag, uint32_t mask, ct_select_fn *select, void *arg);
+
+#endif

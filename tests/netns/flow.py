@@ -1,0 +1,88 @@
+#!/usr/bin/env python3
+"""Long-lived flows for t_ct_kill.sh, one process per end.
+
+  flow.py sink ADDR PORT FILE   accept one TCP connection on ADDR:PORT and
+                                keep FILE holding the number of bytes it
+                                has received so far (rewritten whole)
+  flow.py source ADDR PORT      connect to ADDR:PORT and send 1 KiB every
+                                20 ms until the connection fails
+  flow.py udp-echo ADDR PORT    answer every datagram with itself
+  flow.py udp-once ADDR PORT    one datagram, one answer within 2 s: exit 0,
+                                else 1
+
+ADDR is an IPv4 or IPv6 address."""
+import os
+import socket
+import sys
+import time
+
+
+def family(addr):
+    return socket.AF_INET6 if ":" in addr else socket.AF_INET
+
+
+def put(path, n):
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write("%d\n" % n)
+    os.replace(tmp, path)
+
+
+def sink(addr, port, path):
+    ls = socket.socket(family(addr), socket.SOCK_STREAM)
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind((addr, port))
+    ls.listen(1)
+    put(path, 0)
+    conn, _ = ls.accept()
+    total = 0
+    while True:
+        data = conn.recv(65536)
+        if not data:
+            return 0
+        total += len(data)
+        put(path, total)
+
+
+def source(addr, port):
+    s = socket.create_connection((addr, port), timeout=5)
+    s.settimeout(None)
+    chunk = b"x" * 1024
+    while True:
+        s.sendall(chunk)
+        time.sleep(0.02)
+
+
+def udp_echo(addr, port):
+    s = socket.socket(family(addr), socket.SOCK_DGRAM)
+    s.bind((addr, port))
+    while True:
+        data, peer = s.recvfrom(65536)
+        s.sendto(data, peer)
+
+
+def udp_once(addr, port):
+    s = socket.socket(family(addr), socket.SOCK_DGRAM)
+    s.settimeout(2)
+    s.sendto(b"ping", (addr, port))
+    try:
+        return 0 if s.recv(64) == b"ping" else 1
+    except socket.timeout:
+        return 1
+
+
+def main(argv):
+    if len(argv) == 5 and argv[1] == "sink":
+        return sink(argv[2], int(argv[3]), argv[4])
+    if len(argv) == 4 and argv[1] == "source":
+        return source(argv[2], int(argv[3]))
+    if len(argv) == 4 and argv[1] == "udp-echo":
+        return udp_echo(argv[2], int(argv[3]))
+    if len(argv) == 4 and argv[1] == "udp-once":
+        return udp_once(argv[2], int(argv[3]))
+    sys.stderr.write(__doc__)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
