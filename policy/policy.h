@@ -147,4 +147,27 @@ int policy_render_delete(const struct policy *p, char **text);
 /* "delete ..." commands for the objects of old that now has not. */
 int policy_render_stale(const struct policy *old, const struct policy *now, char **text);
 
+/* What applying now over old would change, one line each, in this order:
+ *   default: deny -> allow
+ *   then now's rules in order, each either
+ *   + rule "NAME" (allow, position N)          only in now; N counts from 1
+ *   or, for a rule of the same name in both, one line per aspect that differs:
+ *   ~ rule "NAME": action deny -> allow
+ *   ~ rule "NAME": from changed                (also to, except, ports)
+ *   ~ rule "NAME": moved from position A to B  (its index among the rules both
+ *                                               have differs; A in old, B in now)
+ *   then the rules only in old, in old's order:
+ *   - rule "NAME"
+ *   then the limit each client takes, clients in now's order, then those only
+ *   in old:
+ *   + limit for CLIENT: bandwidth 50mbit, max_flows 500   (the parts it has)
+ *   - limit for CLIENT
+ *   ~ limit for CLIENT: bandwidth 50mbit -> none          (and/or max_flows)
+ * Compares what the rules and limits mean, not how they are written: clients
+ * by name, destinations and ports as the sets they cover, bandwidth in bytes.
+ * The tests: block is not compared. 0 (and *n 0 when nothing changes) or
+ * -ENOMEM; *lines, each line and the array, is the caller's: policy_diff_free(). */
+int policy_diff(const struct policy *old, const struct policy *now, char ***lines, size_t *n);
+void policy_diff_free(char **lines, size_t n);
+
 #endif

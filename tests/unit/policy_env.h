@@ -10,7 +10,7 @@
 
 #include "policy/policy.h"
 
-static struct prefix env_prefix(const char *s)
+static inline struct prefix env_prefix(const char *s)
 {
 	struct prefix p;
 
@@ -26,7 +26,7 @@ static struct prefix env_alice[2], env_bob[1], env_carol[2], env_tunnel[2], env_
 static struct policy_client env_clients[3];
 
 /* Offline: what `gatewayctl policy check --config gateway.yaml` knows. */
-static struct policy_env offline(void)
+static inline struct policy_env offline(void)
 {
 	struct policy_env e;
 
@@ -51,7 +51,7 @@ static struct policy_env offline(void)
 }
 
 /* The running daemon's view: its uplink's addresses too. */
-static struct policy_env online(void)
+static inline struct policy_env online(void)
 {
 	struct policy_env e = offline();
 
@@ -61,7 +61,7 @@ static struct policy_env online(void)
 	return e;
 }
 
-static char *read_data(const char *name)
+static inline char *read_data(const char *name)
 {
 	char path[512], *buf = NULL;
 	size_t len = 0;
