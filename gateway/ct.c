@@ -75,9 +75,7 @@ static int dump_cb(enum nf_conntrack_msg_type type, struct nf_conntrack *ct, voi
 		d->cts = cts;
 		d->cap = cap;
 	}
-	/* STOLEN: the library leaves ct alone and we own it. It carries the
-	 * entry's id, which makes the delete refuse a newer entry of the same
-	 * tuple. */
+	/* STOLEN: the library leaves ct alone and we own it. */
 	d->cts[d->n++] = ct;
 	return NFCT_CB_STOLEN;
 }
@@ -134,11 +132,15 @@ int ct_kill(uint32_t tag, uint32_t mask, ct_select_fn *select, void *arg)
 		ret = -errno;
 		goto out;
 	}
+	/* The kernel finds the entry by its tuple and zone: the library sends
+	 * no id, and an id would not tell a replacement apart anyway (it is a
+	 * hash of the entry's address and tuple, and a new entry of the same
+	 * tuple often gets the same memory). ENOENT: the entry closed or timed
+	 * out since the dump, neither an error nor a kill. */
 	for (i = 0; i < d.n; i++) {
 		if (nfct_query(h, NFCT_Q_DESTROY, d.cts[i]) == 0) {
 			killed++;
 		} else if (errno != ENOENT) {
-			/* gone since the dump (it closed, or timed out) is fine */
 			ret = -errno;
 			goto out;
 		}

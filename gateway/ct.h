@@ -26,12 +26,13 @@ typedef bool ct_select_fn(void *arg, const struct ct_flow *f);
 /* Deletes every conntrack entry, IPv4 and IPv6, of the calling thread's
  * network namespace whose mark & mask == tag (the kernel filters the dump by
  * mark, so other entries are never even read) and for which select returns
- * true. An entry is deleted only if it is still the one that was read: one
- * that vanished meanwhile, or was replaced by a new entry of the same tuple,
- * is neither an error nor counted. Returns the number deleted (>= 0), or
- * -EPERM without CAP_NET_ADMIN, -EPROTONOSUPPORT without ctnetlink, -ENOMEM,
- * or another -errno from the kernel; on an error during the deletes, the
- * entries before it stay deleted. */
+ * true. The entries are deleted by tuple after the whole dump: one that
+ * vanished meanwhile is neither an error nor counted; one that a new entry
+ * of the same tuple replaced meanwhile is deleted and counted (for
+ * --kill-denied, the same flow to the same denied destination). Returns the
+ * number deleted (>= 0), or -errno: -EPERM without CAP_NET_ADMIN, -ENOMEM,
+ * another from opening ctnetlink or from the kernel. On an error during the
+ * deletes, those done stay done. */
 int ct_kill(uint32_t tag, uint32_t mask, ct_select_fn *select, void *arg);
 
 #endif
