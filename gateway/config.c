@@ -13,21 +13,10 @@
 #include "tunnel/wg.h"
 
 static const char *const gw_keys[] = {
-        "interface",
-        "listen_port",
-        "private_key_file",
-        "strict_key_permissions",
-        "address",
-        "address6",
-        "uplink",
-        "mtu",
-        "mark_tag",
-        "mark_id_mask",
-        "clients",
-        "load_threshold",
-        "control_socket",
-        "control_group",
-        NULL,
+        "interface",      "listen_port",   "private_key_file", "strict_key_permissions",
+        "address",        "address6",      "uplink",           "mtu",
+        "mark_tag",       "mark_id_mask",  "clients",          "load_threshold",
+        "control_socket", "control_group", "policy_file",      NULL,
 };
 
 static const char *const client_keys[] = {
@@ -412,6 +401,13 @@ static int gw_parse(struct conf *c, struct gw_config **out)
 	if (ret < 0)
 		goto out;
 	ret = parse_control(c, root, g);
+	if (ret < 0)
+		goto out;
+	n = conf_map_find(c, root, "policy_file");
+	if (n)
+		ret = conf_get_path(c, n, "policy_file", g->policy_file, sizeof(g->policy_file));
+	else if (conf_path_join(c, GW_POLICY_FILE, g->policy_file, sizeof(g->policy_file)) < 0)
+		ret = conf_error(c, root, "the directory of the configuration is too long a path");
 	if (ret < 0)
 		goto out;
 	*out = g;

@@ -42,9 +42,14 @@ struct gw_config {
 	struct gw_client *clients;
 	char control_socket[108]; /* control_socket: a unix socket path (sun_path) */
 	char control_group[64];   /* control_group, "" when absent: root only */
+	/* policy_file, relative to the config file's directory; absent:
+	 * GW_POLICY_FILE there. A file that does not exist means the built-in
+	 * policy. */
+	char policy_file[4096];
 };
 
 #define GW_CONTROL_SOCKET "/run/egress/gatewayd.sock"
+#define GW_POLICY_FILE    "policy.yaml"
 
 /* Reads and validates path. On failure returns -EINVAL (or -errno for the file
  * itself) and writes one line to err naming "path:line:column: " and quoting

@@ -8,8 +8,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "gateway/config.h"
+#include "gateway/enforce.h"
+#include "gateway/nft.h"
+#include "policy/policy.h"
 #include "tunnel/ctl.h"
 #include "tunnel/log.h"
 #include "tunnel/wg.h"
@@ -54,11 +58,387 @@ static int cmd_status(const struct control_view *v, struct ctl_request *req, jso
 	return *data ? 0 : -ENOMEM;
 }
 
+/* ---- the policy */
+
+/* A refusal with the whole of msg: its first line (or all that fits) as the
+ * error, every line in data.messages. */
+static int refuse(int ret, char *msg, json_t **data, char *err, size_t errlen)
+{
+	json_t *lines = json_array();
+	char *save = NULL, *line;
+
+	snprintf(err, errlen, "%s", msg ? msg : strerror(-ret));
+	for (line = msg ? strtok_r(msg, "\n", &save) : NULL; line && lines;
+	     line = strtok_r(NULL, "\n", &save))
+		json_array_append_new(lines, json_string(line));
+	*data = lines ? json_pack("{s:o}", "messages", lines) : NULL;
+	free(msg);
+	return ret;
+}
+
+/* msg's lines as a JSON array (msg is freed). */
+static json_t *lines_of(char *msg)
+{
+	json_t *a = json_array();
+	char *save = NULL, *line;
+
+	for (line = msg ? strtok_r(msg, "\n", &save) : NULL; line && a;
+	     line = strtok_r(NULL, "\n", &save))
+		json_array_append_new(a, json_string(line));
+	free(msg);
+	return a;
+}
+
+static int need_policy(const struct control_view *v, char *err, size_t errlen)
+{
+	if (v->policy)
+		return 0;
+	snprintf(err, errlen, "no policy in force");
+	return -ENOENT;
+}
+
+/* The policy file of a request: the descriptor passed with it, or
+ * args.text; args.name names it in messages. */
+static int policy_arg(struct ctl_request *req, const char **name, char **buf, size_t *len,
+                      char *err, size_t errlen)
+{
+	const char *text;
+	int ret;
+
+	*name = "policy";
+	ret = ctl_arg_str(req->args, "name", false, name, err, errlen);
+	if (ret == -EINVAL)
+		return ret;
+	if (req->fd >= 0)
+		return ctl_fd_read(req->fd, ENFORCE_FILE_MAX, buf, len, err, errlen);
+	ret = ctl_arg_str(req->args, "text", true, &text, err, errlen);
+	if (ret < 0) {
+		if (ret == -ENOENT)
+			snprintf(err, errlen, "no policy file: pass its descriptor or args.text");
+		return -EINVAL;
+	}
+	*len = strlen(text);
+	*buf = strndup(text, *len);
+	return *buf ? 0 : -ENOMEM;
+}
+
+static void iso_time(time_t t, char *buf, size_t size)
+{
+	struct tm tm;
+
+	if (!gmtime_r(&t, &tm) || !strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm))
+		snprintf(buf, size, "?");
+}
+
+/* policy.check {name, text | fd, strict}: parsed against the daemon's view
+ * now and tested; nothing is applied. */
+static int cmd_policy_check(const struct control_view *v, struct ctl_request *req, json_t **data,
+                            char *err, size_t errlen)
+{
+	static const char *const known[] = {"name", "text", "strict", NULL};
+	struct enforce_env *env = NULL;
+	struct policy *p = NULL;
+	const char *name;
+	char *buf = NULL, *msg = NULL;
+	bool strict = false;
+	size_t len;
+	int ret;
+
+	ret = ctl_args_check(req->args, known, err, errlen);
+	if (!ret)
+		ret = ctl_arg_bool(req->args, "strict", &strict, err, errlen);
+	if (!ret)
+		ret = policy_arg(req, &name, &buf, &len, err, errlen);
+	if (ret)
+		return ret;
+	ret = enforce_env_new(&env, v->cfg, true);
+	if (!ret)
+		ret = enforce_parse(enforce_env_get(env), name, buf, len, strict, &p, &msg);
+	free(buf);
+	enforce_env_free(env);
+	if (ret)
+		return refuse(ret, msg, data, err, errlen);
+	*data = json_pack("{s:s, s:I, s:I, s:b, s:o}", "file", name, "rules",
+	                  (json_int_t)policy_rule_count(p), "tests",
+	                  (json_int_t)policy_test_count(p), "ifaddrs_known", 1, "warnings",
+	                  lines_of(msg));
+	policy_free(p);
+	return *data ? 0 : -ENOMEM;
+}
+
+struct skipped {
+	json_t *list;
+};
+
+static void skipped(void *arg, size_t rule, const char *name, enum policy_miss why)
+{
+	struct skipped *s = arg;
+
+	json_array_append_new(s->list,
+	                      json_pack("{s:s, s:s}", "rule", name, "why", policy_miss_str(why)));
+}
+
+static const char *by_str(enum policy_by by)
+{
+	switch (by) {
+	case POLICY_BY_RULE:
+		return "rule";
+	case POLICY_BY_DEFAULT:
+		return "default";
+	case POLICY_BY_GATEWAY_ECHO:
+		return "gateway-echo";
+	case POLICY_BY_GATEWAY_DENY:
+		return "gateway";
+	}
+	return "?";
+}
+
+/* policy.test {client, dst, port}: which rule of the policy in force
+ * decides, and why each before it did not. */
+static int cmd_policy_test(const struct control_view *v, struct ctl_request *req, json_t **data,
+                           char *err, size_t errlen)
+{
+	static const char *const known[] = {"client", "dst", "port", NULL};
+	const char *client, *dst, *port = NULL;
+	struct skipped s = {.list = NULL};
+	struct policy_decision d;
+	struct policy_flow f;
+	int ret;
+
+	ret = need_policy(v, err, errlen);
+	if (!ret)
+		ret = ctl_args_check(req->args, known, err, errlen);
+	if (!ret)
+		ret = ctl_arg_str(req->args, "client", true, &client, err, errlen);
+	if (!ret)
+		ret = ctl_arg_str(req->args, "dst", true, &dst, err, errlen);
+	if (!ret && ctl_arg_str(req->args, "port", false, &port, err, errlen) == -EINVAL)
+		ret = -EINVAL;
+	if (ret)
+		return ret == -ENOENT && v->policy ? -EINVAL : ret;
+	if (policy_flow_parse(&f, client, dst, port) < 0) {
+		snprintf(
+		        err, errlen,
+		        "\"%s\" \"%s\"%s%s%s: not a flow (an address, then tcp/PORT, udp/PORT, icmp "
+		        "or icmpv6)",
+		        client, dst, port ? " \"" : "", port ? port : "", port ? "\"" : "");
+		return -EINVAL;
+	}
+	s.list = json_array();
+	if (!s.list)
+		return -ENOMEM;
+	ret = policy_decide(enforce_policy(v->policy), &f, &d, skipped, &s);
+	if (ret == -ENOENT) {
+		json_decref(s.list);
+		snprintf(err, errlen, "no client \"%s\" in gateway.yaml", client);
+		return -EINVAL;
+	}
+	if (ret < 0) {
+		json_decref(s.list);
+		snprintf(err, errlen, "cannot decide that flow");
+		return ret;
+	}
+	*data = json_pack("{s:s, s:s, s:s?, s:b, s:s, s:s, s:b, s:b, s:o}", "client", client, "dst",
+	                  dst, "port", port, "allow", d.allow, "by", by_str(d.by), "rule", d.name,
+	                  "to_gateway", d.to_gateway, "ifaddrs_known", d.ifaddrs_known, "skipped",
+	                  s.list);
+	return *data ? 0 : -ENOMEM;
+}
+
+/* policy.apply {name, text | fd, kill_denied}. */
+static int cmd_policy_apply(const struct control_view *v, struct ctl_request *req, json_t **data,
+                            char *err, size_t errlen)
+{
+	static const char *const known[] = {"name", "text", "kill_denied", NULL};
+	const char *name;
+	char *buf = NULL, *msg = NULL;
+	bool kill = false;
+	long killed;
+	size_t len;
+	int ret;
+
+	ret = need_policy(v, err, errlen);
+	if (!ret)
+		ret = ctl_args_check(req->args, known, err, errlen);
+	if (!ret)
+		ret = ctl_arg_bool(req->args, "kill_denied", &kill, err, errlen);
+	if (!ret)
+		ret = policy_arg(req, &name, &buf, &len, err, errlen);
+	if (ret)
+		return ret;
+	ret = enforce_apply(v->policy, name, buf, len, kill, &killed, &msg);
+	free(buf);
+	if (ret) {
+		log_warnx("policy apply from %s (uid %u) refused: %s", name, (unsigned)req->uid,
+		          msg ? msg : strerror(-ret));
+		return refuse(ret, msg, data, err, errlen);
+	}
+	log_info("policy %s applied (%zu rules), from uid %u%s", name,
+	         policy_rule_count(enforce_policy(v->policy)), (unsigned)req->uid,
+	         killed > 0 ? "; ended the flows it denies" : "");
+	*data = json_pack("{s:s, s:I, s:I, s:o}", "file", name, "rules",
+	                  (json_int_t)policy_rule_count(enforce_policy(v->policy)), "killed",
+	                  (json_int_t)killed, "warnings", lines_of(msg));
+	return *data ? 0 : -ENOMEM;
+}
+
+/* policy.diff {name, text | fd}: what applying it would change, parsed
+ * against the daemon's view now. */
+static int cmd_policy_diff(const struct control_view *v, struct ctl_request *req, json_t **data,
+                           char *err, size_t errlen)
+{
+	static const char *const known[] = {"name", "text", NULL};
+	struct enforce_env *env = NULL;
+	struct policy *p = NULL;
+	const char *name;
+	char *buf = NULL, *msg = NULL, **lines = NULL;
+	json_t *changes;
+	size_t len, n = 0;
+	int ret;
+
+	ret = need_policy(v, err, errlen);
+	if (!ret)
+		ret = ctl_args_check(req->args, known, err, errlen);
+	if (!ret)
+		ret = policy_arg(req, &name, &buf, &len, err, errlen);
+	if (ret)
+		return ret;
+	ret = enforce_env_new(&env, v->cfg, true);
+	if (!ret)
+		ret = enforce_parse(enforce_env_get(env), name, buf, len, false, &p, &msg);
+	free(buf);
+	enforce_env_free(env);
+	if (ret)
+		return refuse(ret, msg, data, err, errlen);
+	ret = policy_diff(enforce_policy(v->policy), p, &lines, &n);
+	policy_free(p);
+	changes = json_array();
+	for (size_t i = 0; !ret && changes && i < n; i++)
+		json_array_append_new(changes, json_string(lines[i]));
+	policy_diff_free(lines, n);
+	if (ret || !changes) {
+		json_decref(changes);
+		free(msg);
+		return ret ? ret : -ENOMEM;
+	}
+	*data = json_pack("{s:s, s:o, s:o}", "file", name, "changes", changes, "warnings",
+	                  lines_of(msg));
+	return *data ? 0 : -ENOMEM;
+}
+
+/* policy.show {nft}: the policy in force, its YAML or the table's text. */
+static int cmd_policy_show(const struct control_view *v, struct ctl_request *req, json_t **data,
+                           char *err, size_t errlen)
+{
+	static const char *const known[] = {"nft", NULL};
+	bool nft = false;
+	char when[32];
+	int ret;
+
+	ret = need_policy(v, err, errlen);
+	if (!ret)
+		ret = ctl_args_check(req->args, known, err, errlen);
+	if (!ret)
+		ret = ctl_arg_bool(req->args, "nft", &nft, err, errlen);
+	if (ret)
+		return ret;
+	iso_time(enforce_applied(v->policy), when, sizeof(when));
+	*data = json_pack("{s:s, s:b, s:s, s:I, s:s}", "source", enforce_source(v->policy),
+	                  "builtin", enforce_builtin(v->policy), "applied", when, "applied_unix",
+	                  (json_int_t)enforce_applied(v->policy), nft ? "nft" : "yaml",
+	                  nft ? enforce_table_text(v->policy) : enforce_yaml(v->policy));
+	return *data ? 0 : -ENOMEM;
+}
+
+/* The counters by their nft names; the reply lists them in the policy's
+ * order. */
+struct counters {
+	json_t *by_name;
+};
+
+static int got_counter(void *arg, const char *name, uint64_t packets, uint64_t bytes)
+{
+	struct counters *c = arg;
+
+	return json_object_set_new(c->by_name, name,
+	                           json_pack("{s:I, s:I}", "packets", (json_int_t)packets, "bytes",
+	                                     (json_int_t)bytes))
+	               ? -ENOMEM
+	               : 0;
+}
+
+static int add_counter(json_t *list, json_t *by_name, const char *kind, const char *name,
+                       const char *nft_name)
+{
+	json_t *c = json_object_get(by_name, nft_name);
+
+	if (!c)
+		return 0; /* not in the table (a client without max_flows) */
+	return json_array_append_new(list, json_pack("{s:s, s:s, s:O, s:O}", "kind", kind, "name",
+	                                             name, "packets", json_object_get(c, "packets"),
+	                                             "bytes", json_object_get(c, "bytes")))
+	               ? -ENOMEM
+	               : 0;
+}
+
+/* policy.stats: packets and bytes per rule, per default, and the flows each
+ * client's max_flows refused, read from the kernel now. */
+static int cmd_policy_stats(const struct control_view *v, struct ctl_request *req, json_t **data,
+                            char *err, size_t errlen)
+{
+	static const char *const known[] = {NULL};
+	struct counters c = {.by_name = json_object()};
+	const struct policy *p;
+	json_t *list = json_array();
+	char name[96], when[32];
+	int ret;
+
+	ret = need_policy(v, err, errlen);
+	if (!ret)
+		ret = ctl_args_check(req->args, known, err, errlen);
+	if (!ret && (!c.by_name || !list))
+		ret = -ENOMEM;
+	if (!ret)
+		ret = nft_counters(enforce_nft(v->policy), got_counter, &c, err, errlen);
+	p = v->policy ? enforce_policy(v->policy) : NULL;
+	for (size_t i = 0; !ret && i < policy_rule_count(p); i++) {
+		snprintf(name, sizeof(name), "rule_%s", policy_rule_name(p, i));
+		ret = add_counter(list, c.by_name, "rule", policy_rule_name(p, i), name);
+	}
+	if (!ret)
+		ret = add_counter(list, c.by_name, "default", "default", "policy_default");
+	if (!ret)
+		ret = add_counter(list, c.by_name, "gateway", "gateway-default", "gateway_default");
+	if (!ret)
+		ret = add_counter(list, c.by_name, "gateway", "gateway-echo", "gateway_echo");
+	for (size_t i = 0; !ret && i < v->cfg->n_clients; i++) {
+		snprintf(name, sizeof(name), "flows_over_%s", v->cfg->clients[i].name);
+		ret = add_counter(list, c.by_name, "max_flows", v->cfg->clients[i].name, name);
+	}
+	json_decref(c.by_name);
+	if (ret) {
+		json_decref(list);
+		return ret;
+	}
+	iso_time(enforce_applied(v->policy), when, sizeof(when));
+	*data = json_pack("{s:s, s:I, s:s, s:o}", "applied", when, "applied_unix",
+	                  (json_int_t)enforce_applied(v->policy), "source",
+	                  enforce_source(v->policy), "counters", list);
+	return *data ? 0 : -ENOMEM;
+}
+
 static const struct command {
 	const char *name;
 	command_fn fn;
 } commands[] = {
+        /* exact names, one per line */
         {"status", cmd_status},
+        {"policy.check", cmd_policy_check},
+        {"policy.test", cmd_policy_test},
+        {"policy.diff", cmd_policy_diff},
+        {"policy.apply", cmd_policy_apply},
+        {"policy.show", cmd_policy_show},
+        {"policy.stats", cmd_policy_stats},
 };
 
 int control_handle(void *arg, struct ctl_request *req, json_t **data, char *err, size_t errlen)

@@ -8,6 +8,7 @@
 
 struct control;
 struct ctl_request;
+struct enforce;
 struct gw_config;
 struct json_t;
 struct loop;
@@ -18,7 +19,8 @@ struct wg_device;
 struct control_view {
 	const struct gw_config *cfg;
 	const struct wg_device *dev;
-	uint64_t started; /* wg_now() when gatewayd had started */
+	uint64_t started;       /* wg_now() when gatewayd had started */
+	struct enforce *policy; /* NULL: the policy commands refuse (tests) */
 };
 
 /* Serves cfg->control_socket (group cfg->control_group) in l. 0 or -errno,

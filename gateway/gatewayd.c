@@ -11,7 +11,9 @@
 
 #include "gateway/config.h"
 #include "gateway/control.h"
+#include "gateway/enforce.h"
 #include "gateway/nft.h"
+#include "policy/policy.h"
 #include "tunnel/log.h"
 #include "tunnel/loop.h"
 #include "tunnel/daemon.h"
@@ -30,10 +32,13 @@ static const char usage[] =
         "in FILE, forwards their packets and MASQUERADEs them out of the uplink.\n"
         "Runs in the foreground and logs to stderr; SIGTERM or SIGINT stops it and\n"
         "removes its TUN device and nft table (a signal that arrives while it starts\n"
-        "takes effect once it has started); SIGUSR1 logs each client's counters.\n"
+        "takes effect once it has started); SIGHUP re-reads the policy file, all or\n"
+        "nothing (an invalid one keeps the policy in force, and says why); SIGUSR1\n"
+        "logs each client's counters. It refuses to start on an invalid policy file.\n"
         "\n"
         "  -c FILE   configuration (default " DEFAULT_CONFIG ")\n"
-        "  -n        check the configuration, print \"configuration OK\" and exit\n"
+        "  -n        check the configuration and its policy file, print\n"
+        "            \"configuration OK\" and exit\n"
         "  -v        log debug messages too\n"
         "  -h        this help\n";
 
@@ -54,45 +59,43 @@ static void check_accept_ra(const char *uplink)
 		          uplink, uplink);
 }
 
-static int render_table(const struct gw_config *cfg, const char *ifname, char **text)
-{
-	struct nft_client *clients = calloc(cfg->n_clients + 1, sizeof(*clients));
-	struct nft_params p = {
-	        .ifname = ifname,
-	        .uplink = cfg->uplink,
-	        .net = cfg->addr,
-	        .prefix = cfg->prefix,
-	        .has_net6 = cfg->has_addr6,
-	        .net6 = cfg->addr6,
-	        .prefix6 = cfg->prefix6,
-	        .mtu = cfg->mtu,
-	        .mark_tag = cfg->mark_tag,
-	        .mark_id_mask = cfg->mark_id_mask,
-	        .clients = clients,
-	        .n_clients = cfg->n_clients,
-	};
-	int err;
-
-	if (!clients)
-		return -ENOMEM;
-	for (size_t i = 0; i < cfg->n_clients; i++) {
-		clients[i] = (struct nft_client){
-		        .name = cfg->clients[i].name,
-		        .addr = cfg->clients[i].addr,
-		        .has_addr6 = cfg->clients[i].has_addr6,
-		        .addr6 = cfg->clients[i].addr6,
-		        .id = cfg->clients[i].id,
-		};
-	}
-	err = nft_render(&p, text);
-	free(clients);
-	return err;
-}
+/* The daemon's state: what each step of main() made, for the ones after it,
+ * the control socket and the signals, and for undoing them. */
+struct gateway {
+	struct gw_config *cfg;
+	struct nl *nl;
+	int tun_fd;
+	struct wg_device *dev;
+	struct sysctl_saved fwd4, fwd6;
+	struct nft_owner *nft;
+	struct enforce *policy; /* the table is installed when this is set */
+	struct loop *loop;
+	struct control *ctl;
+	uint64_t started;
+};
 
 /* SIGUSR1. */
 static void report(void *arg)
 {
-	wg_device_log_stats(arg);
+	struct gateway *g = arg;
+
+	wg_device_log_stats(g->dev);
+}
+
+/* SIGHUP: the policy file again, all or nothing. */
+static void reload(void *arg)
+{
+	struct gateway *g = arg;
+	char *msg = NULL;
+
+	if (enforce_reload(g->policy, &msg) < 0)
+		log_errx("SIGHUP: policy not reloaded, the one in force stays: %s",
+		         msg ? msg : "out of memory");
+	else
+		log_info("SIGHUP: policy %s in force (%zu rules)%s%s", enforce_source(g->policy),
+		         policy_rule_count(enforce_policy(g->policy)), msg ? "; " : "",
+		         msg ? msg : "");
+	free(msg);
 }
 
 static int add_clients(struct wg_device *dev, const struct gw_config *cfg)
@@ -119,21 +122,174 @@ static int add_clients(struct wg_device *dev, const struct gw_config *cfg)
 	return 0;
 }
 
+/* 2. The TUN with the gateway's addresses: the kernel routes the client
+ *    subnet to it. */
+static int start_tun(struct gateway *g)
+{
+	const struct gw_config *cfg = g->cfg;
+	struct wg_prefix addrs[2] = {
+	        {.family = AF_INET, .addr.v4 = cfg->addr, .len = cfg->prefix},
+	        {.family = AF_INET6, .addr.v6 = cfg->addr6, .len = cfg->prefix6},
+	};
+	int ifindex;
+
+	g->nl = nl_open();
+	if (!g->nl) {
+		log_err("rtnetlink");
+		return -1;
+	}
+	g->tun_fd =
+	        netdev_up(g->nl, cfg->ifname, cfg->mtu, addrs, cfg->has_addr6 ? 2 : 1, &ifindex);
+	return g->tun_fd < 0 ? -1 : 0;
+}
+
+/* 3. The device and its clients; the UDP port is taken before the kernel
+ *    starts forwarding for us. */
+static int start_device(struct gateway *g)
+{
+	g->dev = wg_device_new(&(struct wg_device_params){
+	        .private_key = g->cfg->priv,
+	        .tun_fd = g->tun_fd,
+	        .mtu = g->cfg->mtu,
+	        .listen_port = g->cfg->listen_port,
+	        .load_threshold = g->cfg->load_threshold,
+	        .time_divisor = daemon_time_divisor(),
+	});
+	if (!g->dev) {
+		log_err("cannot listen on UDP port %u", g->cfg->listen_port);
+		return -1;
+	}
+	if (add_clients(g->dev, g->cfg) < 0)
+		return -1;
+	/* The device holds its own copies now: one copy of each key is enough. */
+	gw_config_wipe_keys(g->cfg);
+	return 0;
+}
+
+/* 4. Forwarding, and the nft table with the policy in one transaction. */
+static int start_table(struct gateway *g)
+{
+	const struct gw_config *cfg = g->cfg;
+	char *msg = NULL;
+	int e;
+
+	e = sysctl_set_saved(&g->fwd4, "1");
+	if (!e && cfg->has_addr6)
+		e = sysctl_set_saved(&g->fwd6, "1");
+	if (e) {
+		errno = -e;
+		log_err("cannot turn on forwarding");
+		return -1;
+	}
+	if (cfg->has_addr6)
+		check_accept_ra(cfg->uplink);
+	e = nft_open(&g->nft);
+	if (!e)
+		e = enforce_start(&g->policy, cfg, g->nft, &msg);
+	if (e == -EPERM || e == -EOPNOTSUPP) {
+		log_errx("cannot install nft table inet %s: a table of that name exists and is not "
+		         "ours (%s gatewayd in this network namespace?); not taking it over",
+		         NFT_TABLE, e == -EPERM ? "another" : "made by hand, or an older");
+		free(msg);
+		return -1;
+	}
+	if (e) {
+		log_errx("cannot install nft table inet %s: %s", NFT_TABLE,
+		         msg ? msg : strerror(-e));
+		free(msg);
+		return -1;
+	}
+	/* The rule matches the name, so a later interface of that name works;
+	 * but a typo would masquerade nothing, which deserves a word. */
+	if (cfg->uplink[0] && nl_link_index(cfg->uplink) < 0)
+		log_warnx("uplink %s does not exist (yet): nothing is masqueraded until it does",
+		          cfg->uplink);
+	log_info("installed nft table inet %s (MASQUERADE of %s/%u%s%s)", NFT_TABLE,
+	         inet_ntoa(cfg->addr), cfg->prefix, cfg->uplink[0] ? " out of " : "", cfg->uplink);
+	log_info("policy %s in force (%zu rules)", enforce_source(g->policy),
+	         policy_rule_count(enforce_policy(g->policy)));
+	return 0;
+}
+
+/* 5. The loop, its signals and the control socket. */
+static int start_loop(struct gateway *g)
+{
+	g->loop = loop_new();
+	if (!g->loop ||
+	    daemon_signals(g->loop,
+	                   &(struct daemon_signals){.reload = reload, .report = report, .arg = g}) <
+	            0 ||
+	    wg_device_attach(g->dev, g->loop) < 0) {
+		log_err("event loop");
+		return -1;
+	}
+	if (control_open(&g->ctl, g->loop,
+	                 &(struct control_view){.cfg = g->cfg,
+	                                        .dev = g->dev,
+	                                        .started = g->started,
+	                                        .policy = g->policy}) < 0)
+		return -1;
+	log_info("listening on UDP port %u, interface %s, %zu clients", wg_device_port(g->dev),
+	         g->cfg->ifname, g->cfg->n_clients);
+	return 0;
+}
+
+/* Undo in reverse; each step is safe when its start never happened. */
+static void stop(struct gateway *g)
+{
+	int e;
+
+	control_close(g->ctl);
+	if (g->policy) {
+		e = nft_remove(g->nft);
+		if (e)
+			log_warnx("cannot remove nft table inet %s: %s", NFT_TABLE, strerror(-e));
+		else
+			log_info("removed nft table inet %s", NFT_TABLE);
+	}
+	enforce_free(g->policy);
+	sysctl_restore(&g->fwd6);
+	sysctl_restore(&g->fwd4);
+	nft_close(g->nft);
+	loop_free(g->loop);
+	wg_device_free(g->dev);
+	tun_close(g->tun_fd);
+	nl_close(g->nl);
+	gw_config_free(g->cfg);
+}
+
+/* -n: the configuration has parsed; the policy file it names must too. */
+static int check_policy(const struct gw_config *cfg)
+{
+	char *msg = NULL;
+	bool builtin;
+
+	if (enforce_check_file(cfg, &builtin, &msg) < 0) {
+		fprintf(stderr, "gatewayd: %s\n", msg ? msg : "out of memory");
+		free(msg);
+		return 1;
+	}
+	if (msg)
+		fprintf(stderr, "%s\n", msg);
+	free(msg);
+	printf("configuration OK\n");
+	fprintf(stderr, "gatewayd: policy: %s\n",
+	        builtin ? "the built-in one (no policy_file)" : cfg->policy_file);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *config_path = DEFAULT_CONFIG;
-	struct sysctl_saved fwd4 = {.path = "net/ipv4/ip_forward"};
-	struct sysctl_saved fwd6 = {.path = "net/ipv6/conf/all/forwarding"};
-	struct gw_config *cfg = NULL;
-	struct wg_device *dev = NULL;
-	struct loop *loop = NULL;
-	struct nl *nl = NULL;
-	struct nft_owner *nft = NULL;
-	struct control *ctl = NULL;
-	uint64_t started = wg_now();
-	char *table = NULL, err[512];
-	bool check_only = false, table_installed = false;
-	int opt, rc = 1, tun_fd = -1, ifindex, e;
+	struct gateway g = {
+	        .tun_fd = -1,
+	        .fwd4 = {.path = "net/ipv4/ip_forward"},
+	        .fwd6 = {.path = "net/ipv6/conf/all/forwarding"},
+	        .started = wg_now(),
+	};
+	char err[512];
+	bool check_only = false;
+	int opt, rc = 1;
 
 	log_set_ident("gatewayd");
 	daemon_hold_signals();
@@ -142,122 +298,22 @@ int main(int argc, char **argv)
 		return opt;
 
 	/* 1. The whole configuration, before anything changes. */
-	if (gw_config_load(config_path, &cfg, err, sizeof(err)) < 0) {
+	if (gw_config_load(config_path, &g.cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "gatewayd: %s\n", err);
 		return 1;
 	}
 	if (check_only) {
-		printf("configuration OK\n");
-		rc = 0;
+		rc = check_policy(g.cfg);
 		goto out;
 	}
-
-	/* 2. The TUN with the gateway's addresses: the kernel routes the client
-	 *    subnet to it. */
-	struct wg_prefix addrs[2] = {
-	        {.family = AF_INET, .addr.v4 = cfg->addr, .len = cfg->prefix},
-	        {.family = AF_INET6, .addr.v6 = cfg->addr6, .len = cfg->prefix6},
-	};
-	nl = nl_open();
-	if (!nl) {
-		log_err("rtnetlink");
+	if (start_tun(&g) < 0 || start_device(&g) < 0 || start_table(&g) < 0 || start_loop(&g) < 0)
 		goto out;
-	}
-	tun_fd = netdev_up(nl, cfg->ifname, cfg->mtu, addrs, cfg->has_addr6 ? 2 : 1, &ifindex);
-	if (tun_fd < 0)
-		goto out;
-
-	/* 3. The device and its clients; the UDP port is taken before the
-	 *    kernel starts forwarding for us. */
-	dev = wg_device_new(&(struct wg_device_params){
-	        .private_key = cfg->priv,
-	        .tun_fd = tun_fd,
-	        .mtu = cfg->mtu,
-	        .listen_port = cfg->listen_port,
-	        .load_threshold = cfg->load_threshold,
-	        .time_divisor = daemon_time_divisor(),
-	});
-	if (!dev) {
-		log_err("cannot listen on UDP port %u", cfg->listen_port);
-		goto out;
-	}
-	if (add_clients(dev, cfg) < 0)
-		goto out;
-	/* The device holds its own copies now: one copy of each key is enough. */
-	gw_config_wipe_keys(cfg);
-
-	/* 4. Forwarding and the nft table. */
-	e = sysctl_set_saved(&fwd4, "1");
-	if (!e && cfg->has_addr6)
-		e = sysctl_set_saved(&fwd6, "1");
-	if (e) {
-		errno = -e;
-		log_err("cannot turn on forwarding");
-		goto out;
-	}
-	if (cfg->has_addr6)
-		check_accept_ra(cfg->uplink);
-	e = render_table(cfg, cfg->ifname, &table);
-	if (!e)
-		e = nft_open(&nft);
-	if (!e)
-		e = nft_apply(nft, table, err, sizeof(err));
-	if (e == -EPERM || e == -EOPNOTSUPP) {
-		log_errx("cannot install nft table inet %s: a table of that name exists and is not "
-		         "ours (%s gatewayd in this network namespace?); not taking it over",
-		         NFT_TABLE, e == -EPERM ? "another" : "made by hand, or an older");
-		goto out;
-	}
-	if (e) {
-		log_errx("cannot install nft table inet %s: %s", NFT_TABLE,
-		         e == -EINVAL ? err : strerror(-e));
-		goto out;
-	}
-	table_installed = true;
-	/* The rule matches the name, so a later interface of that name works;
-	 * but a typo would masquerade nothing, which deserves a word. */
-	if (cfg->uplink[0] && nl_link_index(cfg->uplink) < 0)
-		log_warnx("uplink %s does not exist (yet): nothing is masqueraded until it does",
-		          cfg->uplink);
-	log_info("installed nft table inet %s (MASQUERADE of %s/%u%s%s)", NFT_TABLE,
-	         inet_ntoa(cfg->addr), cfg->prefix, cfg->uplink[0] ? " out of " : "", cfg->uplink);
-
-	/* 5. The loop. */
-	loop = loop_new();
-	if (!loop ||
-	    daemon_signals(loop, &(struct daemon_signals){.report = report, .arg = dev}) < 0 ||
-	    wg_device_attach(dev, loop) < 0) {
-		log_err("event loop");
-		goto out;
-	}
-	if (control_open(&ctl, loop,
-	                 &(struct control_view){.cfg = cfg, .dev = dev, .started = started}) < 0)
-		goto out;
-	log_info("listening on UDP port %u, interface %s, %zu clients", wg_device_port(dev),
-	         cfg->ifname, cfg->n_clients);
-	if (loop_run(loop) < 0) {
+	if (loop_run(g.loop) < 0) {
 		log_err("event loop");
 		goto out;
 	}
 	rc = 0;
 out:
-	/* Undo in reverse; each step is safe when its start never happened. */
-	control_close(ctl);
-	if (table_installed) {
-		e = nft_remove(nft);
-		if (e)
-			log_warnx("cannot remove nft table inet %s: %s", NFT_TABLE, strerror(-e));
-		else
-			log_info("removed nft table inet %s", NFT_TABLE);
-	}
-	sysctl_restore(&fwd6);
-	sysctl_restore(&fwd4);
-	nft_close(nft);
-	loop_free(loop);
-	wg_device_free(dev);
-	tun_close(tun_fd);
-	nl_close(nl);
-	free(table);
-	gw_config_free(cfg);
+	stop(&g);
 	return rc;
 }

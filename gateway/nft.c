@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <net/if.h>
+#include <jansson.h>
 #include <nftables/libnftables.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -231,6 +232,8 @@ int nft_render(const struct nft_params *p, char **text)
 		render_map(f, p, true);
 	render_forward(f, p);
 	render_postrouting(f, p);
+	if (p->inner)
+		fprintf(f, "\n%s", p->inner);
 	fprintf(f, "}\n");
 
 	if (ferror(f))
@@ -357,6 +360,80 @@ int nft_apply(struct nft_owner *o, const char *text, char *err, size_t errlen)
 		return -ENOMEM;
 	ret = run(o->ctx, buf, err, errlen);
 	free(buf);
+	return ret;
+}
+
+int nft_run(struct nft_owner *o, const char *text, char *err, size_t errlen)
+{
+	if (err && errlen)
+		err[0] = '\0';
+	if (!o || !text)
+		return -EINVAL;
+	return run(o->ctx, text, err, errlen);
+}
+
+/* {"nftables": [{"metainfo": {...}}, {"counter": {"name": N, "table": T,
+ * "packets": P, "bytes": B, ...}}, ...]}, as libnftables 1.0.6 lists them. */
+static int walk_counters(json_t *root, nft_counter_fn *fn, void *arg)
+{
+	json_t *list = json_object_get(root, "nftables"), *item;
+	size_t i;
+
+	if (!json_is_array(list))
+		return -EINVAL;
+	json_array_foreach(list, i, item)
+	{
+		json_t *c = json_object_get(item, "counter");
+		const char *name, *table;
+		json_int_t packets, bytes;
+		int ret;
+
+		if (!c)
+			continue;
+		if (json_unpack(c, "{s:s, s:s, s:I, s:I}", "name", &name, "table", &table,
+		                "packets", &packets, "bytes", &bytes) < 0)
+			return -EINVAL;
+		if (strcmp(table, NFT_TABLE) || packets < 0 || bytes < 0)
+			continue;
+		ret = fn(arg, name, (uint64_t)packets, (uint64_t)bytes);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+int nft_counters(struct nft_owner *o, nft_counter_fn *fn, void *arg, char *err, size_t errlen)
+{
+	unsigned flags;
+	json_t *root = NULL;
+	json_error_t jerr;
+	int ret;
+
+	if (err && errlen)
+		err[0] = '\0';
+	if (!o || !fn)
+		return -EINVAL;
+	/* The owner's context, in JSON only for this one listing. */
+	(void)nft_ctx_get_output_buffer(o->ctx); /* drops what an earlier command left */
+	flags = nft_ctx_output_get_flags(o->ctx);
+	nft_ctx_output_set_flags(o->ctx, flags | NFT_CTX_OUTPUT_JSON);
+	ret = nft_run_cmd_from_buffer(o->ctx, "list counters table inet " NFT_TABLE);
+	nft_ctx_output_set_flags(o->ctx, flags);
+	if (ret) {
+		if (err && errlen)
+			snprintf(err, errlen, "%s", nft_ctx_get_error_buffer(o->ctx));
+		return -EINVAL;
+	}
+	root = json_loads(nft_ctx_get_output_buffer(o->ctx), 0, &jerr);
+	if (!root) {
+		if (err && errlen)
+			snprintf(err, errlen, "the counters' listing is not JSON: %s", jerr.text);
+		return -EINVAL;
+	}
+	ret = walk_counters(root, fn, arg);
+	if (ret == -EINVAL && err && errlen)
+		snprintf(err, errlen, "the counters' listing is not understood");
+	json_decref(root);
 	return ret;
 }
 

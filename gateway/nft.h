@@ -33,6 +33,9 @@ struct nft_params {
 	uint32_t mark_id_mask; /* contiguous low bits */
 	const struct nft_client *clients;
 	size_t n_clients;
+	/* NULL, or more of the table's body (the policy's objects and rules),
+	 * put in verbatim before its closing brace. */
+	const char *inner;
 };
 
 /* The ct mark of a client's flows: conntrack -L -m tag/~mask selects them all. */
@@ -62,6 +65,17 @@ void nft_close(struct nft_owner *owner);
  * On failure err (may be NULL) holds libnftables' message, "ruleset:LINE:COL:
  * Error: ..." with the text's own line numbers, and the line quoted. */
 int nft_apply(struct nft_owner *owner, const char *text, char *err, size_t errlen);
+
+/* Runs text as one batch as it is, inside the table that exists: a policy
+ * apply, which must keep the table's stateful objects. The same returns and
+ * err as nft_apply(). */
+int nft_run(struct nft_owner *owner, const char *text, char *err, size_t errlen);
+
+/* Calls fn once for each named counter of table inet egress, as the kernel
+ * has them now. 0, or -errno (-EINVAL when the listing is not understood,
+ * with err), or what fn returned when not 0, which stops the walk. */
+typedef int nft_counter_fn(void *arg, const char *name, uint64_t packets, uint64_t bytes);
+int nft_counters(struct nft_owner *owner, nft_counter_fn *fn, void *arg, char *err, size_t errlen);
 
 /* Deletes table inet egress now; 0 also when there was none. -EPERM, -EINVAL. */
 int nft_remove(struct nft_owner *owner);

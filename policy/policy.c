@@ -82,6 +82,24 @@ size_t policy_test_count(const struct policy *p)
 	return p->n_tests;
 }
 
+size_t policy_rule_count(const struct policy *p)
+{
+	return p->n_rules;
+}
+
+const char *policy_rule_name(const struct policy *p, size_t i)
+{
+	return i < p->n_rules ? p->rules[i].name : NULL;
+}
+
+const char *policy_client_by_mark(const struct policy *p, uint32_t mark)
+{
+	for (size_t i = 0; i < p->n_clients; i++)
+		if (p->clients[i].mark == mark)
+			return p->clients[i].name;
+	return NULL;
+}
+
 int policy_client_index(const struct policy *p, const char *name)
 {
 	size_t i;

@@ -69,6 +69,13 @@ const char *policy_warning(const struct policy *p, size_t i);
  * interface addresses (env.ifaddrs_known was false). */
 bool policy_ifaddrs_known(const struct policy *p);
 
+/* The rules in file order: their count, and rule i's name (NULL past the
+ * end). */
+size_t policy_rule_count(const struct policy *p);
+const char *policy_rule_name(const struct policy *p, size_t i);
+/* The client whose flows carry mark, or NULL. */
+const char *policy_client_by_mark(const struct policy *p, uint32_t mark);
+
 /* A flow to decide: the first packet of a connection. */
 struct policy_flow {
 	const char *client;
@@ -146,6 +153,11 @@ int policy_render_rules(const struct policy *p, const char *tun, char **text);
 int policy_render_delete(const struct policy *p, char **text);
 /* "delete ..." commands for the objects of old that now has not. */
 int policy_render_stale(const struct policy *old, const struct policy *now, char **text);
+/* The one transaction that replaces old by now in a table that holds old:
+ * now's objects (those old had too are kept as they are), old's rules out,
+ * now's in, the objects only old had out. */
+int policy_render_replace(const struct policy *old, const struct policy *now, const char *tun,
+                          char **text);
 
 /* What applying now over old would change, one line each, in this order:
  *   default: deny -> allow

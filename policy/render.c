@@ -625,3 +625,33 @@ int policy_render_stale(const struct policy *old, const struct policy *now, char
 	each_object(old, stale_object, &s);
 	return finish(s.o, &buf, text);
 }
+
+int policy_render_replace(const struct policy *old, const struct policy *now, const char *tun,
+                          char **text)
+{
+	char *objects = NULL, *del = NULL, *rules = NULL, *stale = NULL;
+	int ret;
+
+	*text = NULL;
+	ret = policy_render_objects(now, &objects);
+	if (!ret)
+		ret = policy_render_delete(old, &del);
+	if (!ret)
+		ret = policy_render_rules(now, tun, &rules);
+	if (!ret)
+		ret = policy_render_stale(old, now, &stale);
+	/* The owner flag in each declaration: the kernel refuses one without it
+	 * on the table gatewayd owns (EOPNOTSUPP). */
+	if (!ret && asprintf(text,
+	                     "table inet egress {\n\tflags owner\n%s}\n%stable inet egress "
+	                     "{\n\tflags owner\n%s}\n%s",
+	                     objects, del, rules, stale) < 0) {
+		*text = NULL;
+		ret = -ENOMEM;
+	}
+	free(objects);
+	free(del);
+	free(rules);
+	free(stale);
+	return ret;
+}

@@ -739,18 +739,25 @@ int conf_get_path(struct conf *c, int node, const char *key, char *buf, size_t s
 {
 	const char *v;
 	size_t len;
-	int ret, n;
+	int ret;
 
 	ret = scalar(c, node, key, &v, &len);
 	if (ret < 0)
 		return ret;
 	if (!len)
 		return conf_bad_value(c, node, key, "is not a path");
-	if (v[0] == '/' || !c->dir)
-		n = snprintf(buf, size, "%s", v);
-	else
-		n = snprintf(buf, size, "%s/%s", c->dir, v);
-	if (n < 0 || (size_t)n >= size)
+	if (conf_path_join(c, v, buf, size) < 0)
 		return conf_bad_value(c, node, key, "is too long for a path");
 	return 0;
+}
+
+int conf_path_join(const struct conf *c, const char *path, char *buf, size_t size)
+{
+	int n;
+
+	if (path[0] == '/' || !c->dir)
+		n = snprintf(buf, size, "%s", path);
+	else
+		n = snprintf(buf, size, "%s/%s", c->dir, path);
+	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
 }

@@ -103,6 +103,8 @@ bool conf_name_ok(const char *s, size_t max);
 int conf_get_ifname(struct conf *c, int node, const char *key, char *buf);
 /* A path; a relative one is joined to the config file's directory. */
 int conf_get_path(struct conf *c, int node, const char *key, char *buf, size_t size);
+/* path as conf_get_path() takes it, for a default: 0 or -ENAMETOOLONG. */
+int conf_path_join(const struct conf *c, const char *path, char *buf, size_t size);
 
 /* The two getters of WireGuard keys live in conf_key.c, part of egress_tunnel
  * rather than egress_conf: they need tunnel/key.c, and with it libcrypto,

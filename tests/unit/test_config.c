@@ -146,6 +146,9 @@ static void test_gateway_full(void)
 	CHECK_INT(g->load_threshold, 4);
 	CHECK_INT(g->mark_tag, 0x12340000);
 	CHECK_INT(g->mark_id_mask, 0xff);
+	/* absent: beside the config file */
+	snprintf(path, sizeof(path), "%s/policy.yaml", dir);
+	CHECK_STR(g->policy_file, path);
 	CHECK_INT(g->n_clients, 2);
 	if (g->n_clients == 2) {
 		CHECK_STR(g->clients[0].name, "alice");
@@ -194,9 +197,25 @@ static void test_gateway_defaults(void)
 		CHECK_STR(g->uplink, "");
 		CHECK(!g->has_addr6);
 		CHECK_INT(g->n_clients, 0);
+		CHECK_STR(g->policy_file, "policy.yaml");
 		gw_config_free(g);
 	}
 	gw_config_free(NULL);
+	/* relative to the config file's directory, like the key files */
+	{
+		static const char yaml[] = "private_key_file: gateway.key\naddress: 100.64.0.1/24\n"
+		                           "policy_file: rules/egress.yaml\n";
+		char path[160];
+
+		write_file("gateway.yaml", yaml);
+		snprintf(path, sizeof(path), "%s/gateway.yaml", dir);
+		g = NULL;
+		CHECK_INT(gw_config_load(path, &g, err, sizeof(err)), 0);
+		snprintf(path, sizeof(path), "%s/rules/egress.yaml", dir);
+		if (g)
+			CHECK_STR(g->policy_file, path);
+		gw_config_free(g);
+	}
 }
 
 static void test_edge_full(void)

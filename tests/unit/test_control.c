@@ -152,6 +152,54 @@ static void test_commands(void)
 	data = handle(&v, "status", args, &rc, err);
 	CHECK(rc == -EINVAL && !data && strstr(err, "unknown argument \"verbose\""));
 
+	/* policy.check takes the file's text and needs no policy in force;
+	 * its errors come by line and column, every line in data.messages. */
+	json_t *a =
+	        json_pack("{s:s, s:s}", "name", "p.yaml", "text",
+	                  "version: 1\ndefault: deny\nrules:\n"
+	                  "  - {name: web, from: [alice], to: [internet], action: allow}\n"
+	                  "tests:\n  - {client: bob, to: 192.0.2.1, port: tcp/80, expect: deny}\n");
+	data = handle(&v, "policy.check", a, &rc, err);
+	CHECK_INT(rc, 0);
+	CHECK_INT(json_integer_value(json_object_get(data, "rules")), 1);
+	CHECK_INT(json_integer_value(json_object_get(data, "tests")), 1);
+	json_decref(data);
+	json_object_set_new(a, "text", json_string("version: 1\ndefault: maybe\n"));
+	data = handle(&v, "policy.check", a, &rc, err);
+	CHECK_INT(rc, -EINVAL);
+	CHECK(strstr(err, "p.yaml:2:10: ") == err);
+	CHECK_INT(json_array_size(json_object_get(data, "messages")), 1);
+	json_decref(data);
+	json_object_set_new(a, "text",
+	                    json_string("version: 1\ndefault: deny\ntests:\n"
+	                                "  - {client: bob, to: 192.0.2.1, expect: allow}\n"));
+	data = handle(&v, "policy.check", a, &rc, err);
+	CHECK_INT(rc, -EINVAL);
+	CHECK(strstr(err, "p.yaml:4:5: test failed: ") == err);
+	CHECK_INT(json_array_size(json_object_get(data, "messages")), 2);
+	json_decref(data);
+	json_object_del(a, "text");
+	data = handle(&v, "policy.check", a, &rc, err);
+	CHECK(rc == -EINVAL && strstr(err, "no policy file"));
+	json_decref(data);
+	json_object_set_new(a, "text", json_integer(3));
+	data = handle(&v, "policy.check", a, &rc, err);
+	CHECK_INT(rc, -EINVAL);
+	json_decref(data);
+	json_object_set_new(a, "force", json_true());
+	data = handle(&v, "policy.check", a, &rc, err);
+	CHECK(rc == -EINVAL && strstr(err, "unknown argument \"force\""));
+	json_decref(data);
+	json_decref(a);
+	/* The rest need the policy in force, which this daemon has not. */
+	static const char *const need[] = {"policy.test", "policy.diff", "policy.apply",
+	                                   "policy.show", "policy.stats"};
+	for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++) {
+		data = handle(&v, need[i], args, &rc, err);
+		CHECK(rc == -ENOENT && !strcmp(err, "no policy in force"));
+		json_decref(data);
+	}
+
 	json_decref(args);
 	wg_device_free(d);
 	close(tun[0]);

@@ -99,25 +99,12 @@ static void test_goldens(void)
 	policy_free(p);
 }
 
-/* The transaction that replaces policy a by b, as the gateway will send it:
- * b's objects (those a had too are kept as they are), a's rules out, b's in,
- * the objects only a had out. */
+/* The transaction that replaces policy a by b, as the gateway sends it. */
 static char *transaction(const struct policy *a, const struct policy *b)
 {
-	char *objects = NULL, *del = NULL, *rules = NULL, *stale = NULL, *all = NULL;
+	char *all = NULL;
 
-	CHECK_INT(policy_render_objects(b, &objects), 0);
-	CHECK_INT(policy_render_delete(a, &del), 0);
-	CHECK_INT(policy_render_rules(b, "egress0", &rules), 0);
-	CHECK_INT(policy_render_stale(a, b, &stale), 0);
-	if (objects && del && rules && stale &&
-	    asprintf(&all, "table inet egress {\n%s}\n%stable inet egress {\n%s}\n%s", objects, del,
-	             rules, stale) < 0)
-		all = NULL;
-	free(objects);
-	free(del);
-	free(rules);
-	free(stale);
+	CHECK_INT(policy_render_replace(a, b, "egress0", &all), 0);
 	return all;
 }
 

@@ -1,0 +1,691 @@
+/* The policy in force: see enforce.h. */
+#include "gateway/enforce.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "gateway/config.h"
+#include "gateway/ct.h"
+#include "gateway/nft.h"
+#include "policy/policy.h"
+#include "tunnel/prefix.h"
+
+struct enforce_env {
+	struct policy_env env;
+	struct policy_client *clients;
+	struct prefix *client_addrs; /* two per client: IPv4, IPv6 */
+	struct prefix tunnel[2];
+	struct prefix *ifaddrs;
+};
+
+struct enforce {
+	const struct gw_config *cfg;
+	struct nft_owner *nft;
+	struct policy *p;
+	char *yaml;
+	bool builtin;
+	char source[4096];
+	time_t applied;
+	char *table; /* the whole table's text with p */
+};
+
+/* ---- messages */
+
+/* Appends a line to *msg (malloc'd); out of memory loses the line only. */
+static void say(char **msg, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void say(char **msg, const char *fmt, ...)
+{
+	char *line = NULL, *all = NULL;
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&line, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if (asprintf(&all, "%s%s%s", *msg ? *msg : "", *msg ? "\n" : "", line) >= 0) {
+		free(*msg);
+		*msg = all;
+	}
+	free(line);
+}
+
+/* ---- the environment */
+
+/* The addresses on this host's interfaces but the TUN and loopback. */
+static int read_ifaddrs(struct enforce_env *e, const char *tun)
+{
+	struct ifaddrs *all = NULL, *i;
+	size_t n = 0, cap = 0;
+
+	if (getifaddrs(&all) < 0)
+		return -errno;
+	for (i = all; i; i = i->ifa_next) {
+		struct prefix p, m;
+		const void *a, *mask;
+		int fam;
+
+		if (!i->ifa_addr || !i->ifa_netmask || !strcmp(i->ifa_name, tun) ||
+		    (i->ifa_flags & IFF_LOOPBACK))
+			continue;
+		fam = i->ifa_addr->sa_family;
+		if (fam == AF_INET) {
+			a = &((const struct sockaddr_in *)i->ifa_addr)->sin_addr;
+			mask = &((const struct sockaddr_in *)i->ifa_netmask)->sin_addr;
+		} else if (fam == AF_INET6) {
+			a = &((const struct sockaddr_in6 *)i->ifa_addr)->sin6_addr;
+			mask = &((const struct sockaddr_in6 *)i->ifa_netmask)->sin6_addr;
+		} else {
+			continue;
+		}
+		p = prefix_from_bytes(fam, a);
+		m = prefix_from_bytes(fam, mask);
+		p.len = 0;
+		while (p.len < prefix_max_len(fam) && (m.bytes[p.len / 8] & (0x80 >> (p.len % 8))))
+			p.len++;
+		if (n == cap) {
+			struct prefix *more;
+
+			cap = cap ? cap * 2 : 8;
+			more = realloc(e->ifaddrs, cap * sizeof(*more));
+			if (!more) {
+				freeifaddrs(all);
+				return -ENOMEM;
+			}
+			e->ifaddrs = more;
+		}
+		e->ifaddrs[n++] = p;
+	}
+	freeifaddrs(all);
+	e->env.ifaddrs = e->ifaddrs;
+	e->env.n_ifaddrs = n;
+	e->env.ifaddrs_known = true;
+	return 0;
+}
+
+int enforce_env_new(struct enforce_env **out, const struct gw_config *cfg, bool ifaddrs)
+{
+	struct enforce_env *e = calloc(1, sizeof(*e));
+	size_t n = cfg->n_clients;
+	int ret = -ENOMEM;
+
+	*out = NULL;
+	if (!e)
+		return -ENOMEM;
+	e->clients = calloc(n + 1, sizeof(*e->clients));
+	e->client_addrs = calloc(2 * n + 1, sizeof(*e->client_addrs));
+	if (!e->clients || !e->client_addrs)
+		goto fail;
+	for (size_t i = 0; i < n; i++) {
+		const struct gw_client *c = &cfg->clients[i];
+		struct prefix *a = &e->client_addrs[2 * i];
+
+		a[0] = prefix_from_bytes(AF_INET, &c->addr);
+		a[1] = prefix_from_bytes(AF_INET6, &c->addr6);
+		e->clients[i] = (struct policy_client){
+		        .name = c->name,
+		        .mark = nft_client_mark(cfg->mark_tag, c->id),
+		        .addrs = a,
+		        .n_addrs = c->has_addr6 ? 2 : 1,
+		};
+	}
+	e->tunnel[0] = prefix_from_bytes(AF_INET, &cfg->addr);
+	e->tunnel[0].len = cfg->prefix;
+	e->tunnel[1] = prefix_from_bytes(AF_INET6, &cfg->addr6);
+	e->tunnel[1].len = cfg->prefix6;
+	e->env = (struct policy_env){
+	        .clients = e->clients,
+	        .n_clients = n,
+	        .tunnel = e->tunnel,
+	        .n_tunnel = cfg->has_addr6 ? 2 : 1,
+	};
+	if (ifaddrs && (ret = read_ifaddrs(e, cfg->ifname)) < 0)
+		goto fail;
+	*out = e;
+	return 0;
+fail:
+	enforce_env_free(e);
+	return ret;
+}
+
+const struct policy_env *enforce_env_get(const struct enforce_env *e)
+{
+	return &e->env;
+}
+
+void enforce_env_free(struct enforce_env *e)
+{
+	if (!e)
+		return;
+	free(e->clients);
+	free(e->client_addrs);
+	free(e->ifaddrs);
+	free(e);
+}
+
+/* ---- candidates */
+
+static void test_failed(void *arg, const char *line)
+{
+	say(arg, "%s", line);
+}
+
+int enforce_parse(const struct policy_env *env, const char *name, const char *buf, size_t len,
+                  bool strict, struct policy **out, char **msg)
+{
+	struct policy *p = NULL;
+	char err[1024];
+	size_t failed, warnings;
+	int ret;
+
+	*out = NULL;
+	*msg = NULL;
+	ret = policy_parse(&p, name, buf, len, env, err, sizeof(err));
+	if (ret == -ENOMEM)
+		return ret;
+	if (ret < 0) {
+		say(msg, "%s", err);
+		return -EINVAL;
+	}
+	warnings = policy_warning_count(p);
+	for (size_t i = 0; i < warnings; i++)
+		say(msg, "%s", policy_warning(p, i));
+	failed = policy_run_tests(p, test_failed, msg);
+	if (failed || (strict && warnings)) {
+		if (failed)
+			say(msg, "%s: %zu of %zu tests failed", name, failed, policy_test_count(p));
+		else
+			say(msg, "%s: %zu warnings, refused with --strict", name, warnings);
+		policy_free(p);
+		return -EINVAL;
+	}
+	*out = p;
+	return 0;
+}
+
+int enforce_read_file(const char *path, char **buf, size_t *len)
+{
+	struct stat st;
+	char *b = NULL;
+	size_t n = 0;
+	ssize_t r;
+	int fd, ret = 0;
+
+	*buf = NULL;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0) {
+		ret = -errno;
+		goto out;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		ret = -EISDIR;
+		goto out;
+	}
+	b = malloc(ENFORCE_FILE_MAX + 1);
+	if (!b) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	/* Read to the end, not by st_size: a file may grow while it is read. */
+	while ((r = read(fd, b + n, ENFORCE_FILE_MAX + 1 - n)) != 0) {
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			ret = -errno;
+			goto out;
+		}
+		n += (size_t)r;
+		if (n > ENFORCE_FILE_MAX) {
+			ret = -EFBIG;
+			goto out;
+		}
+	}
+	b[n] = '\0';
+	*buf = b;
+	*len = n;
+	b = NULL;
+out:
+	free(b);
+	close(fd);
+	return ret;
+}
+
+/* ---- the table */
+
+static int table_text(const struct gw_config *cfg, const struct policy *p, char **text)
+{
+	struct nft_client *clients = calloc(cfg->n_clients + 1, sizeof(*clients));
+	char *objects = NULL, *rules = NULL, *inner = NULL;
+	int ret;
+
+	*text = NULL;
+	if (!clients)
+		return -ENOMEM;
+	for (size_t i = 0; i < cfg->n_clients; i++)
+		clients[i] = (struct nft_client){
+		        .name = cfg->clients[i].name,
+		        .addr = cfg->clients[i].addr,
+		        .has_addr6 = cfg->clients[i].has_addr6,
+		        .addr6 = cfg->clients[i].addr6,
+		        .id = cfg->clients[i].id,
+		};
+	ret = policy_render_objects(p, &objects);
+	if (!ret)
+		ret = policy_render_rules(p, cfg->ifname, &rules);
+	if (!ret && asprintf(&inner, "%s\n%s", objects, rules) < 0) {
+		inner = NULL;
+		ret = -ENOMEM;
+	}
+	if (!ret)
+		ret = nft_render(&(struct nft_params){.ifname = cfg->ifname,
+		                                      .uplink = cfg->uplink,
+		                                      .net = cfg->addr,
+		                                      .prefix = cfg->prefix,
+		                                      .has_net6 = cfg->has_addr6,
+		                                      .net6 = cfg->addr6,
+		                                      .prefix6 = cfg->prefix6,
+		                                      .mtu = cfg->mtu,
+		                                      .mark_tag = cfg->mark_tag,
+		                                      .mark_id_mask = cfg->mark_id_mask,
+		                                      .clients = clients,
+		                                      .n_clients = cfg->n_clients,
+		                                      .inner = inner},
+		                 text);
+	free(clients);
+	free(objects);
+	free(rules);
+	free(inner);
+	return ret;
+}
+
+/* The policy of policy_file (or the built-in one) against env: 0 with *p and
+ * *yaml, or -errno with *msg. */
+static int load_policy_file(const struct gw_config *cfg, const struct policy_env *env,
+                            struct policy **p, char **yaml, bool *builtin, char **msg)
+{
+	size_t len;
+	int ret;
+
+	*p = NULL;
+	*msg = NULL;
+	*builtin = false;
+	ret = enforce_read_file(cfg->policy_file, yaml, &len);
+	if (ret == -ENOENT) {
+		*builtin = true;
+		*yaml = strdup(policy_builtin_text());
+		if (!*yaml)
+			return -ENOMEM;
+		ret = policy_builtin(p, env);
+		if (ret < 0) {
+			say(msg, "the built-in policy does not compile: %s", strerror(-ret));
+			free(*yaml);
+			*yaml = NULL;
+		}
+		return ret;
+	}
+	if (ret < 0) {
+		say(msg, "policy_file %s: %s", cfg->policy_file,
+		    ret == -EFBIG ? "larger than 16 MiB" : strerror(-ret));
+		return ret;
+	}
+	ret = enforce_parse(env, cfg->policy_file, *yaml, len, false, p, msg);
+	if (ret < 0) {
+		free(*yaml);
+		*yaml = NULL;
+	}
+	return ret;
+}
+
+/* Puts p (with yaml, from source) in force in e's bookkeeping; e takes
+ * both. */
+static void take(struct enforce *e, struct policy *p, char *yaml, bool builtin, const char *source,
+                 char *table)
+{
+	policy_free(e->p);
+	free(e->yaml);
+	free(e->table);
+	e->p = p;
+	e->yaml = yaml;
+	e->builtin = builtin;
+	snprintf(e->source, sizeof(e->source), "%s", builtin ? "built-in" : source);
+	e->table = table;
+	e->applied = time(NULL);
+}
+
+static void kernel_refused(char **msg, int ret, const char *err)
+{
+	if (ret == -EINVAL)
+		say(msg, "the kernel refused the table: %s", err);
+	else
+		say(msg, "cannot change nft table inet %s: %s", NFT_TABLE, strerror(-ret));
+}
+
+int enforce_start(struct enforce **out, const struct gw_config *cfg, struct nft_owner *nft,
+                  char **msg)
+{
+	struct enforce *e = NULL;
+	struct enforce_env *env = NULL;
+	struct policy *p = NULL;
+	char *yaml = NULL, *table = NULL, err[1024];
+	bool builtin;
+	int ret;
+
+	*out = NULL;
+	*msg = NULL;
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		return -ENOMEM;
+	e->cfg = cfg;
+	e->nft = nft;
+	ret = enforce_env_new(&env, cfg, true);
+	if (ret < 0) {
+		say(msg, "cannot read the interfaces' addresses: %s", strerror(-ret));
+		goto fail;
+	}
+	ret = load_policy_file(cfg, enforce_env_get(env), &p, &yaml, &builtin, msg);
+	if (ret < 0)
+		goto fail;
+	ret = table_text(cfg, p, &table);
+	if (ret < 0) {
+		say(msg, "cannot render the table: %s", strerror(-ret));
+		goto fail;
+	}
+	ret = nft_apply(nft, table, err, sizeof(err));
+	if (ret == -EPERM || ret == -EOPNOTSUPP)
+		goto fail; /* the caller says whose table it is */
+	if (ret < 0) {
+		kernel_refused(msg, ret, err);
+		goto fail;
+	}
+	take(e, p, yaml, builtin, cfg->policy_file, table);
+	enforce_env_free(env);
+	*out = e;
+	return 0;
+fail:
+	policy_free(p);
+	free(yaml);
+	free(table);
+	enforce_env_free(env);
+	free(e);
+	return ret;
+}
+
+int enforce_check_file(const struct gw_config *cfg, bool *builtin, char **msg)
+{
+	struct enforce_env *env = NULL;
+	struct policy *p = NULL;
+	char *yaml = NULL;
+	int ret;
+
+	*msg = NULL;
+	ret = enforce_env_new(&env, cfg, true);
+	if (ret < 0) {
+		say(msg, "cannot read the interfaces' addresses: %s", strerror(-ret));
+		return ret;
+	}
+	ret = load_policy_file(cfg, enforce_env_get(env), &p, &yaml, builtin, msg);
+	enforce_env_free(env);
+	policy_free(p);
+	free(yaml);
+	return ret;
+}
+
+void enforce_free(struct enforce *e)
+{
+	if (!e)
+		return;
+	policy_free(e->p);
+	free(e->yaml);
+	free(e->table);
+	free(e);
+}
+
+/* ---- apply */
+
+/* Writes buf to a new file beside path, flushed to disk: 0 with its name in
+ * tmp, or -errno. */
+static int write_temp(const char *path, const char *buf, size_t len, char *tmp, size_t size)
+{
+	size_t off = 0;
+	ssize_t w;
+	int fd, ret = 0;
+
+	if (snprintf(tmp, size, "%s.new.%ld", path, (long)getpid()) >= (int)size)
+		return -ENAMETOOLONG;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	while (off < len) {
+		w = write(fd, buf + off, len - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0) {
+			ret = -errno;
+			break;
+		}
+		off += (size_t)w;
+	}
+	if (!ret && fsync(fd) < 0)
+		ret = -errno;
+	if (close(fd) < 0 && !ret)
+		ret = -errno;
+	if (ret)
+		unlink(tmp);
+	return ret;
+}
+
+/* The file in place keeps a copy as path.prev, then tmp takes its name: at
+ * every moment path is either the old file or the new one. */
+static int install_file(const char *path, const char *tmp, char **msg)
+{
+	char prev[4200], *old = NULL, ptmp[4300];
+	size_t len;
+	int ret;
+
+	snprintf(prev, sizeof(prev), "%s.prev", path);
+	ret = enforce_read_file(path, &old, &len);
+	if (ret == 0) {
+		ret = write_temp(prev, old, len, ptmp, sizeof(ptmp));
+		if (!ret && rename(ptmp, prev) < 0) {
+			ret = -errno;
+			unlink(ptmp);
+		}
+		free(old);
+		if (ret)
+			say(msg, "warning: cannot keep the previous policy as %s: %s", prev,
+			    strerror(-ret));
+	}
+	if (rename(tmp, path) < 0) {
+		ret = -errno;
+		unlink(tmp);
+		return ret;
+	}
+	return 0;
+}
+
+struct kill_ctx {
+	const struct policy *p;
+};
+
+/* A flow the policy in force denies: its client's first packet would be
+ * rejected now. */
+static bool denied(void *arg, const struct ct_flow *f)
+{
+	const struct kill_ctx *k = arg;
+	struct policy_decision d;
+	struct policy_flow pf = {
+	        .client = policy_client_by_mark(k->p, f->mark),
+	        .dst = f->dst,
+	        .proto = f->proto,
+	        .port = f->dport,
+	};
+
+	if (!pf.client)
+		return false; /* not a client's: leave it */
+	if (pf.proto == IPPROTO_ICMP || pf.proto == IPPROTO_ICMPV6)
+		pf.port = 0;
+	else if (pf.proto != IPPROTO_TCP && pf.proto != IPPROTO_UDP)
+		pf.proto = 0;
+	if (policy_decide(k->p, &pf, &d, NULL, NULL) < 0)
+		return false;
+	return !d.allow;
+}
+
+static int replace(struct enforce *e, struct policy *p, char *yaml, bool builtin,
+                   const char *source, char **msg)
+{
+	char *tx = NULL, *table = NULL, err[1024];
+	int ret;
+
+	ret = policy_render_replace(e->p, p, e->cfg->ifname, &tx);
+	if (!ret)
+		ret = table_text(e->cfg, p, &table);
+	if (ret < 0) {
+		say(msg, "cannot render the policy: %s", strerror(-ret));
+		goto fail;
+	}
+	ret = nft_run(e->nft, tx, err, sizeof(err));
+	if (ret < 0) {
+		kernel_refused(msg, ret, err);
+		goto fail;
+	}
+	free(tx);
+	take(e, p, yaml, builtin, source, table);
+	return 0;
+fail:
+	free(tx);
+	free(table);
+	return ret;
+}
+
+int enforce_apply(struct enforce *e, const char *name, const char *buf, size_t len,
+                  bool kill_denied, long *killed, char **msg)
+{
+	struct enforce_env *env = NULL;
+	struct policy *p = NULL;
+	char tmp[4300], *yaml = NULL;
+	int ret;
+
+	*msg = NULL;
+	*killed = -1;
+	ret = enforce_env_new(&env, e->cfg, true);
+	if (ret < 0) {
+		say(msg, "cannot read the interfaces' addresses: %s", strerror(-ret));
+		return ret;
+	}
+	ret = enforce_parse(enforce_env_get(env), name, buf, len, false, &p, msg);
+	enforce_env_free(env);
+	if (ret < 0)
+		return ret;
+	yaml = strndup(buf, len);
+	if (!yaml) {
+		policy_free(p);
+		return -ENOMEM;
+	}
+	/* The file first, where it cannot be mistaken for the policy yet: an
+	 * apply that a restart would undo is refused before the kernel sees it. */
+	ret = write_temp(e->cfg->policy_file, buf, len, tmp, sizeof(tmp));
+	if (ret < 0) {
+		say(msg, "cannot write policy_file %s: %s", e->cfg->policy_file, strerror(-ret));
+		goto fail;
+	}
+	ret = replace(e, p, yaml, false, e->cfg->policy_file, msg);
+	if (ret < 0) {
+		unlink(tmp);
+		goto fail;
+	}
+	ret = install_file(e->cfg->policy_file, tmp, msg);
+	if (ret < 0)
+		say(msg,
+		    "warning: the policy is in force, but policy_file %s could not take it "
+		    "(%s): a restart goes back to the file",
+		    e->cfg->policy_file, strerror(-ret));
+	if (kill_denied) {
+		long n = ct_kill(e->cfg->mark_tag, ~e->cfg->mark_id_mask, denied,
+		                 &(struct kill_ctx){.p = e->p});
+
+		if (n < 0)
+			say(msg, "warning: cannot end the flows the policy now denies: %s",
+			    strerror((int)-n));
+		else
+			*killed = n;
+	}
+	return 0;
+fail:
+	policy_free(p);
+	free(yaml);
+	return ret;
+}
+
+int enforce_reload(struct enforce *e, char **msg)
+{
+	struct enforce_env *env = NULL;
+	struct policy *p = NULL;
+	char *yaml = NULL;
+	bool builtin;
+	int ret;
+
+	*msg = NULL;
+	ret = enforce_env_new(&env, e->cfg, true);
+	if (ret < 0) {
+		say(msg, "cannot read the interfaces' addresses: %s", strerror(-ret));
+		return ret;
+	}
+	ret = load_policy_file(e->cfg, enforce_env_get(env), &p, &yaml, &builtin, msg);
+	enforce_env_free(env);
+	if (ret < 0)
+		return ret;
+	ret = replace(e, p, yaml, builtin, e->cfg->policy_file, msg);
+	if (ret < 0) {
+		policy_free(p);
+		free(yaml);
+	}
+	return ret;
+}
+
+const struct policy *enforce_policy(const struct enforce *e)
+{
+	return e->p;
+}
+
+const char *enforce_yaml(const struct enforce *e)
+{
+	return e->yaml;
+}
+
+bool enforce_builtin(const struct enforce *e)
+{
+	return e->builtin;
+}
+
+const char *enforce_source(const struct enforce *e)
+{
+	return e->source;
+}
+
+time_t enforce_applied(const struct enforce *e)
+{
+	return e->applied;
+}
+
+const char *enforce_table_text(const struct enforce *e)
+{
+	return e->table;
+}
+
+struct nft_owner *enforce_nft(const struct enforce *e)
+{
+	return e->nft;
+}
