@@ -9,8 +9,9 @@
 #     at once (admin-prohibited);
 #   - an IPv6 CIDR allows the host's IPv6 address and not its IPv4 one, an
 #     IPv4 CIDR the other way round;
-#   - a service on the gateway host opens only to a rule naming gateway with
-#     its port; to: [any] and default: allow leave it closed;
+#   - a service on the gateway host (port 8053 on all its addresses, both
+#     families) opens only to a rule naming gateway with its port, and only
+#     for the rule's clients; to: [any] and default: allow leave it closed;
 #   - edge2 sending with edge1's tunnel addresses gets no part of edge1's
 #     policy: the tunnel drops the packets, while edge1's own flows pass.
 # Every denied fetch fails within a second (a TCP reset) and the internet
@@ -18,9 +19,9 @@
 # traffic shows.
 #
 #   edge1, edge2 -- br0 -- router -- gateway (gatewayd) -- wan0 -- router -- host
-#                                    100.64.0.1:8053          203.0.113.80 :80 :8080 :8200
-#                                                             203.0.113.81 :80
-#                                                             2001:db8:80::80 :80
+#                                     [::]:8053                        203.0.113.80 :80 :8080 :8200
+#                                                                      203.0.113.81 :80
+#                                                                      2001:db8:80::80 :80
 set -euo pipefail
 # shellcheck source=tests/netns/lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -104,15 +105,17 @@ for s in "$HOST_B 80" "$HOST 8080" "$HOST 8200"; do
 	wait_for 10 "the web server on $a:$p" listening "$NS_HOST" tcp "$a:$p"
 done
 
-log "gatewayd with edge1 and edge2, both families; a service on the gateway host at 100.64.0.1:8053"
+log "gatewayd with edge1 and edge2, both families; a service on the gateway host, port 8053"
 gatewayd_start -6 edge1 edge2
 wait_for 10 "the control socket" test -S "$EG_DIR/run/gatewayd.sock"
 edged_start -6 edge1
 edged_start -6 edge2
 wait_for 10 "edge1's handshake" e1 ping -c1 -W1 "$HOST"
 wait_for 10 "edge2's handshake" e2 ping -c1 -W1 "$HOST"
-start gwsvc "$NS_GW" python3 -m http.server --bind 100.64.0.1 --directory "$EG_DIR/www" 8053
-wait_for 10 "the gateway's service" listening "$NS_GW" tcp "100.64.0.1:8053"
+# on [::], both families: the tunnel addresses and the uplink's
+start gwsvc "$NS_GW" python3 -m http.server --bind :: --directory "$EG_DIR/www" 8053
+wait_for 10 "the gateway's service" listening "$NS_GW" tcp ":8053"
+GW_SVC=(http://100.64.0.1:8053/ "http://[fd00:64::1]:8053/" "http://$GW_PUBLIC:8053/")
 
 log "groups: from group:eng (eng: [edge1]) allows edge1, not edge2"
 apply groups <<-EOF
@@ -181,12 +184,12 @@ for proto in none icmp icmpv6; do
 		    action: allow
 	EOF
 	if [[ $proto == icmp ]]; then
-		e1 ping -c1 -W2 "$HOST"
+		e1 ping -c1 -W2 "$HOST" || die "icmp: ping $HOST is not answered"
 	else
 		ping_denied "$NS_E1" "$HOST"
 	fi
 	if [[ $proto == icmpv6 ]]; then
-		e1 ping -6 -c1 -W2 "$HOST6"
+		e1 ping -6 -c1 -W2 "$HOST6" || die "icmpv6: ping -6 $HOST6 is not answered"
 	else
 		ping_denied "$NS_E1" -6 "$HOST6"
 	fi
@@ -222,13 +225,13 @@ EOF
 allowed "$NS_E1" "http://$HOST/"
 denied "$NS_E1" "http://[$HOST6]/"
 
-log "the gateway host: default: allow and to: [any] leave 100.64.0.1:8053 closed"
+log "the gateway host: default: allow and to: [any] leave its port 8053 closed"
 apply default-allow <<-EOF
 	version: 1
 	default: allow
 EOF
 allowed "$NS_E1" "http://$HOST:8200/"
-refused_fast "$NS_E1" http://100.64.0.1:8053/
+for url in "${GW_SVC[@]}"; do refused_fast "$NS_E1" "$url"; done
 verdict edge1 100.64.0.1 tcp/8053 "deny by gateway"
 apply to-any <<-EOF
 	version: 1
@@ -240,7 +243,8 @@ apply to-any <<-EOF
 	    action: allow
 EOF
 allowed "$NS_E1" "http://$HOST:8200/"
-refused_fast "$NS_E1" http://100.64.0.1:8053/
+allowed "$NS_E1" "http://[$HOST6]/"
+for url in "${GW_SVC[@]}"; do refused_fast "$NS_E1" "$url"; done
 verdict edge1 100.64.0.1 tcp/8053 "deny by gateway"
 grep -qx '  rule "everything": destination is the gateway, which the rule does not name' "$EG_DIR/out" ||
 	die "policy test: rule everything not skipped for the gateway"
@@ -256,9 +260,12 @@ apply to-gateway <<-EOF
 	    ports: [tcp/8053]
 	    action: allow
 EOF
-[[ $(e1 curl -gsSf --max-time 5 http://100.64.0.1:8053/) == "hello from the internet host" ]] ||
-	die "edge1 cannot reach the gateway's service that gw-svc opens"
-refused_fast "$NS_E2" http://100.64.0.1:8053/
+for url in "${GW_SVC[@]}"; do
+	[[ $(e1 curl -gsSf --max-time 5 "$url") == "hello from the internet host" ]] ||
+		die "edge1 cannot reach $url, which gw-svc opens"
+	refused_fast "$NS_E2" "$url"
+done
+denied "$NS_E1" "http://[$HOST6]/" # gateway names the gateway host only
 verdict edge1 100.64.0.1 tcp/8053 'allow by rule "gw-svc"'
 verdict edge2 100.64.0.1 tcp/8053 "deny by gateway"
 
