@@ -495,6 +495,20 @@ fetch() {
 	n "$1" curl -gsSf --max-time 120 -o - "$2" | sha256sum | cut -d' ' -f1
 }
 
+# refused_fast NS URL: a fetch from NS that fails, and within a second (the
+# policy's TCP reset or ICMP admin-prohibited, not a timeout). curl's error
+# is in $EG_DIR/curl.err.
+refused_fast() {
+	local t0=$EPOCHREALTIME t1
+	if n "$1" curl -gsS --max-time 5 -o /dev/null "$2" 2>"$EG_DIR/curl.err"; then
+		die "$2 from $1: fetched, want refused"
+	fi
+	t1=$EPOCHREALTIME
+	cat "$EG_DIR/curl.err"
+	python3 -c "import sys; sys.exit(0 if $t1 - $t0 < 1.0 else 1)" ||
+		die "$2 from $1: refused after $(python3 -c "print(round($t1 - $t0, 2))") s, not under 1 s"
+}
+
 # ---------------------------------------------------------------------------
 # Keys and configuration (files in $EG_DIR, named after the peer)
 
@@ -589,6 +603,10 @@ edge_yaml() {
 
 # ---------------------------------------------------------------------------
 # egress's daemons
+
+# ctl ARG...: gatewayctl in the gateway's namespace, on gatewayd's control
+# socket (control_socket: run/gatewayd.sock of gateway_yaml).
+ctl() { gw "$GATEWAYCTL" --socket "$EG_DIR/run/gatewayd.sock" "$@"; }
 
 need_binaries() {
 	local b

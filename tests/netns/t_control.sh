@@ -32,7 +32,6 @@ done
 [[ -n $GROUP ]] || die "no group users, staff or adm on this host to use as control_group"
 GID=$(getent group "$GROUP" | cut -d: -f3)
 
-ctl() { gw "$GATEWAYCTL" --socket "$SOCK" "$@"; }
 # as_nobody [--groups GID] CMD...: CMD as uid/gid 65534 with CAP_DAC_OVERRIDE,
 # so that file modes let it through; without --groups it has no other group.
 as_nobody() {

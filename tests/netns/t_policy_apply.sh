@@ -25,7 +25,6 @@ need_binaries
 
 SOCK=$EG_DIR/run/gatewayd.sock
 POLICY=$EG_DIR/policy.yaml
-ctl() { gw "$GATEWAYCTL" --socket "$SOCK" "$@"; }
 # rc CMD...: CMD's exit status; its stdout and stderr in $EG_DIR/out.
 rc() {
 	local r=0
@@ -33,17 +32,6 @@ rc() {
 	echo "$r"
 }
 table() { gw nft -s list table inet egress; }
-# refused_fast NS URL: a fetch that fails, and within a second.
-refused_fast() {
-	local t0=$EPOCHREALTIME t1
-	if n "$1" curl -gsS --max-time 5 -o /dev/null "$2" 2>"$EG_DIR/curl.err"; then
-		die "$2 from $1: fetched, want refused"
-	fi
-	t1=$EPOCHREALTIME
-	cat "$EG_DIR/curl.err"
-	python3 -c "import sys; sys.exit(0 if $t1 - $t0 < 1.0 else 1)" ||
-		die "$2 from $1: refused after $(python3 -c "print(round($t1 - $t0, 2))") s, not under 1 s"
-}
 # host_packets: what the host's counter saw from the gateway on port 80.
 host_packets() {
 	host nft list counter inet hostcount web | awk '$1 == "packets" { print $2 }'
