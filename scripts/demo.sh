@@ -130,7 +130,46 @@ if ! show "$NS_GW" conntrack -L -m 0x45670000/0xffff0000; then
 	show "$NS_GW" conntrack -L
 fi
 
-heading "6. gatewayd's nftables table"
+heading "6. The egress policy in force: the built-in one, until a policy file is applied"
+show_ctl() { show "$NS_GW" "$GATEWAYCTL" --socket "$EG_DIR/run/gatewayd.sock" "$@"; }
+show_ctl policy show
+
+heading "7. An egress policy: edge1 may browse, edge2 may only ping"
+cat >"$EG_DIR/demo-policy.yaml" <<POLICY
+version: 1
+default: deny
+groups:
+  browsers: [edge1]
+rules:
+  - name: web
+    from: [group:browsers]
+    to: [internet]
+    ports: [tcp/80, tcp/443]
+    action: allow
+  - name: ping
+    from: [any]
+    to: [internet]
+    ports: [icmp]
+    action: allow
+tests:
+  - {client: edge1, to: $HOST, port: tcp/80, expect: allow}
+  - {client: edge2, to: $HOST, port: tcp/80, expect: deny}
+POLICY
+cat "$EG_DIR/demo-policy.yaml"
+show_ctl policy check "$EG_DIR/demo-policy.yaml"
+show_ctl policy diff "$EG_DIR/demo-policy.yaml"
+show_ctl policy apply "$EG_DIR/demo-policy.yaml"
+show "$NS_E1" curl -sS -o /dev/null -w 'edge1: HTTP %{http_code} in %{time_total} s\n' "http://$HOST/"
+echo "edge2's fetch is refused at once (a TCP reset from the gateway), not after a timeout:"
+show "$NS_E2" curl -sS -o /dev/null -w 'edge2: HTTP %{http_code} in %{time_total} s\n' \
+	--max-time 5 "http://$HOST/" || true
+show "$NS_E2" ping -c1 -W1 "$HOST"
+echo "why: every rule before the verdict, and why it did not match"
+show_ctl policy test edge2 "$HOST" tcp/80
+show_ctl policy test edge1 "$HOST" tcp/80
+show_ctl policy stats
+
+heading "8. gatewayd's nftables table, with the policy compiled into it"
 show "$NS_GW" nft list table inet egress
 
 EG_LEAVE_RUNNING=1
@@ -139,6 +178,7 @@ cat <<EOF
   ip netns exec $NS_E1 bash    # edge1: try  curl http://$HOST/  or  ip rule
   ip netns exec $NS_E2 bash    # edge2
   ip netns exec $NS_GW bash       # the gateway: conntrack -L, nft list ruleset, ip addr
+  ip netns exec $NS_GW $GATEWAYCTL --socket $EG_DIR/run/gatewayd.sock policy stats
   ip netns exec $NS_HOST bash     # the internet host ($HOST), web root $EG_DIR/www
   ip netns exec $NS_INET bash     # the router between them
 

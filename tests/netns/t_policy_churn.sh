@@ -12,7 +12,6 @@ source "$(dirname "$0")/lib.sh"
 need_binaries
 
 SOCK=$EG_DIR/run/gatewayd.sock
-ctl() { gw "$GATEWAYCTL" --socket "$SOCK" "$@"; }
 # counter RULE: the packets `policy stats` gives for RULE.
 counter() { ctl policy stats | awk -v r="$1" '$1 == r { print $2 }'; }
 

@@ -14,7 +14,6 @@ source "$(dirname "$0")/lib.sh"
 need_binaries
 
 SOCK=$EG_DIR/run/gatewayd.sock
-ctl() { gw "$GATEWAYCTL" --socket "$SOCK" "$@"; }
 
 # policy FILE CLIENT...: the host's port 80 for these clients, ICMP for all.
 policy() {
