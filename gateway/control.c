@@ -17,6 +17,7 @@
 #include "tunnel/ctl.h"
 #include "tunnel/log.h"
 #include "tunnel/wg.h"
+#include "tunnel/worker.h"
 
 #ifndef EGRESS_VERSION
 #error "EGRESS_VERSION comes from CMake's project(VERSION)"
@@ -130,40 +131,169 @@ static void iso_time(time_t t, char *buf, size_t size)
 		snprintf(buf, size, "?");
 }
 
+/* ---- the commands that take a policy file: their work runs on the worker
+ * thread (tunnel/worker.h), their reply comes when it is done */
+
+struct job {
+	const struct control_view *v;
+	struct ctl_pending *pending;   /* NULL: run at once (no worker: tests) */
+	int (*work)(struct job *j);    /* on the worker: fills ret's data and err */
+	void (*finish)(struct job *j); /* NULL, or on the loop's thread before the reply */
+	char *name, *buf;
+	size_t len;
+	bool strict, kill;
+	unsigned uid;
+	json_t *data;
+	char err[1024];
+	int ret;
+	struct enforce_change *change;
+	long killed;
+	char *msg;
+};
+
+static void job_free(struct job *j)
+{
+	if (!j)
+		return;
+	free(j->name);
+	free(j->buf);
+	json_decref(j->data);
+	enforce_change_free(j->change);
+	free(j->msg);
+	free(j);
+}
+
+/* A job from a request that passed a policy file: NULL with err set, or the
+ * job, holding the file's text. */
+static struct job *job_new(const struct control_view *v, struct ctl_request *req, char *err,
+                           size_t errlen, int *ret)
+{
+	struct job *j = calloc(1, sizeof(*j));
+	const char *name;
+
+	if (!j) {
+		*ret = -ENOMEM;
+		return NULL;
+	}
+	j->v = v;
+	j->uid = (unsigned)req->uid;
+	*ret = policy_arg(req, &name, &j->buf, &j->len, err, errlen);
+	if (!*ret && !(j->name = strdup(name)))
+		*ret = -ENOMEM;
+	if (*ret) {
+		job_free(j);
+		return NULL;
+	}
+	return j;
+}
+
+static void job_run(void *arg)
+{
+	struct job *j = arg;
+
+	j->ret = j->work(j);
+}
+
+static void job_done(void *arg)
+{
+	struct job *j = arg;
+	json_t *data;
+
+	if (j->finish)
+		j->finish(j);
+	data = j->data;
+	j->data = NULL;
+	ctl_pending_reply(j->pending, j->ret, data, j->err);
+	job_free(j);
+}
+
+static void job_cancel(void *arg)
+{
+	struct job *j = arg;
+
+	ctl_pending_reply(j->pending, -ECANCELED, NULL, "gatewayd is stopping");
+	job_free(j);
+}
+
+/* Runs j on the worker, the reply deferred; or at once without one. */
+static int submit(struct job *j, struct ctl_request *req, json_t **data, char *err, size_t errlen)
+{
+	int ret;
+
+	if (!j->v->worker) {
+		job_run(j);
+		if (j->finish)
+			j->finish(j);
+		ret = j->ret;
+		*data = j->data;
+		j->data = NULL;
+		snprintf(err, errlen, "%s", j->err);
+		job_free(j);
+		return ret;
+	}
+	j->pending = ctl_defer(req);
+	ret = worker_submit(j->v->worker, job_run, job_done, job_cancel, j);
+	if (ret < 0) {
+		/* Not deferred after all: the handler's own error reply. */
+		j->pending = NULL;
+		job_free(j);
+		snprintf(err, errlen,
+		         ret == -EBUSY ? "too many policy requests waiting; try again"
+		                       : "out of memory");
+		return ret;
+	}
+	return CTL_DEFERRED;
+}
+
+/* A refusal from a job: the messages as refuse() puts them. */
+static int job_refuse(struct job *j, int ret)
+{
+	char *msg = j->msg;
+
+	j->msg = NULL;
+	return refuse(ret, msg, &j->data, j->err, sizeof(j->err));
+}
+
+static int check_work(struct job *j)
+{
+	struct enforce_env *env = NULL;
+	struct policy *p = NULL;
+	int ret;
+
+	ret = enforce_env_new(&env, j->v->cfg, true);
+	if (!ret)
+		ret = enforce_parse(enforce_env_get(env), j->name, j->buf, j->len, j->strict, &p,
+		                    &j->msg);
+	enforce_env_free(env);
+	if (ret)
+		return job_refuse(j, ret);
+	j->data = json_pack("{s:s, s:I, s:I, s:b, s:o}", "file", j->name, "rules",
+	                    (json_int_t)policy_rule_count(p), "tests",
+	                    (json_int_t)policy_test_count(p), "ifaddrs_known", 1, "warnings",
+	                    lines_of(j->msg));
+	j->msg = NULL;
+	policy_free(p);
+	return j->data ? 0 : -ENOMEM;
+}
+
 /* policy.check {name, text | fd, strict}: parsed against the daemon's view
  * now and tested; nothing is applied. */
 static int cmd_policy_check(const struct control_view *v, struct ctl_request *req, json_t **data,
                             char *err, size_t errlen)
 {
 	static const char *const known[] = {"name", "text", "strict", NULL};
-	struct enforce_env *env = NULL;
-	struct policy *p = NULL;
-	const char *name;
-	char *buf = NULL, *msg = NULL;
+	struct job *j;
 	bool strict = false;
-	size_t len;
 	int ret;
 
 	ret = ctl_args_check(req->args, known, err, errlen);
 	if (!ret)
 		ret = ctl_arg_bool(req->args, "strict", &strict, err, errlen);
-	if (!ret)
-		ret = policy_arg(req, &name, &buf, &len, err, errlen);
-	if (ret)
+	if (ret || !(j = job_new(v, req, err, errlen, &ret)))
 		return ret;
-	ret = enforce_env_new(&env, v->cfg, true);
-	if (!ret)
-		ret = enforce_parse(enforce_env_get(env), name, buf, len, strict, &p, &msg);
-	free(buf);
-	enforce_env_free(env);
-	if (ret)
-		return refuse(ret, msg, data, err, errlen);
-	*data = json_pack("{s:s, s:I, s:I, s:b, s:o}", "file", name, "rules",
-	                  (json_int_t)policy_rule_count(p), "tests",
-	                  (json_int_t)policy_test_count(p), "ifaddrs_known", 1, "warnings",
-	                  lines_of(msg));
-	policy_free(p);
-	return *data ? 0 : -ENOMEM;
+	j->strict = strict;
+	j->work = check_work;
+	return submit(j, req, data, err, errlen);
 }
 
 struct skipped {
@@ -245,16 +375,47 @@ static int cmd_policy_test(const struct control_view *v, struct ctl_request *req
 	return *data ? 0 : -ENOMEM;
 }
 
+static int apply_work(struct job *j)
+{
+	int ret;
+
+	ret = enforce_apply_prepare(j->v->policy, j->name, j->buf, j->len, j->kill, &j->change,
+	                            &j->killed, &j->msg);
+	if (ret) {
+		log_warnx("policy apply from %s (uid %u) refused: %s", j->name, j->uid,
+		          j->msg ? j->msg : strerror(-ret));
+		return job_refuse(j, ret);
+	}
+	return 0;
+}
+
+/* On the loop's thread: the new policy is in force from now on. */
+static void apply_finish(struct job *j)
+{
+	const struct policy *p;
+
+	if (j->ret)
+		return;
+	enforce_commit(j->v->policy, j->change);
+	j->change = NULL;
+	p = enforce_policy(j->v->policy);
+	log_info("policy %s applied (%zu rules), from uid %u%s", j->name, policy_rule_count(p),
+	         j->uid, j->killed > 0 ? "; ended the flows it denies" : "");
+	j->data = json_pack("{s:s, s:I, s:I, s:o}", "file", j->name, "rules",
+	                    (json_int_t)policy_rule_count(p), "killed", (json_int_t)j->killed,
+	                    "warnings", lines_of(j->msg));
+	j->msg = NULL;
+	if (!j->data)
+		j->ret = -ENOMEM;
+}
+
 /* policy.apply {name, text | fd, kill_denied}. */
 static int cmd_policy_apply(const struct control_view *v, struct ctl_request *req, json_t **data,
                             char *err, size_t errlen)
 {
 	static const char *const known[] = {"name", "text", "kill_denied", NULL};
-	const char *name;
-	char *buf = NULL, *msg = NULL;
+	struct job *j;
 	bool kill = false;
-	long killed;
-	size_t len;
 	int ret;
 
 	ret = need_policy(v, err, errlen);
@@ -262,24 +423,46 @@ static int cmd_policy_apply(const struct control_view *v, struct ctl_request *re
 		ret = ctl_args_check(req->args, known, err, errlen);
 	if (!ret)
 		ret = ctl_arg_bool(req->args, "kill_denied", &kill, err, errlen);
-	if (!ret)
-		ret = policy_arg(req, &name, &buf, &len, err, errlen);
-	if (ret)
+	if (ret || !(j = job_new(v, req, err, errlen, &ret)))
 		return ret;
-	ret = enforce_apply(v->policy, name, buf, len, kill, &killed, &msg);
-	free(buf);
-	if (ret) {
-		log_warnx("policy apply from %s (uid %u) refused: %s", name, (unsigned)req->uid,
-		          msg ? msg : strerror(-ret));
-		return refuse(ret, msg, data, err, errlen);
+	j->kill = kill;
+	j->work = apply_work;
+	j->finish = apply_finish;
+	return submit(j, req, data, err, errlen);
+}
+
+static int diff_work(struct job *j)
+{
+	struct enforce_env *env = NULL;
+	struct policy *p = NULL;
+	char **lines = NULL;
+	json_t *changes;
+	size_t n = 0;
+	int ret;
+
+	ret = enforce_env_new(&env, j->v->cfg, true);
+	if (!ret)
+		ret = enforce_parse(enforce_env_get(env), j->name, j->buf, j->len, false, &p,
+		                    &j->msg);
+	enforce_env_free(env);
+	if (ret)
+		return job_refuse(j, ret);
+	/* The policy in force changes only in an apply's finish, on the loop's
+	 * thread, never while a job runs. */
+	ret = policy_diff(enforce_policy(j->v->policy), p, &lines, &n);
+	policy_free(p);
+	changes = json_array();
+	for (size_t i = 0; !ret && changes && i < n; i++)
+		json_array_append_new(changes, json_string(lines[i]));
+	policy_diff_free(lines, n);
+	if (ret || !changes) {
+		json_decref(changes);
+		return ret ? ret : -ENOMEM;
 	}
-	log_info("policy %s applied (%zu rules), from uid %u%s", name,
-	         policy_rule_count(enforce_policy(v->policy)), (unsigned)req->uid,
-	         killed > 0 ? "; ended the flows it denies" : "");
-	*data = json_pack("{s:s, s:I, s:I, s:o}", "file", name, "rules",
-	                  (json_int_t)policy_rule_count(enforce_policy(v->policy)), "killed",
-	                  (json_int_t)killed, "warnings", lines_of(msg));
-	return *data ? 0 : -ENOMEM;
+	j->data = json_pack("{s:s, s:o, s:o}", "file", j->name, "changes", changes, "warnings",
+	                    lines_of(j->msg));
+	j->msg = NULL;
+	return j->data ? 0 : -ENOMEM;
 }
 
 /* policy.diff {name, text | fd}: what applying it would change, parsed
@@ -288,42 +471,16 @@ static int cmd_policy_diff(const struct control_view *v, struct ctl_request *req
                            char *err, size_t errlen)
 {
 	static const char *const known[] = {"name", "text", NULL};
-	struct enforce_env *env = NULL;
-	struct policy *p = NULL;
-	const char *name;
-	char *buf = NULL, *msg = NULL, **lines = NULL;
-	json_t *changes;
-	size_t len, n = 0;
+	struct job *j;
 	int ret;
 
 	ret = need_policy(v, err, errlen);
 	if (!ret)
 		ret = ctl_args_check(req->args, known, err, errlen);
-	if (!ret)
-		ret = policy_arg(req, &name, &buf, &len, err, errlen);
-	if (ret)
+	if (ret || !(j = job_new(v, req, err, errlen, &ret)))
 		return ret;
-	ret = enforce_env_new(&env, v->cfg, true);
-	if (!ret)
-		ret = enforce_parse(enforce_env_get(env), name, buf, len, false, &p, &msg);
-	free(buf);
-	enforce_env_free(env);
-	if (ret)
-		return refuse(ret, msg, data, err, errlen);
-	ret = policy_diff(enforce_policy(v->policy), p, &lines, &n);
-	policy_free(p);
-	changes = json_array();
-	for (size_t i = 0; !ret && changes && i < n; i++)
-		json_array_append_new(changes, json_string(lines[i]));
-	policy_diff_free(lines, n);
-	if (ret || !changes) {
-		json_decref(changes);
-		free(msg);
-		return ret ? ret : -ENOMEM;
-	}
-	*data = json_pack("{s:s, s:o, s:o}", "file", name, "changes", changes, "warnings",
-	                  lines_of(msg));
-	return *data ? 0 : -ENOMEM;
+	j->work = diff_work;
+	return submit(j, req, data, err, errlen);
 }
 
 /* policy.show {nft}: the policy in force, its YAML or the table's text. */

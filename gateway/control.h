@@ -13,6 +13,7 @@ struct gw_config;
 struct json_t;
 struct loop;
 struct wg_device;
+struct worker;
 
 /* What the commands read of the daemon. The pointers stay the daemon's and
  * must outlive the control socket. (struct gateway is to take its place.) */
@@ -21,6 +22,9 @@ struct control_view {
 	const struct wg_device *dev;
 	uint64_t started;       /* wg_now() when gatewayd had started */
 	struct enforce *policy; /* NULL: the policy commands refuse (tests) */
+	/* Where the policy commands' work runs (parsing, compiling, the
+	 * kernel's transaction), off the data path; NULL: at once (tests). */
+	struct worker *worker;
 };
 
 /* Serves cfg->control_socket (group cfg->control_group) in l. 0 or -errno,

@@ -543,15 +543,39 @@ static bool denied(void *arg, const struct ct_flow *f)
 	return !d.allow;
 }
 
-static int replace(struct enforce *e, struct policy *p, char *yaml, bool builtin,
-                   const char *source, char **msg)
-{
-	char *tx = NULL, *table = NULL, err[1024];
-	int ret;
+struct enforce_change {
+	struct policy *p;
+	char *yaml;
+	bool builtin;
+	char *table;
+	char source[4096];
+};
 
+static void change_free(struct enforce_change *c)
+{
+	if (!c)
+		return;
+	policy_free(c->p);
+	free(c->yaml);
+	free(c->table);
+	free(c);
+}
+
+/* p (with yaml) in the kernel in place of e's policy: 0 with *out holding
+ * them, or -errno with *msg. e is only read. */
+static int replace(const struct enforce *e, struct policy *p, char *yaml, bool builtin,
+                   const char *source, struct enforce_change **out, char **msg)
+{
+	struct enforce_change *c = calloc(1, sizeof(*c));
+	char *tx = NULL, err[1024];
+	int ret = -ENOMEM;
+
+	*out = NULL;
+	if (!c)
+		goto fail;
 	ret = policy_render_replace(e->p, p, e->cfg->ifname, &tx);
 	if (!ret)
-		ret = table_text(e->cfg, p, &table);
+		ret = table_text(e->cfg, p, &c->table);
 	if (ret < 0) {
 		say(msg, "cannot render the policy: %s", strerror(-ret));
 		goto fail;
@@ -562,22 +586,29 @@ static int replace(struct enforce *e, struct policy *p, char *yaml, bool builtin
 		goto fail;
 	}
 	free(tx);
-	take(e, p, yaml, builtin, source, table);
+	c->p = p;
+	c->yaml = yaml;
+	c->builtin = builtin;
+	snprintf(c->source, sizeof(c->source), "%s", source);
+	*out = c;
 	return 0;
 fail:
 	free(tx);
-	free(table);
+	if (c)
+		free(c->table);
+	free(c);
 	return ret;
 }
 
-int enforce_apply(struct enforce *e, const char *name, const char *buf, size_t len,
-                  bool kill_denied, long *killed, char **msg)
+int enforce_apply_prepare(const struct enforce *e, const char *name, const char *buf, size_t len,
+                          bool kill_denied, struct enforce_change **out, long *killed, char **msg)
 {
 	struct enforce_env *env = NULL;
 	struct policy *p = NULL;
 	char tmp[4300], *yaml = NULL;
 	int ret;
 
+	*out = NULL;
 	*msg = NULL;
 	*killed = -1;
 	ret = enforce_env_new(&env, e->cfg, true);
@@ -601,7 +632,7 @@ int enforce_apply(struct enforce *e, const char *name, const char *buf, size_t l
 		say(msg, "cannot write policy_file %s: %s", e->cfg->policy_file, strerror(-ret));
 		goto fail;
 	}
-	ret = replace(e, p, yaml, false, e->cfg->policy_file, msg);
+	ret = replace(e, p, yaml, false, e->cfg->policy_file, out, msg);
 	if (ret < 0) {
 		unlink(tmp);
 		goto fail;
@@ -614,7 +645,7 @@ int enforce_apply(struct enforce *e, const char *name, const char *buf, size_t l
 		    e->cfg->policy_file, strerror(-ret));
 	if (kill_denied) {
 		long n = ct_kill(e->cfg->mark_tag, ~e->cfg->mark_id_mask, denied,
-		                 &(struct kill_ctx){.p = e->p});
+		                 &(struct kill_ctx){.p = p});
 
 		if (n < 0)
 			say(msg, "warning: cannot end the flows the policy now denies: %s",
@@ -629,7 +660,7 @@ fail:
 	return ret;
 }
 
-int enforce_reload(struct enforce *e, char **msg)
+int enforce_reload_prepare(const struct enforce *e, struct enforce_change **out, char **msg)
 {
 	struct enforce_env *env = NULL;
 	struct policy *p = NULL;
@@ -637,6 +668,7 @@ int enforce_reload(struct enforce *e, char **msg)
 	bool builtin;
 	int ret;
 
+	*out = NULL;
 	*msg = NULL;
 	ret = enforce_env_new(&env, e->cfg, true);
 	if (ret < 0) {
@@ -647,12 +679,28 @@ int enforce_reload(struct enforce *e, char **msg)
 	enforce_env_free(env);
 	if (ret < 0)
 		return ret;
-	ret = replace(e, p, yaml, builtin, e->cfg->policy_file, msg);
+	ret = replace(e, p, yaml, builtin, e->cfg->policy_file, out, msg);
 	if (ret < 0) {
 		policy_free(p);
 		free(yaml);
 	}
 	return ret;
+}
+
+void enforce_commit(struct enforce *e, struct enforce_change *c)
+{
+	if (!c)
+		return;
+	take(e, c->p, c->yaml, c->builtin, c->source, c->table);
+	c->p = NULL;
+	c->yaml = NULL;
+	c->table = NULL;
+	change_free(c);
+}
+
+void enforce_change_free(struct enforce_change *c)
+{
+	change_free(c);
 }
 
 const struct policy *enforce_policy(const struct enforce *e)

@@ -57,23 +57,32 @@ int enforce_check_file(const struct gw_config *cfg, bool *builtin, char **msg);
 /* Accepts NULL. Leaves the table as it is: it goes with the nft owner. */
 void enforce_free(struct enforce *e);
 
-/* An apply: name and buf as a policy file of that name, parsed against the
- * daemon's view now and tested, replaces the policy in force in one
- * transaction that keeps counters, limits and flow counts, then becomes
+/* An apply, in two halves: the slow one for a worker thread, which only
+ * reads e, and the quick one for the loop's thread, which records the
+ * result in e. Between the two the kernel has the new policy and e still
+ * the old; the next change must not be prepared before the last one is
+ * committed (tunnel/worker.h runs them in that order).
+ *
+ * enforce_apply_prepare: name and buf as a policy file of that name, parsed
+ * against the daemon's view now and tested, replace the policy in force in
+ * one transaction that keeps counters, limits and flow counts, then become
  * policy_file (written to a temporary file first and renamed into place
  * after the kernel took it, the file before kept as policy_file.prev). With
  * kill_denied, the conntrack entries of the clients' flows the new policy
- * denies are deleted, *killed says how many (-1: not asked).
- *
- * Nothing changes unless all of it works: 0, or -errno with *msg (an invalid
- * policy, a failing test, the kernel's refusal, a policy file that cannot be
- * written). After 0, *msg may hold warnings, one per line. */
-int enforce_apply(struct enforce *e, const char *name, const char *buf, size_t len,
-                  bool kill_denied, long *killed, char **msg);
-
-/* SIGHUP: policy_file read again and applied, all or nothing; the file stays
- * as it is. A missing file means the built-in policy. 0 or -errno with *msg. */
-int enforce_reload(struct enforce *e, char **msg);
+ * denies are deleted, *killed says how many (-1: not asked, or failed).
+ * Nothing changes unless all of it works: 0 with *out, or -errno with *msg
+ * (an invalid policy, a failing test, the kernel's refusal, a policy file
+ * that cannot be written). After 0, *msg may hold warnings, one per line. */
+struct enforce_change;
+int enforce_apply_prepare(const struct enforce *e, const char *name, const char *buf, size_t len,
+                          bool kill_denied, struct enforce_change **out, long *killed, char **msg);
+/* SIGHUP: policy_file read again (a missing file: the built-in policy) and
+ * put in the kernel the same way, all or nothing; the file stays as it is. */
+int enforce_reload_prepare(const struct enforce *e, struct enforce_change **out, char **msg);
+/* The change becomes the policy in force in e; takes c. */
+void enforce_commit(struct enforce *e, struct enforce_change *c);
+/* Accepts NULL: a change that will not be committed (the daemon stops). */
+void enforce_change_free(struct enforce_change *c);
 
 /* The policy in force, for show, test and stats. */
 const struct policy *enforce_policy(const struct enforce *e);

@@ -22,6 +22,7 @@
 #include "tunnel/sysctl.h"
 #include "tunnel/tun.h"
 #include "tunnel/wg.h"
+#include "tunnel/worker.h"
 
 #define DEFAULT_CONFIG "/etc/egress/gateway.yaml"
 
@@ -70,6 +71,7 @@ struct gateway {
 	struct nft_owner *nft;
 	struct enforce *policy; /* the table is installed when this is set */
 	struct loop *loop;
+	struct worker *worker; /* policy changes, off the data path */
 	struct control *ctl;
 	uint64_t started;
 };
@@ -82,20 +84,62 @@ static void report(void *arg)
 	wg_device_log_stats(g->dev);
 }
 
-/* SIGHUP: the policy file again, all or nothing. */
+/* SIGHUP: the policy file again, all or nothing, on the worker thread like
+ * an apply. */
+struct reload {
+	struct gateway *g;
+	struct enforce_change *change;
+	char *msg;
+	int ret;
+};
+
+static void reload_run(void *arg)
+{
+	struct reload *r = arg;
+
+	r->ret = enforce_reload_prepare(r->g->policy, &r->change, &r->msg);
+}
+
+static void reload_done(void *arg)
+{
+	struct reload *r = arg;
+	struct gateway *g = r->g;
+
+	if (r->ret < 0) {
+		log_errx("SIGHUP: policy not reloaded, the one in force stays: %s",
+		         r->msg ? r->msg : "out of memory");
+	} else {
+		enforce_commit(g->policy, r->change);
+		log_info("SIGHUP: policy %s in force (%zu rules)%s%s", enforce_source(g->policy),
+		         policy_rule_count(enforce_policy(g->policy)), r->msg ? "; " : "",
+		         r->msg ? r->msg : "");
+	}
+	free(r->msg);
+	free(r);
+}
+
+static void reload_cancel(void *arg)
+{
+	struct reload *r = arg;
+
+	free(r);
+}
+
 static void reload(void *arg)
 {
 	struct gateway *g = arg;
-	char *msg = NULL;
+	struct reload *r = calloc(1, sizeof(*r));
+	int e = r ? 0 : -ENOMEM;
 
-	if (enforce_reload(g->policy, &msg) < 0)
-		log_errx("SIGHUP: policy not reloaded, the one in force stays: %s",
-		         msg ? msg : "out of memory");
-	else
-		log_info("SIGHUP: policy %s in force (%zu rules)%s%s", enforce_source(g->policy),
-		         policy_rule_count(enforce_policy(g->policy)), msg ? "; " : "",
-		         msg ? msg : "");
-	free(msg);
+	if (r) {
+		r->g = g;
+		e = worker_submit(g->worker, reload_run, reload_done, reload_cancel, r);
+	}
+	if (e < 0) {
+		log_errx("SIGHUP: policy not reloaded: %s",
+		         e == -EBUSY ? "too many policy changes waiting" : strerror(-e));
+		free(r);
+	}
 }
 
 static int add_clients(struct wg_device *dev, const struct gw_config *cfg)
@@ -214,6 +258,8 @@ static int start_table(struct gateway *g)
 /* 5. The loop, its signals and the control socket. */
 static int start_loop(struct gateway *g)
 {
+	int e;
+
 	g->loop = loop_new();
 	if (!g->loop ||
 	    daemon_signals(g->loop,
@@ -223,11 +269,18 @@ static int start_loop(struct gateway *g)
 		log_err("event loop");
 		return -1;
 	}
+	e = worker_new(&g->worker, g->loop);
+	if (e < 0) {
+		errno = -e;
+		log_err("worker thread");
+		return -1;
+	}
 	if (control_open(&g->ctl, g->loop,
 	                 &(struct control_view){.cfg = g->cfg,
 	                                        .dev = g->dev,
 	                                        .started = g->started,
-	                                        .policy = g->policy}) < 0)
+	                                        .policy = g->policy,
+	                                        .worker = g->worker}) < 0)
 		return -1;
 	log_info("listening on UDP port %u, interface %s, %zu clients", wg_device_port(g->dev),
 	         g->cfg->ifname, g->cfg->n_clients);
@@ -239,6 +292,9 @@ static void stop(struct gateway *g)
 {
 	int e;
 
+	/* The worker first: the job it runs finishes and answers, the waiting
+	 * ones are told gatewayd stops, then the socket goes. */
+	worker_free(g->worker);
 	control_close(g->ctl);
 	if (g->policy) {
 		e = nft_remove(g->nft);

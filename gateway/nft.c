@@ -404,7 +404,7 @@ static int walk_counters(json_t *root, nft_counter_fn *fn, void *arg)
 
 int nft_counters(struct nft_owner *o, nft_counter_fn *fn, void *arg, char *err, size_t errlen)
 {
-	unsigned flags;
+	struct nft_ctx *ctx = NULL;
 	json_t *root = NULL;
 	json_error_t jerr;
 	int ret;
@@ -413,27 +413,34 @@ int nft_counters(struct nft_owner *o, nft_counter_fn *fn, void *arg, char *err, 
 		err[0] = '\0';
 	if (!o || !fn)
 		return -EINVAL;
-	/* The owner's context, in JSON only for this one listing. */
-	(void)nft_ctx_get_output_buffer(o->ctx); /* drops what an earlier command left */
-	flags = nft_ctx_output_get_flags(o->ctx);
-	nft_ctx_output_set_flags(o->ctx, flags | NFT_CTX_OUTPUT_JSON);
-	ret = nft_run_cmd_from_buffer(o->ctx, "list counters table inet " NFT_TABLE);
-	nft_ctx_output_set_flags(o->ctx, flags);
-	if (ret) {
-		if (err && errlen)
-			snprintf(err, errlen, "%s", nft_ctx_get_error_buffer(o->ctx));
-		return -EINVAL;
+	/* A context of its own, not the owner's: a listing needs no ownership,
+	 * and the owner's may be in a transaction on the worker thread. */
+	ctx = nft_ctx_new(NFT_CTX_DEFAULT);
+	if (!ctx || nft_ctx_buffer_output(ctx) || nft_ctx_buffer_error(ctx)) {
+		ret = -ENOMEM;
+		goto out;
 	}
-	root = json_loads(nft_ctx_get_output_buffer(o->ctx), 0, &jerr);
+	nft_ctx_output_set_flags(ctx, NFT_CTX_OUTPUT_JSON);
+	if (nft_run_cmd_from_buffer(ctx, "list counters table inet " NFT_TABLE)) {
+		if (err && errlen)
+			snprintf(err, errlen, "%s", nft_ctx_get_error_buffer(ctx));
+		ret = -EINVAL;
+		goto out;
+	}
+	root = json_loads(nft_ctx_get_output_buffer(ctx), 0, &jerr);
 	if (!root) {
 		if (err && errlen)
 			snprintf(err, errlen, "the counters' listing is not JSON: %s", jerr.text);
-		return -EINVAL;
+		ret = -EINVAL;
+		goto out;
 	}
 	ret = walk_counters(root, fn, arg);
 	if (ret == -EINVAL && err && errlen)
 		snprintf(err, errlen, "the counters' listing is not understood");
+out:
 	json_decref(root);
+	if (ctx)
+		nft_ctx_free(ctx);
 	return ret;
 }
 

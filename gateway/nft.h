@@ -72,8 +72,9 @@ int nft_apply(struct nft_owner *owner, const char *text, char *err, size_t errle
 int nft_run(struct nft_owner *owner, const char *text, char *err, size_t errlen);
 
 /* Calls fn once for each named counter of table inet egress, as the kernel
- * has them now. 0, or -errno (-EINVAL when the listing is not understood,
- * with err), or what fn returned when not 0, which stops the walk. */
+ * has them now (through a netlink socket of its own, so from any thread). 0, or -errno (-EINVAL
+ * when the listing is not understood, with err), or what fn returned when not 0, which stops the
+ * walk. */
 typedef int nft_counter_fn(void *arg, const char *name, uint64_t packets, uint64_t bytes);
 int nft_counters(struct nft_owner *owner, nft_counter_fn *fn, void *arg, char *err, size_t errlen);
 

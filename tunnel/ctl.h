@@ -69,6 +69,7 @@ struct ctl_request {
 	pid_t pid;           /* the peer, from SO_PEERCRED */
 	uid_t uid;
 	gid_t gid;
+	void *conn; /* the server's, for ctl_defer() */
 };
 
 /* A reply, as the server sends it and as the client gets it back. */
@@ -88,6 +89,18 @@ void ctl_reply_free(struct ctl_reply *r);
  * ctl_fd_read() reads regular files only. */
 typedef int (*ctl_handler_fn)(void *arg, struct ctl_request *req, struct json_t **data, char *err,
                               size_t errlen);
+
+/* A handler whose work takes long (it goes to a worker thread, see
+ * tunnel/worker.h) answers later: it calls ctl_defer() and returns
+ * CTL_DEFERRED. The connection then waits, out of the loop and without the
+ * idle timeout, until ctl_pending_reply() answers it, from the loop's
+ * thread: rc, data (taken) and err (NULL: none) as a handler returns them.
+ * Every deferred request must be answered before ctl_server_close(), which
+ * otherwise drops its connection; the token is gone after either. */
+#define CTL_DEFERRED 1
+struct ctl_pending;
+struct ctl_pending *ctl_defer(struct ctl_request *req);
+void ctl_pending_reply(struct ctl_pending *p, int rc, struct json_t *data, const char *err);
 
 struct ctl_server_params {
 	const char *path;   /* the socket file; its directory is made (0755) if missing */

@@ -34,6 +34,8 @@ struct ctl_conn {
 	uint64_t deadline;     /* CLOCK_MONOTONIC ns: dropped when it passes without progress */
 	struct ctl_parts *out; /* the reply, once there is one */
 	size_t sent;           /* parts of it written */
+	bool pending;          /* deferred by the handler: out of the loop until answered */
+	char cmd[CTL_CMD_MAX]; /* the request's, for messages */
 };
 
 struct ctl_server {
@@ -184,19 +186,16 @@ static void conn_write(struct ctl_conn *c)
 	conn_free(c);
 }
 
-/* The handler's answer, or an error reply when it cannot be sent as it is. */
-static struct ctl_parts *answer(struct ctl_server *s, struct ctl_request *req)
+/* A handler's answer (it takes data), or an error reply when it cannot be
+ * sent as it is. */
+static struct ctl_parts *encode_answer(const char *cmd, int rc, json_t *data, char *err)
 {
-	char err[1024] = "";
-	json_t *data = NULL;
 	struct ctl_parts *p = NULL;
 	struct ctl_reply r = {0};
-	int rc;
 
-	rc = s->handler(s->arg, req, &data, err, sizeof(err));
 	r.ok = rc == 0;
 	if (rc && !err[0])
-		snprintf(err, sizeof(err), "%s", strerror(rc < 0 ? -rc : EIO));
+		snprintf(err, 1024, "%s", strerror(rc < 0 ? -rc : EIO));
 	r.error = err;
 	r.data = data;
 	rc = ctl_reply_encode(&r, CTL_MSG_MAX, &p);
@@ -208,7 +207,7 @@ static struct ctl_parts *answer(struct ctl_server *s, struct ctl_request *req)
 		rc = ctl_reply_encode(&r, CTL_MSG_MAX, &p);
 	}
 	if (rc) {
-		log_warnx("control: the reply to \"%s\" cannot be sent: %s", req->cmd,
+		log_warnx("control: the reply to \"%s\" cannot be sent: %s", cmd,
 		          rc == -EMSGSIZE ? "too large for the socket" : strerror(-rc));
 		r = (struct ctl_reply){.ok = false, .error = (char *)"the reply cannot be sent"};
 		if (ctl_reply_encode(&r, CTL_MSG_MAX, &p) < 0)
@@ -216,6 +215,45 @@ static struct ctl_parts *answer(struct ctl_server *s, struct ctl_request *req)
 	}
 	json_decref(data);
 	return p;
+}
+
+static int on_conn(void *arg, uint32_t events);
+
+/* Sends c's reply from now on: only writing, a second request is not read. */
+static void start_reply(struct ctl_conn *c, bool watched)
+{
+	struct ctl_server *s = c->srv;
+
+	if (!c->out) {
+		conn_free(c);
+		return;
+	}
+	c->deadline = mono_ns() + (uint64_t)s->idle_ms * 1000000u;
+	if ((watched ? loop_mod(s->loop, c->fd, EPOLLOUT)
+	             : loop_add(s->loop, c->fd, EPOLLOUT, on_conn, c)) < 0) {
+		conn_free(c);
+		return;
+	}
+	conn_write(c);
+}
+
+struct ctl_pending *ctl_defer(struct ctl_request *req)
+{
+	struct ctl_conn *c = req->conn;
+
+	c->pending = true;
+	return (struct ctl_pending *)c;
+}
+
+void ctl_pending_reply(struct ctl_pending *p, int rc, json_t *data, const char *err)
+{
+	struct ctl_conn *c = (struct ctl_conn *)p;
+	char buf[1024];
+
+	snprintf(buf, sizeof(buf), "%s", err ? err : "");
+	c->pending = false;
+	c->out = encode_answer(c->cmd, rc, data, buf);
+	start_reply(c, false);
 }
 
 /* Takes the request (one message) and queues its reply. */
@@ -270,23 +308,29 @@ static void conn_read(struct ctl_conn *c)
 		if (ctl_reply_encode(&bad, CTL_MSG_MAX, &c->out) < 0)
 			c->out = NULL;
 	} else {
+		char herr[1024] = "";
+		json_t *data = NULL;
+		int rc;
+
 		req.fd = n_fds ? fds[0] : -1;
-		c->out = answer(s, &req);
+		req.conn = c;
+		snprintf(c->cmd, sizeof(c->cmd), "%s", req.cmd);
+		rc = s->handler(s->arg, &req, &data, herr, sizeof(herr));
 		if (req.fd >= 0)
 			close(req.fd);
+		if (rc == CTL_DEFERRED && c->pending) {
+			/* Out of the loop until the answer: a peer that hangs up
+			 * meanwhile is found when the reply is written. */
+			json_decref(data);
+			json_decref(root);
+			loop_del(s->loop, c->fd);
+			c->deadline = UINT64_MAX;
+			return;
+		}
+		c->out = encode_answer(c->cmd, rc == CTL_DEFERRED ? -EIO : rc, data, herr);
 	}
 	json_decref(root);
-	if (!c->out) {
-		conn_free(c);
-		return;
-	}
-	c->deadline = mono_ns() + (uint64_t)s->idle_ms * 1000000u;
-	/* From now on only writing: a second request is not read. */
-	if (loop_mod(s->loop, c->fd, EPOLLOUT) < 0) {
-		conn_free(c);
-		return;
-	}
-	conn_write(c);
+	start_reply(c, true);
 }
 
 /* Whatever the events say, the socket calls decide: an event may be stale

@@ -24,6 +24,7 @@
 #include "tunnel/ctl.h"
 #include "tunnel/log.h"
 #include "tunnel/loop.h"
+#include "tunnel/worker.h"
 
 #define IDLE_MS   300
 #define MAX_CONNS 4
@@ -80,9 +81,56 @@ static json_t *big_array(size_t n)
 
 /* ---- the server under test, in a thread */
 
+/* "slow": the reply deferred, the work (a sleep of args.ms) on a worker
+ * thread, the answer from the loop's thread. */
+static struct worker *slow_worker;
+static int slow_done_count;
+
+struct slow {
+	struct ctl_pending *pending;
+	json_int_t ms;
+};
+
+static void slow_run(void *arg)
+{
+	struct slow *sl = arg;
+
+	usleep((useconds_t)sl->ms * 1000);
+}
+
+static void slow_done(void *arg)
+{
+	struct slow *sl = arg;
+
+	slow_done_count++;
+	ctl_pending_reply(sl->pending, 0, json_pack("{s:I}", "slept", sl->ms), NULL);
+	free(sl);
+}
+
+static void slow_cancel(void *arg)
+{
+	struct slow *sl = arg;
+
+	ctl_pending_reply(sl->pending, -ECANCELED, NULL, "cancelled");
+	free(sl);
+}
+
 static int handler(void *arg, struct ctl_request *req, json_t **data, char *err, size_t errlen)
 {
 	json_int_t n = 0;
+
+	if (!strcmp(req->cmd, "slow")) {
+		struct slow *sl = calloc(1, sizeof(*sl));
+
+		json_unpack(req->args, "{s:I}", "ms", &sl->ms);
+		sl->pending = ctl_defer(req);
+		if (worker_submit(slow_worker, slow_run, slow_done, slow_cancel, sl) < 0) {
+			free(sl);
+			snprintf(err, errlen, "busy");
+			return -EBUSY;
+		}
+		return CTL_DEFERRED;
+	}
 
 	if (!strcmp(req->cmd, "echo")) {
 		*data = json_incref(req->args);
@@ -150,6 +198,8 @@ static int server_start(struct server *s, const char *path, const char *group)
 	s->loop = loop_new();
 	if (pipe(s->stop) < 0 || loop_add(s->loop, s->stop[0], EPOLLIN, on_stop, NULL) < 0)
 		return -1;
+	if (worker_new(&slow_worker, s->loop) < 0)
+		return -1;
 	ret = ctl_server_open(&s->srv, s->loop,
 	                      &(struct ctl_server_params){.path = path,
 	                                                  .group = group,
@@ -168,6 +218,7 @@ static void server_stop(struct server *s)
 {
 	CHECK(write(s->stop[1], "x", 1) == 1);
 	pthread_join(s->thread, NULL);
+	worker_free(slow_worker);
 	ctl_server_close(s->srv);
 	loop_free(s->loop);
 	close(s->stop[0]);
@@ -781,6 +832,66 @@ static void test_fds(void)
 	unlink(path);
 }
 
+/* A deferred reply: the loop serves others meanwhile, the answer arrives
+ * whole after the idle time has passed, and a client that hangs up before
+ * it costs nothing. */
+struct slow_call {
+	pthread_t thread;
+	json_int_t ms;
+	struct ctl_reply *r;
+};
+
+static void *slow_call_run(void *arg)
+{
+	struct slow_call *sc = arg;
+	json_t *args = json_pack("{s:I}", "ms", sc->ms);
+	char err[256];
+
+	if (ctl_call(sock_path, "slow", args, -1, 0, &sc->r, err, sizeof(err)) < 0)
+		sc->r = NULL;
+	json_decref(args);
+	return NULL;
+}
+
+static void test_deferred(void)
+{
+	struct slow_call sc = {.ms = 2 * IDLE_MS};
+	struct ctl_reply *r;
+	json_int_t slept = 0;
+	uint64_t t0;
+	const char *slow100 = "{\"cmd\":\"slow\",\"args\":{\"ms\":100}}";
+	size_t before;
+	int s, done;
+
+	t0 = now_ms();
+	CHECK(pthread_create(&sc.thread, NULL, slow_call_run, &sc) == 0);
+	usleep(50000);
+	/* The loop is free while the slow request waits for its worker. */
+	r = call("echo", json_pack("{s:i}", "x", 1), -1);
+	CHECK(r && r->ok);
+	CHECK(now_ms() - t0 < (uint64_t)IDLE_MS);
+	ctl_reply_free(r);
+	pthread_join(sc.thread, NULL);
+	CHECK(sc.r && sc.r->ok);
+	CHECK(sc.r && json_unpack(sc.r->data, "{s:I}", "slept", &slept) == 0 && slept == sc.ms);
+	CHECK(now_ms() - t0 >= (uint64_t)sc.ms);
+	ctl_reply_free(sc.r);
+
+	/* Gone before its answer: the answer is dropped, the connection freed. */
+	usleep(20000);
+	before = open_fds();
+	done = slow_done_count;
+	s = raw_connect();
+	CHECK(send(s, slow100, strlen(slow100), 0) == (ssize_t)strlen(slow100));
+	usleep(20000);
+	close(s);
+	for (int i = 0; i < 100 && slow_done_count == done; i++)
+		usleep(10000);
+	CHECK_INT(slow_done_count, done + 1);
+	usleep(20000);
+	CHECK_INT(open_fds(), before);
+}
+
 int main(void)
 {
 	struct server s;
@@ -803,6 +914,7 @@ int main(void)
 	test_stalled();
 	test_limit();
 	test_fds();
+	test_deferred();
 	server_stop(&s);
 	rmdir(dir);
 	return check_done("test_ctl");
