@@ -18,19 +18,32 @@
 # For each: iperf3 TCP, one stream and four (-P 4), $BENCH_SECONDS each
 # (default 10), and the median of 200 ping round trips at 5 ms intervals.
 #
-# Usage: scripts/bench.sh [--no-build]     (as root)
+# Then the policy (egress only), over IPv6 through the tunnel, with 100
+# clients in gateway.yaml (edge1 and 99 that never connect):
+#   - the time `gatewayctl policy apply` takes for a policy of 10,000 CIDRs
+#     in 100 rules that every client's chain holds (goal: under 1 s), and
+#     for the same policy again (what each later apply costs);
+#   - new TCP connections per second from edge1 with that policy in force,
+#     as a ratio of the same with the built-in policy (goal: at least 0.9):
+#     each connection is a new flow, so it passes all 100 rules' sets, while
+#     bulk throughput would not (established flows are accepted first).
+#
+# Usage: scripts/bench.sh [--no-build] [--policy]     (as root)
+#   --policy   only the policy part
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # The comment at the top of this file is its help.
 usage() { sed -n '2,/^set -/{/^#/s/^# \{0,1\}//p}' "$0"; }
-build=1
-case ${1:-} in
-"") ;;
---no-build) build=0 ;;
--h | --help) usage; exit 0 ;;
-*) echo "bench.sh: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
-esac
+build=1 only_policy=0
+for arg in "$@"; do
+	case $arg in
+	--no-build) build=0 ;;
+	--policy) only_policy=1 ;;
+	-h | --help) usage; exit 0 ;;
+	*) echo "bench.sh: unknown argument '$arg'" >&2; usage >&2; exit 2 ;;
+	esac
+done
 
 if [[ $(id -u) != 0 ]]; then
 	echo "bench.sh: needs root (it makes network namespaces); try: sudo $0" >&2
@@ -104,78 +117,175 @@ edge_rules_del() {
 	e1 ip rule del table main suppress_prefixlength 0 2>/dev/null || true
 }
 
-topology_line
-keys gateway edge1
-start iperf3 "$NS_HOST" iperf3 -s -B "$HOST"
-wait_for 10 "iperf3 on the host" listening "$NS_HOST" tcp "$HOST:5201"
-echo "$(nproc) CPUs, ${BENCH_SECONDS}s per iperf3 run, $(uname -r)"
+throughput() {
+	start iperf3 "$NS_HOST" iperf3 -s -B "$HOST"
+	wait_for 10 "iperf3 on the host" listening "$NS_HOST" tcp "$HOST:5201"
+	echo "${BENCH_SECONDS}s per iperf3 run"
 
-gw nft -f - <<'EOF'
-table inet bench_direct {
-	chain postrouting {
-		type nat hook postrouting priority srcnat;
-		oifname "wan0" ip saddr 192.0.2.0/24 masquerade
+	gw nft -f - <<-'EOF'
+	table inet bench_direct {
+		chain postrouting {
+			type nat hook postrouting priority srcnat;
+			oifname "wan0" ip saddr 192.0.2.0/24 masquerade
+		}
 	}
+	EOF
+	measure direct
+	gw nft delete table inet bench_direct
+
+	wggo_gateway edge1
+	wggo_edge edge1
+	measure wireguard-go
+	MEM[wireguard-go]="$(peak_rss wggo-gw) $(peak_rss wggo-edge1)"
+	stop wggo-edge1
+	stop wggo-gw
+	edge_rules_del
+	gw nft delete table inet wggo
+
+	modes=(direct wireguard-go)
+	if [[ -x $GATEWAYD && -x $EDGED ]]; then
+		gatewayd_start edge1
+		edged_start edge1
+		measure egress
+		MEM[egress]="$(peak_rss gatewayd) $(peak_rss edged-edge1)"
+		stop edged-edge1
+		stop gatewayd
+		modes+=(egress)
+	else
+		printf '\n!!!!!!!!!!\n!!! egress SKIPPED: %s or %s is missing (scripts/build.sh builds them)\n!!!!!!!!!!\n' \
+			"$GATEWAYD" "$EDGED"
+	fi
 }
-EOF
-measure direct
-gw nft delete table inet bench_direct
-
-wggo_gateway edge1
-wggo_edge edge1
-measure wireguard-go
-MEM[wireguard-go]="$(peak_rss wggo-gw) $(peak_rss wggo-edge1)"
-stop wggo-edge1
-stop wggo-gw
-edge_rules_del
-gw nft delete table inet wggo
-
-modes=(direct wireguard-go)
-if [[ -x $GATEWAYD && -x $EDGED ]]; then
-	gatewayd_start edge1
-	edged_start edge1
-	measure egress
-	MEM[egress]="$(peak_rss gatewayd) $(peak_rss edged-edge1)"
-	stop edged-edge1
-	stop gatewayd
-	modes+=(egress)
-else
-	printf '\n!!!!!!!!!!\n!!! egress SKIPPED: %s or %s is missing (scripts/build.sh builds them)\n!!!!!!!!!!\n' \
-		"$GATEWAYD" "$EDGED"
-fi
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", (b > 0 ? a / b : 0) }'; }
 
-log "results (ratio to direct in brackets)"
-printf '%-14s %22s %22s %20s\n' "" "TCP 1 stream" "TCP 4 streams" "median RTT"
-for m in "${modes[@]}"; do
-	printf '%-14s %11s Mbit/s (%s) %11s Mbit/s (%s) %10s ms (%s)\n' "$m" \
-		"${TCP1[$m]}" "$(ratio "${TCP1[$m]}" "${TCP1[direct]}")" \
-		"${TCP4[$m]}" "$(ratio "${TCP4[$m]}" "${TCP4[direct]}")" \
-		"${RTT[$m]}" "$(ratio "${RTT[$m]}" "${RTT[direct]}")"
-done
+throughput_results() {
+	log "results (ratio to direct in brackets)"
+	printf '%-14s %22s %22s %20s\n' "" "TCP 1 stream" "TCP 4 streams" "median RTT"
+	for m in "${modes[@]}"; do
+		printf '%-14s %11s Mbit/s (%s) %11s Mbit/s (%s) %10s ms (%s)\n' "$m" \
+			"${TCP1[$m]}" "$(ratio "${TCP1[$m]}" "${TCP1[direct]}")" \
+			"${TCP4[$m]}" "$(ratio "${TCP4[$m]}" "${TCP4[direct]}")" \
+			"${RTT[$m]}" "$(ratio "${RTT[$m]}" "${RTT[direct]}")"
+	done
 
-echo
-echo "peak resident memory after the runs (VmHWM), gateway and edge daemon:"
-for m in "${modes[@]}"; do
-	[[ -n ${MEM[$m]:-} ]] || continue
-	read -r g e <<<"${MEM[$m]}"
-	printf '%-14s gateway %6s KiB   edge %6s KiB\n' "$m" "$g" "$e"
-done
-
-if [[ -n ${TCP1[egress]:-} ]]; then
 	echo
-	eg=${TCP1[egress]} wg=${TCP1[wireguard-go]}
-	if ((eg > wg)); then
-		echo "single-stream TCP: egress is ahead of wireguard-go ($eg vs $wg Mbit/s, $(ratio "$eg" "$wg")x)"
-	else
-		echo "single-stream TCP: egress is NOT ahead of wireguard-go ($eg vs $wg Mbit/s)"
+	echo "peak resident memory after the runs (VmHWM), gateway and edge daemon:"
+	for m in "${modes[@]}"; do
+		[[ -n ${MEM[$m]:-} ]] || continue
+		read -r g e <<<"${MEM[$m]}"
+		printf '%-14s gateway %6s KiB   edge %6s KiB\n' "$m" "$g" "$e"
+	done
+
+	if [[ -n ${TCP1[egress]:-} ]]; then
+		echo
+		eg=${TCP1[egress]} wg=${TCP1[wireguard-go]}
+		if ((eg > wg)); then
+			echo "single-stream TCP: egress is ahead of wireguard-go ($eg vs $wg Mbit/s, $(ratio "$eg" "$wg")x)"
+		else
+			echo "single-stream TCP: egress is NOT ahead of wireguard-go ($eg vs $wg Mbit/s)"
+		fi
+		added_eg=$(awk -v a="${RTT[egress]}" -v d="${RTT[direct]}" 'BEGIN { printf "%.3f", a - d }')
+		added_wg=$(awk -v a="${RTT[wireguard-go]}" -v d="${RTT[direct]}" 'BEGIN { printf "%.3f", a - d }')
+		if awk -v e="$added_eg" -v w="$added_wg" 'BEGIN { exit !(e <= w) }'; then
+			echo "added RTT: egress +$added_eg ms, no higher than wireguard-go's +$added_wg ms"
+		else
+			echo "added RTT: egress +$added_eg ms, HIGHER than wireguard-go's +$added_wg ms"
+		fi
 	fi
-	added_eg=$(awk -v a="${RTT[egress]}" -v d="${RTT[direct]}" 'BEGIN { printf "%.3f", a - d }')
-	added_wg=$(awk -v a="${RTT[wireguard-go]}" -v d="${RTT[direct]}" 'BEGIN { printf "%.3f", a - d }')
-	if awk -v e="$added_eg" -v w="$added_wg" 'BEGIN { exit !(e <= w) }'; then
-		echo "added RTT: egress +$added_eg ms, no higher than wireguard-go's +$added_wg ms"
-	else
-		echo "added RTT: egress +$added_eg ms, HIGHER than wireguard-go's +$added_wg ms"
-	fi
+}
+
+# big_policy FILE: 100 rules from any client, each denying 100 IPv6 /48s of
+# 2001:db8::/32 (none adjacent, so the compiler cannot merge them: 10,000
+# intervals), then the internet allowed.
+big_policy() {
+	python3 - "$1" <<-'PY'
+		import sys
+		with open(sys.argv[1], "w") as f:
+		    f.write("version: 1\ndefault: deny\nrules:\n")
+		    for r in range(100):
+		        cidrs = ", ".join('"2001:db8:%x::/48"' % (0x1000 + 2 * (r * 100 + i))
+		                          for i in range(100))
+		        f.write("  - {name: block-%d, from: [any], to: [%s], action: deny}\n" % (r, cidrs))
+		    f.write("  - {name: internet, from: [any], to: [internet], action: allow}\n")
+	PY
+}
+
+median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+
+# apply_seconds FILE: how long `gatewayctl policy apply FILE` takes.
+apply_seconds() {
+	local t0=$EPOCHREALTIME
+	ctl policy apply "$1" >/dev/null || die "policy apply $1 failed"
+	awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.3f", b - a }'
+}
+
+# conn_rate: new TCP connections per second from edge1 to the host over IPv6
+# through the tunnel, 4 workers for $BENCH_SECONDS.
+conn_rate() {
+	e1 python3 scripts/connrate.py run "$HOST6" 8080 "$BENCH_SECONDS" 4 ||
+		die "the connection-rate run failed"
+}
+
+policy_bench() {
+	local c i t_first t_again rates_builtin=() rates_big=() m_builtin m_big
+	log "policy: 100 clients, IPv6 through the tunnel"
+	addr "$NS_GW" wan0 "$GW_PUBLIC6/64"
+	addr "$NS_HOST" eth0 "$HOST6/64"
+	gw ip -6 route add 2001:db8:80::/64 dev wan0
+	host ip -6 route add 2001:db8:51::/64 dev eth0
+	{
+		gateway_yaml -6 edge1
+		for ((i = 3; i <= 101; i++)); do
+			c=c$i
+			echo "  - name: $c"
+			echo "    public_key: \"$(wg genkey | wg pubkey)\""
+			echo "    address: 100.64.0.$i"
+			echo "    address6: fd00:64::$i"
+		done
+	} >"$EG_DIR/gateway.yaml"
+	start gatewayd "$NS_GW" "$GATEWAYD" -c "$EG_DIR/gateway.yaml"
+	wait_for 10 "gatewayd's control socket" test -S "$EG_DIR/run/gatewayd.sock"
+	edged_start -6 edge1
+	wait_for 10 "edge1's tunnel over IPv6" e1 ping -6 -c1 -W1 "$HOST6"
+	start connrate "$NS_HOST" python3 scripts/connrate.py serve "$HOST6" 8080
+	wait_for 10 "the connection server" listening "$NS_HOST" tcp "[$HOST6]:8080"
+
+	big_policy "$EG_DIR/big.yaml"
+	printf '%s\n' "$(ctl policy show | sed '1d;$d')" >"$EG_DIR/builtin.yaml"
+	t_first=$(apply_seconds "$EG_DIR/big.yaml")
+	t_again=$(apply_seconds "$EG_DIR/big.yaml")
+	echo "apply, 10,000 CIDRs:    $t_first s (again: $t_again s)"
+	# Three rounds each, interleaved: the rate drifts by some 15% from run to
+	# run on two shared cores, so the medians are compared.
+	for i in 1 2 3; do
+		ctl policy apply "$EG_DIR/builtin.yaml" >/dev/null
+		rates_builtin+=("$(conn_rate)")
+		ctl policy apply "$EG_DIR/big.yaml" >/dev/null
+		rates_big+=("$(conn_rate)")
+		echo "round $i: built-in ${rates_builtin[-1]}, 10,000 CIDRs ${rates_big[-1]} new connections/s"
+	done
+	stop connrate
+	stop edged-edge1
+	stop gatewayd
+
+	log "policy results"
+	m_builtin=$(median "${rates_builtin[@]}")
+	m_big=$(median "${rates_big[@]}")
+	echo "apply of 10,000 CIDRs / 100 clients: $t_first s, again $t_again s (goal < 1 s)"
+	echo "new connections/s: $m_big with it, $m_builtin with the built-in policy (medians of 3):" \
+		"ratio $(ratio "$m_big" "$m_builtin") (goal >= 0.9)"
+}
+
+topology_line
+keys gateway edge1
+echo "$(nproc) CPUs, $(uname -r)"
+if ((!only_policy)); then
+	throughput
+	throughput_results
+fi
+if [[ -x $GATEWAYD && -x $EDGED ]]; then
+	policy_bench
+else
+	printf '\n!!! policy SKIPPED: %s or %s is missing\n' "$GATEWAYD" "$EDGED"
 fi
