@@ -14,7 +14,8 @@ enum watch_kind { WATCH_FREE, WATCH_FD, WATCH_TIMER };
 
 struct watch {
 	enum watch_kind kind;
-	int fd; /* a timer's is the loop's own */
+	uint32_t gen; /* bumped when the watch is deleted: see watch_key() */
+	int fd;       /* a timer's is the loop's own */
 	loop_fd_fn fn;
 	loop_tick_fn tick_fn;
 	void *arg;
@@ -61,14 +62,33 @@ void loop_free(struct loop *l)
 }
 
 /* The epoll data of a watch is its slot in the table (stable while the table
- * grows, since it is an index); the signal fd has the slot past any table. */
+ * grows, since it is an index) in the low 32 bits and the slot's generation in
+ * the high ones. A handler may delete a watch whose event is later in the
+ * batch that loop_run() is going through, and a watch added next may take
+ * the freed slot (and the fd number): the generation, bumped on every delete,
+ * tells the stale event from the new watch's. The signal fd has a key no slot
+ * reaches, as the table stops short of SLOT_MAX slots. */
+#define SLOT_MAX    UINT32_MAX
 #define SLOT_SIGNAL UINT64_MAX
 
-static int watch_fd(struct loop *l, int fd, uint32_t events, uint64_t slot)
+static uint64_t watch_key(const struct loop *l, size_t slot)
 {
-	struct epoll_event ev = {.events = events, .data.u64 = slot};
+	return (uint64_t)l->watches[slot].gen << 32 | slot;
+}
+
+static int watch_fd(struct loop *l, int fd, uint32_t events, uint64_t key)
+{
+	struct epoll_event ev = {.events = events, .data.u64 = key};
 
 	return epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+}
+
+/* Frees a slot; an event of its old watch still in the batch is skipped. */
+static void watch_clear(struct loop *l, size_t slot)
+{
+	uint32_t gen = l->watches[slot].gen + 1;
+
+	l->watches[slot] = (struct watch){.kind = WATCH_FREE, .gen = gen};
 }
 
 /* A free slot of the table, grown if there is none; -ENOMEM. */
@@ -81,6 +101,8 @@ static int free_slot(struct loop *l, size_t *slot)
 		if (l->watches[i].kind == WATCH_FREE)
 			return *slot = i, 0;
 	cap = l->n_watches ? l->n_watches * 2 : 8;
+	if (cap >= SLOT_MAX || cap > SIZE_MAX / sizeof(*w))
+		return -ENOMEM;
 	w = realloc(l->watches, cap * sizeof(*w));
 	if (!w)
 		return -ENOMEM;
@@ -98,10 +120,11 @@ int loop_add(struct loop *l, int fd, uint32_t events, loop_fd_fn fn, void *arg)
 
 	err = free_slot(l, &slot);
 	if (!err)
-		err = watch_fd(l, fd, events, slot);
+		err = watch_fd(l, fd, events, watch_key(l, slot));
 	if (err)
 		return err;
-	l->watches[slot] = (struct watch){.kind = WATCH_FD, .fd = fd, .fn = fn, .arg = arg};
+	l->watches[slot] = (struct watch){
+	        .kind = WATCH_FD, .gen = l->watches[slot].gen, .fd = fd, .fn = fn, .arg = arg};
 	return 0;
 }
 
@@ -110,7 +133,7 @@ int loop_del(struct loop *l, int fd)
 	for (size_t slot = 0; slot < l->n_watches; slot++) {
 		if (l->watches[slot].kind == WATCH_FD && l->watches[slot].fd == fd) {
 			epoll_ctl(l->epfd, EPOLL_CTL_DEL, fd, NULL);
-			l->watches[slot] = (struct watch){0};
+			watch_clear(l, slot);
 			return 0;
 		}
 	}
@@ -121,7 +144,7 @@ int loop_mod(struct loop *l, int fd, uint32_t events)
 {
 	for (size_t slot = 0; slot < l->n_watches; slot++) {
 		if (l->watches[slot].kind == WATCH_FD && l->watches[slot].fd == fd) {
-			struct epoll_event ev = {.events = events, .data.u64 = slot};
+			struct epoll_event ev = {.events = events, .data.u64 = watch_key(l, slot)};
 
 			return epoll_ctl(l->epfd, EPOLL_CTL_MOD, fd, &ev) < 0 ? -errno : 0;
 		}
@@ -171,12 +194,16 @@ int loop_tick(struct loop *l, unsigned interval_ms, loop_tick_fn fn, void *arg)
 	its.it_value = its.it_interval;
 	err = timerfd_settime(fd, 0, &its, NULL) < 0 ? -errno : 0;
 	if (!err)
-		err = watch_fd(l, fd, EPOLLIN, slot);
+		err = watch_fd(l, fd, EPOLLIN, watch_key(l, slot));
 	if (err) {
 		close(fd);
 		return err;
 	}
-	l->watches[slot] = (struct watch){.kind = WATCH_TIMER, .fd = fd, .tick_fn = fn, .arg = arg};
+	l->watches[slot] = (struct watch){.kind = WATCH_TIMER,
+	                                  .gen = l->watches[slot].gen,
+	                                  .fd = fd,
+	                                  .tick_fn = fn,
+	                                  .arg = arg};
 	return 0;
 }
 
@@ -197,7 +224,7 @@ static int on_watch(struct watch *w, uint32_t events)
 	if (w->kind == WATCH_FD)
 		return w->fn(w->arg, events);
 	if (w->kind != WATCH_TIMER)
-		return 0; /* deleted by an earlier handler of this batch */
+		return 0; /* cannot be: a free slot's events were all stale */
 	/* However many intervals passed while the loop was busy, one call. */
 	if (read(w->fd, &expirations, sizeof(expirations)) != sizeof(expirations))
 		return 0;
@@ -217,15 +244,16 @@ int loop_run(struct loop *l)
 			return -errno;
 		}
 		for (int i = 0; i < n; i++) {
-			uint64_t slot = events[i].data.u64;
+			uint64_t key = events[i].data.u64;
+			size_t slot = (uint32_t)key;
 			int rc;
 
-			if (slot == SLOT_SIGNAL)
+			if (key == SLOT_SIGNAL)
 				rc = on_signal(l);
-			else if (slot < l->n_watches)
+			else if (slot < l->n_watches && watch_key(l, slot) == key)
 				rc = on_watch(&l->watches[slot], events[i].events);
 			else
-				rc = 0;
+				rc = 0; /* its watch was deleted by a handler of this batch */
 			if (rc < 0)
 				return 0;
 		}

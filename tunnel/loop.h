@@ -18,8 +18,15 @@ struct loop *loop_new(void);
 void loop_free(struct loop *l);
 
 /* Watches fd for events (EPOLLIN, ...); as many fds as wanted. The fd stays
- * the caller's. 0 or -errno. */
+ * the caller's. 0 or -errno.
+ * Both may be called from a handler, loop_run() going through a batch of
+ * events at the time: an fd deleted by a handler gets no event of the batch
+ * in progress, and an fd added in a handler none of it either, even when it
+ * takes the deleted one's place (its fd number, its slot); its events come
+ * from the next wake-up on. */
 int loop_add(struct loop *l, int fd, uint32_t events, loop_fd_fn fn, void *arg);
+/* Stops watching an fd added with loop_add(): 0, or -ENOENT when it is not
+ * watched. The caller may close it at once. */
 int loop_del(struct loop *l, int fd);
 /* Changes the events watched on an fd added with loop_add(): 0, -ENOENT when
  * it is not watched, or -errno from epoll. */
