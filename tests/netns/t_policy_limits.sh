@@ -166,20 +166,20 @@ for c in e1c2 e1c3 e1c4 e2c1 e2c2 e2c3 e2c4 e2c5; do
 	stop "$c" || true
 done
 
-# The cap counts every packet's IP bytes (nft sees the inner packet: from the
-# TUN up, to the TUN down), while iperf3 reports TCP payload, about 3.7 %
-# less at an MSS of 1380 with timestamps (1368 of every 1420 bytes). So each
-# run is judged twice, within 10 % of 50 Mbit/s: its goodput, as iperf3's
-# receiver reports it, and its IP rate, what a counter of IP bytes counts
-# over 7 s of iperf3's 10 after its 2 omitted (the ends of a run are not
-# the steady state: the sender's queue drains after the receiver's count
-# stopped). The counters sit where packets come
-# one by one out of a tunnel daemon: up in the gateway's forward hook after
-# the policy's chain (from the TUN), down at edge1's input from its TUN.
-# Elsewhere GSO and GRO join segments, and a joined one's headers count once
-# (in the gateway's forward hook down, and so for the limit there too).
-# iperf3 omits 2 s of start-up: the limit's bucket holds one second of
-# rate, which a new flow spends at once.
+# The cap counts IP bytes (nft sees the inner packet: from the TUN up, to
+# the TUN down), while iperf3 reports TCP payload, about 3.7 % less at an
+# MSS of 1380 with timestamps (1368 of every 1420 bytes). So each run is
+# judged twice, within 10 % of 50 Mbit/s: by its goodput as iperf3's
+# receiver reports it, and by a counter of IP bytes over 7 s of the 10 that
+# iperf3 measures (the ends of a run are no steady state: the sender's queue
+# drains after the receiver stopped counting). The counters sit where
+# packets come one by one out of a tunnel daemon: up in the gateway's
+# forward hook after the policy's chain, down at edge1's input from its TUN.
+# Elsewhere GSO and GRO join segments and count a joined one's headers once,
+# and so does the limit down: the host's TSO segments reach the gateway's
+# forward hook as one skb of up to 64 KB, which the limit passes or drops
+# whole. iperf3 omits 2 s of start-up: the limit's bucket holds one second
+# of rate, which a new flow spends at once.
 log "bandwidth 50mbit for edge1: 45..55 Mbit/s both ways; edge2 unlimited"
 policy bw '  - for: [edge1]
     bandwidth: 50mbit'
