@@ -220,6 +220,14 @@ apply_seconds() {
 	awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.3f", b - a }'
 }
 
+# ping_stats: 400 pings 10 ms apart from edge1 to the host over IPv6 through
+# the tunnel: "max MAX ms, avg AVG ms, LOSS loss".
+ping_stats() {
+	e1 ping -6 -n -q -i 0.01 -c 400 -W 1 "$HOST6" | awk '
+		/packet loss/ { for (i = 1; i <= NF; i++) if ($i ~ /%$/) loss = $i }
+		/^rtt/ { split($4, v, "/"); printf "max %s ms, avg %s ms, %s loss\n", v[3], v[2], loss }'
+}
+
 # conn_rate: new TCP connections per second from edge1 to the host over IPv6
 # through the tunnel, 4 workers for $BENCH_SECONDS.
 conn_rate() {
@@ -229,6 +237,7 @@ conn_rate() {
 
 policy_bench() {
 	local c i t_first t_again rates_builtin=() rates_big=() m_builtin m_big
+	local rtt_idle rtt_applying applies
 	log "policy: 100 clients, IPv6 through the tunnel"
 	addr "$NS_GW" wan0 "$GW_PUBLIC6/64"
 	addr "$NS_HOST" eth0 "$HOST6/64"
@@ -265,6 +274,18 @@ policy_bench() {
 		rates_big+=("$(conn_rate)")
 		echo "round $i: built-in ${rates_builtin[-1]}, 10,000 CIDRs ${rates_big[-1]} new connections/s"
 	done
+	# The data path during applies: 400 pings 10 ms apart through the tunnel,
+	# once while nothing happens and once while the two policies are applied
+	# in turn, as fast as gatewayctl can.
+	rtt_idle=$(ping_stats)
+	# shellcheck disable=SC2016 # expanded by the inner bash, from its arguments
+	start applier "$NS_GW" bash -c 'while :; do
+		for f in big builtin; do "$1" --socket "$2" policy apply "$3/$f.yaml" >/dev/null; done
+	done' applier "$GATEWAYCTL" "$EG_DIR/run/gatewayd.sock" "$EG_DIR"
+	rtt_applying=$(ping_stats)
+	stop applier TERM || true
+	applies=$(grep -c "applied" "$EG_DIR/gatewayd.log")
+	echo "pings, max/avg RTT and loss: idle $rtt_idle; during applies $rtt_applying"
 	stop connrate
 	stop edged-edge1
 	stop gatewayd
@@ -275,6 +296,9 @@ policy_bench() {
 	echo "apply of 10,000 CIDRs / 100 clients: $t_first s, again $t_again s (goal < 1 s)"
 	echo "new connections/s: $m_big with it, $m_builtin with the built-in policy (medians of 3):" \
 		"ratio $(ratio "$m_big" "$m_builtin") (goal >= 0.9)"
+	echo "pings through the tunnel: idle $rtt_idle"
+	echo "  while applying the 10,000-CIDR and the built-in policy in turn: $rtt_applying"
+	echo "  ($applies applies in all in this run)"
 }
 
 topology_line

@@ -867,7 +867,9 @@ static void test_deferred(void)
 	CHECK(pthread_create(&sc.thread, NULL, slow_call_run, &sc) == 0);
 	usleep(50000);
 	/* The loop is free while the slow request waits for its worker. */
-	r = call("echo", json_pack("{s:i}", "x", 1), -1);
+	json_t *one = json_pack("{s:i}", "x", 1);
+	r = call("echo", one, -1);
+	json_decref(one);
 	CHECK(r && r->ok);
 	CHECK(now_ms() - t0 < (uint64_t)IDLE_MS);
 	ctl_reply_free(r);

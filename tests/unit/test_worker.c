@@ -112,8 +112,11 @@ int main(void)
 		CHECK_INT(worker_submit(w, run, done, cancel, job('x')), 0);
 	usleep(5000); /* the first is running now, WORKER_QUEUE_MAX - 1 wait */
 	CHECK_INT(worker_submit(w, run, done, cancel, job('y')), 0);
-	ret = worker_submit(w, run, done, cancel, job('z'));
+	struct job *z = job('z');
+	ret = worker_submit(w, run, done, cancel, z);
 	CHECK_INT(ret, -EBUSY);
+	if (ret == -EBUSY)
+		free(z); /* still the caller's */
 	worker_free(w);
 	CHECK_INT(done_count, 1);
 	CHECK_INT(cancelled, WORKER_QUEUE_MAX);
