@@ -10,6 +10,7 @@
 
 #include "tunnel/conf.h"
 #include "tunnel/crypto.h"
+#include "tunnel/prefix.h"
 #include "tunnel/wg.h"
 
 static const char *const gw_keys[] = {
@@ -85,30 +86,30 @@ static int parse_marks(struct conf *c, int root, struct gw_config *g)
 
 static int parse_address(struct conf *c, int node, struct gw_config *g)
 {
-	struct conf_addr a;
+	struct prefix a;
 	uint32_t host, m;
 	int ret;
 
 	ret = conf_get_prefix(c, node, "address", AF_INET, &a);
 	if (ret < 0)
 		return ret;
-	if (a.prefix < 8 || a.prefix > 30)
+	if (a.len < 8 || a.len > 30)
 		return conf_bad_value(c, node, "address",
 		                      "needs a prefix length of 8-30 (it is the client subnet)");
-	m = mask4(a.prefix);
+	m = mask4(a.len);
 	host = ntohl(a.v4.s_addr) & ~m;
 	if (host == 0)
 		return conf_bad_value(c, node, "address", "is the network address of its subnet");
 	if (host == ~m)
 		return conf_bad_value(c, node, "address", "is the broadcast address of its subnet");
 	g->addr = a.v4;
-	g->prefix = a.prefix;
+	g->prefix = a.len;
 	return 0;
 }
 
 static int parse_address6(struct conf *c, int node, struct gw_config *g)
 {
-	struct conf_addr a;
+	struct prefix a;
 	int ret;
 
 	if (!node)
@@ -116,21 +117,21 @@ static int parse_address6(struct conf *c, int node, struct gw_config *g)
 	ret = conf_get_prefix(c, node, "address6", AF_INET6, &a);
 	if (ret < 0)
 		return ret;
-	if (a.prefix < 8 || a.prefix > 127)
+	if (a.len < 8 || a.len > 127)
 		return conf_bad_value(c, node, "address6",
 		                      "needs a prefix length of 8-127 (it is the client subnet)");
-	if (host6_zero(&a.v6, a.prefix))
+	if (host6_zero(&a.v6, a.len))
 		return conf_bad_value(c, node, "address6", "is the network address of its subnet");
 	g->has_addr6 = true;
 	g->addr6 = a.v6;
-	g->prefix6 = a.prefix;
+	g->prefix6 = a.len;
 	return 0;
 }
 
 static int client_addr(struct conf *c, int node, const struct gw_config *g, struct gw_client *cl)
 {
 	char net[INET_ADDRSTRLEN];
-	struct conf_addr a;
+	struct prefix a;
 	uint32_t m, h, host;
 	struct in_addr n;
 	int ret;
@@ -165,7 +166,7 @@ static int client_addr(struct conf *c, int node, const struct gw_config *g, stru
 
 static int client_addr6(struct conf *c, int node, const struct gw_config *g, struct gw_client *cl)
 {
-	struct conf_addr a;
+	struct prefix a;
 	int ret;
 
 	ret = conf_get_addr(c, node, "address6", AF_INET6, &a);

@@ -20,6 +20,7 @@
 #include "tunnel/conf.h"
 #include "tunnel/crypto.h"
 #include "tunnel/key.h"
+#include "tunnel/prefix.h"
 
 /* Public keys of clients: any 32 bytes will do. */
 #define K1 "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE="
@@ -360,7 +361,7 @@ static void test_conf(void)
 	        "nul: \"a\\0b\"\nnet: 2001:db8::/32\n";
 	static const char *const keys[] = {"n", "b", "long", "nul", "net", NULL};
 	struct conf *c = NULL;
-	struct conf_addr a;
+	struct prefix a;
 	char err[256], buf[8];
 	uint64_t v;
 	bool t;
@@ -387,7 +388,14 @@ static void test_conf(void)
 	CHECK_INT(conf_get_prefix(c, conf_map_find(c, conf_root(c), "net"), "net", AF_UNSPEC, &a),
 	          0);
 	CHECK_INT(a.family, AF_INET6);
-	CHECK_INT(a.prefix, 32);
+	CHECK_INT(a.len, 32);
+	CHECK_INT(conf_get_addr(c, conf_map_find(c, conf_root(c), "net"), "net", AF_UNSPEC, &a),
+	          -EINVAL);
+	CHECK_STR(err, "t.yaml:5:6: net: \"2001:db8::/32\" is not an IP address");
+	CHECK_INT(conf_get_prefix(c, conf_map_find(c, conf_root(c), "n"), "n", AF_UNSPEC, &a),
+	          -EINVAL);
+	CHECK_STR(err, "t.yaml:1:4: n: \"0x1F\" is not an IP address with a prefix length "
+	               "(ADDRESS/LENGTH)");
 	CHECK_INT(conf_map_find(c, conf_root(c), "absent"), 0);
 	conf_free(c);
 	conf_free(NULL);
