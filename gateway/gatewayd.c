@@ -19,6 +19,7 @@
 #include "tunnel/daemon.h"
 #include "tunnel/netdev.h"
 #include "tunnel/nl.h"
+#include "tunnel/prefix.h"
 #include "tunnel/sysctl.h"
 #include "tunnel/tun.h"
 #include "tunnel/wg.h"
@@ -102,9 +103,9 @@ static int add_clients(struct wg_device *dev, const struct gw_config *cfg)
 {
 	for (size_t i = 0; i < cfg->n_clients; i++) {
 		const struct gw_client *c = &cfg->clients[i];
-		struct wg_prefix allowed[2] = {
-		        {.family = AF_INET, .addr.v4 = c->addr, .len = 32},
-		        {.family = AF_INET6, .addr.v6 = c->addr6, .len = 128},
+		struct prefix allowed[2] = {
+		        {.family = AF_INET, .v4 = c->addr, .len = 32},
+		        {.family = AF_INET6, .v6 = c->addr6, .len = 128},
 		};
 		struct wg_peer_params pp = {
 		        .name = c->name,
@@ -127,9 +128,9 @@ static int add_clients(struct wg_device *dev, const struct gw_config *cfg)
 static int start_tun(struct gateway *g)
 {
 	const struct gw_config *cfg = g->cfg;
-	struct wg_prefix addrs[2] = {
-	        {.family = AF_INET, .addr.v4 = cfg->addr, .len = cfg->prefix},
-	        {.family = AF_INET6, .addr.v6 = cfg->addr6, .len = cfg->prefix6},
+	struct prefix addrs[2] = {
+	        {.family = AF_INET, .v4 = cfg->addr, .len = cfg->prefix},
+	        {.family = AF_INET6, .v6 = cfg->addr6, .len = cfg->prefix6},
 	};
 	int ifindex;
 

@@ -6,10 +6,11 @@
 
 #include "tunnel/log.h"
 #include "tunnel/nl.h"
+#include "tunnel/prefix.h"
 #include "tunnel/tun.h"
 #include "tunnel/wg.h"
 
-int netdev_up(struct nl *nl, const char *name, unsigned mtu, const struct wg_prefix *addrs,
+int netdev_up(struct nl *nl, const char *name, unsigned mtu, const struct prefix *addrs,
               size_t n_addrs, int *ifindex)
 {
 	char ifname[IFNAMSIZ];
@@ -43,7 +44,7 @@ int netdev_up(struct nl *nl, const char *name, unsigned mtu, const struct wg_pre
 		        .prefixlen = (uint8_t)addrs[i].len,
 		        .ifindex = (uint32_t)idx,
 		};
-		memcpy(&a.addr, &addrs[i].addr, addrs[i].family == AF_INET ? 4 : 16);
+		memcpy(&a.addr, addrs[i].bytes, addrs[i].family == AF_INET ? 4 : 16);
 		err = nl_addr_add(nl, &a);
 		if (err) {
 			errno = -err;
