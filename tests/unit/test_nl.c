@@ -3,7 +3,6 @@
  * Also the argument checks of tun and sysctl that need no privilege. */
 #include "tests/unit/check.h"
 #include "tunnel/nl.h"
-#include "tunnel/prefix.h"
 #include "tunnel/sysctl.h"
 #include "tunnel/tun.h"
 
@@ -16,17 +15,6 @@
 #include <stdint.h>
 
 static char buf[NL_MSG_SIZE] __attribute__((aligned(8)));
-
-/* "ADDRESS" (the full length) or "ADDRESS/LEN". */
-static struct prefix pfx(const char *s)
-{
-	struct prefix p;
-
-	memset(&p, 0, sizeof(p));
-	if (prefix_parse(&p, s, AF_UNSPEC) < 0)
-		fprintf(stderr, "bad prefix in test: %s\n", s);
-	return p;
-}
 
 static void check_route(const struct nl_route *got, const struct nl_route *want)
 {
@@ -119,7 +107,7 @@ static void check_truncations(struct nlmsghdr *nlh, size_t hdrlen, parse_fn pars
 static void test_route_v4(void)
 {
 	struct nl_route r = {
-	        .dst = pfx("100.64.0.0/24"),
+	        .dst = check_prefix("100.64.0.0/24"),
 	        .protocol = RTPROT_BOOT,
 	        .scope = RT_SCOPE_LINK,
 	        .table = RT_TABLE_MAIN,
@@ -179,13 +167,13 @@ static void test_route_big_table(void)
 static void test_route_v6(void)
 {
 	struct nl_route r = {
-	        .dst = pfx("2001:db8:1::/48"),
+	        .dst = check_prefix("2001:db8:1::/48"),
 	        .protocol = RTPROT_STATIC,
 	        .table = 1000,
 	        .oif = 12,
 	        .priority = 1024,
-	        .gateway = pfx("fe80::1"),
-	        .prefsrc = pfx("fd00:64::2"),
+	        .gateway = check_prefix("fe80::1"),
+	        .prefsrc = check_prefix("fd00:64::2"),
 	};
 	struct nl_route got;
 	struct nlmsghdr *nlh;
@@ -198,11 +186,11 @@ static void test_route_v6(void)
 
 	/* IPv4 with a gateway: "198.51.100.0/24 via 192.0.2.1 dev 2". */
 	r = (struct nl_route){
-	        .dst = pfx("198.51.100.0/24"),
+	        .dst = check_prefix("198.51.100.0/24"),
 	        .protocol = RTPROT_BOOT,
 	        .table = RT_TABLE_MAIN,
 	        .oif = 2,
-	        .gateway = pfx("192.0.2.1"),
+	        .gateway = check_prefix("192.0.2.1"),
 	};
 	nlh = nl_route_build(buf, sizeof(buf), RTM_NEWROUTE, &r);
 	CHECK(nlh != NULL);
@@ -335,11 +323,11 @@ static void test_rule_kernel_encoding(void)
 static void test_addr(void)
 {
 	struct nl_addr v4 = {
-	        .addr = pfx("100.64.0.2/32"),
+	        .addr = check_prefix("100.64.0.2/32"),
 	        .ifindex = 3,
 	};
 	struct nl_addr v6 = {
-	        .addr = pfx("fd00:64::2/128"),
+	        .addr = check_prefix("fd00:64::2/128"),
 	        .ifindex = 3,
 	        .flags = IFA_F_NODAD,
 	};
@@ -406,11 +394,11 @@ static void test_build_errors(void)
 	CHECK(nl_route_build(buf, sizeof(buf), RTM_NEWROUTE, &r) == NULL && errno == EINVAL);
 	r.dst.family = AF_INET;
 	/* A gateway or prefsrc of the other family. */
-	r.gateway = pfx("fe80::1");
+	r.gateway = check_prefix("fe80::1");
 	errno = 0;
 	CHECK(nl_route_build(buf, sizeof(buf), RTM_NEWROUTE, &r) == NULL && errno == EINVAL);
 	r.gateway = (struct prefix){.family = AF_UNSPEC};
-	r.prefsrc = pfx("fd00:64::2");
+	r.prefsrc = check_prefix("fd00:64::2");
 	errno = 0;
 	CHECK(nl_route_build(buf, sizeof(buf), RTM_NEWROUTE, &r) == NULL && errno == EINVAL);
 	r.prefsrc = (struct prefix){.family = AF_UNSPEC};
@@ -446,7 +434,7 @@ static void test_build_errors(void)
 static struct nlmsghdr *good_route(void)
 {
 	struct nl_route r = {
-	        .dst = pfx("2001:db8::/64"),
+	        .dst = check_prefix("2001:db8::/64"),
 	        .table = 51820,
 	        .oif = 4,
 	};
