@@ -176,8 +176,7 @@ static int parse_addresses(struct conf *c, int root, struct edge_config *e)
 		return ret;
 	if (a.len < 8)
 		return conf_bad_value(c, n, "address", "needs a prefix length of 8-32");
-	e->addr = a.v4;
-	e->prefix = a.len;
+	e->addr = a;
 	n = conf_map_find(c, root, "address6");
 	if (!n)
 		return 0;
@@ -187,8 +186,7 @@ static int parse_addresses(struct conf *c, int root, struct edge_config *e)
 	if (a.len < 8)
 		return conf_bad_value(c, n, "address6", "needs a prefix length of 8-128");
 	e->has_addr6 = true;
-	e->addr6 = a.v6;
-	e->prefix6 = a.len;
+	e->addr6 = a;
 	return 0;
 }
 

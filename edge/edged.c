@@ -91,10 +91,7 @@ int main(int argc, char **argv)
 	}
 
 	/* 2. The TUN with the edge's tunnel addresses. */
-	struct prefix addrs[2] = {
-	        {.family = AF_INET, .v4 = cfg->addr, .len = cfg->prefix},
-	        {.family = AF_INET6, .v6 = cfg->addr6, .len = cfg->prefix6},
-	};
+	struct prefix addrs[2] = {cfg->addr, cfg->addr6};
 	nl = nl_open();
 	if (!nl) {
 		log_err("rtnetlink");

@@ -338,7 +338,7 @@ static void test_configs(void)
 		d = wg_device_new(&(struct wg_device_params){
 		        .private_key = g->priv, .tun_fd = tun[0], .mtu = g->mtu});
 		CHECK(d != NULL);
-		struct prefix allowed = {.family = AF_INET, .v4 = g->clients[0].addr, .len = 32};
+		struct prefix allowed = g->clients[0].addr;
 		CHECK(d && wg_peer_add(d, &(struct wg_peer_params){.name = g->clients[0].name,
 		                                                   .public_key = g->clients[0].pub,
 		                                                   .psk = g->clients[0].psk,
