@@ -9,6 +9,7 @@
 
 #include "tunnel/conf.h"
 #include "tunnel/crypto.h"
+#include "tunnel/prefix.h"
 
 static const char *const edge_keys[] = {
         "interface",
@@ -167,27 +168,25 @@ static int parse_gateway(struct conf *c, int node, struct edge_config *e)
 
 static int parse_addresses(struct conf *c, int root, struct edge_config *e)
 {
-	struct conf_addr a;
+	struct prefix a;
 	int ret, n;
 
 	ret = conf_map_need(c, root, "address", &n);
 	if (ret < 0 || (ret = conf_get_prefix(c, n, "address", AF_INET, &a)) < 0)
 		return ret;
-	if (a.prefix < 8)
+	if (a.len < 8)
 		return conf_bad_value(c, n, "address", "needs a prefix length of 8-32");
-	e->addr = a.v4;
-	e->prefix = a.prefix;
+	e->addr = a;
 	n = conf_map_find(c, root, "address6");
 	if (!n)
 		return 0;
 	ret = conf_get_prefix(c, n, "address6", AF_INET6, &a);
 	if (ret < 0)
 		return ret;
-	if (a.prefix < 8)
+	if (a.len < 8)
 		return conf_bad_value(c, n, "address6", "needs a prefix length of 8-128");
 	e->has_addr6 = true;
-	e->addr6 = a.v6;
-	e->prefix6 = a.prefix;
+	e->addr6 = a;
 	return 0;
 }
 

@@ -9,16 +9,16 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "tunnel/prefix.h"
+
 struct edge_config {
 	char ifname[IFNAMSIZ];       /* interface, default "egress0" */
 	uint8_t priv[32];            /* private_key_file, relative to the config file */
 	bool strict_key_permissions; /* a key file others may read is an error, not a warning */
-	struct in_addr addr;         /* address, e.g. 100.64.0.2/32 */
-	unsigned prefix;
+	struct prefix addr;          /* address, e.g. 100.64.0.2/32 */
 	bool has_addr6;
-	struct in6_addr addr6;
-	unsigned prefix6;
-	unsigned mtu; /* default 1420, 1280..9000 */
+	struct prefix addr6; /* address6 */
+	unsigned mtu;        /* default 1420, 1280..9000 */
 	/* gateway: */
 	struct sockaddr_storage
 	        endpoint; /* "198.51.100.1:51820", "[2001:db8::1]:51820" or host:port */

@@ -15,6 +15,7 @@
 #include "tunnel/daemon.h"
 #include "tunnel/netdev.h"
 #include "tunnel/nl.h"
+#include "tunnel/prefix.h"
 #include "tunnel/tun.h"
 #include "tunnel/wg.h"
 
@@ -90,10 +91,7 @@ int main(int argc, char **argv)
 	}
 
 	/* 2. The TUN with the edge's tunnel addresses. */
-	struct wg_prefix addrs[2] = {
-	        {.family = AF_INET, .addr.v4 = cfg->addr, .len = cfg->prefix},
-	        {.family = AF_INET6, .addr.v6 = cfg->addr6, .len = cfg->prefix6},
-	};
+	struct prefix addrs[2] = {cfg->addr, cfg->addr6};
 	nl = nl_open();
 	if (!nl) {
 		log_err("rtnetlink");
@@ -106,7 +104,7 @@ int main(int argc, char **argv)
 	/* 3. The device and its one peer, the gateway. With route_all every
 	 *    address may come back through the tunnel; without, only the
 	 *    tunnel's own prefixes. */
-	struct wg_prefix all[2] = {{.family = AF_INET}, {.family = AF_INET6}};
+	struct prefix all[2] = {{.family = AF_INET}, {.family = AF_INET6}};
 	dev = wg_device_new(&(struct wg_device_params){
 	        .private_key = cfg->priv,
 	        .tun_fd = tun_fd,

@@ -24,8 +24,7 @@ static int add_family(struct nl *nl, uint32_t ifindex, const struct edge_config 
                       struct edge_routes *r)
 {
 	struct nl_route route = {
-	        .family = (uint8_t)family,
-	        .dst_len = 0,
+	        .dst = {.family = family}, /* the default route, length 0 */
 	        .protocol = RTPROT_BOOT,
 	        .scope = RT_SCOPE_LINK,
 	        .table = cfg->table,

@@ -10,6 +10,7 @@
 
 #include "tunnel/conf.h"
 #include "tunnel/crypto.h"
+#include "tunnel/prefix.h"
 #include "tunnel/wg.h"
 
 static const char *const gw_keys[] = {
@@ -33,29 +34,13 @@ static uint32_t mask4(unsigned prefix)
 	return prefix ? ~0u << (32 - prefix) : 0;
 }
 
-/* a and b share their first prefix bits. */
-static bool same_prefix6(const struct in6_addr *a, const struct in6_addr *b, unsigned prefix)
+/* a is subnet's network address: its bits beyond subnet's length are zero. */
+static bool is_network(const struct prefix *a, const struct prefix *subnet)
 {
-	unsigned bytes = prefix / 8, bits = prefix % 8;
-	uint8_t m;
+	struct prefix p = *a;
 
-	if (memcmp(a->s6_addr, b->s6_addr, bytes))
-		return false;
-	if (!bits)
-		return true;
-	m = (uint8_t)(0xff << (8 - bits));
-	return (a->s6_addr[bytes] & m) == (b->s6_addr[bytes] & m);
-}
-
-/* The host part of a is zero. */
-static bool host6_zero(const struct in6_addr *a, unsigned prefix)
-{
-	unsigned i;
-
-	for (i = prefix; i < 128; i++)
-		if (a->s6_addr[i / 8] & (0x80 >> (i % 8)))
-			return false;
-	return true;
+	p.len = subnet->len;
+	return prefix_is_network(&p);
 }
 
 static int parse_marks(struct conf *c, int root, struct gw_config *g)
@@ -85,30 +70,29 @@ static int parse_marks(struct conf *c, int root, struct gw_config *g)
 
 static int parse_address(struct conf *c, int node, struct gw_config *g)
 {
-	struct conf_addr a;
+	struct prefix a;
 	uint32_t host, m;
 	int ret;
 
 	ret = conf_get_prefix(c, node, "address", AF_INET, &a);
 	if (ret < 0)
 		return ret;
-	if (a.prefix < 8 || a.prefix > 30)
+	if (a.len < 8 || a.len > 30)
 		return conf_bad_value(c, node, "address",
 		                      "needs a prefix length of 8-30 (it is the client subnet)");
-	m = mask4(a.prefix);
+	m = mask4(a.len);
 	host = ntohl(a.v4.s_addr) & ~m;
 	if (host == 0)
 		return conf_bad_value(c, node, "address", "is the network address of its subnet");
 	if (host == ~m)
 		return conf_bad_value(c, node, "address", "is the broadcast address of its subnet");
-	g->addr = a.v4;
-	g->prefix = a.prefix;
+	g->addr = a;
 	return 0;
 }
 
 static int parse_address6(struct conf *c, int node, struct gw_config *g)
 {
-	struct conf_addr a;
+	struct prefix a;
 	int ret;
 
 	if (!node)
@@ -116,56 +100,50 @@ static int parse_address6(struct conf *c, int node, struct gw_config *g)
 	ret = conf_get_prefix(c, node, "address6", AF_INET6, &a);
 	if (ret < 0)
 		return ret;
-	if (a.prefix < 8 || a.prefix > 127)
+	if (a.len < 8 || a.len > 127)
 		return conf_bad_value(c, node, "address6",
 		                      "needs a prefix length of 8-127 (it is the client subnet)");
-	if (host6_zero(&a.v6, a.prefix))
+	if (prefix_is_network(&a))
 		return conf_bad_value(c, node, "address6", "is the network address of its subnet");
 	g->has_addr6 = true;
-	g->addr6 = a.v6;
-	g->prefix6 = a.prefix;
+	g->addr6 = a;
 	return 0;
 }
 
 static int client_addr(struct conf *c, int node, const struct gw_config *g, struct gw_client *cl)
 {
-	char net[INET_ADDRSTRLEN];
-	struct conf_addr a;
-	uint32_t m, h, host;
-	struct in_addr n;
+	char net[PREFIX_STRLEN];
+	struct prefix a, n = g->addr;
+	uint32_t m, host;
 	int ret;
 
 	ret = conf_get_addr(c, node, "address", AF_INET, &a);
 	if (ret < 0)
 		return ret;
-	m = mask4(g->prefix);
-	h = ntohl(a.v4.s_addr);
-	n.s_addr = htonl(ntohl(g->addr.s_addr) & m);
-	inet_ntop(AF_INET, &n, net, sizeof(net));
-	if ((h & m) != ntohl(n.s_addr))
-		return conf_bad_value(c, node, "address", "is outside the client subnet %s/%u", net,
-		                      g->prefix);
-	host = h & ~m;
+	prefix_mask(&n);
+	prefix_format(&n, net, sizeof(net));
+	if (!prefix_contains(&g->addr, &a))
+		return conf_bad_value(c, node, "address", "is outside the client subnet %s", net);
+	m = mask4(g->addr.len);
+	host = ntohl(a.v4.s_addr) & ~m;
 	if (host == 0)
-		return conf_bad_value(c, node, "address", "is the network address of %s/%u", net,
-		                      g->prefix);
+		return conf_bad_value(c, node, "address", "is the network address of %s", net);
 	if (host == ~m)
-		return conf_bad_value(c, node, "address", "is the broadcast address of %s/%u", net,
-		                      g->prefix);
-	if (a.v4.s_addr == g->addr.s_addr)
+		return conf_bad_value(c, node, "address", "is the broadcast address of %s", net);
+	if (a.v4.s_addr == g->addr.v4.s_addr)
 		return conf_bad_value(c, node, "address", "is the gateway's own address");
 	if (host & ~g->mark_id_mask)
 		return conf_bad_value(c, node, "address",
 		                      "has host part %u, which does not fit mark_id_mask 0x%08x",
 		                      host, g->mark_id_mask);
-	cl->addr = a.v4;
+	cl->addr = a;
 	cl->id = host;
 	return 0;
 }
 
 static int client_addr6(struct conf *c, int node, const struct gw_config *g, struct gw_client *cl)
 {
-	struct conf_addr a;
+	struct prefix a;
 	int ret;
 
 	ret = conf_get_addr(c, node, "address6", AF_INET6, &a);
@@ -173,15 +151,15 @@ static int client_addr6(struct conf *c, int node, const struct gw_config *g, str
 		return ret;
 	if (!g->has_addr6)
 		return conf_bad_value(c, node, "address6", "needs address6 on the gateway");
-	if (!same_prefix6(&a.v6, &g->addr6, g->prefix6))
+	if (!prefix_contains(&g->addr6, &a))
 		return conf_bad_value(c, node, "address6",
 		                      "is outside the gateway's address6 prefix");
-	if (host6_zero(&a.v6, g->prefix6))
+	if (is_network(&a, &g->addr6))
 		return conf_bad_value(c, node, "address6", "is the network address of its subnet");
-	if (!memcmp(&a.v6, &g->addr6, sizeof(a.v6)))
+	if (!memcmp(&a.v6, &g->addr6.v6, sizeof(a.v6)))
 		return conf_bad_value(c, node, "address6", "is the gateway's own address");
 	cl->has_addr6 = true;
-	cl->addr6 = a.v6;
+	cl->addr6 = a;
 	return 0;
 }
 
@@ -258,10 +236,10 @@ static int check_unique(struct conf *c, const struct gw_config *g, const struct 
 		if (!memcmp(a->pub, b->pub, sizeof(a->pub)))
 			return conf_bad_value(c, s[i].pub, "public_key",
 			                      "is already used at line %u", conf_line(c, s[j].pub));
-		if (a->addr.s_addr == b->addr.s_addr)
+		if (!prefix_cmp(&a->addr, &b->addr))
 			return conf_bad_value(c, s[i].addr, "address", "is already used at line %u",
 			                      conf_line(c, s[j].addr));
-		if (a->has_addr6 && b->has_addr6 && !memcmp(&a->addr6, &b->addr6, sizeof(a->addr6)))
+		if (a->has_addr6 && b->has_addr6 && !prefix_cmp(&a->addr6, &b->addr6))
 			return conf_bad_value(c, s[i].addr6, "address6",
 			                      "is already used at line %u",
 			                      conf_line(c, s[j].addr6));

@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tunnel/prefix.h"
+
 #define GW_NAME_MAX 32 /* a client name: [A-Za-z0-9_.-], 1..31 characters */
 
 struct gw_client {
@@ -15,10 +17,11 @@ struct gw_client {
 	uint8_t pub[32];
 	bool has_psk;
 	uint8_t psk[32];
-	struct in_addr addr; /* inside the gateway's IPv4 subnet */
+	struct prefix addr; /* length 32, inside the gateway's IPv4 subnet */
 	bool has_addr6;
-	struct in6_addr addr6; /* inside the IPv6 subnet; only when the gateway has address6 */
-	uint32_t id;           /* host part of addr: never its position in the list */
+	/* length 128, inside the IPv6 subnet; only when the gateway has address6 */
+	struct prefix addr6;
+	uint32_t id; /* host part of addr: never its position in the list */
 };
 
 struct gw_config {
@@ -26,11 +29,11 @@ struct gw_config {
 	uint16_t listen_port;        /* default 51820 */
 	uint8_t priv[32];            /* from private_key_file, relative to the config file */
 	bool strict_key_permissions; /* a key file others may read is an error, not a warning */
-	struct in_addr addr;         /* address: the gateway's own tunnel address */
-	unsigned prefix;             /* its prefix: the client subnet */
+	/* address: the gateway's own tunnel address, its host bits kept; len
+	 * is the client subnet's */
+	struct prefix addr;
 	bool has_addr6;
-	struct in6_addr addr6;
-	unsigned prefix6;
+	struct prefix addr6;   /* address6, the same for IPv6 */
 	char uplink[IFNAMSIZ]; /* "" when absent: MASQUERADE out of any interface */
 	unsigned mtu;          /* default 1420, 1280..9000 */
 	uint32_t mark_tag;     /* mark_tag, default 0x45670000; no bits inside mark_id_mask */

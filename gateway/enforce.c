@@ -130,8 +130,8 @@ int enforce_env_new(struct enforce_env **out, const struct gw_config *cfg, bool 
 		const struct gw_client *c = &cfg->clients[i];
 		struct prefix *a = &e->client_addrs[2 * i];
 
-		a[0] = prefix_from_bytes(AF_INET, &c->addr);
-		a[1] = prefix_from_bytes(AF_INET6, &c->addr6);
+		a[0] = c->addr;
+		a[1] = c->addr6;
 		e->clients[i] = (struct policy_client){
 		        .name = c->name,
 		        .mark = nft_client_mark(cfg->mark_tag, c->id),
@@ -139,10 +139,8 @@ int enforce_env_new(struct enforce_env **out, const struct gw_config *cfg, bool 
 		        .n_addrs = c->has_addr6 ? 2 : 1,
 		};
 	}
-	e->tunnel[0] = prefix_from_bytes(AF_INET, &cfg->addr);
-	e->tunnel[0].len = cfg->prefix;
-	e->tunnel[1] = prefix_from_bytes(AF_INET6, &cfg->addr6);
-	e->tunnel[1].len = cfg->prefix6;
+	e->tunnel[0] = cfg->addr;
+	e->tunnel[1] = cfg->addr6;
 	e->env = (struct policy_env){
 	        .clients = e->clients,
 	        .n_clients = n,
@@ -292,10 +290,8 @@ static int table_text(const struct gw_config *cfg, const struct policy *p, char 
 		ret = nft_render(&(struct nft_params){.ifname = cfg->ifname,
 		                                      .uplink = cfg->uplink,
 		                                      .net = cfg->addr,
-		                                      .prefix = cfg->prefix,
 		                                      .has_net6 = cfg->has_addr6,
 		                                      .net6 = cfg->addr6,
-		                                      .prefix6 = cfg->prefix6,
 		                                      .mtu = cfg->mtu,
 		                                      .mark_tag = cfg->mark_tag,
 		                                      .mark_id_mask = cfg->mark_id_mask,

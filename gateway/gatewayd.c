@@ -2,7 +2,6 @@
  * read the configuration, bring up the TUN, turn on forwarding, install the
  * nft table, accept the clients' handshakes, and on SIGTERM/SIGINT undo each
  * step in reverse. */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -19,6 +18,7 @@
 #include "tunnel/daemon.h"
 #include "tunnel/netdev.h"
 #include "tunnel/nl.h"
+#include "tunnel/prefix.h"
 #include "tunnel/sysctl.h"
 #include "tunnel/tun.h"
 #include "tunnel/wg.h"
@@ -146,10 +146,7 @@ static int add_clients(struct wg_device *dev, const struct gw_config *cfg)
 {
 	for (size_t i = 0; i < cfg->n_clients; i++) {
 		const struct gw_client *c = &cfg->clients[i];
-		struct wg_prefix allowed[2] = {
-		        {.family = AF_INET, .addr.v4 = c->addr, .len = 32},
-		        {.family = AF_INET6, .addr.v6 = c->addr6, .len = 128},
-		};
+		struct prefix allowed[2] = {c->addr, c->addr6};
 		struct wg_peer_params pp = {
 		        .name = c->name,
 		        .public_key = c->pub,
@@ -171,10 +168,7 @@ static int add_clients(struct wg_device *dev, const struct gw_config *cfg)
 static int start_tun(struct gateway *g)
 {
 	const struct gw_config *cfg = g->cfg;
-	struct wg_prefix addrs[2] = {
-	        {.family = AF_INET, .addr.v4 = cfg->addr, .len = cfg->prefix},
-	        {.family = AF_INET6, .addr.v6 = cfg->addr6, .len = cfg->prefix6},
-	};
+	struct prefix addrs[2] = {cfg->addr, cfg->addr6};
 	int ifindex;
 
 	g->nl = nl_open();
@@ -214,7 +208,7 @@ static int start_device(struct gateway *g)
 static int start_table(struct gateway *g)
 {
 	const struct gw_config *cfg = g->cfg;
-	char *msg = NULL;
+	char *msg = NULL, net[PREFIX_STRLEN];
 	int e;
 
 	e = sysctl_set_saved(&g->fwd4, "1");
@@ -248,8 +242,9 @@ static int start_table(struct gateway *g)
 	if (cfg->uplink[0] && nl_link_index(cfg->uplink) < 0)
 		log_warnx("uplink %s does not exist (yet): nothing is masqueraded until it does",
 		          cfg->uplink);
-	log_info("installed nft table inet %s (MASQUERADE of %s/%u%s%s)", NFT_TABLE,
-	         inet_ntoa(cfg->addr), cfg->prefix, cfg->uplink[0] ? " out of " : "", cfg->uplink);
+	log_info("installed nft table inet %s (MASQUERADE of %s%s%s)", NFT_TABLE,
+	         prefix_format(&cfg->addr, net, sizeof(net)), cfg->uplink[0] ? " out of " : "",
+	         cfg->uplink);
 	log_info("policy %s in force (%zu rules)", enforce_source(g->policy),
 	         policy_rule_count(enforce_policy(g->policy)));
 	return 0;

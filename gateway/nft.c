@@ -3,7 +3,6 @@
  * The text is what an operator reads (`gatewayctl policy show --nft`) and
  * what the golden tests compare, so it is built line by line in a fixed
  * order with comments, and every rule has a counter. */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <net/if.h>
 #include <jansson.h>
@@ -16,6 +15,7 @@
 
 #include "gateway/nft.h"
 #include "tunnel/conf.h"
+#include "tunnel/prefix.h"
 
 #define NAME_MAX_LEN 31
 
@@ -36,28 +36,6 @@ uint32_t nft_client_mark(uint32_t tag, uint32_t id)
 	return tag | id;
 }
 
-static struct in_addr mask4(struct in_addr a, unsigned prefix)
-{
-	uint32_t m = prefix ? ~0u << (32 - prefix) : 0;
-
-	a.s_addr &= htonl(m);
-	return a;
-}
-
-static struct in6_addr mask6(const struct in6_addr *a, unsigned prefix)
-{
-	struct in6_addr r = *a;
-	unsigned i;
-
-	for (i = 0; i < 16; i++) {
-		unsigned bits = prefix > i * 8 ? prefix - i * 8 : 0;
-
-		if (bits < 8)
-			r.s6_addr[i] &= (uint8_t)(0xff00 >> bits);
-	}
-	return r;
-}
-
 static bool uplink_set(const struct nft_params *p)
 {
 	return p->uplink && p->uplink[0];
@@ -65,8 +43,6 @@ static bool uplink_set(const struct nft_params *p)
 
 static bool params_ok(const struct nft_params *p)
 {
-	struct in_addr net;
-	struct in6_addr net6;
 	size_t i;
 
 	if (!conf_name_ok(p->ifname, IFNAMSIZ - 1))
@@ -74,7 +50,8 @@ static bool params_ok(const struct nft_params *p)
 	if (uplink_set(p) &&
 	    (!conf_name_ok(p->uplink, IFNAMSIZ - 1) || !strcmp(p->uplink, p->ifname)))
 		return false;
-	if (p->prefix > 32 || (p->has_net6 && p->prefix6 > 128))
+	if (p->net.family != AF_INET || p->net.len > 32 ||
+	    (p->has_net6 && (p->net6.family != AF_INET6 || p->net6.len > 128)))
 		return false;
 	if (p->mtu < 1280 || p->mtu > 9000)
 		return false;
@@ -85,30 +62,22 @@ static bool params_ok(const struct nft_params *p)
 	if (p->n_clients && !p->clients)
 		return false;
 
-	net = mask4(p->net, p->prefix);
-	net6 = mask6(&p->net6, p->prefix6);
 	for (i = 0; i < p->n_clients; i++) {
 		const struct nft_client *c = &p->clients[i];
-		struct in6_addr a6;
 
 		if (!conf_name_ok(c->name, NAME_MAX_LEN) || (c->id & ~p->mark_id_mask))
 			return false;
-		if (mask4(c->addr, p->prefix).s_addr != net.s_addr)
+		if (!prefix_contains(&p->net, &c->addr))
 			return false;
-		if (c->has_addr6) {
-			if (!p->has_net6)
-				return false;
-			a6 = mask6(&c->addr6, p->prefix6);
-			if (memcmp(&a6, &net6, sizeof(a6)))
-				return false;
-		}
+		if (c->has_addr6 && (!p->has_net6 || !prefix_contains(&p->net6, &c->addr6)))
+			return false;
 	}
 	return true;
 }
 
 static void render_map(FILE *f, const struct nft_params *p, bool v6)
 {
-	char a[INET6_ADDRSTRLEN];
+	char a[PREFIX_STRLEN];
 	size_t i, n = 0;
 
 	fprintf(f, "\tmap client_mark%s {\n", v6 ? "6" : "");
@@ -118,10 +87,7 @@ static void render_map(FILE *f, const struct nft_params *p, bool v6)
 
 		if (v6 && !c->has_addr6)
 			continue;
-		if (v6)
-			inet_ntop(AF_INET6, &c->addr6, a, sizeof(a));
-		else
-			inet_ntop(AF_INET, &c->addr, a, sizeof(a));
+		prefix_format_addr(v6 ? &c->addr6 : &c->addr, a, sizeof(a));
 		fprintf(f, "%s\t\t\t%s comment \"%s\" : 0x%08x", n ? ",\n" : "\t\telements = {\n",
 		        a, c->name, nft_client_mark(p->mark_tag, c->id));
 		n++;
@@ -180,9 +146,8 @@ static void render_forward(FILE *f, const struct nft_params *p)
 
 static void render_postrouting(FILE *f, const struct nft_params *p)
 {
-	char a[INET6_ADDRSTRLEN], out[IFNAMSIZ + 16];
-	struct in_addr net = mask4(p->net, p->prefix);
-	struct in6_addr net6 = mask6(&p->net6, p->prefix6);
+	char a[PREFIX_STRLEN], out[IFNAMSIZ + 16];
+	struct prefix net = p->net, net6 = p->net6;
 
 	/* Without an uplink, anything but the TUN itself: tunnel-to-tunnel
 	 * traffic keeps its source address. */
@@ -195,11 +160,13 @@ static void render_postrouting(FILE *f, const struct nft_params *p)
 	fprintf(f, "\t\ttype nat hook postrouting priority srcnat; policy accept;\n\n");
 	fprintf(f, "\t\t# Masquerade the tunnel subnet out of %s.\n",
 	        uplink_set(p) ? "the uplink" : "any interface but the TUN");
-	inet_ntop(AF_INET, &net, a, sizeof(a));
-	fprintf(f, "\t\tip saddr %s/%u %s counter masquerade\n", a, p->prefix, out);
+	prefix_mask(&net);
+	fprintf(f, "\t\tip saddr %s %s counter masquerade\n", prefix_format(&net, a, sizeof(a)),
+	        out);
 	if (p->has_net6) {
-		inet_ntop(AF_INET6, &net6, a, sizeof(a));
-		fprintf(f, "\t\tip6 saddr %s/%u %s counter masquerade\n", a, p->prefix6, out);
+		prefix_mask(&net6);
+		fprintf(f, "\t\tip6 saddr %s %s counter masquerade\n",
+		        prefix_format(&net6, a, sizeof(a)), out);
 	}
 	fprintf(f, "\t}\n");
 }

@@ -10,24 +10,24 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tunnel/prefix.h"
+
 #define NFT_TABLE "egress" /* family inet */
 
 struct nft_client {
-	const char *name; /* [A-Za-z0-9_.-], 1..31 characters: an element comment */
-	struct in_addr addr;
+	const char *name;   /* [A-Za-z0-9_.-], 1..31 characters: an element comment */
+	struct prefix addr; /* an IPv4 address (length 32) inside net */
 	bool has_addr6;
-	struct in6_addr addr6; /* only when the params have a v6 subnet */
-	uint32_t id;           /* inside mark_id_mask */
+	struct prefix addr6; /* length 128, inside net6; only when the params have a v6 subnet */
+	uint32_t id;         /* inside mark_id_mask */
 };
 
 struct nft_params {
 	const char *ifname; /* the TUN device */
 	const char *uplink; /* NULL or "": masquerade out of any interface but the TUN */
-	struct in_addr net; /* the tunnel subnet; host bits are ignored */
-	unsigned prefix;
+	struct prefix net;  /* the tunnel subnet, IPv4; host bits are ignored */
 	bool has_net6;
-	struct in6_addr net6;
-	unsigned prefix6;
+	struct prefix net6;    /* the same for IPv6 */
 	unsigned mtu;          /* the TUN's, 1280..9000 */
 	uint32_t mark_tag;     /* high bits of every ct mark we set; none inside mark_id_mask */
 	uint32_t mark_id_mask; /* contiguous low bits */

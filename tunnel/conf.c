@@ -1,7 +1,6 @@
 /* YAML configuration helpers on libyaml's document API: see conf.h. */
 #include "tunnel/conf.h"
 
-#include <arpa/inet.h>
 #include <ctype.h>
 #include <net/if.h>
 #include <errno.h>
@@ -12,6 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 #include <yaml.h>
+
+#include "tunnel/prefix.h"
 
 #define CONF_FILE_MAX (1 << 20) /* no configuration is anywhere near this */
 #define QUOTE_MAX     64        /* bytes of a bad value shown in a message */
@@ -617,24 +618,7 @@ static const char *family_name(int family)
 	return family == AF_INET ? "an IPv4" : family == AF_INET6 ? "an IPv6" : "an IP";
 }
 
-/* An address of family (AF_UNSPEC: either) in s. */
-static bool parse_addr(const char *s, int family, struct conf_addr *a)
-{
-	memset(a, 0, sizeof(*a));
-	if (family != AF_INET6 && inet_pton(AF_INET, s, &a->v4) == 1) {
-		a->family = AF_INET;
-		a->prefix = 32;
-		return true;
-	}
-	if (family != AF_INET && inet_pton(AF_INET6, s, &a->v6) == 1) {
-		a->family = AF_INET6;
-		a->prefix = 128;
-		return true;
-	}
-	return false;
-}
-
-int conf_get_addr(struct conf *c, int node, const char *key, int family, struct conf_addr *out)
+int conf_get_addr(struct conf *c, int node, const char *key, int family, struct prefix *out)
 {
 	const char *v;
 	size_t len;
@@ -643,38 +627,25 @@ int conf_get_addr(struct conf *c, int node, const char *key, int family, struct 
 	ret = scalar(c, node, key, &v, &len);
 	if (ret < 0)
 		return ret;
-	if (!parse_addr(v, family, out))
+	if (strchr(v, '/') || prefix_parse(out, v, family) < 0)
 		return conf_bad_value(c, node, key, "is not %s address", family_name(family));
 	return 0;
 }
 
-int conf_get_prefix(struct conf *c, int node, const char *key, int family, struct conf_addr *out)
+int conf_get_prefix(struct conf *c, int node, const char *key, int family, struct prefix *out)
 {
-	char addr[INET6_ADDRSTRLEN];
-	const char *v, *slash;
-	uint64_t len;
-	size_t n;
+	const char *v;
+	size_t len;
 	int ret;
 
-	ret = scalar(c, node, key, &v, &n);
+	ret = scalar(c, node, key, &v, &len);
 	if (ret < 0)
 		return ret;
-	slash = strrchr(v, '/');
-	if (!slash || (size_t)(slash - v) >= sizeof(addr) || strlen(slash + 1) > 3)
-		goto bad;
-	memcpy(addr, v, (size_t)(slash - v));
-	addr[slash - v] = '\0';
-	/* parse_u64 would take "0x10"; a prefix length is plain decimal. */
-	if (slash[1] == '0' && slash[2])
-		goto bad;
-	if (!parse_addr(addr, family, out) || !parse_u64(slash + 1, &len) || len > out->prefix)
-		goto bad;
-	out->prefix = (unsigned)len;
+	if (!strchr(v, '/') || prefix_parse(out, v, family) < 0)
+		return conf_bad_value(c, node, key,
+		                      "is not %s address with a prefix length (ADDRESS/LENGTH)",
+		                      family_name(family));
 	return 0;
-bad:
-	return conf_bad_value(c, node, key,
-	                      "is not %s address with a prefix length (ADDRESS/LENGTH)",
-	                      family_name(family));
 }
 
 const char *conf_file_name(const struct conf *c)

@@ -13,19 +13,9 @@
 #include <stdint.h>
 
 struct conf;
+struct prefix; /* tunnel/prefix.h */
 
 enum conf_type { CONF_SCALAR = 1, CONF_SEQUENCE, CONF_MAPPING };
-
-/* An address, with its prefix length for conf_get_prefix() (for conf_get_addr()
- * the full length: 32 or 128). */
-struct conf_addr {
-	int family; /* AF_INET or AF_INET6 */
-	union {
-		struct in_addr v4;
-		struct in6_addr v6;
-	};
-	unsigned prefix;
-};
 
 /* Loads the one document of path; relative paths in it are taken from path's
  * directory. -errno when the file cannot be read, -EINVAL on a YAML error or
@@ -84,10 +74,12 @@ int conf_get_uint(struct conf *c, int node, const char *key, uint64_t min, uint6
 int conf_get_port(struct conf *c, int node, const char *key, uint16_t *out);
 /* "true" or "false", nothing else. */
 int conf_get_bool(struct conf *c, int node, const char *key, bool *out);
-/* family AF_INET, AF_INET6 or AF_UNSPEC (either). */
-int conf_get_addr(struct conf *c, int node, const char *key, int family, struct conf_addr *out);
-/* "ADDR/LEN" with LEN required; host bits may be set (an interface address). */
-int conf_get_prefix(struct conf *c, int node, const char *key, int family, struct conf_addr *out);
+/* An address alone, of family AF_INET, AF_INET6 or AF_UNSPEC (either): *out
+ * is a prefix of the full length (32 or 128). */
+int conf_get_addr(struct conf *c, int node, const char *key, int family, struct prefix *out);
+/* "ADDR/LEN" with LEN required, as prefix_parse() reads it; host bits may be
+ * set (an interface address) and are kept. */
+int conf_get_prefix(struct conf *c, int node, const char *key, int family, struct prefix *out);
 /* The file's name as messages give it. */
 const char *conf_file_name(const struct conf *c);
 /* Same into a uint32_t, but node 0 (the key is absent) is no error and leaves

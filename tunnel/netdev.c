@@ -1,15 +1,13 @@
 #include "tunnel/netdev.h"
 
 #include <errno.h>
-#include <string.h>
-#include <sys/socket.h>
 
 #include "tunnel/log.h"
 #include "tunnel/nl.h"
+#include "tunnel/prefix.h"
 #include "tunnel/tun.h"
-#include "tunnel/wg.h"
 
-int netdev_up(struct nl *nl, const char *name, unsigned mtu, const struct wg_prefix *addrs,
+int netdev_up(struct nl *nl, const char *name, unsigned mtu, const struct prefix *addrs,
               size_t n_addrs, int *ifindex)
 {
 	char ifname[IFNAMSIZ];
@@ -38,12 +36,8 @@ int netdev_up(struct nl *nl, const char *name, unsigned mtu, const struct wg_pre
 		goto fail;
 	}
 	for (size_t i = 0; i < n_addrs; i++) {
-		struct nl_addr a = {
-		        .family = (uint8_t)addrs[i].family,
-		        .prefixlen = (uint8_t)addrs[i].len,
-		        .ifindex = (uint32_t)idx,
-		};
-		memcpy(&a.addr, &addrs[i].addr, addrs[i].family == AF_INET ? 4 : 16);
+		struct nl_addr a = {.addr = addrs[i], .ifindex = (uint32_t)idx};
+
 		err = nl_addr_add(nl, &a);
 		if (err) {
 			errno = -err;

@@ -7,13 +7,13 @@
 #include <stddef.h>
 
 struct nl;
-struct wg_prefix;
+struct prefix;
 
 /* Creates the TUN name, sets its MTU, adds the addresses (a prefix's length
  * is the address's, so the kernel adds the subnet's route) and sets it up.
  * Returns the TUN fd (closing it removes the interface) or -errno, with what
  * failed logged. *ifindex gets the interface's index. */
-int netdev_up(struct nl *nl, const char *name, unsigned mtu, const struct wg_prefix *addrs,
+int netdev_up(struct nl *nl, const char *name, unsigned mtu, const struct prefix *addrs,
               size_t n_addrs, int *ifindex);
 
 #endif

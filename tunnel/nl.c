@@ -50,13 +50,6 @@ static size_t family_addr_len(int family)
 	}
 }
 
-static bool inaddr_is_zero(const union nl_inaddr *a)
-{
-	static const union nl_inaddr zero;
-
-	return memcmp(a, &zero, sizeof(zero)) == 0;
-}
-
 /* Starts a request of @type with a zeroed family header of @hdrlen bytes. */
 static struct nlmsghdr *msg_start(void *buf, size_t size, uint16_t type, uint16_t flags,
                                   size_t hdrlen, void **hdr)
@@ -126,49 +119,56 @@ static int attr_u32(const struct nlattr *a, uint32_t *v)
 	return 0;
 }
 
-static int attr_inaddr(const struct nlattr *a, size_t alen, union nl_inaddr *v)
+/* An address of @family at the full length. */
+static int attr_addr(const struct nlattr *a, int family, struct prefix *v)
 {
 	if (!a)
 		return 0;
-	if (mnl_attr_validate2(a, MNL_TYPE_BINARY, alen) < 0)
+	if (mnl_attr_validate2(a, MNL_TYPE_BINARY, family_addr_len(family)) < 0)
 		return -EINVAL;
-	memcpy(v->raw, mnl_attr_get_payload(a), alen);
+	*v = prefix_from_bytes(family, mnl_attr_get_payload(a));
 	return 0;
+}
+
+/* A gateway or prefsrc of route @r: absent (family 0) or of the route's family. */
+static bool route_addr_ok(const struct nl_route *r, const struct prefix *a)
+{
+	return a->family == AF_UNSPEC || a->family == r->dst.family;
 }
 
 /* ---- addresses ---- */
 
 struct nlmsghdr *nl_addr_build(void *buf, size_t size, uint16_t type, const struct nl_addr *a)
 {
-	size_t alen = family_addr_len(a->family);
+	size_t alen = family_addr_len(a->addr.family);
 	uint32_t flags = a->flags;
 	struct nlmsghdr *nlh;
 	struct ifaddrmsg *ifa;
 	void *hdr;
 	bool ok;
 
-	if ((type != RTM_NEWADDR && type != RTM_DELADDR) || !alen || a->prefixlen > alen * 8 ||
+	if ((type != RTM_NEWADDR && type != RTM_DELADDR) || !alen || a->addr.len > alen * 8 ||
 	    a->ifindex == 0) {
 		errno = EINVAL;
 		return NULL;
 	}
 	/* DAD on a point-to-point tunnel only delays the address; it must work at once. */
-	if (a->family == AF_INET6)
+	if (a->addr.family == AF_INET6)
 		flags |= IFA_F_NODAD;
 
 	nlh = msg_start(buf, size, type, req_flags(type == RTM_NEWADDR), sizeof(*ifa), &hdr);
 	if (!nlh)
 		return NULL;
 	ifa = hdr;
-	ifa->ifa_family = a->family;
-	ifa->ifa_prefixlen = a->prefixlen;
+	ifa->ifa_family = (uint8_t)a->addr.family;
+	ifa->ifa_prefixlen = (uint8_t)a->addr.len;
 	ifa->ifa_flags = flags & 0xff;
 	ifa->ifa_scope = RT_SCOPE_UNIVERSE;
 	ifa->ifa_index = a->ifindex;
 
 	/* IFA_ADDRESS == IFA_LOCAL: no peer address. */
-	ok = mnl_attr_put_check(nlh, size, IFA_LOCAL, alen, a->addr.raw) &&
-	     mnl_attr_put_check(nlh, size, IFA_ADDRESS, alen, a->addr.raw);
+	ok = mnl_attr_put_check(nlh, size, IFA_LOCAL, alen, a->addr.bytes) &&
+	     mnl_attr_put_check(nlh, size, IFA_ADDRESS, alen, a->addr.bytes);
 	if (ok && flags > 0xff)
 		ok = mnl_attr_put_u32_check(nlh, size, IFA_FLAGS, flags);
 	if (!ok) {
@@ -182,7 +182,7 @@ int nl_addr_parse(const struct nlmsghdr *nlh, struct nl_addr *out)
 {
 	const struct nlattr *tb[IFA_MAX + 1];
 	const struct ifaddrmsg *ifa;
-	union nl_inaddr peer;
+	struct prefix peer;
 	size_t alen;
 	int ret;
 
@@ -199,17 +199,17 @@ int nl_addr_parse(const struct nlmsghdr *nlh, struct nl_addr *out)
 		return -EINVAL;
 
 	memset(out, 0, sizeof(*out));
-	out->family = ifa->ifa_family;
-	out->prefixlen = ifa->ifa_prefixlen;
+	out->addr.family = ifa->ifa_family;
 	out->ifindex = ifa->ifa_index;
 	out->flags = ifa->ifa_flags;
 	/* IFA_LOCAL is the address itself, IFA_ADDRESS the peer; IPv6 sends
 	 * only IFA_ADDRESS when there is no peer. The peer is not kept. */
-	if ((ret = attr_inaddr(tb[IFA_ADDRESS], alen, &peer)) < 0 ||
-	    (ret = attr_inaddr(tb[IFA_LOCAL] ? tb[IFA_LOCAL] : tb[IFA_ADDRESS], alen, &out->addr)) <
-	            0 ||
+	if ((ret = attr_addr(tb[IFA_ADDRESS], ifa->ifa_family, &peer)) < 0 ||
+	    (ret = attr_addr(tb[IFA_LOCAL] ? tb[IFA_LOCAL] : tb[IFA_ADDRESS], ifa->ifa_family,
+	                     &out->addr)) < 0 ||
 	    (ret = attr_u32(tb[IFA_FLAGS], &out->flags)) < 0)
 		return ret;
+	out->addr.len = ifa->ifa_prefixlen;
 	return 0;
 }
 
@@ -217,13 +217,14 @@ int nl_addr_parse(const struct nlmsghdr *nlh, struct nl_addr *out)
 
 struct nlmsghdr *nl_route_build(void *buf, size_t size, uint16_t type, const struct nl_route *r)
 {
-	size_t alen = family_addr_len(r->family);
+	size_t alen = family_addr_len(r->dst.family);
 	struct nlmsghdr *nlh;
 	struct rtmsg *rtm;
 	void *hdr;
 	bool ok = true;
 
-	if ((type != RTM_NEWROUTE && type != RTM_DELROUTE) || !alen || r->dst_len > alen * 8) {
+	if ((type != RTM_NEWROUTE && type != RTM_DELROUTE) || !alen || r->dst.len > alen * 8 ||
+	    !route_addr_ok(r, &r->gateway) || !route_addr_ok(r, &r->prefsrc)) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -231,8 +232,8 @@ struct nlmsghdr *nl_route_build(void *buf, size_t size, uint16_t type, const str
 	if (!nlh)
 		return NULL;
 	rtm = hdr;
-	rtm->rtm_family = r->family;
-	rtm->rtm_dst_len = r->dst_len;
+	rtm->rtm_family = (uint8_t)r->dst.family;
+	rtm->rtm_dst_len = (uint8_t)r->dst.len;
 	/* rtm_table is 8 bits; RTA_TABLE carries the full id. */
 	rtm->rtm_table = r->table < 256 ? r->table : RT_TABLE_UNSPEC;
 	rtm->rtm_protocol = r->protocol;
@@ -241,14 +242,14 @@ struct nlmsghdr *nl_route_build(void *buf, size_t size, uint16_t type, const str
 
 	if (r->table)
 		ok = ok && mnl_attr_put_u32_check(nlh, size, RTA_TABLE, r->table);
-	if (r->dst_len)
-		ok = ok && mnl_attr_put_check(nlh, size, RTA_DST, alen, r->dst.raw);
+	if (r->dst.len)
+		ok = ok && mnl_attr_put_check(nlh, size, RTA_DST, alen, r->dst.bytes);
 	if (r->oif)
 		ok = ok && mnl_attr_put_u32_check(nlh, size, RTA_OIF, r->oif);
-	if (!inaddr_is_zero(&r->gateway))
-		ok = ok && mnl_attr_put_check(nlh, size, RTA_GATEWAY, alen, r->gateway.raw);
-	if (!inaddr_is_zero(&r->prefsrc))
-		ok = ok && mnl_attr_put_check(nlh, size, RTA_PREFSRC, alen, r->prefsrc.raw);
+	if (r->gateway.family)
+		ok = ok && mnl_attr_put_check(nlh, size, RTA_GATEWAY, alen, r->gateway.bytes);
+	if (r->prefsrc.family)
+		ok = ok && mnl_attr_put_check(nlh, size, RTA_PREFSRC, alen, r->prefsrc.bytes);
 	if (r->priority)
 		ok = ok && mnl_attr_put_u32_check(nlh, size, RTA_PRIORITY, r->priority);
 	if (!ok) {
@@ -278,8 +279,7 @@ int nl_route_parse(const struct nlmsghdr *nlh, struct nl_route *out)
 		return -EINVAL;
 
 	memset(out, 0, sizeof(*out));
-	out->family = rtm->rtm_family;
-	out->dst_len = rtm->rtm_dst_len;
+	out->dst.family = rtm->rtm_family;
 	out->protocol = rtm->rtm_protocol;
 	out->scope = rtm->rtm_scope;
 	out->type = rtm->rtm_type;
@@ -287,10 +287,11 @@ int nl_route_parse(const struct nlmsghdr *nlh, struct nl_route *out)
 	if ((ret = attr_u32(tb[RTA_TABLE], &out->table)) < 0 ||
 	    (ret = attr_u32(tb[RTA_OIF], &out->oif)) < 0 ||
 	    (ret = attr_u32(tb[RTA_PRIORITY], &out->priority)) < 0 ||
-	    (ret = attr_inaddr(tb[RTA_DST], alen, &out->dst)) < 0 ||
-	    (ret = attr_inaddr(tb[RTA_GATEWAY], alen, &out->gateway)) < 0 ||
-	    (ret = attr_inaddr(tb[RTA_PREFSRC], alen, &out->prefsrc)) < 0)
+	    (ret = attr_addr(tb[RTA_DST], rtm->rtm_family, &out->dst)) < 0 ||
+	    (ret = attr_addr(tb[RTA_GATEWAY], rtm->rtm_family, &out->gateway)) < 0 ||
+	    (ret = attr_addr(tb[RTA_PREFSRC], rtm->rtm_family, &out->prefsrc)) < 0)
 		return ret;
+	out->dst.len = rtm->rtm_dst_len;
 	return 0;
 }
 

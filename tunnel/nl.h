@@ -15,41 +15,38 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tunnel/prefix.h"
+
 struct nl;
 struct nlmsghdr;
 
 /* Enough for any message nl_*_build() makes. Buffers must be 4-byte aligned. */
 #define NL_MSG_SIZE 512
 
-union nl_inaddr {
-	struct in_addr v4;
-	struct in6_addr v6;
-	uint8_t raw[16];
-};
-
 /* An interface address (RTM_NEWADDR/RTM_DELADDR). */
 struct nl_addr {
-	uint8_t family; /* AF_INET or AF_INET6 */
-	uint8_t prefixlen;
+	/* AF_INET or AF_INET6; the address, sent as IFA_LOCAL and IFA_ADDRESS
+	 * (no peer), with its host bits; len is ifa_prefixlen */
+	struct prefix addr;
 	uint32_t ifindex;
-	uint32_t flags;       /* IFA_F_*; the build adds IFA_F_NODAD for IPv6 */
-	union nl_inaddr addr; /* sent as IFA_LOCAL and IFA_ADDRESS (no peer) */
+	uint32_t flags; /* IFA_F_*; the build adds IFA_F_NODAD for IPv6 */
 };
 
-/* A route (RTM_NEWROUTE/RTM_DELROUTE). All-zero gateway/prefsrc, oif 0 and
- * priority 0 mean "absent". Multipath routes parse without their nexthops. */
+/* A route (RTM_NEWROUTE/RTM_DELROUTE). A gateway/prefsrc of family 0
+ * (AF_UNSPEC), oif 0 and priority 0 mean "absent". Multipath routes parse
+ * without their nexthops. */
 struct nl_route {
-	uint8_t family; /* AF_INET or AF_INET6 */
-	uint8_t dst_len;
-	uint8_t protocol;  /* RTPROT_*; RTPROT_BOOT is what `ip route add` uses */
-	uint8_t scope;     /* RT_SCOPE_*; RT_SCOPE_LINK for an IPv4 route with no gateway */
-	uint8_t type;      /* RTN_*; 0 is sent as RTN_UNICAST */
-	uint32_t table;    /* RT_TABLE_MAIN or any id up to 2^32-1 */
-	uint32_t oif;      /* ifindex */
-	uint32_t priority; /* metric */
-	union nl_inaddr dst;
-	union nl_inaddr gateway;
-	union nl_inaddr prefsrc;
+	/* AF_INET or AF_INET6, the route's family; len is rtm_dst_len, and the
+	 * address (RTA_DST) is sent only when len is not 0 */
+	struct prefix dst;
+	uint8_t protocol;      /* RTPROT_*; RTPROT_BOOT is what `ip route add` uses */
+	uint8_t scope;         /* RT_SCOPE_*; RT_SCOPE_LINK for an IPv4 route with no gateway */
+	uint8_t type;          /* RTN_*; 0 is sent as RTN_UNICAST */
+	uint32_t table;        /* RT_TABLE_MAIN or any id up to 2^32-1 */
+	uint32_t oif;          /* ifindex */
+	uint32_t priority;     /* metric */
+	struct prefix gateway; /* of dst's family, its len unused; parsed at the full length */
+	struct prefix prefsrc; /* the same */
 };
 
 /* A FIB rule (RTM_NEWRULE/RTM_DELRULE), the selectors `ip rule` has for

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "tunnel/log.h"
+#include "tunnel/prefix.h"
 
 #define SOCKET_BUF_BYTES (4 << 20)
 
@@ -316,17 +317,16 @@ static int key_cmp(const void *a, const void *b)
 	return memcmp((*x)->remote.pub, (*y)->remote.pub, CRYPTO_KEY_LEN);
 }
 
-static void prefix_to_route(const struct wg_prefix *pf, struct route *r)
+static void prefix_to_route(const struct prefix *pf, struct route *r)
 {
-	unsigned bytes = pf->family == AF_INET ? 4 : 16;
+	struct prefix net = *pf;
 
-	memset(r, 0, sizeof(*r));
-	r->family = (uint8_t)pf->family;
-	r->len = (uint8_t)pf->len;
-	memcpy(r->addr, &pf->addr, bytes);
 	/* Clear host bits so matching can compare whole bytes. */
-	for (unsigned bit = pf->len; bit < bytes * 8; bit++)
-		r->addr[bit / 8] &= (uint8_t) ~(0x80 >> (bit % 8));
+	prefix_mask(&net);
+	memset(r, 0, sizeof(*r));
+	r->family = (uint8_t)net.family;
+	r->len = (uint8_t)net.len;
+	memcpy(r->addr, net.bytes, sizeof(r->addr));
 }
 
 struct wg_peer *wg_peer_add(struct wg_device *d, const struct wg_peer_params *pp)
@@ -342,9 +342,8 @@ struct wg_peer *wg_peer_add(struct wg_device *d, const struct wg_peer_params *pp
 	if (memcmp(d->local.pub, pp->public_key, CRYPTO_KEY_LEN) == 0)
 		return errno = EINVAL, NULL; /* ourselves */
 	for (size_t i = 0; i < pp->n_allowed; i++) {
-		unsigned max = pp->allowed[i].family == AF_INET ? 32 : 128;
-		if ((pp->allowed[i].family != AF_INET && pp->allowed[i].family != AF_INET6) ||
-		    pp->allowed[i].len > max)
+		unsigned max = prefix_max_len(pp->allowed[i].family);
+		if (!max || pp->allowed[i].len > max)
 			return errno = EINVAL, NULL;
 	}
 	p = calloc(1, sizeof(*p));

@@ -18,6 +18,7 @@
 struct loop;
 struct wg_device;
 struct wg_peer;
+struct prefix; /* tunnel/prefix.h */
 
 struct wg_device_params {
 	const uint8_t *private_key; /* 32 bytes */
@@ -76,15 +77,6 @@ void wg_device_tick(struct wg_device *d, uint64_t now);
 /* The UDP port actually bound. */
 uint16_t wg_device_port(const struct wg_device *d);
 
-struct wg_prefix {
-	int family; /* AF_INET or AF_INET6 */
-	union {
-		struct in_addr v4;
-		struct in6_addr v6;
-	} addr;
-	unsigned len;
-};
-
 struct wg_peer_params {
 	const char *name;                /* for logs */
 	const uint8_t *public_key;       /* 32 bytes */
@@ -92,7 +84,7 @@ struct wg_peer_params {
 	const struct sockaddr *endpoint; /* NULL: learnt from its first handshake */
 	socklen_t endpoint_len;
 	unsigned persistent_keepalive; /* seconds, 0: off */
-	const struct wg_prefix *allowed;
+	const struct prefix *allowed;  /* host bits beyond len are ignored */
 	size_t n_allowed;
 };
 

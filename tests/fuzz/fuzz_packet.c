@@ -58,6 +58,7 @@
 
 #include "tunnel/log.h"
 #include "tunnel/noise.h"
+#include "tunnel/prefix.h"
 #include "tunnel/wg.h"
 #include "tunnel/wg_priv.h"
 
@@ -215,11 +216,11 @@ static void setup(void)
 		        "fuzz_packet: cannot bind the device's socket to lo (%s): IPv6 "
 		        "senders are all ::1, one rate-limit bucket\n",
 		        strerror(errno));
-	struct wg_prefix allowed[2] = {
-	        {.family = AF_INET, .addr.v4.s_addr = htonl(PEER_INNER), .len = 32},
+	struct prefix allowed[2] = {
+	        {.family = AF_INET, .v4.s_addr = htonl(PEER_INNER), .len = 32},
 	        {.family = AF_INET6, .len = 64},
 	};
-	inet_pton(AF_INET6, "fd00:64::", &allowed[1].addr.v6);
+	inet_pton(AF_INET6, "fd00:64::", &allowed[1].v6);
 	dev_peer = wg_peer_add(dev, &(struct wg_peer_params){.name = "fuzz",
 	                                                     .public_key = peer.pub,
 	                                                     .allowed = allowed,

@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "tunnel/prefix.h"
+
 static int check_passed, check_failed;
 
 #define CHECK(cond)                                                                              \
@@ -67,6 +69,20 @@ static inline size_t check_unhex(unsigned char *out, size_t cap, const char *hex
 		hex += 2;
 	}
 	return n;
+}
+
+/* A prefix written in a test, "ADDRESS" (the full length) or "ADDRESS/LEN" as
+ * prefix_parse() reads it; a typo is counted as a failure and gives family 0. */
+static inline struct prefix check_prefix(const char *s)
+{
+	struct prefix p;
+
+	memset(&p, 0, sizeof(p));
+	if (prefix_parse(&p, s, AF_UNSPEC) < 0) {
+		fprintf(stderr, "cannot parse the test's prefix %s\n", s);
+		check_failed++;
+	}
+	return p;
 }
 
 /* A test that checked nothing proves nothing: zero checks fail. */

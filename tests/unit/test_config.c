@@ -20,6 +20,7 @@
 #include "tunnel/conf.h"
 #include "tunnel/crypto.h"
 #include "tunnel/key.h"
+#include "tunnel/prefix.h"
 
 /* Public keys of clients: any 32 bytes will do. */
 #define K1 "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE="
@@ -136,11 +137,9 @@ static void test_gateway_full(void)
 	CHECK_STR(g->ifname, "egress9");
 	CHECK_INT(g->listen_port, 51999);
 	CHECK_MEM(g->priv, priv, KEY_LEN);
-	CHECK_STR(inet_ntop(AF_INET, &g->addr, a, sizeof(a)), "100.64.0.1");
-	CHECK_INT(g->prefix, 24);
+	CHECK_STR(prefix_format(&g->addr, a, sizeof(a)), "100.64.0.1/24");
 	CHECK(g->has_addr6);
-	CHECK_STR(inet_ntop(AF_INET6, &g->addr6, a, sizeof(a)), "fd00:64::1");
-	CHECK_INT(g->prefix6, 64);
+	CHECK_STR(prefix_format(&g->addr6, a, sizeof(a)), "fd00:64::1/64");
 	CHECK_STR(g->uplink, "eth0");
 	CHECK_INT(g->mtu, 1400);
 	CHECK_INT(g->load_threshold, 4);
@@ -155,9 +154,9 @@ static void test_gateway_full(void)
 		CHECK_MEM(g->clients[0].pub, k1, KEY_LEN);
 		CHECK(g->clients[0].has_psk);
 		CHECK_MEM(g->clients[0].psk, psk, KEY_LEN);
-		CHECK_STR(inet_ntop(AF_INET, &g->clients[0].addr, a, sizeof(a)), "100.64.0.2");
+		CHECK_STR(prefix_format(&g->clients[0].addr, a, sizeof(a)), "100.64.0.2/32");
 		CHECK(g->clients[0].has_addr6);
-		CHECK_STR(inet_ntop(AF_INET6, &g->clients[0].addr6, a, sizeof(a)), "fd00:64::2");
+		CHECK_STR(prefix_format(&g->clients[0].addr6, a, sizeof(a)), "fd00:64::2/128");
 		CHECK_INT(g->clients[0].id, 2);
 		CHECK_STR(g->clients[1].name, "bob.b-2_");
 		CHECK_MEM(g->clients[1].pub, k2, KEY_LEN);
@@ -249,11 +248,9 @@ static void test_edge_full(void)
 	memset(priv, 0x22, sizeof(priv));
 	CHECK_STR(e->ifname, "edge1");
 	CHECK_MEM(e->priv, priv, KEY_LEN);
-	CHECK_STR(inet_ntop(AF_INET, &e->addr, a, sizeof(a)), "100.64.0.2");
-	CHECK_INT(e->prefix, 32);
+	CHECK_STR(prefix_format(&e->addr, a, sizeof(a)), "100.64.0.2/32");
 	CHECK(e->has_addr6);
-	CHECK_STR(inet_ntop(AF_INET6, &e->addr6, a, sizeof(a)), "fd00:64::2");
-	CHECK_INT(e->prefix6, 128);
+	CHECK_STR(prefix_format(&e->addr6, a, sizeof(a)), "fd00:64::2/128");
 	CHECK_INT(e->mtu, 1380);
 	sin = (const struct sockaddr_in *)&e->endpoint;
 	CHECK_INT(sin->sin_family, AF_INET);
@@ -360,7 +357,7 @@ static void test_conf(void)
 	        "nul: \"a\\0b\"\nnet: 2001:db8::/32\n";
 	static const char *const keys[] = {"n", "b", "long", "nul", "net", NULL};
 	struct conf *c = NULL;
-	struct conf_addr a;
+	struct prefix a;
 	char err[256], buf[8];
 	uint64_t v;
 	bool t;
@@ -387,7 +384,14 @@ static void test_conf(void)
 	CHECK_INT(conf_get_prefix(c, conf_map_find(c, conf_root(c), "net"), "net", AF_UNSPEC, &a),
 	          0);
 	CHECK_INT(a.family, AF_INET6);
-	CHECK_INT(a.prefix, 32);
+	CHECK_INT(a.len, 32);
+	CHECK_INT(conf_get_addr(c, conf_map_find(c, conf_root(c), "net"), "net", AF_UNSPEC, &a),
+	          -EINVAL);
+	CHECK_STR(err, "t.yaml:5:6: net: \"2001:db8::/32\" is not an IP address");
+	CHECK_INT(conf_get_prefix(c, conf_map_find(c, conf_root(c), "n"), "n", AF_UNSPEC, &a),
+	          -EINVAL);
+	CHECK_STR(err, "t.yaml:1:4: n: \"0x1F\" is not an IP address with a prefix length "
+	               "(ADDRESS/LENGTH)");
 	CHECK_INT(conf_map_find(c, conf_root(c), "absent"), 0);
 	conf_free(c);
 	conf_free(NULL);

@@ -1,6 +1,5 @@
 /* nft_render against hand-written golden files, and the inputs it must refuse.
  * Loading the text into a kernel is root-only and lives in the netns tests. */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <stdlib.h>
 
@@ -48,29 +47,12 @@ static void check_golden(const struct nft_params *p, const char *name)
 	free(got);
 }
 
-static struct in_addr a4(const char *s)
-{
-	struct in_addr a = {0};
-
-	inet_pton(AF_INET, s, &a);
-	return a;
-}
-
-static struct in6_addr a6(const char *s)
-{
-	struct in6_addr a = IN6ADDR_ANY_INIT;
-
-	inet_pton(AF_INET6, s, &a);
-	return a;
-}
-
 static struct nft_params base(void)
 {
 	struct nft_params p = {
 	        .ifname = "egress0",
 	        .uplink = "eth0",
-	        .net = a4("100.64.0.1"),
-	        .prefix = 24,
+	        .net = check_prefix("100.64.0.1/24"),
 	        .mtu = 1420,
 	        .mark_tag = 0x45670000,
 	        .mark_id_mask = 0x0000ffff,
@@ -81,8 +63,8 @@ static struct nft_params base(void)
 static void test_v4_uplink(void)
 {
 	struct nft_client c[] = {
-	        {.name = "alice", .addr = a4("100.64.0.2"), .id = 2},
-	        {.name = "bob", .addr = a4("100.64.0.3"), .id = 3},
+	        {.name = "alice", .addr = check_prefix("100.64.0.2"), .id = 2},
+	        {.name = "bob", .addr = check_prefix("100.64.0.3"), .id = 3},
 	};
 	struct nft_params p = base();
 
@@ -95,23 +77,22 @@ static void test_dual_any(void)
 {
 	struct nft_client c[] = {
 	        {.name = "alice",
-	         .addr = a4("100.64.0.2"),
+	         .addr = check_prefix("100.64.0.2"),
 	         .has_addr6 = true,
-	         .addr6 = a6("fd00:6567::2"),
+	         .addr6 = check_prefix("fd00:6567::2"),
 	         .id = 2},
-	        {.name = "bob", .addr = a4("100.64.0.3"), .id = 3},
+	        {.name = "bob", .addr = check_prefix("100.64.0.3"), .id = 3},
 	        {.name = "carol.x-1",
-	         .addr = a4("100.64.0.10"),
+	         .addr = check_prefix("100.64.0.10"),
 	         .has_addr6 = true,
-	         .addr6 = a6("fd00:6567::a"),
+	         .addr6 = check_prefix("fd00:6567::a"),
 	         .id = 10},
 	};
 	struct nft_params p = base();
 
 	p.uplink = "";
 	p.has_net6 = true;
-	p.net6 = a6("fd00:6567::1");
-	p.prefix6 = 64;
+	p.net6 = check_prefix("fd00:6567::1/64");
 	p.clients = c;
 	p.n_clients = 3;
 	check_golden(&p, "nft_dual_any.nft");
@@ -126,11 +107,9 @@ static void test_no_clients(void)
 
 	p.ifname = "gw-tun.1";
 	p.uplink = "uplink_0";
-	p.net = a4("198.51.100.77"); /* host bits are masked off */
-	p.prefix = 25;
+	p.net = check_prefix("198.51.100.77/25"); /* host bits are masked off */
 	p.has_net6 = true;
-	p.net6 = a6("2001:db8:e:1::1");
-	p.prefix6 = 48;
+	p.net6 = check_prefix("2001:db8:e:1::1/48");
 	p.mtu = 1280;
 	check_golden(&p, "nft_no_clients.nft");
 }
@@ -165,7 +144,7 @@ static void test_refused(void)
 	        "a;b",
 	        "$var",
 	};
-	struct nft_client c = {.name = "alice", .addr = a4("100.64.0.2"), .id = 2};
+	struct nft_client c = {.name = "alice", .addr = check_prefix("100.64.0.2"), .id = 2};
 	struct nft_params p;
 	size_t i;
 
@@ -214,7 +193,14 @@ static void test_refused(void)
 	expect_einval(&p, __LINE__);
 
 	p = base();
-	p.prefix = 33;
+	p.net.len = 33;
+	expect_einval(&p, __LINE__);
+	p.net = check_prefix("fd00:6567::/64"); /* net is the IPv4 subnet */
+	expect_einval(&p, __LINE__);
+
+	p = base();
+	p.has_net6 = true;
+	p.net6 = check_prefix("100.64.0.0/24"); /* and net6 the IPv6 one */
 	expect_einval(&p, __LINE__);
 
 	p = base();
@@ -237,25 +223,24 @@ static void test_refused(void)
 	c.id = 2;
 
 	p = base();
-	c.addr = a4("100.64.1.2"); /* outside the subnet */
+	c.addr = check_prefix("100.64.1.2"); /* outside the subnet */
 	p.clients = &c;
 	p.n_clients = 1;
 	expect_einval(&p, __LINE__);
-	c.addr = a4("100.64.0.2");
+	c.addr = check_prefix("100.64.0.2");
 
 	p = base();
 	c.has_addr6 = true; /* no v6 subnet */
-	c.addr6 = a6("fd00:6567::2");
+	c.addr6 = check_prefix("fd00:6567::2");
 	p.clients = &c;
 	p.n_clients = 1;
 	expect_einval(&p, __LINE__);
 
 	p.has_net6 = true;
-	p.net6 = a6("fd00:6568::");
-	p.prefix6 = 64;
+	p.net6 = check_prefix("fd00:6568::/64");
 	expect_einval(&p, __LINE__); /* outside the v6 subnet */
 
-	p.net6 = a6("fd00:6567::");
+	p.net6 = check_prefix("fd00:6567::/64");
 	{
 		char *text = NULL;
 
@@ -273,7 +258,7 @@ static void test_refused(void)
 
 static void test_deterministic(void)
 {
-	struct nft_client c[] = {{.name = "alice", .addr = a4("100.64.0.2"), .id = 2}};
+	struct nft_client c[] = {{.name = "alice", .addr = check_prefix("100.64.0.2"), .id = 2}};
 	struct nft_params p = base();
 	char *t1 = NULL, *t2 = NULL;
 

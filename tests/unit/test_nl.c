@@ -16,20 +16,10 @@
 
 static char buf[NL_MSG_SIZE] __attribute__((aligned(8)));
 
-static union nl_inaddr ip(int family, const char *s)
-{
-	union nl_inaddr a;
-
-	memset(&a, 0, sizeof(a));
-	if (inet_pton(family, s, &a) != 1)
-		fprintf(stderr, "bad address in test: %s\n", s);
-	return a;
-}
-
 static void check_route(const struct nl_route *got, const struct nl_route *want)
 {
-	CHECK_INT(got->family, want->family);
-	CHECK_INT(got->dst_len, want->dst_len);
+	CHECK_INT(got->dst.family, want->dst.family);
+	CHECK_INT(got->dst.len, want->dst.len);
 	CHECK_INT(got->protocol, want->protocol);
 	CHECK_INT(got->scope, want->scope);
 	CHECK_INT(got->type, want->type ? want->type : RTN_UNICAST);
@@ -56,8 +46,8 @@ static void check_rule(const struct nl_rule *got, const struct nl_rule *want)
 
 static void check_addr(const struct nl_addr *got, const struct nl_addr *want)
 {
-	CHECK_INT(got->family, want->family);
-	CHECK_INT(got->prefixlen, want->prefixlen);
+	CHECK_INT(got->addr.family, want->addr.family);
+	CHECK_INT(got->addr.len, want->addr.len);
 	CHECK_INT(got->ifindex, want->ifindex);
 	CHECK_INT(got->flags, want->flags);
 	CHECK_MEM(&got->addr, &want->addr, sizeof(got->addr));
@@ -117,13 +107,11 @@ static void check_truncations(struct nlmsghdr *nlh, size_t hdrlen, parse_fn pars
 static void test_route_v4(void)
 {
 	struct nl_route r = {
-	        .family = AF_INET,
-	        .dst_len = 24,
+	        .dst = check_prefix("100.64.0.0/24"),
 	        .protocol = RTPROT_BOOT,
 	        .scope = RT_SCOPE_LINK,
 	        .table = RT_TABLE_MAIN,
 	        .oif = 7,
-	        .dst = ip(AF_INET, "100.64.0.0"),
 	};
 	struct nl_route got;
 	struct nlmsghdr *nlh;
@@ -151,7 +139,7 @@ static void test_route_v4(void)
 static void test_route_big_table(void)
 {
 	struct nl_route r = {
-	        .family = AF_INET,
+	        .dst = {.family = AF_INET},
 	        .protocol = RTPROT_STATIC,
 	        .scope = RT_SCOPE_LINK,
 	        .type = RTN_UNICAST,
@@ -179,15 +167,13 @@ static void test_route_big_table(void)
 static void test_route_v6(void)
 {
 	struct nl_route r = {
-	        .family = AF_INET6,
-	        .dst_len = 48,
+	        .dst = check_prefix("2001:db8:1::/48"),
 	        .protocol = RTPROT_STATIC,
 	        .table = 1000,
 	        .oif = 12,
 	        .priority = 1024,
-	        .dst = ip(AF_INET6, "2001:db8:1::"),
-	        .gateway = ip(AF_INET6, "fe80::1"),
-	        .prefsrc = ip(AF_INET6, "fd00:64::2"),
+	        .gateway = check_prefix("fe80::1"),
+	        .prefsrc = check_prefix("fd00:64::2"),
 	};
 	struct nl_route got;
 	struct nlmsghdr *nlh;
@@ -200,13 +186,11 @@ static void test_route_v6(void)
 
 	/* IPv4 with a gateway: "198.51.100.0/24 via 192.0.2.1 dev 2". */
 	r = (struct nl_route){
-	        .family = AF_INET,
-	        .dst_len = 24,
+	        .dst = check_prefix("198.51.100.0/24"),
 	        .protocol = RTPROT_BOOT,
 	        .table = RT_TABLE_MAIN,
 	        .oif = 2,
-	        .dst = ip(AF_INET, "198.51.100.0"),
-	        .gateway = ip(AF_INET, "192.0.2.1"),
+	        .gateway = check_prefix("192.0.2.1"),
 	};
 	nlh = nl_route_build(buf, sizeof(buf), RTM_NEWROUTE, &r);
 	CHECK(nlh != NULL);
@@ -339,17 +323,13 @@ static void test_rule_kernel_encoding(void)
 static void test_addr(void)
 {
 	struct nl_addr v4 = {
-	        .family = AF_INET,
-	        .prefixlen = 32,
+	        .addr = check_prefix("100.64.0.2/32"),
 	        .ifindex = 3,
-	        .addr = ip(AF_INET, "100.64.0.2"),
 	};
 	struct nl_addr v6 = {
-	        .family = AF_INET6,
-	        .prefixlen = 128,
+	        .addr = check_prefix("fd00:64::2/128"),
 	        .ifindex = 3,
 	        .flags = IFA_F_NODAD,
-	        .addr = ip(AF_INET6, "fd00:64::2"),
 	};
 	struct nl_addr got, want;
 	struct ifaddrmsg *ifa;
@@ -394,7 +374,7 @@ static void test_addr(void)
 	ifa->ifa_family = AF_INET6;
 	ifa->ifa_prefixlen = 128;
 	ifa->ifa_index = 3;
-	mnl_attr_put(nlh, IFA_ADDRESS, 16, &want.addr);
+	mnl_attr_put(nlh, IFA_ADDRESS, 16, want.addr.bytes);
 	mnl_attr_put_u32(nlh, IFA_FLAGS, IFA_F_NODAD);
 	CHECK_INT(nl_addr_parse(nlh, &got), 0);
 	check_addr(&got, &want);
@@ -402,17 +382,26 @@ static void test_addr(void)
 
 static void test_build_errors(void)
 {
-	struct nl_route r = {.family = AF_INET, .dst_len = 33, .table = 254};
+	struct nl_route r = {.dst = {.family = AF_INET, .len = 33}, .table = 254};
 	struct nl_rule ru = {.family = AF_INET, .table = 51820, .suppress_prefixlen = -1};
-	struct nl_addr a = {.family = AF_INET, .prefixlen = 24, .ifindex = 1};
+	struct nl_addr a = {.addr = {.family = AF_INET, .len = 24}, .ifindex = 1};
 
 	errno = 0;
 	CHECK(nl_route_build(buf, sizeof(buf), RTM_NEWROUTE, &r) == NULL && errno == EINVAL);
-	r.dst_len = 24;
-	r.family = AF_PACKET;
+	r.dst.len = 24;
+	r.dst.family = AF_PACKET;
 	errno = 0;
 	CHECK(nl_route_build(buf, sizeof(buf), RTM_NEWROUTE, &r) == NULL && errno == EINVAL);
-	r.family = AF_INET;
+	r.dst.family = AF_INET;
+	/* A gateway or prefsrc of the other family. */
+	r.gateway = check_prefix("fe80::1");
+	errno = 0;
+	CHECK(nl_route_build(buf, sizeof(buf), RTM_NEWROUTE, &r) == NULL && errno == EINVAL);
+	r.gateway = (struct prefix){.family = AF_UNSPEC};
+	r.prefsrc = check_prefix("fd00:64::2");
+	errno = 0;
+	CHECK(nl_route_build(buf, sizeof(buf), RTM_NEWROUTE, &r) == NULL && errno == EINVAL);
+	r.prefsrc = (struct prefix){.family = AF_UNSPEC};
 	errno = 0;
 	CHECK(nl_route_build(buf, sizeof(buf), RTM_NEWRULE, &r) == NULL && errno == EINVAL);
 	errno = 0;
@@ -437,7 +426,7 @@ static void test_build_errors(void)
 	errno = 0;
 	CHECK(nl_addr_build(buf, sizeof(buf), RTM_NEWADDR, &a) == NULL && errno == EINVAL);
 	a.ifindex = 1;
-	a.prefixlen = 33;
+	a.addr.len = 33;
 	CHECK(nl_addr_build(buf, sizeof(buf), RTM_NEWADDR, &a) == NULL);
 }
 
@@ -445,11 +434,9 @@ static void test_build_errors(void)
 static struct nlmsghdr *good_route(void)
 {
 	struct nl_route r = {
-	        .family = AF_INET6,
-	        .dst_len = 64,
+	        .dst = check_prefix("2001:db8::/64"),
 	        .table = 51820,
 	        .oif = 4,
-	        .dst = ip(AF_INET6, "2001:db8::"),
 	};
 
 	return nl_route_build(buf, sizeof(buf), RTM_NEWROUTE, &r);

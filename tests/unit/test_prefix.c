@@ -6,17 +6,7 @@
 #include "tunnel/prefix.h"
 #include "check.h"
 
-static struct prefix P(const char *s) {
-	struct prefix p;
-
-	memset(&p, 0, sizeof(p));
-	if (prefix_parse(&p, s, AF_UNSPEC) < 0)
-		fprintf(stderr, "test_prefix: cannot parse %s\n", s);
-	return p;
-}
-
-static const char *
-fmt(const struct prefix *p)
+static const char *fmt(const struct prefix *p)
 {
 	static char buf[PREFIX_STRLEN];
 
@@ -75,24 +65,24 @@ static void test_parse(void)
 
 static void test_mask(void)
 {
-	struct prefix p = P("10.1.2.3/8");
+	struct prefix p = check_prefix("10.1.2.3/8");
 
 	CHECK(!prefix_is_network(&p));
 	prefix_mask(&p);
 	CHECK_STR(fmt(&p), "10.0.0.0/8");
 	CHECK(prefix_is_network(&p));
 
-	p = P("192.0.2.255/25");
+	p = check_prefix("192.0.2.255/25");
 	prefix_mask(&p);
 	CHECK_STR(fmt(&p), "192.0.2.128/25");
-	p = P("192.0.2.7/0");
+	p = check_prefix("192.0.2.7/0");
 	prefix_mask(&p);
 	CHECK_STR(fmt(&p), "0.0.0.0/0");
-	p = P("2001:db8:ffff:ffff::1/35");
+	p = check_prefix("2001:db8:ffff:ffff::1/35");
 	CHECK(!prefix_is_network(&p));
 	prefix_mask(&p);
 	CHECK_STR(fmt(&p), "2001:db8:e000::/35");
-	p = P("2001:db8::1/128");
+	p = check_prefix("2001:db8::1/128");
 	CHECK(prefix_is_network(&p));
 	prefix_mask(&p);
 	CHECK_STR(fmt(&p), "2001:db8::1/128");
@@ -100,10 +90,13 @@ static void test_mask(void)
 
 static void test_contains(void)
 {
-	struct prefix net = P("198.51.100.0/24"), a = P("198.51.100.77"), b = P("198.51.101.1");
-	struct prefix net6 = P("2001:db8:bad::/48"), a6 = P("2001:db8:bad:1::1");
-	struct prefix host_bits = P("198.51.100.9/24"), all = P("0.0.0.0/0"), all6 = P("::/0");
-	struct prefix mapped = P("::ffff:198.51.100.77");
+	struct prefix net = check_prefix("198.51.100.0/24"), a = check_prefix("198.51.100.77"),
+	              b = check_prefix("198.51.101.1");
+	struct prefix net6 = check_prefix("2001:db8:bad::/48"),
+	              a6 = check_prefix("2001:db8:bad:1::1");
+	struct prefix host_bits = check_prefix("198.51.100.9/24"), all = check_prefix("0.0.0.0/0"),
+	              all6 = check_prefix("::/0");
+	struct prefix mapped = check_prefix("::ffff:198.51.100.77");
 
 	CHECK(prefix_contains(&net, &a));
 	CHECK(!prefix_contains(&net, &b));
@@ -121,8 +114,9 @@ static void test_contains(void)
 
 static void test_cmp(void)
 {
-	struct prefix a = P("192.0.2.0/24"), b = P("192.0.2.0/25"), c = P("192.0.2.1"),
-	              d = P("::/0"), e = P("2001:db8::/32");
+	struct prefix a = check_prefix("192.0.2.0/24"), b = check_prefix("192.0.2.0/25"),
+	              c = check_prefix("192.0.2.1"), d = check_prefix("::/0"),
+	              e = check_prefix("2001:db8::/32");
 
 	CHECK_INT(prefix_cmp(&a, &a), 0);
 	CHECK_INT(prefix_cmp(&a, &b), -1);

@@ -186,8 +186,7 @@ static void test_device(void)
 	CHECK(d != NULL);
 	if (!d)
 		return;
-	struct wg_prefix allowed = {
-	        .family = AF_INET, .addr.v4.s_addr = htonl(0x64400002), .len = 32};
+	struct prefix allowed = {.family = AF_INET, .v4.s_addr = htonl(0x64400002), .len = 32};
 	p = wg_peer_add(d, &(struct wg_peer_params){.name = "edge",
 	                                            .public_key = edge.pub,
 	                                            .psk = psk1,
@@ -339,8 +338,7 @@ static void test_configs(void)
 		d = wg_device_new(&(struct wg_device_params){
 		        .private_key = g->priv, .tun_fd = tun[0], .mtu = g->mtu});
 		CHECK(d != NULL);
-		struct wg_prefix allowed = {
-		        .family = AF_INET, .addr.v4 = g->clients[0].addr, .len = 32};
+		struct prefix allowed = g->clients[0].addr;
 		CHECK(d && wg_peer_add(d, &(struct wg_peer_params){.name = g->clients[0].name,
 		                                                   .public_key = g->clients[0].pub,
 		                                                   .psk = g->clients[0].psk,

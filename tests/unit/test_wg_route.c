@@ -8,6 +8,7 @@
 #include "check.h"
 #include "tunnel/crypto.h"
 #include "tunnel/log.h"
+#include "tunnel/prefix.h"
 #include "tunnel/wg_priv.h"
 
 #define N_PEERS 200
@@ -31,16 +32,16 @@ int main(void)
 	/* Peers in an order unlike their addresses': 100.64.x.y, fd00:64::x:y. */
 	for (int i = 0; i < N_PEERS; i++) {
 		int host = (i * 37) % N_PEERS + 2;
-		struct wg_prefix allowed[2] = {
+		struct prefix allowed[2] = {
 		        {.family = AF_INET, .len = 32},
 		        {.family = AF_INET6, .len = 128},
 		};
 		char name[16];
 
-		allowed[0].addr.v4.s_addr = htonl(0x64400000u | (uint32_t)host);
-		inet_pton(AF_INET6, "fd00:64::", &allowed[1].addr.v6);
-		allowed[1].addr.v6.s6_addr[14] = (uint8_t)(host >> 8);
-		allowed[1].addr.v6.s6_addr[15] = (uint8_t)host;
+		allowed[0].v4.s_addr = htonl(0x64400000u | (uint32_t)host);
+		inet_pton(AF_INET6, "fd00:64::", &allowed[1].v6);
+		allowed[1].v6.s6_addr[14] = (uint8_t)(host >> 8);
+		allowed[1].v6.s6_addr[15] = (uint8_t)host;
 		snprintf(name, sizeof(name), "p%d", host);
 		crypto_x25519_genkey(priv);
 		crypto_x25519_pubkey(pub, priv);
@@ -66,7 +67,7 @@ int main(void)
 	CHECK(wg_route_lookup(d, AF_INET, &unknown) == NULL);
 
 	/* A default route catches everything the host routes do not. */
-	struct wg_prefix all[2] = {{.family = AF_INET}, {.family = AF_INET6}};
+	struct prefix all[2] = {{.family = AF_INET}, {.family = AF_INET6}};
 	crypto_x25519_genkey(priv);
 	crypto_x25519_pubkey(pub, priv);
 	struct wg_peer *def = wg_peer_add(

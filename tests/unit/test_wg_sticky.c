@@ -100,8 +100,7 @@ int main(void)
 	CHECK(d != NULL);
 	if (!d)
 		return check_done("test_wg_sticky");
-	struct wg_prefix allowed = {
-	        .family = AF_INET, .addr.v4.s_addr = htonl(0x64400002), .len = 32};
+	struct prefix allowed = {.family = AF_INET, .v4.s_addr = htonl(0x64400002), .len = 32};
 	peer = wg_peer_add(d, &(struct wg_peer_params){.name = "edge",
 	                                               .public_key = edge.pub,
 	                                               .allowed = &allowed,

@@ -15,6 +15,7 @@
 #include "check.h"
 #include "tunnel/log.h"
 #include "tunnel/noise.h"
+#include "tunnel/prefix.h"
 #include "tunnel/wg.h"
 
 #define WGTEST_NSEC 1000000000ULL
@@ -315,8 +316,8 @@ static inline void wgtest_dev_free(struct wgtest_dev *w)
 static inline struct wg_peer *wgtest_dev_add(struct wgtest_dev *w, struct wgtest_peer *t,
                                              unsigned host, bool with_endpoint)
 {
-	struct wg_prefix allowed = {
-	        .family = AF_INET, .addr.v4.s_addr = htonl(0x64400000u | host), .len = 32};
+	struct prefix allowed = {
+	        .family = AF_INET, .v4.s_addr = htonl(0x64400000u | host), .len = 32};
 	struct sockaddr_in ep = {.sin_family = AF_INET, .sin_port = t->from.sin6_port};
 	struct wg_peer *p;
 
