@@ -12,6 +12,7 @@
 
 #include "gateway/config.h"
 #include "gateway/enforce.h"
+#include "gateway/flows.h"
 #include "gateway/nft.h"
 #include "policy/policy.h"
 #include "tunnel/ctl.h"
@@ -240,6 +241,80 @@ static int submit(struct job *j, struct ctl_request *req, json_t **data, char *e
 		snprintf(err, errlen,
 		         ret == -EBUSY ? "too many policy requests waiting; try again"
 		                       : "out of memory");
+		return ret;
+	}
+	return CTL_DEFERRED;
+}
+
+/* control_defer(): any work on the worker, for the commands of other files. */
+struct deferred {
+	const struct control_view *v;
+	struct ctl_pending *pending;
+	control_work_fn *work;
+	void (*free_arg)(void *arg);
+	void *arg;
+	json_t *data;
+	char err[1024];
+	int ret;
+};
+
+static void deferred_run(void *arg)
+{
+	struct deferred *d = arg;
+
+	d->ret = d->work(d->arg, &d->data, d->err, sizeof(d->err));
+}
+
+static void deferred_end(struct deferred *d, int ret, const char *err)
+{
+	json_t *data = d->data;
+
+	d->data = NULL;
+	ctl_pending_reply(d->pending, ret, data, err);
+	if (d->free_arg)
+		d->free_arg(d->arg);
+	free(d);
+}
+
+static void deferred_done(void *arg)
+{
+	struct deferred *d = arg;
+
+	deferred_end(d, d->ret, d->err);
+}
+
+static void deferred_cancel(void *arg)
+{
+	deferred_end(arg, -ECANCELED, "gatewayd is stopping");
+}
+
+int control_defer(const struct control_view *v, struct ctl_request *req, control_work_fn *work,
+                  void (*free_arg)(void *arg), void *arg, json_t **data, char *err, size_t errlen)
+{
+	struct deferred *d;
+	int ret;
+
+	if (!v->worker) {
+		ret = work(arg, data, err, errlen);
+		if (free_arg)
+			free_arg(arg);
+		return ret;
+	}
+	d = calloc(1, sizeof(*d));
+	if (!d) {
+		if (free_arg)
+			free_arg(arg);
+		return -ENOMEM;
+	}
+	*d = (struct deferred){.v = v, .work = work, .free_arg = free_arg, .arg = arg};
+	d->pending = ctl_defer(req);
+	ret = worker_submit(v->worker, deferred_run, deferred_done, deferred_cancel, d);
+	if (ret < 0) {
+		if (free_arg)
+			free_arg(arg);
+		free(d);
+		snprintf(err, errlen,
+		         ret == -EBUSY ? "too many requests waiting; try again" : "out of memory");
 		return ret;
 	}
 	return CTL_DEFERRED;
@@ -596,6 +671,8 @@ static const struct command {
         {"policy.apply", cmd_policy_apply},
         {"policy.show", cmd_policy_show},
         {"policy.stats", cmd_policy_stats},
+        {"flows", flows_cmd_list},
+        {"flows.kill", flows_cmd_kill},
 };
 
 int control_handle(void *arg, struct ctl_request *req, json_t **data, char *err, size_t errlen)

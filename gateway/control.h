@@ -33,6 +33,15 @@ int control_open(struct control **out, struct loop *l, const struct control_view
 /* Accepts NULL; removes the socket file. */
 void control_close(struct control *c);
 
+/* For commands in other files whose work takes long: runs work(arg, ...) on
+ * the worker thread, answers with what it returns, then free_arg(arg) (NULL:
+ * none). Without a worker (tests), at once. Returns what a handler returns
+ * (CTL_DEFERRED, or the error of a request that could not be queued). */
+typedef int control_work_fn(void *arg, struct json_t **data, char *err, size_t errlen);
+int control_defer(const struct control_view *v, struct ctl_request *req, control_work_fn *work,
+                  void (*free_arg)(void *arg), void *arg, struct json_t **data, char *err,
+                  size_t errlen);
+
 /* The socket's handler (a ctl_handler_fn; arg is a struct control_view):
  * for tests, which call it without a socket. */
 int control_handle(void *arg, struct ctl_request *req, struct json_t **data, char *err,

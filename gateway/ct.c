@@ -7,8 +7,10 @@
  * delete acks with dump messages on one socket. */
 #include <errno.h>
 #include <libnetfilter_conntrack/libnetfilter_conntrack.h>
+#include <libnetfilter_conntrack/libnetfilter_conntrack_tcp.h>
 #include <netinet/in.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 
 #include "gateway/ct.h"
@@ -16,6 +18,7 @@
 struct dump {
 	uint32_t tag, mask;
 	ct_select_fn *select;
+	ct_list_fn *list; /* instead of select: every entry to it, none kept */
 	void *arg;
 	struct nf_conntrack **cts; /* the chosen entries, owned here */
 	size_t n, cap;
@@ -27,6 +30,27 @@ struct dump {
 static uint16_t port_of(const struct nf_conntrack *ct, enum nf_conntrack_attr attr)
 {
 	return nfct_attr_is_set(ct, attr) ? ntohs(nfct_get_attr_u16(ct, attr)) : 0;
+}
+
+static const char *state_of(const struct nf_conntrack *ct, uint8_t proto)
+{
+	static const char *const tcp[] = {
+	        [TCP_CONNTRACK_NONE] = "NONE",         [TCP_CONNTRACK_SYN_SENT] = "SYN_SENT",
+	        [TCP_CONNTRACK_SYN_RECV] = "SYN_RECV", [TCP_CONNTRACK_ESTABLISHED] = "ESTABLISHED",
+	        [TCP_CONNTRACK_FIN_WAIT] = "FIN_WAIT", [TCP_CONNTRACK_CLOSE_WAIT] = "CLOSE_WAIT",
+	        [TCP_CONNTRACK_LAST_ACK] = "LAST_ACK", [TCP_CONNTRACK_TIME_WAIT] = "TIME_WAIT",
+	        [TCP_CONNTRACK_CLOSE] = "CLOSE",       [TCP_CONNTRACK_SYN_SENT2] = "SYN_SENT2",
+	};
+	uint32_t status = nfct_get_attr_u32(ct, ATTR_STATUS);
+
+	if (proto == IPPROTO_TCP && nfct_attr_is_set(ct, ATTR_TCP_STATE)) {
+		uint8_t st = nfct_get_attr_u8(ct, ATTR_TCP_STATE);
+
+		return st < sizeof(tcp) / sizeof(tcp[0]) && tcp[st] ? tcp[st] : "?";
+	}
+	if (!(status & IPS_SEEN_REPLY))
+		return "UNREPLIED";
+	return status & IPS_ASSURED ? "ASSURED" : "REPLIED";
 }
 
 /* Fills f from ct's original tuple; false for an entry that is not IPv4 or
@@ -50,6 +74,35 @@ static bool flow_of(const struct nf_conntrack *ct, struct ct_flow *f)
 	f->dst = prefix_from_bytes(family, nfct_get_attr(ct, dst));
 	f->sport = port_of(ct, ATTR_ORIG_PORT_SRC);
 	f->dport = port_of(ct, ATTR_ORIG_PORT_DST);
+	f->state = state_of(ct, f->proto);
+	return true;
+}
+
+static uint64_t u64_of(const struct nf_conntrack *ct, enum nf_conntrack_attr attr)
+{
+	return nfct_attr_is_set(ct, attr) ? nfct_get_attr_u64(ct, attr) : 0;
+}
+
+/* The whole entry: its flow, the reply's destination (our NAT'd source),
+ * state, counters and start. */
+static bool entry_of(const struct nf_conntrack *ct, struct ct_entry *e)
+{
+	int family;
+	enum nf_conntrack_attr rdst;
+
+	memset(e, 0, sizeof(*e));
+	if (!flow_of(ct, &e->flow))
+		return false;
+	family = e->flow.src.family;
+	rdst = family == AF_INET6 ? ATTR_REPL_IPV6_DST : ATTR_REPL_IPV4_DST;
+	if (nfct_attr_is_set(ct, rdst))
+		e->nat_src = prefix_from_bytes(family, nfct_get_attr(ct, rdst));
+	e->nat_sport = port_of(ct, ATTR_REPL_PORT_DST);
+	e->packets_out = u64_of(ct, ATTR_ORIG_COUNTER_PACKETS);
+	e->bytes_out = u64_of(ct, ATTR_ORIG_COUNTER_BYTES);
+	e->packets_in = u64_of(ct, ATTR_REPL_COUNTER_PACKETS);
+	e->bytes_in = u64_of(ct, ATTR_REPL_COUNTER_BYTES);
+	e->start_ns = u64_of(ct, ATTR_TIMESTAMP_START);
 	return true;
 }
 
@@ -62,6 +115,14 @@ static int dump_cb(enum nf_conntrack_msg_type type, struct nf_conntrack *ct, voi
 	 * which ignored the filter could not make us delete entries of others. */
 	if ((nfct_get_attr_u32(ct, ATTR_MARK) & d->mask) != d->tag)
 		return NFCT_CB_CONTINUE;
+	if (d->list) {
+		struct ct_entry e;
+
+		if (!entry_of(ct, &e))
+			return NFCT_CB_CONTINUE;
+		d->err = d->list(d->arg, &e);
+		return d->err ? NFCT_CB_STOP : NFCT_CB_CONTINUE;
+	}
 	if (!flow_of(ct, &f) || !d->select(d->arg, &f))
 		return NFCT_CB_CONTINUE;
 	if (d->n == d->cap) {
@@ -153,4 +214,11 @@ out:
 	if (h)
 		nfct_close(h);
 	return ret;
+}
+
+int ct_list(uint32_t tag, uint32_t mask, ct_list_fn *fn, void *arg)
+{
+	struct dump d = {.tag = tag, .mask = mask, .list = fn, .arg = arg};
+
+	return dump(&d);
 }

@@ -33,6 +33,8 @@ struct opts {
 	/* the policy commands' own */
 	const char *config; /* check: offline, against this gateway.yaml */
 	bool strict, kill_denied, nft;
+	/* the flows commands' filters */
+	const char *client, *proto, *dst, *port, *state;
 	unsigned own; /* the OPT_* given */
 };
 
@@ -42,6 +44,7 @@ enum {
 	OPT_STRICT = 1 << 1,
 	OPT_KILL = 1 << 2,
 	OPT_NFT = 1 << 3,
+	OPT_FILTERS = 1 << 4, /* --client, --proto, --dst, --port, --state */
 };
 
 static int cmd_help(int argc, char **argv, const struct opts *o);
@@ -474,6 +477,121 @@ static int cmd_policy_stats(int argc, char **argv, const struct opts *o)
 	return EXIT_DONE;
 }
 
+/* ---- flows */
+
+/* The filters as the request's args; NULL and the status in *status when
+ * one is malformed. */
+static json_t *filter_args(const struct opts *o, int *status)
+{
+	json_t *a = json_pack("{s:s*, s:s*, s:s*, s:s*}", "client", o->client, "proto", o->proto,
+	                      "dst", o->dst, "state", o->state);
+
+	*status = EXIT_DONE;
+	if (a && o->port) {
+		char *end;
+		long p = strtol(o->port, &end, 10);
+
+		if (!o->port[0] || *end || p < 1 || p > 65535) {
+			json_decref(a);
+			*status = usage_error("--port \"%s\" is not a port 1-65535", o->port);
+			return NULL;
+		}
+		json_object_set_new(a, "port", json_integer(p));
+	}
+	return a;
+}
+
+/* "ADDR:PORT", or "[ADDR]:PORT" for IPv6; the address alone without a
+ * port. */
+static const char *endpoint(json_t *f, const char *addr_key, const char *port_key, char *buf,
+                            size_t size)
+{
+	const char *a = json_string_value(json_object_get(f, addr_key));
+	json_int_t p = json_integer_value(json_object_get(f, port_key));
+	bool v6 = a && strchr(a, ':');
+
+	if (!a)
+		snprintf(buf, size, "-");
+	else if (!p)
+		snprintf(buf, size, "%s", a);
+	else
+		snprintf(buf, size, "%s%s%s:%" JSON_INTEGER_FORMAT, v6 ? "[" : "", a, v6 ? "]" : "",
+		         p);
+	return buf;
+}
+
+static int cmd_flows(int argc, char **argv, const struct opts *o)
+{
+	struct ctl_reply *r = NULL;
+	json_t *args, *f;
+	size_t i;
+	int status;
+
+	args = filter_args(o, &status);
+	if (!args)
+		return status;
+	status = call(o, "flows", args, -1, &r);
+	json_decref(args);
+	if (status)
+		return status;
+	if (o->json) {
+		print_reply(r);
+		ctl_reply_free(r);
+		return EXIT_DONE;
+	}
+	printf("%-12s %-6s %-22s %-22s %-22s %-11s %10s %12s %10s %12s %6s %s\n", "CLIENT", "PROTO",
+	       "SOURCE", "DESTINATION", "NAT SOURCE", "STATE", "PKTS OUT", "BYTES OUT", "PKTS IN",
+	       "BYTES IN", "AGE", "RULE");
+	json_array_foreach(r->data, i, f)
+	{
+		char src[64], dst[64], nat[64], age[24];
+		json_int_t a = json_integer_value(json_object_get(f, "age_s"));
+		const char *rule = json_string_value(json_object_get(f, "rule"));
+
+		if (a >= 0)
+			snprintf(age, sizeof(age), "%" JSON_INTEGER_FORMAT "s", a);
+		else
+			snprintf(age, sizeof(age), "-");
+		printf("%-12s %-6s %-22s %-22s %-22s %-11s %10" JSON_INTEGER_FORMAT
+		       " %12" JSON_INTEGER_FORMAT " %10" JSON_INTEGER_FORMAT
+		       " %12" JSON_INTEGER_FORMAT " %6s %s\n",
+		       json_string_value(json_object_get(f, "client")),
+		       json_string_value(json_object_get(f, "proto")),
+		       endpoint(f, "src", "sport", src, sizeof(src)),
+		       endpoint(f, "dst", "dport", dst, sizeof(dst)),
+		       endpoint(f, "nat_src", "nat_sport", nat, sizeof(nat)),
+		       json_string_value(json_object_get(f, "state")),
+		       json_integer_value(json_object_get(f, "packets_out")),
+		       json_integer_value(json_object_get(f, "bytes_out")),
+		       json_integer_value(json_object_get(f, "packets_in")),
+		       json_integer_value(json_object_get(f, "bytes_in")), age, rule ? rule : "-");
+	}
+	ctl_reply_free(r);
+	return EXIT_DONE;
+}
+
+static int cmd_flows_kill(int argc, char **argv, const struct opts *o)
+{
+	struct ctl_reply *r = NULL;
+	json_t *args;
+	int status;
+
+	args = filter_args(o, &status);
+	if (!args)
+		return status;
+	status = call(o, "flows.kill", args, -1, &r);
+	json_decref(args);
+	if (status)
+		return status;
+	if (o->json)
+		print_reply(r);
+	else
+		printf("ended %" JSON_INTEGER_FORMAT " flows\n",
+		       json_integer_value(json_object_get(r->data, "killed")));
+	ctl_reply_free(r);
+	return EXIT_DONE;
+}
+
 /* ---- keys, without gatewayd */
 
 static int cmd_genkey(int argc, char **argv, const struct opts *o)
@@ -515,6 +633,10 @@ static const struct command {
          "the policy in force, or with --nft the table's nft text"},
         {"policy", "stats", cmd_policy_stats, true, 0, 0, 0, "",
          "packets and bytes per rule and default; applies keep them"},
+        {"flows", "kill", cmd_flows_kill, true, OPT_FILTERS, 0, 0, "[FILTERS]",
+         "end the matching flows (both directions of a TCP connection)"},
+        {"flows", NULL, cmd_flows, true, OPT_FILTERS, 0, 0, "[FILTERS]",
+         "the clients' conntrack entries: who, where to, NAT, state, bytes, rule"},
         {"genkey", NULL, cmd_genkey, false, 0, 0, 0, "",
          "print a new private key (base64), like `wg genkey`"},
         {"genpsk", NULL, cmd_genpsk, false, 0, 0, 0, "",
@@ -551,6 +673,13 @@ static int cmd_help(int argc, char **argv, const struct opts *o)
 	       "  --strict       policy check: warnings (rules that never match) are errors\n"
 	       "  --kill-denied  policy apply: end the established flows the new policy denies\n"
 	       "  --nft          policy show: the nft text of table inet egress\n"
+	       "\nflows filters (FILTERS), all optional, all must match:\n"
+	       "  --client NAME  one client's flows (selected in the kernel by its mark)\n"
+	       "  --proto P      tcp, udp, icmp or icmpv6\n"
+	       "  --dst CIDR     original destination inside CIDR (an address: that one)\n"
+	       "  --port N       original destination port\n"
+	       "  --state S      conntrack state: ESTABLISHED, TIME_WAIT, ... (TCP), or\n"
+	       "                 UNREPLIED, REPLIED, ASSURED (others)\n"
 	       "\nexit status:\n"
 	       "  0  done\n"
 	       "  1  refused or invalid: gatewayd said no (not allowed, a bad request, an\n"
@@ -577,10 +706,19 @@ static int usage_error(const char *fmt, ...)
 static int parse_opts(int argc, char **argv, struct opts *o, bool in_order)
 {
 	static const struct option longopts[] = {
-	        {"socket", required_argument, NULL, 's'}, {"json", no_argument, NULL, 'j'},
-	        {"help", no_argument, NULL, 'h'},         {"config", required_argument, NULL, 'c'},
-	        {"strict", no_argument, NULL, 'S'},       {"kill-denied", no_argument, NULL, 'k'},
-	        {"nft", no_argument, NULL, 'n'},          {NULL, 0, NULL, 0},
+	        {"socket", required_argument, NULL, 's'},
+	        {"json", no_argument, NULL, 'j'},
+	        {"help", no_argument, NULL, 'h'},
+	        {"config", required_argument, NULL, 'c'},
+	        {"strict", no_argument, NULL, 'S'},
+	        {"kill-denied", no_argument, NULL, 'k'},
+	        {"nft", no_argument, NULL, 'n'},
+	        {"client", required_argument, NULL, 'C'},
+	        {"proto", required_argument, NULL, 'P'},
+	        {"dst", required_argument, NULL, 'D'},
+	        {"port", required_argument, NULL, 'O'},
+	        {"state", required_argument, NULL, 'T'},
+	        {NULL, 0, NULL, 0},
 	};
 	int c;
 
@@ -611,6 +749,18 @@ static int parse_opts(int argc, char **argv, struct opts *o, bool in_order)
 		case 'n':
 			o->nft = true;
 			o->own |= OPT_NFT;
+			break;
+		case 'C':
+		case 'P':
+		case 'D':
+		case 'O':
+		case 'T':
+			*(c == 'C'   ? &o->client
+			  : c == 'P' ? &o->proto
+			  : c == 'D' ? &o->dst
+			  : c == 'O' ? &o->port
+			             : &o->state) = optarg;
+			o->own |= OPT_FILTERS;
 			break;
 		default:
 			return usage_error("bad option \"%s\"",
@@ -668,7 +818,8 @@ int main(int argc, char **argv)
 		                   nargs > cmd->max ? " (too many arguments)" : "");
 	if (o.own & ~cmd->opts) {
 		static const char *const names[] = {"--config", "--strict", "--kill-denied",
-		                                    "--nft"};
+		                                    "--nft",
+		                                    "--client/--proto/--dst/--port/--state"};
 		unsigned bad = o.own & ~cmd->opts, i = 0;
 
 		while (!(bad & (1u << i)))

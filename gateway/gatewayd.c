@@ -68,6 +68,9 @@ struct gateway {
 	int tun_fd;
 	struct wg_device *dev;
 	struct sysctl_saved fwd4, fwd6;
+	/* conntrack's accounting, start times and a DESTROY event for every
+	 * entry, for `gatewayctl flows` */
+	struct sysctl_saved ct_acct, ct_tstamp, ct_events;
 	struct nft_owner *nft;
 	struct enforce *policy; /* the table is installed when this is set */
 	struct loop *loop;
@@ -247,6 +250,16 @@ static int start_table(struct gateway *g)
 	         cfg->uplink);
 	log_info("policy %s in force (%zu rules)", enforce_source(g->policy),
 	         policy_rule_count(enforce_policy(g->policy)));
+	/* After the table: its ct expressions have loaded conntrack, whose
+	 * knobs exist from then on. Flows work without them, only with less
+	 * to show. */
+	struct sysctl_saved *ct[] = {&g->ct_acct, &g->ct_tstamp, &g->ct_events};
+	for (size_t i = 0; i < sizeof(ct) / sizeof(ct[0]); i++) {
+		e = sysctl_set_saved(ct[i], "1");
+		if (e)
+			log_warnx("cannot set %s to 1: %s; flows show less", ct[i]->path,
+			          strerror(-e));
+	}
 	return 0;
 }
 
@@ -299,6 +312,9 @@ static void stop(struct gateway *g)
 			log_info("removed nft table inet %s", NFT_TABLE);
 	}
 	enforce_free(g->policy);
+	sysctl_restore(&g->ct_events);
+	sysctl_restore(&g->ct_tstamp);
+	sysctl_restore(&g->ct_acct);
 	sysctl_restore(&g->fwd6);
 	sysctl_restore(&g->fwd4);
 	nft_close(g->nft);
@@ -336,6 +352,9 @@ int main(int argc, char **argv)
 	        .tun_fd = -1,
 	        .fwd4 = {.path = "net/ipv4/ip_forward"},
 	        .fwd6 = {.path = "net/ipv6/conf/all/forwarding"},
+	        .ct_acct = {.path = "net/netfilter/nf_conntrack_acct"},
+	        .ct_tstamp = {.path = "net/netfilter/nf_conntrack_timestamp"},
+	        .ct_events = {.path = "net/netfilter/nf_conntrack_events"},
 	        .started = wg_now(),
 	};
 	char err[512];

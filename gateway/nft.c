@@ -126,7 +126,14 @@ static void render_forward(FILE *f, const struct nft_params *p)
 	fprintf(f, "\t\tct state established,related counter accept\n");
 	fprintf(f, "\t\t# What conntrack cannot place skips NAT too: it would leave with its\n");
 	fprintf(f, "\t\t# tunnel address.\n");
-	fprintf(f, "\t\tiifname \"%s\" ct state invalid counter drop\n\n", tun);
+	fprintf(f, "\t\tiifname \"%s\" ct state invalid counter drop\n", tun);
+	fprintf(f, "\t\t# A new TCP flow starts with a SYN: a packet of one whose entry was\n");
+	fprintf(f, "\t\t# deleted (flows kill, policy apply --kill-denied) gets a reset, not a\n");
+	fprintf(f, "\t\t# new entry that would carry the connection on.\n");
+	fprintf(f,
+	        "\t\tiifname \"%s\" ct state new tcp flags & (fin | syn | rst | ack) != syn counter "
+	        "reject with tcp reset\n\n",
+	        tun);
 
 	fprintf(f,
 	        "\t\t# New flows from the tunnel: ct mark = tag | client id, by tunnel source address.\n");

@@ -191,6 +191,31 @@ static void test_commands(void)
 	CHECK(rc == -EINVAL && strstr(err, "unknown argument \"force\""));
 	json_decref(data);
 	json_decref(a);
+	/* The flows filters are checked before anything reads conntrack (which
+	 * a unit test must not touch: it would be the host's). */
+	static const char *const bad_filters[][2] = {
+	        {"{\"client\": \"nobody\"}", "no client \"nobody\" in gateway.yaml"},
+	        {"{\"proto\": \"sctp\"}", "proto \"sctp\" is not tcp, udp, icmp or icmpv6"},
+	        {"{\"dst\": \"10.0.0.0/33\"}", "dst \"10.0.0.0/33\" is not an address or CIDR"},
+	        {"{\"port\": 0}", "port is not a number 1-65535"},
+	        {"{\"port\": \"80\"}", "port is not a number 1-65535"},
+	        {"{\"client\": 7}", "argument \"client\""},
+	        {"{\"colour\": \"red\"}", "unknown argument \"colour\""},
+	};
+	for (size_t i = 0; i < sizeof(bad_filters) / sizeof(bad_filters[0]); i++) {
+		for (int k = 0; k < 2; k++) {
+			json_t *f = json_loads(bad_filters[i][0], 0, NULL);
+
+			data = handle(&v, k ? "flows.kill" : "flows", f, &rc, err);
+			CHECK_INT(rc, -EINVAL);
+			CHECK(strstr(err, bad_filters[i][1]) != NULL);
+			if (!strstr(err, bad_filters[i][1]))
+				fprintf(stderr, "  %s: %s\n", bad_filters[i][0], err);
+			json_decref(data);
+			json_decref(f);
+		}
+	}
+
 	/* The rest need the policy in force, which this daemon has not. */
 	static const char *const need[] = {"policy.test", "policy.diff", "policy.apply",
 	                                   "policy.show", "policy.stats"};
