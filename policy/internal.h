@@ -59,6 +59,9 @@ struct policy {
 	bool default_allow;
 	struct prule *rules;
 	size_t n_rules;
+	/* render.c's runs: for each rule, the length of the run that starts
+	 * there, 0 for none; SIZE_MAX for a rule inside a run. */
+	size_t *run;
 	struct plimit *limits;
 	size_t n_limits;
 	struct ptest *tests;
@@ -79,6 +82,8 @@ int policy_warn(struct policy *p, unsigned line, unsigned col, const char *fmt, 
 int policy_copy_env(struct policy *p, const struct policy_env *env);
 /* -1 when name is no client of p */
 int policy_client_index(const struct policy *p, const char *name);
+/* render.c: p->run. 0 or -ENOMEM. */
+int policy_find_runs(struct policy *p);
 /* reach.c: the unreachable-rule and unused-limit warnings. */
 int policy_check_reach(struct policy *p);
 /* parse.c: the port word "tcp/443" into one flow's proto and port. */

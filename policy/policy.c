@@ -225,6 +225,7 @@ void policy_free(struct policy *p)
 	free(p->clients);
 	free(p->tunnel);
 	free(p->ifaddrs);
+	free(p->run);
 	for (i = 0; i < p->n_rules; i++) {
 		free(p->rules[i].from);
 		for (f = F4; f <= F6; f++) {
@@ -263,6 +264,8 @@ static int build(struct policy **out, const char *name, struct conf *c,
 		ret = policy_parse_conf(p, c);
 	if (ret == 0)
 		ret = policy_check_reach(p);
+	if (ret == 0)
+		ret = policy_find_runs(p);
 out:
 	if (ret == -ENOMEM && err && errlen)
 		snprintf(err, errlen, "%s: out of memory", name);

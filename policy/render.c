@@ -31,6 +31,7 @@
  * the rest, so applications fail at once rather than time out. */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,6 +96,226 @@ static void set_name(char *buf, size_t size, const struct prule *r, const char *
 	snprintf(buf, size, "rule_%s_%s%d", r->name, what, f == F4 ? 4 : 6);
 }
 
+/* Runs. A long stretch of consecutive rules that take every protocol, do not
+ * name gateway and come from the same clients (a block list of hundreds of
+ * CIDRs, say) is one lookup per family instead of one per rule: an interval
+ * verdict map, run_FIRST_to4/6, whose elements are each rule's destinations
+ * less its excepts less what the rules before it in the run already decide,
+ * each going to the rule's own chain hit_NAME (its counter, its verdict);
+ * the client's chain jumps to run_FIRST, which looks them up.
+ * First match wins as before; what no element holds goes on to the rule
+ * after the run. Shorter stretches keep a line per rule, which reads
+ * better. */
+#define RUN_MIN 8
+
+static bool mergeable(const struct prule *r)
+{
+	return r->all_ports && !r->to_gateway;
+}
+
+static bool same_from(const struct policy *p, const struct prule *a, const struct prule *b)
+{
+	if (a->from_any != b->from_any)
+		return false;
+	for (size_t i = 0; i < p->n_clients; i++)
+		if (a->from[i] != b->from[i])
+			return false;
+	return true;
+}
+
+/* The length of the run that starts at i, found by scanning: 0 for none. */
+static size_t scan_run(const struct policy *p, size_t i)
+{
+	size_t j;
+
+	if (!mergeable(&p->rules[i]) ||
+	    (i > 0 && mergeable(&p->rules[i - 1]) && same_from(p, &p->rules[i - 1], &p->rules[i])))
+		return 0;
+	for (j = i + 1;
+	     j < p->n_rules && mergeable(&p->rules[j]) && same_from(p, &p->rules[i], &p->rules[j]);
+	     j++)
+		;
+	return j - i >= RUN_MIN ? j - i : 0;
+}
+
+int policy_find_runs(struct policy *p)
+{
+	size_t i, n;
+
+	p->run = calloc(p->n_rules + 1, sizeof(*p->run));
+	if (!p->run)
+		return -ENOMEM;
+	for (i = 0; i < p->n_rules; i++) {
+		n = scan_run(p, i);
+		if (!n)
+			continue;
+		p->run[i] = n;
+		for (size_t k = i + 1; k < i + n; k++)
+			p->run[k] = SIZE_MAX;
+		i += n - 1;
+	}
+	return 0;
+}
+
+/* The rules of the run that starts at i, or 0 when none starts there. */
+static size_t run_len(const struct policy *p, size_t i)
+{
+	return p->run[i] == SIZE_MAX ? 0 : p->run[i];
+}
+
+/* Whether rule i is in a run (its lines are the run's map). */
+static bool in_run(const struct policy *p, size_t i)
+{
+	return p->run[i] != 0;
+}
+
+static void run_map_name(char *buf, size_t size, const struct prule *first, int f)
+{
+	snprintf(buf, size, "run_%s_to%d", first->name, f == F4 ? 4 : 6);
+}
+
+/* Whether the run of n rules from first has destinations of family f. */
+static bool run_has(const struct policy *p, size_t first, size_t n, int f)
+{
+	for (size_t i = first; i < first + n; i++)
+		if (p->rules[i].to[f].n)
+			return true;
+	return false;
+}
+
+static int range_lo_cmp(const void *a, const void *b)
+{
+	return u128_cmp(((const struct range *)a)->lo, ((const struct range *)b)->lo);
+}
+
+/* Whether no destination of one rule of the run (less its excepts) meets
+ * another's: then each rule's map elements are its own destinations, with
+ * nothing before it to take away. The usual case (a block list), and the
+ * exact algorithm is quadratic in the run's size. 1, 0, or -ENOMEM. */
+static int run_disjoint(const struct policy *p, size_t first, size_t n, int f)
+{
+	struct ranges eff;
+	struct range *all = NULL;
+	size_t n_all = 0, cap = 0;
+	int ret = 1;
+
+	ranges_init(&eff);
+	for (size_t i = first; ret == 1 && i < first + n; i++) {
+		ranges_free(&eff);
+		if (ranges_subtract(&eff, &p->rules[i].to[f], &p->rules[i].except[f]) < 0) {
+			ret = -ENOMEM;
+			break;
+		}
+		if (n_all + eff.n > cap) {
+			struct range *more;
+
+			cap = 2 * (n_all + eff.n);
+			more = realloc(all, cap * sizeof(*more));
+			if (!more) {
+				ret = -ENOMEM;
+				break;
+			}
+			all = more;
+		}
+		memcpy(all + n_all, eff.v, eff.n * sizeof(*all));
+		n_all += eff.n;
+	}
+	if (ret == 1 && n_all)
+		qsort(all, n_all, sizeof(*all), range_lo_cmp);
+	for (size_t k = 1; ret == 1 && k < n_all; k++)
+		if (u128_cmp(all[k].lo, all[k - 1].hi) <= 0)
+			ret = 0;
+	ranges_free(&eff);
+	free(all);
+	return ret;
+}
+
+/* The run's map of family f, when it has destinations there. -ENOMEM. */
+static int put_run_map(FILE *o, const struct policy *p, size_t first, size_t n, int f)
+{
+	struct ranges covered, eff, region;
+	char name[OBJ_NAME_MAX];
+	size_t elems = 0;
+	int ret = 0;
+
+	int disjoint = run_disjoint(p, first, n, f);
+
+	if (disjoint < 0)
+		return disjoint;
+	ranges_init(&covered);
+	ranges_init(&eff);
+	ranges_init(&region);
+	for (size_t i = first; ret == 0 && i < first + n; i++) {
+		const struct prule *r = &p->rules[i];
+
+		ranges_free(&eff);
+		ranges_free(&region);
+		ret = ranges_subtract(&eff, &r->to[f], &r->except[f]);
+		if (ret == 0 && disjoint)
+			ret = ranges_copy(&region, &eff);
+		else if (ret == 0)
+			ret = ranges_subtract(&region, &eff, &covered);
+		for (size_t k = 0; ret == 0 && k < region.n; k++) {
+			if (!elems++) {
+				run_map_name(name, sizeof(name), &p->rules[first], f);
+				fprintf(o, "\tmap %s {\n\t\ttype %s : verdict; flags interval\n",
+				        name, f == F4 ? "ipv4_addr" : "ipv6_addr");
+				fprintf(o, "\t\telements = {\n");
+			} else {
+				fprintf(o, ",\n");
+			}
+			fprintf(o, "\t\t\t");
+			put_addr_range(o, fam_of(f), &region.v[k]);
+			fprintf(o, " : goto hit_%s", r->name);
+		}
+		for (size_t k = 0; ret == 0 && !disjoint && k < eff.n; k++)
+			ret = ranges_add(&covered, eff.v[k].lo, eff.v[k].hi);
+		if (!disjoint)
+			ranges_normalize(&covered);
+	}
+	if (elems)
+		fprintf(o, "\n\t\t}\n\t}\n");
+	ranges_free(&covered);
+	ranges_free(&eff);
+	ranges_free(&region);
+	return ret;
+}
+
+/* The maps of every run, and the chain each of its rules ends in. */
+static int put_runs(FILE *o, const struct policy *p)
+{
+	size_t i, n;
+	int ret = 0;
+
+	for (i = 0; ret == 0 && i < p->n_rules; i++) {
+		n = run_len(p, i);
+		if (!n)
+			continue;
+		for (int f = F4; ret == 0 && f <= F6; f++)
+			ret = put_run_map(o, p, i, n, f);
+		/* One chain holds the lookups, which every client's chain jumps
+		 * to: the kernel checks a verdict map's elements once for each
+		 * rule that refers to it. */
+		fprintf(o, "\tchain run_%s {\n", p->rules[i].name);
+		for (int f = F4; f <= F6; f++) {
+			char name[OBJ_NAME_MAX];
+
+			if (!run_has(p, i, n, f))
+				continue;
+			run_map_name(name, sizeof(name), &p->rules[i], f);
+			fprintf(o, "\t\t%s daddr vmap @%s\n", fam_word(f), name);
+		}
+		fprintf(o, "\t}\n");
+		for (size_t k = i; k < i + n; k++)
+			fprintf(o, "\tchain hit_%s {\n\t\tcounter name \"rule_%s\" %s\n\t}\n",
+			        p->rules[k].name, p->rules[k].name,
+			        p->rules[k].allow ? "accept" : "goto policy_reject");
+		fprintf(o, "\n");
+		i += n - 1;
+	}
+	return ret;
+}
+
 /* The sets each rule's lines refer to: destinations and excepts that are
  * neither empty nor everything. */
 static void put_rule_sets(FILE *o, const struct policy *p)
@@ -106,6 +327,8 @@ static void put_rule_sets(FILE *o, const struct policy *p)
 	for (i = 0; i < p->n_rules; i++) {
 		const struct prule *r = &p->rules[i];
 
+		if (in_run(p, i))
+			continue;
 		for (f = F4; f <= F6; f++) {
 			if (r->to[f].n && !is_full(&r->to[f], f)) {
 				set_name(name, sizeof(name), r, "to", f);
@@ -286,9 +509,20 @@ static void put_client_chains(FILE *o, const struct policy *p)
 
 		fprintf(o, "\tchain fwd_%s {\n", c->name);
 		put_flow_check(o, p, c);
-		for (i = 0; i < p->n_rules; i++)
-			if (p->rules[i].from[ci])
+		for (i = 0; i < p->n_rules; i++) {
+			size_t n = run_len(p, i);
+
+			if (!p->rules[i].from[ci]) {
+				i += n ? n - 1 : 0;
+				continue;
+			}
+			if (!n) {
 				put_fwd_rule(o, &p->rules[i]);
+				continue;
+			}
+			fprintf(o, "\t\tjump run_%s\n", p->rules[i].name);
+			i += n - 1;
+		}
 		fprintf(o, "\t}\n\n");
 
 		fprintf(o, "\tchain in_%s {\n", c->name);
@@ -427,6 +661,11 @@ int policy_render_rules(const struct policy *p, const char *tun, char **text)
 	put_rule_sets(o, p);
 	if (p->n_rules)
 		fprintf(o, "\n");
+	if (put_runs(o, p) < 0) {
+		fclose(o);
+		free(buf);
+		return -ENOMEM;
+	}
 	put_map(o, p, "policy_clients", "fwd_", -1, false);
 	put_map(o, p, "policy_in_clients4", "in_", F4, false);
 	put_map(o, p, "policy_in_clients6", "in_", F6, false);
@@ -537,11 +776,33 @@ static void each_replaced(const struct policy *p, FILE *o, name_fn *chains, name
 			chains(o, "chain", name);
 		}
 	}
+	for (i = 0; chains && i < p->n_rules; i++) {
+		if (run_len(p, i)) {
+			snprintf(name, sizeof(name), "run_%s", p->rules[i].name);
+			chains(o, "chain", name);
+		}
+		if (!in_run(p, i))
+			continue;
+		snprintf(name, sizeof(name), "hit_%s", p->rules[i].name);
+		chains(o, "chain", name);
+	}
 	for (i = 0; maps && i < sizeof(fixed_maps) / sizeof(fixed_maps[0]); i++)
 		maps(o, "map", fixed_maps[i]);
+	for (i = 0; maps && i < p->n_rules; i++) {
+		size_t n = run_len(p, i);
+
+		for (f = F4; n && f <= F6; f++) {
+			if (!run_has(p, i, n, f))
+				continue;
+			run_map_name(name, sizeof(name), &p->rules[i], f);
+			maps(o, "map", name);
+		}
+	}
 	for (i = 0; sets && i < p->n_rules; i++) {
 		const struct prule *r = &p->rules[i];
 
+		if (in_run(p, i))
+			continue;
 		for (f = F4; f <= F6; f++) {
 			if (r->to[f].n && !is_full(&r->to[f], f)) {
 				set_name(name, sizeof(name), r, "to", f);

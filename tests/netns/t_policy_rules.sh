@@ -154,6 +154,39 @@ denied "$NS_E1" "http://$HOST/"
 verdict edge1 "$HOST" tcp/80 "deny by default"
 grep -qx '  rule "net-but-80": destination excepted' "$EG_DIR/out" || die "policy test: not excepted"
 
+log "a run of ten rules (one verdict map): first match wins, excepts hold, counters count"
+# Rules 1-10 take every protocol and come from any client, so the compiler
+# makes them one interval map: overlapping CIDRs, an except and both
+# families must decide exactly as ten rules in a row would.
+apply runs <<-EOF
+	version: 1
+	default: deny
+	rules:
+	  - {name: r1, from: [any], to: [192.0.2.0/25], action: deny}
+	  - {name: deny-80, from: [any], to: [$HOST/32], action: deny}
+	  - {name: r3, from: [any], to: [198.51.100.128/25], action: deny}
+	  - {name: net, from: [any], to: [203.0.113.0/24], except: [$HOST_B/32], action: allow}
+	  - {name: r5, from: [any], to: ["2001:db8:1::/48"], action: deny}
+	  - {name: v6-host, from: [any], to: ["2001:db8:80::/48"], action: allow}
+	  - {name: r7, from: [any], to: ["2001:db8:2::/48"], action: deny}
+	  - {name: b-late, from: [any], to: [$HOST_B/32], action: allow}
+	  - {name: r9, from: [any], to: ["2001:db8:3::/48"], action: deny}
+	  - {name: r10, from: [any], to: [192.0.2.128/25], action: deny}
+EOF
+gw nft list map inet egress run_r1_to4 >/dev/null || die "the ten rules are not one map"
+denied "$NS_E1" "http://$HOST/"
+allowed "$NS_E1" "http://$HOST_B/"
+allowed "$NS_E1" "http://[$HOST6]/"
+verdict edge1 "$HOST" tcp/80 'deny by rule "deny-80"'
+verdict edge1 "$HOST_B" tcp/80 'allow by rule "b-late"'
+ctl policy stats | tee "$EG_DIR/stats.txt"
+for r in deny-80 b-late v6-host; do
+	awk -v r=$r '$1 == r && $2 > 0 { ok = 1 } END { exit !ok }' "$EG_DIR/stats.txt" ||
+		die "stats: rule $r counted nothing"
+done
+awk '$1 == "net" && $2 == 0 { ok = 1 } END { exit !ok }' "$EG_DIR/stats.txt" ||
+	die "stats: rule net counted what its except and deny-80 decide"
+
 log "port ranges: tcp/8000-8100 allows 8080, refuses 80 and 8200"
 apply ports <<-EOF
 	version: 1

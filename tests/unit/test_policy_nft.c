@@ -90,6 +90,7 @@ static void test_goldens(void)
 	golden("policy_example.yaml", &on, "policy_example.nft");
 	golden("policy_example.yaml", &off, "policy_offline.nft");
 	golden("policy_mixed.yaml", &on, "policy_mixed.nft");
+	golden("policy_runs.yaml", &on, "policy_runs.nft");
 
 	CHECK_INT(policy_builtin(&p, &on), 0);
 	text = p ? render(p) : NULL;
