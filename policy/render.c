@@ -217,7 +217,8 @@ static int run_disjoint(const struct policy *p, size_t first, size_t n, int f)
 			}
 			all = more;
 		}
-		memcpy(all + n_all, eff.v, eff.n * sizeof(*all));
+		if (eff.n) /* eff.v may be NULL then */
+			memcpy(all + n_all, eff.v, eff.n * sizeof(*all));
 		n_all += eff.n;
 	}
 	if (ret == 1 && n_all)
