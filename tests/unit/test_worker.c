@@ -32,11 +32,14 @@ static void mark(char c)
 		trace[n_trace++] = c;
 }
 
+static int started; /* run()s begun, from the worker thread */
+
 static void run(void *arg)
 {
 	struct job *j = arg;
 
 	j->ran_off_loop = !pthread_equal(pthread_self(), loop_thread);
+	__atomic_add_fetch(&started, 1, __ATOMIC_SEQ_CST);
 	mark(j->name);
 	usleep(20000);
 	mark(j->name);
@@ -110,7 +113,10 @@ int main(void)
 	stop_after = -1;
 	for (int i = 0; i < WORKER_QUEUE_MAX; i++)
 		CHECK_INT(worker_submit(w, run, done, cancel, job('x')), 0);
-	usleep(5000); /* the first is running now, WORKER_QUEUE_MAX - 1 wait */
+	/* Until the first is running, WORKER_QUEUE_MAX wait; then one less. */
+	for (int i = 0; i < 2000 && __atomic_load_n(&started, __ATOMIC_SEQ_CST) < 4; i++)
+		usleep(1000);
+	CHECK_INT(__atomic_load_n(&started, __ATOMIC_SEQ_CST), 4);
 	CHECK_INT(worker_submit(w, run, done, cancel, job('y')), 0);
 	struct job *z = job('z');
 	ret = worker_submit(w, run, done, cancel, z);
