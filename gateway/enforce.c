@@ -17,6 +17,7 @@
 #include "gateway/ct.h"
 #include "gateway/nft.h"
 #include "policy/policy.h"
+#include "tunnel/ctl.h"
 #include "tunnel/prefix.h"
 
 struct enforce_env {
@@ -214,48 +215,19 @@ int enforce_parse(const struct policy_env *env, const char *name, const char *bu
 int enforce_read_file(const char *path, char **buf, size_t *len)
 {
 	struct stat st;
-	char *b = NULL;
-	size_t n = 0;
-	ssize_t r;
-	int fd, ret = 0;
+	char err[128];
+	int fd, ret;
 
 	*buf = NULL;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	if (fstat(fd, &st) < 0) {
-		ret = -errno;
-		goto out;
-	}
-	if (S_ISDIR(st.st_mode)) {
+	/* The control socket's reader: regular files only, read to their end
+	 * whatever their size said, at most max bytes. */
+	if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode))
 		ret = -EISDIR;
-		goto out;
-	}
-	b = malloc(ENFORCE_FILE_MAX + 1);
-	if (!b) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	/* Read to the end, not by st_size: a file may grow while it is read. */
-	while ((r = read(fd, b + n, ENFORCE_FILE_MAX + 1 - n)) != 0) {
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			ret = -errno;
-			goto out;
-		}
-		n += (size_t)r;
-		if (n > ENFORCE_FILE_MAX) {
-			ret = -EFBIG;
-			goto out;
-		}
-	}
-	b[n] = '\0';
-	*buf = b;
-	*len = n;
-	b = NULL;
-out:
-	free(b);
+	else
+		ret = ctl_fd_read(fd, ENFORCE_FILE_MAX, buf, len, err, sizeof(err));
 	close(fd);
 	return ret;
 }
@@ -511,32 +483,36 @@ static int install_file(const char *path, const char *tmp, char **msg)
 	return 0;
 }
 
-struct kill_ctx {
-	const struct policy *p;
-};
-
-/* A flow the policy in force denies: its client's first packet would be
- * rejected now. */
-static bool denied(void *arg, const struct ct_flow *f)
+bool enforce_decide_ct(const struct policy *p, const struct ct_flow *f, const char **client,
+                       struct policy_decision *d)
 {
-	const struct kill_ctx *k = arg;
-	struct policy_decision d;
 	struct policy_flow pf = {
-	        .client = policy_client_by_mark(k->p, f->mark),
+	        .client = policy_client_by_mark(p, f->mark),
 	        .dst = f->dst,
 	        .proto = f->proto,
 	        .port = f->dport,
 	};
 
+	*client = pf.client;
 	if (!pf.client)
-		return false; /* not a client's: leave it */
+		return false;
+	/* As the rules see the flow's first packet: ICMP by its type only, a
+	 * protocol without ports by nothing but its destination. */
 	if (pf.proto == IPPROTO_ICMP || pf.proto == IPPROTO_ICMPV6)
 		pf.port = 0;
 	else if (pf.proto != IPPROTO_TCP && pf.proto != IPPROTO_UDP)
 		pf.proto = 0;
-	if (policy_decide(k->p, &pf, &d, NULL, NULL) < 0)
-		return false;
-	return !d.allow;
+	return policy_decide(p, &pf, d, NULL, NULL) == 0;
+}
+
+/* --kill-denied: a flow the new policy denies, its client's first packet
+ * would be rejected now. */
+static bool denied(void *arg, const struct ct_flow *f)
+{
+	struct policy_decision d;
+	const char *client;
+
+	return enforce_decide_ct(arg, f, &client, &d) && !d.allow;
 }
 
 struct enforce_change {
@@ -640,8 +616,7 @@ int enforce_apply_prepare(const struct enforce *e, const char *name, const char 
 		    "(%s): a restart goes back to the file",
 		    e->cfg->policy_file, strerror(-ret));
 	if (kill_denied) {
-		long n = ct_kill(e->cfg->mark_tag, ~e->cfg->mark_id_mask, denied,
-		                 &(struct kill_ctx){.p = p});
+		long n = ct_kill(e->cfg->mark_tag, ~e->cfg->mark_id_mask, denied, p);
 
 		if (n < 0)
 			say(msg, "warning: cannot end the flows the policy now denies: %s",

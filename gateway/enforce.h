@@ -14,10 +14,12 @@
 #include <time.h>
 
 struct enforce;
+struct ct_flow;
 struct enforce_env;
 struct gw_config;
 struct nft_owner;
 struct policy;
+struct policy_decision;
 struct policy_env;
 
 /* The largest policy file taken, from disk or over the control socket. */
@@ -83,6 +85,12 @@ int enforce_reload_prepare(const struct enforce *e, struct enforce_change **out,
 void enforce_commit(struct enforce *e, struct enforce_change *c);
 /* Accepts NULL: a change that will not be committed (the daemon stops). */
 void enforce_change_free(struct enforce_change *c);
+
+/* How p decides a conntrack entry's flow (struct ct_flow, gateway/ct.h), as
+ * its rules saw the first packet: false when the mark is no client's of p
+ * (*client NULL) or the flow cannot be decided; true with *client and *d. */
+bool enforce_decide_ct(const struct policy *p, const struct ct_flow *f, const char **client,
+                       struct policy_decision *d);
 
 /* The policy in force, for show, test and stats. */
 const struct policy *enforce_policy(const struct enforce *e);

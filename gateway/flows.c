@@ -47,15 +47,6 @@ static const char *proto_name(uint8_t p)
 	return NULL;
 }
 
-/* The client of a mark, from gateway.yaml. */
-static const char *client_of(const struct gw_config *cfg, uint32_t mark)
-{
-	for (size_t i = 0; i < cfg->n_clients; i++)
-		if (nft_client_mark(cfg->mark_tag, cfg->clients[i].id) == mark)
-			return cfg->clients[i].name;
-	return NULL;
-}
-
 /* The filters of args into f: 0, or -EINVAL with the reason in err. */
 static int parse_filter(const struct control_view *v, json_t *args, struct filter *f, char *err,
                         size_t errlen)
@@ -145,34 +136,19 @@ static bool matches(const struct filter *f, const struct ct_flow *fl)
 	return true;
 }
 
-/* The rule of the policy in force that decides a flow like this one now. */
-static const char *rule_of(const struct filter *f, const char *client, const struct ct_flow *fl)
-{
-	struct policy_decision d;
-	struct policy_flow pf = {
-	        .client = client, .dst = fl->dst, .proto = fl->proto, .port = fl->dport};
-
-	if (!f->v->policy)
-		return NULL;
-	if (pf.proto == IPPROTO_ICMP || pf.proto == IPPROTO_ICMPV6)
-		pf.port = 0;
-	else if (pf.proto != IPPROTO_TCP && pf.proto != IPPROTO_UDP)
-		pf.proto = 0;
-	/* The policy in force changes only on the loop's thread between jobs,
-	 * never while this one runs. */
-	if (policy_decide(enforce_policy(f->v->policy), &pf, &d, NULL, NULL) < 0)
-		return NULL;
-	return d.name;
-}
-
 static int add_entry(void *arg, const struct ct_entry *e)
 {
 	struct filter *f = arg;
 	const struct ct_flow *fl = &e->flow;
-	const char *client = client_of(f->v->cfg, fl->mark), *proto = proto_name(fl->proto);
+	const char *client, *proto = proto_name(fl->proto);
 	char src[PREFIX_STRLEN], dst[PREFIX_STRLEN], nat[PREFIX_STRLEN], pnum[8];
+	struct policy_decision d;
+	bool decided;
 	json_t *j;
 
+	/* The policy in force changes only on the loop's thread between jobs,
+	 * never while this one runs; it has every client of gateway.yaml. */
+	decided = enforce_decide_ct(enforce_policy(f->v->policy), fl, &client, &d);
 	if (!client || !matches(f, fl))
 		return 0;
 	if (!proto) {
@@ -191,7 +167,7 @@ static int add_entry(void *arg, const struct ct_entry *e)
 	        (json_int_t)e->packets_out, "bytes_out", (json_int_t)e->bytes_out, "packets_in",
 	        (json_int_t)e->packets_in, "bytes_in", (json_int_t)e->bytes_in, "age_s",
 	        (json_int_t)(e->start_ns ? f->now_s - (long)(e->start_ns / 1000000000u) : -1),
-	        "rule", rule_of(f, client, fl));
+	        "rule", decided ? d.name : NULL);
 	if (!j || json_array_append_new(f->list, j))
 		return -ENOMEM;
 	return 0;
@@ -243,8 +219,9 @@ static struct filter *filter_new(const struct control_view *v, struct ctl_reques
 	return f;
 }
 
-int flows_cmd_list(const struct control_view *v, struct ctl_request *req, json_t **data, char *err,
-                   size_t errlen)
+/* flows and flows.kill: the filters now, the walk on the worker. */
+static int flows_cmd(const struct control_view *v, struct ctl_request *req, control_work_fn *work,
+                     json_t **data, char *err, size_t errlen)
 {
 	struct filter *f;
 	int ret;
@@ -252,15 +229,26 @@ int flows_cmd_list(const struct control_view *v, struct ctl_request *req, json_t
 	f = filter_new(v, req, err, errlen, &ret);
 	if (!f)
 		return ret;
-	return control_defer(v, req, list_work, filter_free, f, data, err, errlen);
+	if (!v->policy) {
+		filter_free(f);
+		snprintf(err, errlen, "no policy in force");
+		return -ENOENT;
+	}
+	return control_defer(v, req, work, filter_free, f, data, err, errlen);
 }
 
-/* flows.kill: the entries the filters and ct_kill's own walk agree on. */
+int flows_cmd_list(const struct control_view *v, struct ctl_request *req, json_t **data, char *err,
+                   size_t errlen)
+{
+	return flows_cmd(v, req, list_work, data, err, errlen);
+}
+
+/* flows.kill: the entries of clients the filters choose. */
 static bool kill_select(void *arg, const struct ct_flow *fl)
 {
 	const struct filter *f = arg;
 
-	return client_of(f->v->cfg, fl->mark) && matches(f, fl);
+	return policy_client_by_mark(enforce_policy(f->v->policy), fl->mark) && matches(f, fl);
 }
 
 static int kill_work(void *arg, json_t **data, char *err, size_t errlen)
@@ -279,11 +267,5 @@ static int kill_work(void *arg, json_t **data, char *err, size_t errlen)
 int flows_cmd_kill(const struct control_view *v, struct ctl_request *req, json_t **data, char *err,
                    size_t errlen)
 {
-	struct filter *f;
-	int ret;
-
-	f = filter_new(v, req, err, errlen, &ret);
-	if (!f)
-		return ret;
-	return control_defer(v, req, kill_work, filter_free, f, data, err, errlen);
+	return flows_cmd(v, req, kill_work, data, err, errlen);
 }

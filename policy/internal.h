@@ -62,6 +62,7 @@ struct policy {
 	/* render.c's runs: for each rule, the length of the run that starts
 	 * there, 0 for none; SIZE_MAX for a rule inside a run. */
 	size_t *run;
+	size_t *by_mark; /* policy.c: the clients' indexes, sorted by mark */
 	struct plimit *limits;
 	size_t n_limits;
 	struct ptest *tests;

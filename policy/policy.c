@@ -92,11 +92,43 @@ const char *policy_rule_name(const struct policy *p, size_t i)
 	return i < p->n_rules ? p->rules[i].name : NULL;
 }
 
+/* p->by_mark: the clients' indexes in the order of their marks, for a
+ * lookup per conntrack entry in O(log n). */
+static int by_mark_cmp(const void *a, const void *b, void *arg)
+{
+	const struct policy *p = arg;
+	uint32_t x = p->clients[*(const size_t *)a].mark;
+	uint32_t y = p->clients[*(const size_t *)b].mark;
+
+	return x < y ? -1 : x > y;
+}
+
+static int index_marks(struct policy *p)
+{
+	p->by_mark = calloc(p->n_clients + 1, sizeof(*p->by_mark));
+	if (!p->by_mark)
+		return -ENOMEM;
+	for (size_t i = 0; i < p->n_clients; i++)
+		p->by_mark[i] = i;
+	qsort_r(p->by_mark, p->n_clients, sizeof(*p->by_mark), by_mark_cmp, p);
+	return 0;
+}
+
 const char *policy_client_by_mark(const struct policy *p, uint32_t mark)
 {
-	for (size_t i = 0; i < p->n_clients; i++)
-		if (p->clients[i].mark == mark)
-			return p->clients[i].name;
+	size_t lo = 0, hi = p->n_clients;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct pclient *c = &p->clients[p->by_mark[mid]];
+
+		if (c->mark == mark)
+			return c->name;
+		if (c->mark < mark)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
 	return NULL;
 }
 
@@ -226,6 +258,7 @@ void policy_free(struct policy *p)
 	free(p->tunnel);
 	free(p->ifaddrs);
 	free(p->run);
+	free(p->by_mark);
 	for (i = 0; i < p->n_rules; i++) {
 		free(p->rules[i].from);
 		for (f = F4; f <= F6; f++) {
@@ -266,6 +299,8 @@ static int build(struct policy **out, const char *name, struct conf *c,
 		ret = policy_check_reach(p);
 	if (ret == 0)
 		ret = policy_find_runs(p);
+	if (ret == 0)
+		ret = index_marks(p);
 out:
 	if (ret == -ENOMEM && err && errlen)
 		snprintf(err, errlen, "%s: out of memory", name);
