@@ -28,13 +28,13 @@ policy() {
 		done
 	} >"$EG_DIR/$f"
 }
-# download NAME NS: a slow download of big.bin in the background; its exit
+# download NAME NS FILE: a slow download of FILE in the background; its exit
 # status lands in $EG_DIR/NAME.rc, its sha256 in $EG_DIR/NAME.sum.
 download() {
 	(
 		rc=0
 		n "$2" curl -gsS --limit-rate 400k --max-time 60 -o "$EG_DIR/$1.out" \
-			"http://$HOST/big.bin" 2>"$EG_DIR/$1.err" || rc=$?
+			"http://$HOST/$3" 2>"$EG_DIR/$1.err" || rc=$?
 		sha256sum <"$EG_DIR/$1.out" | cut -d' ' -f1 >"$EG_DIR/$1.sum"
 		echo "$rc" >"$EG_DIR/$1.rc"
 	) &
@@ -53,7 +53,13 @@ gatewayd_start edge1 edge2
 wait_for 10 "the control socket" test -S "$SOCK"
 web_start
 SUM=$(web_file big.bin 4) # 4 MiB at 400 kB/s: some 10 s
+# A download to end while the host is still sending: far more than the
+# socket buffers on the way can hold, which take a few MB at once.
+web_file huge.bin 16 >/dev/null
 edged_start edge1
+# Small receive buffers on edge1: what a reset flow still holds unread
+# drains in well under a second at curl's rate, so its end shows at once.
+e1 sysctl -qw net.ipv4.tcp_rmem="4096 65536 131072"
 edged_start edge2
 wait_for 10 "edge1's handshake" e1 ping -c1 -W1 "$HOST"
 wait_for 10 "edge2's handshake" e2 ping -c1 -W1 "$HOST"
@@ -62,7 +68,7 @@ policy edge2.yaml edge2
 ctl policy apply "$EG_DIR/both.yaml"
 
 log "without --kill-denied, an established flow that becomes denied goes on"
-download plain "$NS_E1"
+download plain "$NS_E1" big.bin
 wait_for 10 "edge1's download" transferring plain
 ctl policy apply "$EG_DIR/edge2.yaml" | tee "$EG_DIR/out"
 grep -q "^ended" "$EG_DIR/out" && die "apply without --kill-denied ended flows"
@@ -78,8 +84,8 @@ wait_for 60 "edge1's download to finish" test -e "$EG_DIR/plain.rc"
 
 log "with --kill-denied, edge1's download stops at once and edge2's finishes"
 ctl policy apply "$EG_DIR/both.yaml"
-download e1 "$NS_E1"
-download e2 "$NS_E2"
+download e1 "$NS_E1" huge.bin
+download e2 "$NS_E2" big.bin
 wait_for 10 "edge1's download" transferring e1
 wait_for 10 "edge2's download" transferring e2
 [[ $(flows_of 100.64.0.2 ESTABLISHED) == 1 ]] ||
@@ -90,7 +96,7 @@ ctl policy apply --kill-denied "$EG_DIR/edge2.yaml" | tee "$EG_DIR/out"
 grep -qx "ended $want flows the policy now denies" "$EG_DIR/out" ||
 	die "apply --kill-denied: not the $want flows of edge1's ended"
 t0=$SECONDS
-wait_for 5 "edge1's download to stop" test -e "$EG_DIR/e1.rc"
+wait_for 20 "edge1's download to stop" test -e "$EG_DIR/e1.rc"
 echo "edge1's curl: exit $(cat "$EG_DIR/e1.rc") after $((SECONDS - t0)) s: $(cat "$EG_DIR/e1.err")"
 [[ $(cat "$EG_DIR/e1.rc") != 0 ]] || die "edge1's download finished although its flow was ended"
 [[ $(flows_of 100.64.0.2) == 0 ]] || die "edge1's flow is back in conntrack"
