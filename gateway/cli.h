@@ -1,5 +1,6 @@
 /* gatewayctl's parts: the options every command sees, asking gatewayd and
- * printing its reply, and the commands of cli_policy.c and cli_flows.c.
+ * printing its reply, and the commands of cli_policy.c, cli_flows.c and
+ * cli_status.c.
  * gatewayctl.c holds the table of commands and main(). */
 #ifndef EGRESS_GATEWAY_CLI_H
 #define EGRESS_GATEWAY_CLI_H
@@ -58,5 +59,6 @@ int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 cli_cmd_fn cli_cmd_policy_check, cli_cmd_policy_test, cli_cmd_policy_diff, cli_cmd_policy_apply,
         cli_cmd_policy_show, cli_cmd_policy_stats;
 cli_cmd_fn cli_cmd_flows, cli_cmd_flows_kill;
+cli_cmd_fn cli_cmd_status, cli_cmd_clients;
 
 #endif

@@ -14,10 +14,23 @@
 #include "tunnel/wg.h"
 
 static const char *const gw_keys[] = {
-        "interface",      "listen_port",   "private_key_file", "strict_key_permissions",
-        "address",        "address6",      "uplink",           "mtu",
-        "mark_tag",       "mark_id_mask",  "clients",          "load_threshold",
-        "control_socket", "control_group", "policy_file",      NULL,
+        "interface",
+        "listen_port",
+        "private_key_file",
+        "strict_key_permissions",
+        "address",
+        "address6",
+        "uplink",
+        "mtu",
+        "mark_tag",
+        "mark_id_mask",
+        "clients",
+        "load_threshold",
+        "control_socket",
+        "control_group",
+        "policy_file",
+        "conntrack_warn_percent",
+        NULL,
 };
 
 static const char *const client_keys[] = {
@@ -325,6 +338,7 @@ static int gw_parse(struct conf *c, struct gw_config **out)
 	strcpy(g->ifname, "egress0");
 	g->listen_port = 51820;
 	g->mtu = 1420;
+	g->conntrack_warn_percent = GW_CONNTRACK_WARN;
 	g->mark_tag = 0x45670000;
 	g->mark_id_mask = 0x0000ffff;
 	strcpy(g->control_socket, GW_CONTROL_SOCKET);
@@ -370,6 +384,10 @@ static int gw_parse(struct conf *c, struct gw_config **out)
 	/* 0 (absent) leaves the device's default; at most one receive's worth. */
 	ret = conf_get_u32_opt(c, conf_map_find(c, root, "load_threshold"), "load_threshold", 1,
 	                       WG_BATCH, &g->load_threshold);
+	if (ret < 0)
+		goto out;
+	ret = conf_get_u32_opt(c, conf_map_find(c, root, "conntrack_warn_percent"),
+	                       "conntrack_warn_percent", 1, 100, &g->conntrack_warn_percent);
 	if (ret < 0)
 		goto out;
 	ret = parse_marks(c, root, g);

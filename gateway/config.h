@@ -41,6 +41,9 @@ struct gw_config {
 	/* load_threshold, 1..WG_BATCH: handshake messages in a full receive
 	 * that put the device under load; 0 when absent (the device's default) */
 	uint32_t load_threshold;
+	/* conntrack_warn_percent, 1..100 (default GW_CONNTRACK_WARN): status
+	 * warns when conntrack's table is fuller than this */
+	uint32_t conntrack_warn_percent;
 	size_t n_clients;
 	struct gw_client *clients;
 	char control_socket[108]; /* control_socket: a unix socket path (sun_path) */
@@ -53,6 +56,7 @@ struct gw_config {
 
 #define GW_CONTROL_SOCKET "/run/egress/gatewayd.sock"
 #define GW_POLICY_FILE    "policy.yaml"
+#define GW_CONNTRACK_WARN 80
 
 /* Reads and validates path. On failure returns -EINVAL (or -errno for the file
  * itself) and writes one line to err naming "path:line:column: " and quoting

@@ -10,13 +10,16 @@
 #include <string.h>
 #include <time.h>
 
+#include "gateway/clients.h"
 #include "gateway/config.h"
 #include "gateway/enforce.h"
 #include "gateway/flows.h"
 #include "gateway/nft.h"
 #include "policy/policy.h"
 #include "tunnel/ctl.h"
+#include "tunnel/key.h"
 #include "tunnel/log.h"
+#include "tunnel/sysctl.h"
 #include "tunnel/wg.h"
 #include "tunnel/worker.h"
 
@@ -32,12 +35,50 @@ struct control {
 typedef int (*command_fn)(const struct control_view *v, struct ctl_request *req, json_t **data,
                           char *err, size_t errlen);
 
-/* status: what runs, since when, and how many clients are connected (a
- * current session). */
+static void iso_time(time_t t, char *buf, size_t size)
+{
+	struct tm tm;
+
+	if (!gmtime_r(&t, &tm) || !strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm))
+		snprintf(buf, size, "?");
+}
+
+/* status: what runs, since when, its clients, conntrack's table and the
+ * policy in force. */
+static json_t *conntrack_json(const struct control_view *v)
+{
+	char count[32], max[32];
+	uint64_t n, m;
+
+	/* Namespaced, read-only in a namespace: read, never set. */
+	if (sysctl_read("net/netfilter/nf_conntrack_count", count, sizeof(count)) < 0 ||
+	    sysctl_read("net/netfilter/nf_conntrack_max", max, sizeof(max)) < 0)
+		return json_null();
+	n = strtoull(count, NULL, 10);
+	m = strtoull(max, NULL, 10);
+	return json_pack("{s:I, s:I, s:i, s:b}", "count", (json_int_t)n, "max", (json_int_t)m,
+	                 "warn_percent", (int)v->cfg->conntrack_warn_percent, "warning",
+	                 m && n * 100 > m * v->cfg->conntrack_warn_percent);
+}
+
+static json_t *policy_json(const struct control_view *v)
+{
+	char when[32];
+
+	if (!v->policy)
+		return json_null();
+	iso_time(enforce_applied(v->policy), when, sizeof(when));
+	return json_pack("{s:s, s:b, s:I, s:s, s:I}", "source", enforce_source(v->policy),
+	                 "builtin", enforce_builtin(v->policy), "rules",
+	                 (json_int_t)policy_rule_count(enforce_policy(v->policy)), "applied", when,
+	                 "applied_unix", (json_int_t)enforce_applied(v->policy));
+}
+
 static int cmd_status(const struct control_view *v, struct ctl_request *req, json_t **data,
                       char *err, size_t errlen)
 {
 	static const char *const known[] = {NULL};
+	char pub[KEY_B64_LEN + 1];
 	uint64_t now = wg_now();
 	size_t connected = 0;
 	struct wg_peer *p;
@@ -50,13 +91,17 @@ static int cmd_status(const struct control_view *v, struct ctl_request *req, jso
 		struct wg_peer_stats st;
 
 		wg_peer_stats(p, now, &st);
-		connected += st.has_session;
+		connected += clients_connected(&st, now);
 	}
-	*data = json_pack("{s:s, s:I, s:s, s:i, s:{s:I, s:I}}", "version", EGRESS_VERSION, "uptime",
-	                  (json_int_t)((now - v->started) / 1000000000u), "interface",
-	                  v->cfg->ifname, "listen_port", (int)wg_device_port(v->dev), "clients",
+	key_to_base64(pub, wg_device_public_key(v->dev));
+	*data = json_pack("{s:s, s:I, s:s, s:o, s:i, s:s, s:{s:I, s:I}, s:o, s:o}", "version",
+	                  EGRESS_VERSION, "uptime", (json_int_t)((now - v->started) / 1000000000u),
+	                  "interface", v->cfg->ifname, "uplink",
+	                  v->cfg->uplink[0] ? json_string(v->cfg->uplink) : json_null(),
+	                  "listen_port", (int)wg_device_port(v->dev), "public_key", pub, "clients",
 	                  "configured", (json_int_t)v->cfg->n_clients, "connected",
-	                  (json_int_t)connected);
+	                  (json_int_t)connected, "conntrack", conntrack_json(v), "policy",
+	                  policy_json(v));
 	return *data ? 0 : -ENOMEM;
 }
 
@@ -122,14 +167,6 @@ static int policy_arg(struct ctl_request *req, const char **name, char **buf, si
 	*len = strlen(text);
 	*buf = strndup(text, *len);
 	return *buf ? 0 : -ENOMEM;
-}
-
-static void iso_time(time_t t, char *buf, size_t size)
-{
-	struct tm tm;
-
-	if (!gmtime_r(&t, &tm) || !strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm))
-		snprintf(buf, size, "?");
 }
 
 /* ---- the commands that take a policy file: their work runs on the worker
@@ -665,6 +702,7 @@ static const struct command {
 } commands[] = {
         /* exact names, one per line */
         {"status", cmd_status},
+        {"clients", clients_cmd_list},
         {"policy.check", cmd_policy_check},
         {"policy.test", cmd_policy_test},
         {"policy.diff", cmd_policy_diff},

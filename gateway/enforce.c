@@ -6,6 +6,7 @@
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +38,17 @@ struct enforce {
 	char source[4096];
 	time_t applied;
 	char *table; /* the whole table's text with p */
+	/* Every rule id that a policy put in force by this gatewayd stamped,
+	 * with its name, sorted by id: a flow outlives the policy that let it
+	 * through. Only ever grows (by the names new to a policy, so by
+	 * hundreds at most per apply); written on the loop thread, read from
+	 * any, under the lock. */
+	pthread_mutex_t ids_lock;
+	struct rule_id {
+		uint32_t id;
+		char name[POLICY_NAME_MAX + 1];
+	} * ids;
+	size_t n_ids, cap_ids;
 };
 
 /* ---- messages */
@@ -318,9 +330,78 @@ static int load_policy_file(const struct gw_config *cfg, const struct policy_env
 
 /* Puts p (with yaml, from source) in force in e's bookkeeping; e takes
  * both. */
+/* ---- rule ids */
+
+static int id_cmp(const void *a, const void *b)
+{
+	const struct rule_id *x = a, *y = b;
+
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+static struct rule_id *id_find(const struct enforce *e, uint32_t id)
+{
+	struct rule_id key = {.id = id};
+
+	return e->n_ids ? bsearch(&key, e->ids, e->n_ids, sizeof(*e->ids), id_cmp) : NULL;
+}
+
+/* p's rules into e->ids. Out of memory leaves some names out: their flows
+ * show no rule, nothing else is lost. */
+static void remember_ids(struct enforce *e, const struct policy *p)
+{
+	size_t n = policy_rule_count(p), added = 0;
+
+	pthread_mutex_lock(&e->ids_lock);
+	if (e->n_ids + n > e->cap_ids) {
+		size_t cap = (e->n_ids + n) * 2;
+		struct rule_id *ids = realloc(e->ids, cap * sizeof(*ids));
+
+		if (ids) {
+			e->ids = ids;
+			e->cap_ids = cap;
+		}
+	}
+	for (size_t i = 0; i < n && e->n_ids + added < e->cap_ids; i++) {
+		uint32_t id = policy_rule_id(p, i);
+		struct rule_id *r = id_find(e, id);
+
+		/* A name that probed past a collision may reuse the id of a
+		 * rule gone since: the newer name wins. */
+		if (!r) {
+			r = &e->ids[e->n_ids + added++];
+			r->id = id;
+		}
+		snprintf(r->name, sizeof(r->name), "%s", policy_rule_name(p, i));
+	}
+	e->n_ids += added;
+	qsort(e->ids, e->n_ids, sizeof(*e->ids), id_cmp);
+	pthread_mutex_unlock(&e->ids_lock);
+}
+
+int enforce_rule_name(struct enforce *e, uint32_t id, char *buf, size_t len)
+{
+	const struct rule_id *r;
+	int ret = -ENOENT;
+
+	if (id == POLICY_ID_DEFAULT) {
+		snprintf(buf, len, "default");
+		return 0;
+	}
+	pthread_mutex_lock(&e->ids_lock);
+	r = id_find(e, id);
+	if (r) {
+		snprintf(buf, len, "%s", r->name);
+		ret = 0;
+	}
+	pthread_mutex_unlock(&e->ids_lock);
+	return ret;
+}
+
 static void take(struct enforce *e, struct policy *p, char *yaml, bool builtin, const char *source,
                  char *table)
 {
+	remember_ids(e, p);
 	policy_free(e->p);
 	free(e->yaml);
 	free(e->table);
@@ -357,6 +438,7 @@ int enforce_start(struct enforce **out, const struct gw_config *cfg, struct nft_
 		return -ENOMEM;
 	e->cfg = cfg;
 	e->nft = nft;
+	pthread_mutex_init(&e->ids_lock, NULL);
 	ret = enforce_env_new(&env, cfg, true);
 	if (ret < 0) {
 		say(msg, "cannot read the interfaces' addresses: %s", strerror(-ret));
@@ -386,7 +468,7 @@ fail:
 	free(yaml);
 	free(table);
 	enforce_env_free(env);
-	free(e);
+	enforce_free(e);
 	return ret;
 }
 
@@ -417,6 +499,8 @@ void enforce_free(struct enforce *e)
 	policy_free(e->p);
 	free(e->yaml);
 	free(e->table);
+	pthread_mutex_destroy(&e->ids_lock);
+	free(e->ids);
 	free(e);
 }
 

@@ -104,4 +104,11 @@ const char *enforce_table_text(const struct enforce *e);
 /* The nft owner, for reading the table (counters). */
 struct nft_owner *enforce_nft(const struct enforce *e);
 
+/* The name of the rule whose id (policy.h) a flow's labels carry: of any
+ * policy put in force by this gatewayd, "default" for POLICY_ID_DEFAULT.
+ * 0, or -ENOENT for an id no such policy had (a flow from before this
+ * gatewayd started, under a rule renamed or removed since). Safe from any
+ * thread. */
+int enforce_rule_name(struct enforce *e, uint32_t id, char *buf, size_t len);
+
 #endif

@@ -19,48 +19,6 @@
 
 static int cmd_help(int argc, char **argv, const struct opts *o);
 
-static void print_duration(json_int_t s)
-{
-	json_int_t d = s / 86400, h = s / 3600 % 24, m = s / 60 % 60;
-
-	if (d)
-		printf("%" JSON_INTEGER_FORMAT "d ", d);
-	if (d || h)
-		printf("%" JSON_INTEGER_FORMAT "h ", h);
-	if (d || h || m)
-		printf("%" JSON_INTEGER_FORMAT "m ", m);
-	printf("%" JSON_INTEGER_FORMAT "s", s % 60);
-}
-
-static int cmd_status(int argc, char **argv, const struct opts *o)
-{
-	json_int_t uptime, port, configured, connected;
-	const char *version, *ifname;
-	struct ctl_reply *r = NULL;
-	int status;
-
-	status = cli_call(o, "status", NULL, -1, &r);
-	if (status)
-		return status;
-	if (o->json) {
-		cli_print_reply(r);
-	} else if (json_unpack(r->data, "{s:s, s:I, s:s, s:I, s:{s:I, s:I}}", "version", &version,
-	                       "uptime", &uptime, "interface", &ifname, "listen_port", &port,
-	                       "clients", "configured", &configured, "connected", &connected) < 0) {
-		status = cli_fail(o, EXIT_UNREACHABLE, NULL,
-		                  "gatewayd's status reply is not understood");
-	} else {
-		printf("gatewayd %s, up ", version);
-		print_duration(uptime);
-		printf("\ninterface:   %s\nlisten port: %" JSON_INTEGER_FORMAT "\n", ifname, port);
-		printf("clients:     %" JSON_INTEGER_FORMAT " configured, %" JSON_INTEGER_FORMAT
-		       " connected\n",
-		       configured, connected);
-	}
-	ctl_reply_free(r);
-	return status;
-}
-
 /* ---- keys, without gatewayd */
 
 static int cmd_genkey(int argc, char **argv, const struct opts *o)
@@ -87,8 +45,10 @@ static const struct command {
 	const char *use; /* what follows its name */
 	const char *help;
 } commands[] = {
-        {"status", NULL, cmd_status, true, 0, 0, 0, "",
-         "gatewayd's version, uptime, interface, port and clients"},
+        {"status", NULL, cli_cmd_status, true, 0, 0, 0, "",
+         "gatewayd's version, uptime, uplink, clients, conntrack use and policy"},
+        {"clients", NULL, cli_cmd_clients, true, 0, 0, 0, "",
+         "each client: addresses, connected, endpoint, handshake, bytes, flows, drops"},
         {"policy", "check", cli_cmd_policy_check, true, OPT_CONFIG | OPT_STRICT, 1, 1,
          "FILE [--strict] [--config gateway.yaml]",
          "validate FILE and run its tests, as gatewayd sees it (or offline: --config)"},

@@ -376,45 +376,110 @@ static int walk_counters(json_t *root, nft_counter_fn *fn, void *arg)
 	return 0;
 }
 
+/* cmd's listing as JSON, in *root (json_decref). A context of its own, not
+ * the owner's: a listing needs no ownership, and the owner's may be in a
+ * transaction on the worker thread. 0, -ENOMEM, or -EINVAL with err. */
+static int list_json(const char *cmd, json_t **root, char *err, size_t errlen)
+{
+	struct nft_ctx *ctx = nft_ctx_new(NFT_CTX_DEFAULT);
+	json_error_t jerr;
+	int ret = 0;
+
+	*root = NULL;
+	if (!ctx || nft_ctx_buffer_output(ctx) || nft_ctx_buffer_error(ctx)) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	nft_ctx_output_set_flags(ctx, NFT_CTX_OUTPUT_JSON);
+	if (nft_run_cmd_from_buffer(ctx, cmd)) {
+		if (err && errlen)
+			snprintf(err, errlen, "%s", nft_ctx_get_error_buffer(ctx));
+		ret = -EINVAL;
+		goto out;
+	}
+	*root = json_loads(nft_ctx_get_output_buffer(ctx), 0, &jerr);
+	if (!*root) {
+		if (err && errlen)
+			snprintf(err, errlen, "the listing is not JSON: %s", jerr.text);
+		ret = -EINVAL;
+	}
+out:
+	if (ctx)
+		nft_ctx_free(ctx);
+	return ret;
+}
+
 int nft_counters(struct nft_owner *o, nft_counter_fn *fn, void *arg, char *err, size_t errlen)
 {
-	struct nft_ctx *ctx = NULL;
-	json_t *root = NULL;
-	json_error_t jerr;
+	json_t *root;
 	int ret;
 
 	if (err && errlen)
 		err[0] = '\0';
 	if (!o || !fn)
 		return -EINVAL;
-	/* A context of its own, not the owner's: a listing needs no ownership,
-	 * and the owner's may be in a transaction on the worker thread. */
-	ctx = nft_ctx_new(NFT_CTX_DEFAULT);
-	if (!ctx || nft_ctx_buffer_output(ctx) || nft_ctx_buffer_error(ctx)) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	nft_ctx_output_set_flags(ctx, NFT_CTX_OUTPUT_JSON);
-	if (nft_run_cmd_from_buffer(ctx, "list counters table inet " NFT_TABLE)) {
-		if (err && errlen)
-			snprintf(err, errlen, "%s", nft_ctx_get_error_buffer(ctx));
-		ret = -EINVAL;
-		goto out;
-	}
-	root = json_loads(nft_ctx_get_output_buffer(ctx), 0, &jerr);
-	if (!root) {
-		if (err && errlen)
-			snprintf(err, errlen, "the counters' listing is not JSON: %s", jerr.text);
-		ret = -EINVAL;
-		goto out;
-	}
-	ret = walk_counters(root, fn, arg);
-	if (ret == -EINVAL && err && errlen)
+	ret = list_json("list counters table inet " NFT_TABLE, &root, err, errlen);
+	if (ret == 0)
+		ret = walk_counters(root, fn, arg);
+	if (ret == -EINVAL && root && err && errlen)
 		snprintf(err, errlen, "the counters' listing is not understood");
-out:
 	json_decref(root);
-	if (ctx)
-		nft_ctx_free(ctx);
+	return ret;
+}
+
+/* {"nftables": [{"metainfo": ...}, {"set": {"name": N, "elem": [{"elem":
+ * {"val": K, "counter": {"packets": P, "bytes": B}}}, ...], ...}}]}: libnftables
+ * 1.0.6 on a set with the counter flag; "elem" is absent while it is empty. */
+static int walk_elements(json_t *root, nft_element_fn *fn, void *arg)
+{
+	json_t *list = json_object_get(root, "nftables"), *item, *elems, *e;
+	size_t i, k;
+
+	if (!json_is_array(list))
+		return -EINVAL;
+	json_array_foreach(list, i, item)
+	{
+		json_t *set = json_object_get(item, "set");
+
+		if (!set)
+			continue;
+		elems = json_object_get(set, "elem");
+		json_array_foreach(elems, k, e)
+		{
+			json_int_t key, packets, bytes;
+			int ret;
+
+			if (json_unpack(e, "{s:{s:I, s:{s:I, s:I}}}", "elem", "val", &key,
+			                "counter", "packets", &packets, "bytes", &bytes) < 0)
+				return -EINVAL;
+			if (key < 0 || packets < 0 || bytes < 0)
+				continue;
+			ret = fn(arg, (uint64_t)key, (uint64_t)packets, (uint64_t)bytes);
+			if (ret)
+				return ret;
+		}
+	}
+	return 0;
+}
+
+int nft_set_counters(struct nft_owner *o, const char *set, nft_element_fn *fn, void *arg, char *err,
+                     size_t errlen)
+{
+	char cmd[128];
+	json_t *root;
+	int ret;
+
+	if (err && errlen)
+		err[0] = '\0';
+	if (!o || !fn ||
+	    snprintf(cmd, sizeof(cmd), "list set inet %s %s", NFT_TABLE, set) >= (int)sizeof(cmd))
+		return -EINVAL;
+	ret = list_json(cmd, &root, err, errlen);
+	if (ret == 0)
+		ret = walk_elements(root, fn, arg);
+	if (ret == -EINVAL && root && err && errlen)
+		snprintf(err, errlen, "the listing of set %s is not understood", set);
+	json_decref(root);
 	return ret;
 }
 

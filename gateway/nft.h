@@ -78,6 +78,12 @@ int nft_run(struct nft_owner *owner, const char *text, char *err, size_t errlen)
 typedef int nft_counter_fn(void *arg, const char *name, uint64_t packets, uint64_t bytes);
 int nft_counters(struct nft_owner *owner, nft_counter_fn *fn, void *arg, char *err, size_t errlen);
 
+/* The same for the elements of set (a set of table inet egress with the
+ * counter flag, keyed by a number: a mark), each with its counter. */
+typedef int nft_element_fn(void *arg, uint64_t key, uint64_t packets, uint64_t bytes);
+int nft_set_counters(struct nft_owner *owner, const char *set, nft_element_fn *fn, void *arg,
+                     char *err, size_t errlen);
+
 /* Deletes table inet egress now; 0 also when there was none. -EPERM, -EINVAL. */
 int nft_remove(struct nft_owner *owner);
 

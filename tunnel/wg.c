@@ -310,6 +310,11 @@ uint16_t wg_device_port(const struct wg_device *d)
 	return d->port;
 }
 
+const uint8_t *wg_device_public_key(const struct wg_device *d)
+{
+	return d->local.pub;
+}
+
 static int key_cmp(const void *a, const void *b)
 {
 	const struct wg_peer *const *x = a, *const *y = b;
@@ -469,7 +474,7 @@ void wg_device_stats(const struct wg_device *d, uint64_t now, struct wg_device_s
 	s->under_load = now < d->under_load_until_ns;
 }
 
-static void format_endpoint(const struct sockaddr_storage *ss, char *buf, size_t size)
+void wg_format_endpoint(const struct sockaddr_storage *ss, char *buf, size_t size)
 {
 	char addr[INET6_ADDRSTRLEN] = "?";
 
@@ -507,7 +512,7 @@ void wg_device_log_stats(const struct wg_device *d)
 
 		wg_peer_stats(d->peers[i], mono, &ps);
 		if (ps.has_endpoint)
-			format_endpoint(&ps.endpoint, ep, sizeof(ep));
+			wg_format_endpoint(&ps.endpoint, ep, sizeof(ep));
 		if (ps.last_handshake_unix)
 			snprintf(hs, sizeof(hs), "%llu s ago",
 			         (unsigned long long)(now - ps.last_handshake_unix));
