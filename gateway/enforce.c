@@ -246,16 +246,12 @@ int enforce_read_file(const char *path, char **buf, size_t *len)
 
 /* ---- the table */
 
-static int table_text(const struct gw_config *cfg, const struct policy *p, char **text)
+/* cfg's clients as nft.c takes them (names borrowed), in a malloc'd array. */
+static struct nft_client *nft_clients_of(const struct gw_config *cfg)
 {
 	struct nft_client *clients = calloc(cfg->n_clients + 1, sizeof(*clients));
-	char *objects = NULL, *rules = NULL, *inner = NULL;
-	int ret;
 
-	*text = NULL;
-	if (!clients)
-		return -ENOMEM;
-	for (size_t i = 0; i < cfg->n_clients; i++)
+	for (size_t i = 0; clients && i < cfg->n_clients; i++)
 		clients[i] = (struct nft_client){
 		        .name = cfg->clients[i].name,
 		        .addr = cfg->clients[i].addr,
@@ -263,6 +259,34 @@ static int table_text(const struct gw_config *cfg, const struct policy *p, char 
 		        .addr6 = cfg->clients[i].addr6,
 		        .id = cfg->clients[i].id,
 		};
+	return clients;
+}
+
+static struct nft_params params_of(const struct gw_config *cfg, const struct nft_client *clients,
+                                   const char *inner)
+{
+	return (struct nft_params){.ifname = cfg->ifname,
+	                           .uplink = cfg->uplink,
+	                           .net = cfg->addr,
+	                           .has_net6 = cfg->has_addr6,
+	                           .net6 = cfg->addr6,
+	                           .mtu = cfg->mtu,
+	                           .mark_tag = cfg->mark_tag,
+	                           .mark_id_mask = cfg->mark_id_mask,
+	                           .clients = clients,
+	                           .n_clients = cfg->n_clients,
+	                           .inner = inner};
+}
+
+static int table_text(const struct gw_config *cfg, const struct policy *p, char **text)
+{
+	struct nft_client *clients = nft_clients_of(cfg);
+	char *objects = NULL, *rules = NULL, *inner = NULL;
+	int ret;
+
+	*text = NULL;
+	if (!clients)
+		return -ENOMEM;
 	ret = policy_render_objects(p, &objects);
 	if (!ret)
 		ret = policy_render_rules(p, cfg->ifname, &rules);
@@ -270,23 +294,31 @@ static int table_text(const struct gw_config *cfg, const struct policy *p, char 
 		inner = NULL;
 		ret = -ENOMEM;
 	}
-	if (!ret)
-		ret = nft_render(&(struct nft_params){.ifname = cfg->ifname,
-		                                      .uplink = cfg->uplink,
-		                                      .net = cfg->addr,
-		                                      .has_net6 = cfg->has_addr6,
-		                                      .net6 = cfg->addr6,
-		                                      .mtu = cfg->mtu,
-		                                      .mark_tag = cfg->mark_tag,
-		                                      .mark_id_mask = cfg->mark_id_mask,
-		                                      .clients = clients,
-		                                      .n_clients = cfg->n_clients,
-		                                      .inner = inner},
-		                 text);
+	if (!ret) {
+		struct nft_params np = params_of(cfg, clients, inner);
+		ret = nft_render(&np, text);
+	}
 	free(clients);
 	free(objects);
 	free(rules);
 	free(inner);
+	return ret;
+}
+
+/* The commands that take the kernel's client maps from e's clients to
+ * cfg's, in *text. */
+static int client_change_text(const struct enforce *e, const struct gw_config *cfg, char **text)
+{
+	struct nft_client *was = nft_clients_of(e->cfg), *now = nft_clients_of(cfg);
+	int ret = -ENOMEM;
+
+	*text = NULL;
+	if (was && now) {
+		struct nft_params o = params_of(e->cfg, was, NULL), n = params_of(cfg, now, NULL);
+		ret = nft_render_client_change(&o, &n, text);
+	}
+	free(was);
+	free(now);
 	return ret;
 }
 
@@ -328,8 +360,6 @@ static int load_policy_file(const struct gw_config *cfg, const struct policy_env
 	return ret;
 }
 
-/* Puts p (with yaml, from source) in force in e's bookkeeping; e takes
- * both. */
 /* ---- rule ids */
 
 static int id_cmp(const void *a, const void *b)
@@ -398,6 +428,8 @@ int enforce_rule_name(struct enforce *e, uint32_t id, char *buf, size_t len)
 	return ret;
 }
 
+/* Puts p (with yaml, from source) in force in e's bookkeeping; e takes
+ * both. */
 static void take(struct enforce *e, struct policy *p, char *yaml, bool builtin, const char *source,
                  char *table)
 {
@@ -617,21 +649,35 @@ static void change_free(struct enforce_change *c)
 	free(c);
 }
 
-/* p (with yaml) in the kernel in place of e's policy: 0 with *out holding
- * them, or -errno with *msg. e is only read. */
-static int replace(const struct enforce *e, struct policy *p, char *yaml, bool builtin,
-                   const char *source, struct enforce_change **out, char **msg)
+/* p (with yaml) and cfg's clients in the kernel in place of e's policy and
+ * clients, the client maps' change in the same transaction: 0 with *out
+ * holding them, or -errno with *msg. e is only read. */
+static int replace_with(const struct enforce *e, const struct gw_config *cfg, struct policy *p,
+                        char *yaml, bool builtin, const char *source, struct enforce_change **out,
+                        char **msg)
 {
 	struct enforce_change *c = calloc(1, sizeof(*c));
-	char *tx = NULL, err[1024];
+	char *tx = NULL, *pre = NULL, *all = NULL, err[1024];
 	int ret = -ENOMEM;
 
 	*out = NULL;
 	if (!c)
 		goto fail;
 	ret = policy_render_replace(e->p, p, e->cfg->ifname, &tx);
+	if (!ret && cfg != e->cfg) {
+		ret = client_change_text(e, cfg, &pre);
+		if (!ret && asprintf(&all, "%s%s", pre, tx) < 0) {
+			all = NULL;
+			ret = -ENOMEM;
+		}
+		free(pre);
+		if (!ret) {
+			free(tx);
+			tx = all;
+		}
+	}
 	if (!ret)
-		ret = table_text(e->cfg, p, &c->table);
+		ret = table_text(cfg, p, &c->table);
 	if (ret < 0) {
 		say(msg, "cannot render the policy: %s", strerror(-ret));
 		goto fail;
@@ -653,6 +699,51 @@ fail:
 	if (c)
 		free(c->table);
 	free(c);
+	return ret;
+}
+
+/* The same with e's own clients. */
+static int replace(const struct enforce *e, struct policy *p, char *yaml, bool builtin,
+                   const char *source, struct enforce_change **out, char **msg)
+{
+	return replace_with(e, e->cfg, p, yaml, builtin, source, out, msg);
+}
+
+int enforce_clients_prepare(const struct enforce *e, const struct gw_config *cfg, bool reread,
+                            struct enforce_change **out, char **msg)
+{
+	struct enforce_env *env = NULL;
+	struct policy *p = NULL;
+	char *yaml = NULL;
+	bool builtin = e->builtin;
+	int ret;
+
+	*out = NULL;
+	*msg = NULL;
+	ret = enforce_env_new(&env, cfg, true);
+	if (ret < 0) {
+		say(msg, "cannot read the interfaces' addresses: %s", strerror(-ret));
+		return ret;
+	}
+	if (reread) {
+		ret = load_policy_file(cfg, enforce_env_get(env), &p, &yaml, &builtin, msg);
+	} else if (builtin) {
+		yaml = strdup(e->yaml);
+		ret = yaml ? policy_builtin(&p, enforce_env_get(env)) : -ENOMEM;
+	} else {
+		yaml = strdup(e->yaml);
+		ret = yaml ? enforce_parse(enforce_env_get(env), e->source, yaml, strlen(yaml),
+		                           false, &p, msg)
+		           : -ENOMEM;
+	}
+	enforce_env_free(env);
+	if (ret == 0)
+		ret = replace_with(e, cfg, p, yaml, builtin, reread ? cfg->policy_file : e->source,
+		                   out, msg);
+	if (ret < 0) {
+		policy_free(p);
+		free(yaml);
+	}
 	return ret;
 }
 

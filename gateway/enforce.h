@@ -82,6 +82,14 @@ int enforce_apply_prepare(const struct enforce *e, const char *name, const char 
  * put in the kernel the same way, all or nothing; the file stays as it is. */
 int enforce_reload_prepare(const struct enforce *e, struct enforce_change **out, char **msg);
 /* The change becomes the policy in force in e; takes c. */
+/* A new client list (SIGHUP, client add or remove): cfg's clients in the
+ * kernel in place of e's, with the policy in force (reread: policy_file,
+ * read again) compiled against them, in one transaction. Refused, with the
+ * policy's message, when the policy names a client cfg does not have. cfg
+ * must differ from e's configuration in its clients only, and become it
+ * (its clients moved into it) before enforce_commit(). */
+int enforce_clients_prepare(const struct enforce *e, const struct gw_config *cfg, bool reread,
+                            struct enforce_change **out, char **msg);
 void enforce_commit(struct enforce *e, struct enforce_change *c);
 /* Accepts NULL: a change that will not be committed (the daemon stops). */
 void enforce_change_free(struct enforce_change *c);

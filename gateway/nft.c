@@ -376,6 +376,105 @@ static int walk_counters(json_t *root, nft_counter_fn *fn, void *arg)
 	return 0;
 }
 
+/* ---- a change of clients */
+
+static int client_by_name(const void *a, const void *b)
+{
+	return strcmp((*(const struct nft_client *const *)a)->name,
+	              (*(const struct nft_client *const *)b)->name);
+}
+
+/* p's clients by name, in a malloc'd array of pointers. */
+static const struct nft_client **by_name(const struct nft_params *p)
+{
+	const struct nft_client **v = calloc(p->n_clients + 1, sizeof(*v));
+
+	if (!v)
+		return NULL;
+	for (size_t i = 0; i < p->n_clients; i++)
+		v[i] = &p->clients[i];
+	qsort(v, p->n_clients, sizeof(*v), client_by_name);
+	return v;
+}
+
+static bool same_element(const struct nft_client *a, const struct nft_client *b)
+{
+	return a->id == b->id && !prefix_cmp(&a->addr, &b->addr) && a->has_addr6 == b->has_addr6 &&
+	       (!a->has_addr6 || !prefix_cmp(&a->addr6, &b->addr6));
+}
+
+/* The elements of c, added or deleted. */
+static void put_elements(FILE *f, const struct nft_params *p, const struct nft_client *c, bool add)
+{
+	char a[PREFIX_STRLEN];
+
+	for (int v6 = 0; v6 <= (p->has_net6 && c->has_addr6); v6++) {
+		prefix_format_addr(v6 ? &c->addr6 : &c->addr, a, sizeof(a));
+		if (add)
+			fprintf(f,
+			        "add element inet %s client_mark%s { %s comment \"%s\" : 0x%08x }\n",
+			        NFT_TABLE, v6 ? "6" : "", a, c->name,
+			        nft_client_mark(p->mark_tag, c->id));
+		else
+			fprintf(f, "delete element inet %s client_mark%s { %s }\n", NFT_TABLE,
+			        v6 ? "6" : "", a);
+	}
+}
+
+/* Calls put for each client of x that y has not, or not the same (by name,
+ * both sorted). */
+static void each_changed(FILE *f, const struct nft_params *px, const struct nft_client **x,
+                         const struct nft_params *py, const struct nft_client **y, bool add)
+{
+	size_t i = 0, j = 0;
+
+	while (i < px->n_clients) {
+		int c = j < py->n_clients ? strcmp(x[i]->name, y[j]->name) : -1;
+
+		if (c > 0) {
+			j++;
+			continue;
+		}
+		if (c < 0 || !same_element(x[i], y[j]))
+			put_elements(f, px, x[i], add);
+		i++;
+		if (c == 0)
+			j++;
+	}
+}
+
+int nft_render_client_change(const struct nft_params *old, const struct nft_params *now,
+                             char **text)
+{
+	const struct nft_client **o = NULL, **n = NULL;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+	int ret = -ENOMEM;
+
+	*text = NULL;
+	if (!params_ok(old) || !params_ok(now) || old->has_net6 != now->has_net6 ||
+	    old->mark_tag != now->mark_tag)
+		return -EINVAL;
+	o = by_name(old);
+	n = by_name(now);
+	f = o && n ? open_memstream(&buf, &len) : NULL;
+	if (f) {
+		/* Every delete before any add: two clients may swap addresses. */
+		each_changed(f, old, o, now, n, false);
+		each_changed(f, now, n, old, o, true);
+		if (fclose(f) == 0) {
+			*text = buf;
+			buf = NULL;
+			ret = 0;
+		}
+	}
+	free(buf);
+	free(o);
+	free(n);
+	return ret;
+}
+
 /* cmd's listing as JSON, in *root (json_decref). A context of its own, not
  * the owner's: a listing needs no ownership, and the owner's may be in a
  * transaction on the worker thread. 0, -ENOMEM, or -EINVAL with err. */

@@ -310,6 +310,14 @@ uint16_t wg_device_port(const struct wg_device *d)
 	return d->port;
 }
 
+bool wg_peer_has_keys(const struct wg_peer *p, const uint8_t *public_key, const uint8_t *psk)
+{
+	static const uint8_t none[CRYPTO_KEY_LEN];
+	bool pub_same = crypto_equal(p->remote.pub, public_key, CRYPTO_KEY_LEN);
+
+	return crypto_equal(p->remote.psk, psk ? psk : none, CRYPTO_KEY_LEN) && pub_same;
+}
+
 const uint8_t *wg_device_public_key(const struct wg_device *d)
 {
 	return d->local.pub;

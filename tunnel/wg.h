@@ -104,6 +104,10 @@ void wg_peer_remove(struct wg_peer *p);
 struct wg_peer *wg_device_peer(const struct wg_device *d, size_t i);
 /* The name given to wg_peer_add(), cut to 31 bytes. */
 const char *wg_peer_name(const struct wg_peer *p);
+/* Whether the peer has this public key (32 bytes) and preshared key (32
+ * bytes, NULL: none), compared in constant time: the same client as a
+ * configuration's, for a reload that keeps unchanged peers' sessions. */
+bool wg_peer_has_keys(const struct wg_peer *p, const uint8_t *public_key, const uint8_t *psk);
 
 struct wg_peer_stats {
 	uint64_t rx_bytes, tx_bytes; /* inner packets */
