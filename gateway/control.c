@@ -15,6 +15,7 @@
 #include "gateway/enforce.h"
 #include "gateway/flows.h"
 #include "gateway/nft.h"
+#include "gateway/roster.h"
 #include "policy/policy.h"
 #include "tunnel/ctl.h"
 #include "tunnel/key.h"
@@ -94,15 +95,38 @@ static int cmd_status(const struct control_view *v, struct ctl_request *req, jso
 		connected += clients_connected(&st, now);
 	}
 	key_to_base64(pub, wg_device_public_key(v->dev));
-	*data = json_pack("{s:s, s:I, s:s, s:o, s:i, s:s, s:{s:I, s:I}, s:o, s:o}", "version",
+	*data = json_pack("{s:s, s:I, s:s, s:o, s:i, s:s, s:o, s:{s:I, s:I}, s:o, s:o}", "version",
 	                  EGRESS_VERSION, "uptime", (json_int_t)((now - v->started) / 1000000000u),
 	                  "interface", v->cfg->ifname, "uplink",
 	                  v->cfg->uplink[0] ? json_string(v->cfg->uplink) : json_null(),
-	                  "listen_port", (int)wg_device_port(v->dev), "public_key", pub, "clients",
-	                  "configured", (json_int_t)v->cfg->n_clients, "connected",
+	                  "listen_port", (int)wg_device_port(v->dev), "public_key", pub, "endpoint",
+	                  v->cfg->endpoint[0] ? json_string(v->cfg->endpoint) : json_null(),
+	                  "clients", "configured", (json_int_t)v->cfg->n_clients, "connected",
 	                  (json_int_t)connected, "conntrack", conntrack_json(v), "policy",
 	                  policy_json(v));
 	return *data ? 0 : -ENOMEM;
+}
+
+/* ---- the client list */
+
+static int cmd_client_add(const struct control_view *v, struct ctl_request *req, json_t **data,
+                          char *err, size_t errlen)
+{
+	if (!v->roster) {
+		snprintf(err, errlen, "clients cannot be changed here");
+		return -EOPNOTSUPP;
+	}
+	return roster_cmd_add(v->roster, req, data, err, errlen);
+}
+
+static int cmd_client_remove(const struct control_view *v, struct ctl_request *req, json_t **data,
+                             char *err, size_t errlen)
+{
+	if (!v->roster) {
+		snprintf(err, errlen, "clients cannot be changed here");
+		return -EOPNOTSUPP;
+	}
+	return roster_cmd_remove(v->roster, req, data, err, errlen);
 }
 
 /* ---- the policy */
@@ -703,6 +727,8 @@ static const struct command {
         /* exact names, one per line */
         {"status", cmd_status},
         {"clients", clients_cmd_list},
+        {"client.add", cmd_client_add},
+        {"client.remove", cmd_client_remove},
         {"policy.check", cmd_policy_check},
         {"policy.test", cmd_policy_test},
         {"policy.diff", cmd_policy_diff},

@@ -19,6 +19,7 @@
 #include "gateway/nft.h"
 #include "policy/policy.h"
 #include "tunnel/ctl.h"
+#include "tunnel/file.h"
 #include "tunnel/prefix.h"
 
 struct enforce_env {
@@ -538,38 +539,6 @@ void enforce_free(struct enforce *e)
 
 /* ---- apply */
 
-/* Writes buf to a new file beside path, flushed to disk: 0 with its name in
- * tmp, or -errno. */
-static int write_temp(const char *path, const char *buf, size_t len, char *tmp, size_t size)
-{
-	size_t off = 0;
-	ssize_t w;
-	int fd, ret = 0;
-
-	if (snprintf(tmp, size, "%s.new.%ld", path, (long)getpid()) >= (int)size)
-		return -ENAMETOOLONG;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return -errno;
-	while (off < len) {
-		w = write(fd, buf + off, len - off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0) {
-			ret = -errno;
-			break;
-		}
-		off += (size_t)w;
-	}
-	if (!ret && fsync(fd) < 0)
-		ret = -errno;
-	if (close(fd) < 0 && !ret)
-		ret = -errno;
-	if (ret)
-		unlink(tmp);
-	return ret;
-}
-
 /* The file in place keeps a copy as path.prev, then tmp takes its name: at
  * every moment path is either the old file or the new one. */
 static int install_file(const char *path, const char *tmp, char **msg)
@@ -581,7 +550,7 @@ static int install_file(const char *path, const char *tmp, char **msg)
 	snprintf(prev, sizeof(prev), "%s.prev", path);
 	ret = enforce_read_file(path, &old, &len);
 	if (ret == 0) {
-		ret = write_temp(prev, old, len, ptmp, sizeof(ptmp));
+		ret = file_write_temp(prev, old, len, 0644, ptmp, sizeof(ptmp));
 		if (!ret && rename(ptmp, prev) < 0) {
 			ret = -errno;
 			unlink(ptmp);
@@ -774,7 +743,7 @@ int enforce_apply_prepare(const struct enforce *e, const char *name, const char 
 	}
 	/* The file first, where it cannot be mistaken for the policy yet: an
 	 * apply that a restart would undo is refused before the kernel sees it. */
-	ret = write_temp(e->cfg->policy_file, buf, len, tmp, sizeof(tmp));
+	ret = file_write_temp(e->cfg->policy_file, buf, len, 0644, tmp, sizeof(tmp));
 	if (ret < 0) {
 		say(msg, "cannot write policy_file %s: %s", e->cfg->policy_file, strerror(-ret));
 		goto fail;

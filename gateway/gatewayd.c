@@ -248,7 +248,8 @@ static int start_loop(struct gateway *g)
 	                                        .dev = g->dev,
 	                                        .started = g->started,
 	                                        .policy = g->policy,
-	                                        .worker = g->worker}) < 0)
+	                                        .worker = g->worker,
+	                                        .roster = g->roster}) < 0)
 		return -1;
 	log_info("listening on UDP port %u, interface %s, %zu clients", wg_device_port(g->dev),
 	         g->cfg->ifname, g->cfg->n_clients);

@@ -15,6 +15,7 @@
 
 #include "gateway/nft.h"
 #include "tunnel/conf.h"
+#include "tunnel/file.h"
 #include "tunnel/prefix.h"
 
 #define NAME_MAX_LEN 31
@@ -252,8 +253,6 @@ static int run(struct nft_ctx *ctx, const char *buf, char *err, size_t errlen)
 {
 	char path[32];
 	const char *msg;
-	size_t len = strlen(buf), off = 0;
-	ssize_t w;
 	int fd = -1, ret = 0;
 
 	if (err && errlen)
@@ -261,16 +260,9 @@ static int run(struct nft_ctx *ctx, const char *buf, char *err, size_t errlen)
 	fd = memfd_create("egress-nft", MFD_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	while (off < len) {
-		w = write(fd, buf + off, len - off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0) {
-			ret = -errno;
-			goto out;
-		}
-		off += (size_t)w;
-	}
+	ret = file_write_all(fd, buf, strlen(buf));
+	if (ret)
+		goto out;
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 
 	if (nft_run_cmd_from_filename(ctx, path) == 0)

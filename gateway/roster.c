@@ -13,12 +13,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "gateway/config.h"
 #include "gateway/ct.h"
 #include "gateway/enforce.h"
 #include "gateway/nft.h"
+#include "gateway/onboard.h"
 #include "policy/policy.h"
+#include "tunnel/conf.h"
 #include "tunnel/crypto.h"
+#include "tunnel/ctl.h"
+#include "tunnel/file.h"
+#include "tunnel/key.h"
 #include "tunnel/log.h"
 #include "tunnel/prefix.h"
 #include "tunnel/wg.h"
@@ -158,8 +167,19 @@ out:
 
 /* ---- a change */
 
+enum kind { RELOAD, ADD, REMOVE };
+
 struct change {
 	struct roster *r;
+	enum kind kind;
+	/* client add and remove: the client, and the request to answer */
+	char name[GW_NAME_MAX];
+	uint8_t pub[32], psk[32];
+	bool has_psk, has_address;
+	struct prefix address;
+	struct ctl_pending *pending;
+	char psk_path[4200];   /* the psk file written, removed again on failure */
+	json_t *data;          /* the reply's */
 	struct gw_config *now; /* the new list, in a copy of the settings in force */
 	struct delta delta;
 	uint32_t *gone_marks; /* the marks of delta.gone, sorted */
@@ -176,6 +196,8 @@ static void change_free(struct change *c)
 	gw_config_free(c->now);
 	delta_free(&c->delta);
 	free(c->gone_marks);
+	crypto_wipe(c->psk, sizeof(c->psk));
+	json_decref(c->data);
 	enforce_change_free(c->policy);
 	free(c->msg);
 	free(c);
@@ -282,34 +304,42 @@ static void end_flows(struct change *c)
 	c->ended = ct_kill(c->now->mark_tag, ~c->now->mark_id_mask, of_gone, c);
 }
 
-static void reload_run(void *arg)
+/* On the worker: loaded's clients in the kernel, compared with those in
+ * force; with reread, the policy file too. Takes loaded. */
+static int prepare(struct change *c, struct gw_config *loaded, bool reread)
 {
-	struct change *c = arg;
 	struct roster *r = c->r;
-	struct gw_config *loaded = NULL;
-	char err[1024];
 	int ret;
 
-	ret = gw_config_load(r->path, &loaded, err, sizeof(err));
-	if (ret < 0) {
-		note(c, "%s", err);
-		goto out;
-	}
 	settings_kept(c, r->cfg, loaded);
 	c->now = with_clients(r->cfg, loaded);
+	gw_config_free(loaded);
 	ret = c->now ? compare(r->dev, r->cfg, c->now, &c->delta) : -ENOMEM;
 	if (ret == 0) {
 		char *msg = NULL;
 
-		ret = enforce_clients_prepare(r->policy, c->now, true, &c->policy, &msg);
+		ret = enforce_clients_prepare(r->policy, c->now, reread, &c->policy, &msg);
 		if (msg)
 			note(c, "%s", msg);
 		free(msg);
 	}
+	return ret;
+}
+
+static void reload_run(void *arg)
+{
+	struct change *c = arg;
+	struct gw_config *loaded = NULL;
+	char err[1024];
+	int ret;
+
+	ret = gw_config_load(c->r->path, &loaded, err, sizeof(err));
+	if (ret < 0)
+		note(c, "%s", err);
+	else
+		ret = prepare(c, loaded, true);
 	if (ret == 0 && c->delta.n_gone)
 		end_flows(c);
-out:
-	gw_config_free(loaded);
 	c->ret = ret;
 }
 
@@ -406,4 +436,364 @@ void roster_reload(struct roster *r)
 		         e == -EBUSY ? "too many changes waiting" : strerror(-e));
 		free(c);
 	}
+}
+
+/* ---- client add and remove: gateway.yaml edited, then in force */
+
+/* The directory of the configuration, where its relative paths start. */
+static void config_dir(const struct roster *r, char *dir, size_t size)
+{
+	const char *slash = strrchr(r->path, '/');
+
+	if (!slash)
+		snprintf(dir, size, ".");
+	else if (slash == r->path)
+		snprintf(dir, size, "/");
+	else
+		snprintf(dir, size, "%.*s", (int)(slash - r->path), r->path);
+}
+
+static const struct gw_client *client_named(const struct gw_config *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->n_clients; i++)
+		if (!strcmp(cfg->clients[i].name, name))
+			return &cfg->clients[i];
+	return NULL;
+}
+
+/* The edited text in force: parsed with its key files, prepared like a
+ * reload (the policy in force, not read again), then written over
+ * gateway.yaml. 0, or -errno with c->msg. */
+static int take_edit(struct change *c, const char *dir, const char *text, size_t len)
+{
+	struct roster *r = c->r;
+	struct gw_config *loaded = NULL;
+	char err[1024], tmp[4200];
+	struct stat st;
+	int ret;
+
+	ret = gw_config_parse_flags(r->path, dir, text, len, 0, &loaded, err, sizeof(err));
+	if (ret < 0) {
+		note(c, "%s", err);
+		return ret;
+	}
+	/* gateway.yaml keeps its mode; written first, so that a change the
+	 * next start would undo never reaches the kernel. */
+	ret = file_write_temp(r->path, text, len,
+	                      stat(r->path, &st) == 0 ? st.st_mode & 07777 : 0644, tmp,
+	                      sizeof(tmp));
+	if (ret < 0) {
+		gw_config_free(loaded);
+		note(c, "cannot write %s: %s", r->path, strerror(-ret));
+		return ret;
+	}
+	ret = prepare(c, loaded, false);
+	if (ret < 0) {
+		unlink(tmp);
+		return ret;
+	}
+	if (rename(tmp, r->path) < 0) {
+		note(c,
+		     "warning: the change is in force, but %s could not take it (%s): a restart "
+		     "or SIGHUP goes back to the file",
+		     r->path, strerror(errno));
+		unlink(tmp);
+	}
+	return 0;
+}
+
+static json_t *str_or_null(const char *s)
+{
+	return s && s[0] ? json_string(s) : json_null();
+}
+
+/* The reply to client.add: what the new edge needs (its keys are its own). */
+static json_t *added_json(const struct change *c, const struct gw_client *cl)
+{
+	char a4[PREFIX_STRLEN], a6[PREFIX_STRLEN], pub[KEY_B64_LEN + 1];
+
+	key_to_base64(pub, wg_device_public_key(c->r->dev));
+	return json_pack(
+	        "{s:s, s:s, s:o, s:s, s:o, s:i, s:i, s:o}", "name", cl->name, "address",
+	        prefix_format_addr(&cl->addr, a4, sizeof(a4)), "address6",
+	        str_or_null(cl->has_addr6 ? prefix_format_addr(&cl->addr6, a6, sizeof(a6)) : NULL),
+	        "gateway_public_key", pub, "endpoint", str_or_null(c->r->cfg->endpoint),
+	        "listen_port", (int)wg_device_port(c->r->dev), "mtu", (int)c->r->cfg->mtu,
+	        "preshared_key_file", str_or_null(c->has_psk ? c->psk_path : NULL));
+}
+
+/* The psk file beside gateway.yaml, for the entry to name. */
+static int write_psk(struct change *c, const char *dir)
+{
+	char b64[KEY_B64_LEN + 2];
+	int ret;
+
+	snprintf(c->psk_path, sizeof(c->psk_path), "%s/%s.psk", dir, c->name);
+	key_to_base64(b64, c->psk);
+	strcat(b64, "\n");
+	ret = file_create(c->psk_path, b64, strlen(b64), 0600);
+	crypto_wipe(b64, sizeof(b64));
+	if (ret == -EEXIST)
+		note(c,
+		     "%s exists already; a new client's preshared key is not written over a file",
+		     c->psk_path);
+	else if (ret < 0)
+		note(c, "cannot write %s: %s", c->psk_path, strerror(-ret));
+	if (ret < 0)
+		c->psk_path[0] = '\0';
+	return ret;
+}
+
+static void add_run(void *arg)
+{
+	struct change *c = arg;
+	struct roster *r = c->r;
+	struct onboard_client oc = {.name = c->name, .addr = c->address};
+	struct gw_config *file = NULL;
+	char dir[4096], err[1024], *text = NULL, *edited = NULL, psk_file[GW_NAME_MAX + 8];
+	size_t len, elen;
+	int ret;
+
+	config_dir(r, dir, sizeof(dir));
+	ret = enforce_read_file(r->path, &text, &len);
+	if (ret < 0) {
+		note(c, "cannot read %s: %s", r->path, strerror(-ret));
+		goto out;
+	}
+	/* The address from the file as it is now. */
+	ret = gw_config_parse_flags(r->path, dir, text, len, GW_CONFIG_NO_KEY_FILES, &file, err,
+	                            sizeof(err));
+	if (ret < 0) {
+		note(c, "%s", err);
+		goto out;
+	}
+	if (!c->has_address) {
+		ret = onboard_next_address(file, &oc.addr, &oc.has_addr6, &oc.addr6);
+		if (ret == -ENOSPC)
+			note(c, "no free address left in the client subnet");
+	} else if (file->has_addr6) {
+		ret = onboard_address6_of(file, &oc.addr, &oc.addr6);
+		oc.has_addr6 = ret == 0;
+		if (ret == -ERANGE)
+			note(c, "the address's host id does not fit the IPv6 subnet");
+	}
+	if (ret < 0)
+		goto out;
+	memcpy(oc.pub, c->pub, sizeof(oc.pub));
+	if (c->has_psk) {
+		ret = write_psk(c, dir);
+		if (ret < 0)
+			goto out;
+		snprintf(psk_file, sizeof(psk_file), "%s.psk", c->name);
+		oc.psk_file = psk_file;
+	}
+	ret = onboard_yaml_add_client(text, len, &oc, &edited, &elen, err, sizeof(err));
+	if (ret < 0)
+		note(c, "%s", err);
+	else
+		ret = take_edit(c, dir, edited, elen);
+	if (ret == 0) {
+		const struct gw_client *cl = client_named(c->now, c->name);
+
+		c->data = cl ? added_json(c, cl) : NULL;
+		ret = c->data ? 0 : -ENOMEM;
+	}
+out:
+	if (ret < 0 && c->psk_path[0])
+		unlink(c->psk_path);
+	gw_config_free(file);
+	free(text);
+	free(edited);
+	c->ret = ret;
+}
+
+static void remove_run(void *arg)
+{
+	struct change *c = arg;
+	struct roster *r = c->r;
+	char dir[4096], err[1024], *text = NULL, *edited = NULL;
+	size_t len, elen;
+	int ret;
+
+	config_dir(r, dir, sizeof(dir));
+	ret = enforce_read_file(r->path, &text, &len);
+	if (ret < 0) {
+		note(c, "cannot read %s: %s", r->path, strerror(-ret));
+	} else {
+		ret = onboard_yaml_remove_client(text, len, c->name, &edited, &elen, err,
+		                                 sizeof(err));
+		if (ret < 0)
+			note(c, "%s", err);
+	}
+	if (ret == 0)
+		ret = take_edit(c, dir, edited, elen);
+	if (ret == 0) {
+		end_flows(c);
+		c->data = json_pack("{s:s, s:I}", "name", c->name, "flows_ended",
+		                    (json_int_t)(c->ended > 0 ? c->ended : 0));
+		ret = c->data ? 0 : -ENOMEM;
+	}
+	free(text);
+	free(edited);
+	c->ret = ret;
+}
+
+static void edit_done(void *arg)
+{
+	struct change *c = arg;
+	json_t *data = c->data;
+
+	c->data = NULL;
+	if (c->ret < 0) {
+		ctl_pending_reply(c->pending, c->ret, data, c->msg ? c->msg : strerror(-c->ret));
+		change_free(c);
+		return;
+	}
+	commit(c);
+	if (c->kind == ADD)
+		log_info("client %s added (%zu clients)", c->name, c->r->cfg->n_clients);
+	else
+		log_info("client %s removed (%zu clients), %ld of its flows ended", c->name,
+		         c->r->cfg->n_clients, c->ended > 0 ? c->ended : 0);
+	if (c->msg)
+		log_warnx("client %s: %s", c->name, c->msg);
+	ctl_pending_reply(c->pending, 0, data, NULL);
+	change_free(c);
+}
+
+static void edit_cancel(void *arg)
+{
+	struct change *c = arg;
+
+	ctl_pending_reply(c->pending, -ECANCELED, NULL, "gatewayd is stopping");
+	if (c->psk_path[0])
+		unlink(c->psk_path);
+	change_free(c);
+}
+
+static int submit(struct change *c, worker_fn *run, struct ctl_request *req, char *err,
+                  size_t errlen)
+{
+	int ret;
+
+	c->pending = ctl_defer(req);
+	ret = worker_submit(c->r->worker, run, edit_done, edit_cancel, c);
+	if (ret < 0) {
+		/* Answered by the caller's return: the token goes with the
+		 * request. */
+		snprintf(err, errlen,
+		         ret == -EBUSY ? "too many changes waiting; try again" : "out of memory");
+		change_free(c);
+		return ret;
+	}
+	return CTL_DEFERRED;
+}
+
+int roster_cmd_add(struct roster *r, struct ctl_request *req, json_t **data, char *err,
+                   size_t errlen)
+{
+	static const char *const known[] = {"name", "public_key", "address", "preshared_key", NULL};
+	const char *name, *pub, *addr = NULL, *psk = NULL;
+	struct change *c;
+	int ret;
+
+	(void)data;
+	ret = ctl_args_check(req->args, known, err, errlen);
+	if (!ret)
+		ret = ctl_arg_str(req->args, "name", true, &name, err, errlen);
+	if (!ret)
+		ret = ctl_arg_str(req->args, "public_key", true, &pub, err, errlen);
+	if (!ret && ctl_arg_str(req->args, "address", false, &addr, err, errlen) == -EINVAL)
+		ret = -EINVAL;
+	if (!ret && ctl_arg_str(req->args, "preshared_key", false, &psk, err, errlen) == -EINVAL)
+		ret = -EINVAL;
+	if (ret)
+		return ret;
+	if (!conf_name_ok(name, GW_NAME_MAX - 1)) {
+		snprintf(err, errlen, "\"%.40s\" is not a client name (1-31 of A-Z a-z 0-9 _ . -)",
+		         name);
+		return -EINVAL;
+	}
+	if (client_named(r->cfg, name)) {
+		snprintf(err, errlen, "a client named %s exists already", name);
+		return -EEXIST;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	*c = (struct change){.r = r, .kind = ADD, .ended = -1};
+	snprintf(c->name, sizeof(c->name), "%s", name);
+	ret = key_from_base64(c->pub, pub);
+	if (ret == 0 && psk) {
+		c->has_psk = true;
+		ret = key_from_base64(c->psk, psk);
+	}
+	if (ret < 0) {
+		snprintf(err, errlen, "%s is not a base64 key of 32 bytes",
+		         c->has_psk ? "preshared_key" : "public_key");
+		change_free(c);
+		return -EINVAL;
+	}
+	if (addr) {
+		c->has_address = true;
+		if (prefix_parse(&c->address, addr, AF_INET) < 0 || c->address.len != 32) {
+			snprintf(err, errlen, "address \"%.60s\" is not an IPv4 address", addr);
+			change_free(c);
+			return -EINVAL;
+		}
+	}
+	return submit(c, add_run, req, err, errlen);
+}
+
+int roster_cmd_remove(struct roster *r, struct ctl_request *req, json_t **data, char *err,
+                      size_t errlen)
+{
+	static const char *const known[] = {"name", NULL};
+	const struct policy *p = enforce_policy(r->policy);
+	json_t *rules;
+	const char *name;
+	struct change *c;
+	int ret;
+
+	ret = ctl_args_check(req->args, known, err, errlen);
+	if (!ret)
+		ret = ctl_arg_str(req->args, "name", true, &name, err, errlen);
+	if (ret)
+		return ret;
+	if (!client_named(r->cfg, name)) {
+		snprintf(err, errlen, "no client named %.40s", name);
+		return -ENOENT;
+	}
+	/* The policy in force must not name it: say which rules do. */
+	rules = json_array();
+	for (size_t i = 0; rules && i < policy_rule_count(p); i++)
+		if (policy_rule_names(p, i, name))
+			json_array_append_new(rules, json_string(policy_rule_name(p, i)));
+	if (!rules)
+		return -ENOMEM;
+	if (json_array_size(rules)) {
+		char list[512] = "";
+		size_t i;
+		json_t *v;
+
+		json_array_foreach(rules, i, v)
+		{
+			size_t n = strlen(list);
+			snprintf(list + n, sizeof(list) - n, "%s%s", i ? ", " : "",
+			         json_string_value(v));
+		}
+		snprintf(err, errlen,
+		         "client %s is named by the policy in force (rules %s): take it out of "
+		         "them first",
+		         name, list);
+		*data = json_pack("{s:o}", "rules", rules);
+		return -EBUSY;
+	}
+	json_decref(rules);
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	*c = (struct change){.r = r, .kind = REMOVE, .ended = -1};
+	snprintf(c->name, sizeof(c->name), "%s", name);
+	return submit(c, remove_run, req, err, errlen);
 }

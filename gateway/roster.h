@@ -34,4 +34,18 @@ void roster_free(struct roster *r);
  * take effect at the next start, which the log says. */
 void roster_reload(struct roster *r);
 
+/* client.add {name, public_key, address?, preshared_key?}: the client
+ * added to gateway.yaml (at the next free address unless given; a
+ * preshared key written beside it as NAME.psk, 0600) and put in force;
+ * data {name, address, address6, gateway_public_key, endpoint,
+ * listen_port, mtu, preshared_key_file}. Hand edits of the file not yet
+ * reloaded are put in force with it, as SIGHUP would. */
+int roster_cmd_add(struct roster *r, struct ctl_request *req, struct json_t **data, char *err,
+                   size_t errlen);
+/* client.remove {name}: the client out of gateway.yaml and the device, its
+ * flows ended; data {name, flows_ended}. -EBUSY, with data {rules}, while
+ * the policy in force names it. */
+int roster_cmd_remove(struct roster *r, struct ctl_request *req, struct json_t **data, char *err,
+                      size_t errlen);
+
 #endif

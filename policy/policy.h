@@ -90,6 +90,9 @@ const char *policy_rule_name(const struct policy *p, size_t i);
 #define POLICY_ID_DEFAULT    1u
 #define POLICY_ID_LABEL_BITS 32
 uint32_t policy_rule_id(const struct policy *p, size_t i);
+/* Whether rule i's from: names client, by its name or through a group (not
+ * `any`): the client cannot go while the rule stays. */
+bool policy_rule_names(const struct policy *p, size_t i, const char *client);
 /* The client whose flows carry mark, or NULL. */
 const char *policy_client_by_mark(const struct policy *p, uint32_t mark);
 
