@@ -314,24 +314,25 @@ struct deferred {
 	control_work_fn *work;
 	void (*free_arg)(void *arg);
 	void *arg;
-	json_t *data;
-	char err[1024];
-	int ret;
+	char cmd[CTL_CMD_MAX];
+	/* The reply, encoded on the worker too: a listing of 100,000 flows
+	 * takes seconds to cut into parts, which the loop must not spend. */
+	struct ctl_parts *parts;
 };
 
 static void deferred_run(void *arg)
 {
 	struct deferred *d = arg;
+	json_t *data = NULL;
+	char err[1024] = "";
+	int ret;
 
-	d->ret = d->work(d->arg, &d->data, d->err, sizeof(d->err));
+	ret = d->work(d->arg, &data, err, sizeof(err));
+	d->parts = ctl_answer_encode(d->cmd, ret, data, err);
 }
 
-static void deferred_end(struct deferred *d, int ret, const char *err)
+static void deferred_free(struct deferred *d)
 {
-	json_t *data = d->data;
-
-	d->data = NULL;
-	ctl_pending_reply(d->pending, ret, data, err);
 	if (d->free_arg)
 		d->free_arg(d->arg);
 	free(d);
@@ -341,12 +342,16 @@ static void deferred_done(void *arg)
 {
 	struct deferred *d = arg;
 
-	deferred_end(d, d->ret, d->err);
+	ctl_pending_send(d->pending, d->parts);
+	deferred_free(d);
 }
 
 static void deferred_cancel(void *arg)
 {
-	deferred_end(arg, -ECANCELED, "gatewayd is stopping");
+	struct deferred *d = arg;
+
+	ctl_pending_reply(d->pending, -ECANCELED, NULL, "gatewayd is stopping");
+	deferred_free(d);
 }
 
 int control_defer(const struct control_view *v, struct ctl_request *req, control_work_fn *work,
@@ -368,6 +373,7 @@ int control_defer(const struct control_view *v, struct ctl_request *req, control
 		return -ENOMEM;
 	}
 	*d = (struct deferred){.v = v, .work = work, .free_arg = free_arg, .arg = arg};
+	snprintf(d->cmd, sizeof(d->cmd), "%s", req->cmd);
 	d->pending = ctl_defer(req);
 	ret = worker_submit(v->worker, deferred_run, deferred_done, deferred_cancel, d);
 	if (ret < 0) {
