@@ -4,12 +4,14 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "tunnel/conf.h"
 #include "tunnel/crypto.h"
 #include "tunnel/prefix.h"
+#include "tunnel/uapi.h"
 
 static const char *const edge_keys[] = {
         "interface",
@@ -23,6 +25,7 @@ static const char *const edge_keys[] = {
         "route_all",
         "fwmark",
         "table",
+        "wg_socket_dir",
         NULL,
 };
 
@@ -193,6 +196,7 @@ static int parse_addresses(struct conf *c, int root, struct edge_config *e)
 static int edge_parse(struct conf *c, struct edge_config **out)
 {
 	struct edge_config *e = NULL;
+	char sock[IFNAMSIZ + 5];
 	int root = conf_root(c), n, ret;
 
 	e = calloc(1, sizeof(*e));
@@ -203,6 +207,7 @@ static int edge_parse(struct conf *c, struct edge_config **out)
 	e->route_all = true;
 	e->fwmark = 51820;
 	e->table = 51820;
+	strcpy(e->wg_socket_dir, UAPI_DIR);
 
 	ret = conf_expect(c, root, NULL, CONF_MAPPING);
 	if (ret < 0)
@@ -253,6 +258,11 @@ static int edge_parse(struct conf *c, struct edge_config **out)
 		        "is a reserved routing table (253 default, 254 main, 255 local)");
 		goto out;
 	}
+	n = conf_map_find(c, root, "wg_socket_dir");
+	snprintf(sock, sizeof(sock), "%s.sock", e->ifname);
+	if (n && (ret = conf_get_sock_dir(c, n, "wg_socket_dir", sock, e->wg_socket_dir,
+	                                  sizeof(e->wg_socket_dir))) < 0)
+		goto out;
 	*out = e;
 	e = NULL;
 out:

@@ -5,24 +5,36 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <grp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "tunnel/conf.h"
 #include "tunnel/crypto.h"
 #include "tunnel/prefix.h"
+#include "tunnel/uapi.h"
 #include "tunnel/wg.h"
 
 static const char *const gw_keys[] = {
-        "interface",        "listen_port",
-        "private_key_file", "strict_key_permissions",
-        "address",          "address6",
-        "uplink",           "mtu",
-        "mark_tag",         "mark_id_mask",
-        "clients",          "load_threshold",
-        "control_socket",   "control_group",
-        "policy_file",      "conntrack_warn_percent",
-        "endpoint",         NULL,
+        "interface",
+        "listen_port",
+        "private_key_file",
+        "strict_key_permissions",
+        "address",
+        "address6",
+        "uplink",
+        "mtu",
+        "mark_tag",
+        "mark_id_mask",
+        "clients",
+        "load_threshold",
+        "control_socket",
+        "control_group",
+        "policy_file",
+        "conntrack_warn_percent",
+        "endpoint",
+        "wg_socket_dir",
+        NULL,
 };
 
 static const char *const client_keys[] = {
@@ -416,6 +428,7 @@ static int parse_endpoint(struct conf *c, int node, struct gw_config *g)
 static int gw_parse(struct conf *c, unsigned flags, struct gw_config **out)
 {
 	struct gw_config *g = NULL;
+	char sock[IFNAMSIZ + 5];
 	int root = conf_root(c), n, ret;
 
 	g = calloc(1, sizeof(*g));
@@ -428,6 +441,7 @@ static int gw_parse(struct conf *c, unsigned flags, struct gw_config **out)
 	g->mark_tag = 0x45670000;
 	g->mark_id_mask = 0x0000ffff;
 	strcpy(g->control_socket, GW_CONTROL_SOCKET);
+	strcpy(g->wg_socket_dir, UAPI_DIR);
 
 	ret = conf_expect(c, root, NULL, CONF_MAPPING);
 	if (ret < 0)
@@ -493,6 +507,11 @@ static int gw_parse(struct conf *c, unsigned flags, struct gw_config **out)
 		goto out;
 	ret = parse_endpoint(c, conf_map_find(c, root, "endpoint"), g);
 	if (ret < 0)
+		goto out;
+	n = conf_map_find(c, root, "wg_socket_dir");
+	snprintf(sock, sizeof(sock), "%s.sock", g->ifname);
+	if (n && (ret = conf_get_sock_dir(c, n, "wg_socket_dir", sock, g->wg_socket_dir,
+	                                  sizeof(g->wg_socket_dir))) < 0)
 		goto out;
 	n = conf_map_find(c, root, "policy_file");
 	if (n)

@@ -51,6 +51,8 @@ struct gw_config {
 	struct gw_client *clients;
 	char control_socket[108]; /* control_socket: a unix socket path (sun_path) */
 	char control_group[64];   /* control_group, "" when absent: root only */
+	/* wg_socket_dir: where `wg show` finds IFNAME.sock; default UAPI_DIR */
+	char wg_socket_dir[108];
 	/* policy_file, relative to the config file's directory; absent:
 	 * GW_POLICY_FILE there. A file that does not exist means the built-in
 	 * policy. */

@@ -22,6 +22,7 @@
 #include "tunnel/prefix.h"
 #include "tunnel/sysctl.h"
 #include "tunnel/tun.h"
+#include "tunnel/uapi.h"
 #include "tunnel/wg.h"
 #include "tunnel/worker.h"
 
@@ -81,6 +82,7 @@ struct gateway {
 	struct roster *roster; /* the client list, changed on SIGHUP */
 	struct control *ctl;
 	const char *config_path;
+	struct uapi_server *uapi; /* wg show */
 	uint64_t started;
 };
 
@@ -256,6 +258,27 @@ static int start_loop(struct gateway *g)
 	return 0;
 }
 
+/* 6. `wg show`: the interface's socket where wg(8) looks for it. */
+static int start_uapi(struct gateway *g)
+{
+	char err[256];
+	int e;
+
+	e = uapi_open(&g->uapi, g->loop,
+	              &(struct uapi_params){.dir = g->cfg->wg_socket_dir,
+	                                    .ifname = g->cfg->ifname,
+	                                    .dev = g->dev},
+	              err, sizeof(err));
+	if (e < 0) {
+		log_errx("wg show socket: %s%s", err,
+		         e == -EADDRINUSE ? " (a WireGuard interface of that name is running)"
+		                          : "");
+		return -1;
+	}
+	log_info("wg show socket %s/%s.sock", g->cfg->wg_socket_dir, g->cfg->ifname);
+	return 0;
+}
+
 /* Undo in reverse; each step is safe when its start never happened. */
 static void stop(struct gateway *g)
 {
@@ -266,6 +289,7 @@ static void stop(struct gateway *g)
 	worker_free(g->worker);
 	roster_free(g->roster);
 	control_close(g->ctl);
+	uapi_close(g->uapi);
 	if (g->policy) {
 		e = nft_remove(g->nft);
 		if (e)
@@ -339,7 +363,8 @@ int main(int argc, char **argv)
 		rc = check_policy(g.cfg);
 		goto out;
 	}
-	if (start_tun(&g) < 0 || start_device(&g) < 0 || start_table(&g) < 0 || start_loop(&g) < 0)
+	if (start_tun(&g) < 0 || start_device(&g) < 0 || start_table(&g) < 0 ||
+	    start_loop(&g) < 0 || start_uapi(&g) < 0)
 		goto out;
 	if (loop_run(g.loop) < 0) {
 		log_err("event loop");

@@ -722,6 +722,25 @@ int conf_get_path(struct conf *c, int node, const char *key, char *buf, size_t s
 	return 0;
 }
 
+int conf_get_sock_dir(struct conf *c, int node, const char *key, const char *file, char *buf,
+                      size_t size)
+{
+	/* sizeof(sun_path): this file includes no socket header. */
+	char sock[108];
+	int ret, n;
+
+	ret = conf_get_path(c, node, key, buf, size);
+	if (ret < 0)
+		return ret;
+	n = snprintf(sock, sizeof(sock), "%s/%s", buf, file);
+	if (n < 0 || (size_t)n >= sizeof(sock))
+		return conf_bad_value(c, node, key,
+		                      "is too long for its socket %s (a socket path has at most "
+		                      "%zu bytes)",
+		                      file, sizeof(sock) - 1);
+	return 0;
+}
+
 int conf_path_join(const struct conf *c, const char *path, char *buf, size_t size)
 {
 	int n;

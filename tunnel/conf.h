@@ -97,6 +97,10 @@ int conf_get_ifname(struct conf *c, int node, const char *key, char *buf);
 int conf_get_path(struct conf *c, int node, const char *key, char *buf, size_t size);
 /* path as conf_get_path() takes it, for a default: 0 or -ENAMETOOLONG. */
 int conf_path_join(const struct conf *c, const char *path, char *buf, size_t size);
+/* A directory (as conf_get_path()) for a socket file named file: the path
+ * of the socket, DIR/file, must fit a unix socket address (107 bytes). */
+int conf_get_sock_dir(struct conf *c, int node, const char *key, const char *file, char *buf,
+                      size_t size);
 
 /* The two getters of WireGuard keys live in conf_key.c, part of egress_tunnel
  * rather than egress_conf: they need tunnel/key.c, and with it libcrypto,

@@ -359,7 +359,7 @@ struct wg_peer *wg_peer_add(struct wg_device *d, const struct wg_peer_params *pp
 		if (!max || pp->allowed[i].len > max)
 			return errno = EINVAL, NULL;
 	}
-	p = calloc(1, sizeof(*p));
+	p = calloc(1, sizeof(*p) + pp->n_allowed * sizeof(p->allowed[0]));
 	peers = realloc(d->peers, (d->n_peers + 1) * sizeof(*peers));
 	if (peers)
 		d->peers = peers;
@@ -408,6 +408,11 @@ struct wg_peer *wg_peer_add(struct wg_device *d, const struct wg_peer_params *pp
 	}
 	/* The first tick arms the persistent keepalive. */
 	p->persistent_keepalive = pp->persistent_keepalive;
+	for (size_t i = 0; i < pp->n_allowed; i++) {
+		p->allowed[i] = pp->allowed[i];
+		prefix_mask(&p->allowed[i]);
+	}
+	p->n_allowed = pp->n_allowed;
 
 	d->n_routes = n_routes;
 	qsort(d->routes, d->n_routes, sizeof(*d->routes), route_cmp);
@@ -531,4 +536,51 @@ void wg_device_log_stats(const struct wg_device *d)
 		         (unsigned long long)ps.tx_packets, (unsigned long long)ps.tx_bytes,
 		         (unsigned long long)ps.spoofed);
 	}
+}
+
+/* --- what wg show needs (tunnel/uapi.c) --- */
+
+const uint8_t *wg_device_private_key(const struct wg_device *d)
+{
+	return d->local.priv;
+}
+
+uint32_t wg_device_fwmark(const struct wg_device *d)
+{
+	uint32_t mark = 0;
+	socklen_t len = sizeof(mark);
+
+	/* The socket holds it; a copy in the device could only disagree. */
+	if (getsockopt(d->udp_fd, SOL_SOCKET, SO_MARK, &mark, &len) < 0)
+		return 0;
+	return mark;
+}
+
+const uint8_t *wg_peer_public_key(const struct wg_peer *p)
+{
+	return p->remote.pub;
+}
+
+const uint8_t *wg_peer_psk(const struct wg_peer *p)
+{
+	return p->remote.psk;
+}
+
+unsigned wg_peer_keepalive(const struct wg_peer *p)
+{
+	return p->persistent_keepalive;
+}
+
+const struct prefix *wg_peer_allowed(const struct wg_peer *p, size_t *n)
+{
+	*n = p->n_allowed;
+	return p->allowed;
+}
+
+bool wg_peer_endpoint_format(const struct wg_peer *p, char *buf, size_t size)
+{
+	if (!p->stats.has_endpoint)
+		return false;
+	wg_format_endpoint(&p->stats.endpoint, buf, size);
+	return true;
 }

@@ -141,4 +141,22 @@ void wg_device_stats(const struct wg_device *d, uint64_t now, struct wg_device_s
  * daemons print on SIGUSR1. */
 void wg_device_log_stats(const struct wg_device *d);
 
+/* What `wg show` lists (tunnel/uapi.c). Keys are 32 bytes, owned by the
+ * device or peer and valid while it is. */
+const uint8_t *wg_device_private_key(const struct wg_device *d);
+/* The UDP socket's SO_MARK; 0: none. */
+uint32_t wg_device_fwmark(const struct wg_device *d);
+const uint8_t *wg_peer_public_key(const struct wg_peer *p);
+/* All zeros when the peer has none. */
+const uint8_t *wg_peer_psk(const struct wg_peer *p);
+/* Seconds; 0: off. */
+unsigned wg_peer_keepalive(const struct wg_peer *p);
+/* The prefixes given to wg_peer_add(), in its order, host bits cleared. */
+const struct prefix *wg_peer_allowed(const struct wg_peer *p, size_t *n);
+/* The endpoint as wg_device_log_stats() writes it ("192.0.2.1:51820",
+ * "[2001:db8::1]:51820", an IPv4-mapped address as IPv4) into buf of at least
+ * WG_ENDPOINT_STRLEN bytes; false, and buf untouched, when it has none. */
+#define WG_ENDPOINT_STRLEN (INET6_ADDRSTRLEN + 8)
+bool wg_peer_endpoint_format(const struct wg_peer *p, char *buf, size_t size);
+
 #endif

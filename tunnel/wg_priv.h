@@ -8,6 +8,7 @@
 
 #include "tunnel/log.h"
 #include "tunnel/noise.h"
+#include "tunnel/prefix.h"
 #include "tunnel/replay.h"
 #include "tunnel/wg.h"
 
@@ -93,6 +94,12 @@ struct wg_peer {
 	unsigned n_staged;
 
 	struct wg_peer_stats stats;
+
+	/* Its allowed prefixes (host bits cleared) as wg_peer_add() was given
+	 * them, for wg show: the device's routes hold them only mixed with
+	 * every other peer's. */
+	size_t n_allowed;
+	struct prefix allowed[];
 };
 
 struct index_map {

@@ -109,6 +109,7 @@ static void test_gateway_full(void)
 	                           "load_threshold: 4\n"
 	                           "mark_tag: 0x12340000\n"
 	                           "mark_id_mask: 0x000000ff\n"
+	                           "wg_socket_dir: run/wg\n"
 	                           "clients:\n"
 	                           "  - name: alice\n"
 	                           "    public_key: \"" K1 "\"\n"
@@ -148,6 +149,8 @@ static void test_gateway_full(void)
 	/* absent: beside the config file */
 	snprintf(path, sizeof(path), "%s/policy.yaml", dir);
 	CHECK_STR(g->policy_file, path);
+	snprintf(path, sizeof(path), "%s/run/wg", dir);
+	CHECK_STR(g->wg_socket_dir, path);
 	CHECK_INT(g->n_clients, 2);
 	if (g->n_clients == 2) {
 		CHECK_STR(g->clients[0].name, "alice");
@@ -167,6 +170,14 @@ static void test_gateway_full(void)
 	gw_config_free(g);
 	CHECK_INT(chdir(dir), 0);
 }
+
+/* A directory of 91 bytes: with "/egress0.sock" it fits a socket path (107
+ * bytes), with "/abcdefghijklmn.sock" not; and how a message quotes it. */
+#define LONG_DIR \
+	"/dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd"
+#define LONG_DIR_QUOTED "\"/ddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd...\""
+#define LONG_DIR_ERR \
+	"is too long for its socket abcdefghijklmn.sock (a socket path has at most 107 bytes)"
 
 static void test_gateway_defaults(void)
 {
@@ -197,9 +208,21 @@ static void test_gateway_defaults(void)
 		CHECK(!g->has_addr6);
 		CHECK_INT(g->n_clients, 0);
 		CHECK_STR(g->policy_file, "policy.yaml");
+		CHECK_STR(g->wg_socket_dir, "/var/run/wireguard");
 		gw_config_free(g);
 	}
 	gw_config_free(NULL);
+	{
+		static const char yaml[] = "private_key_file: gateway.key\naddress: 100.64.0.1/24\n"
+		                           "wg_socket_dir: " LONG_DIR "\n";
+
+		g = NULL;
+		CHECK_INT(gw_config_parse("gateway.yaml", yaml, strlen(yaml), &g, err, sizeof(err)),
+		          0);
+		if (g)
+			CHECK_STR(g->wg_socket_dir, LONG_DIR);
+		gw_config_free(g);
+	}
 	/* relative to the config file's directory, like the key files */
 	{
 		static const char yaml[] = "private_key_file: gateway.key\naddress: 100.64.0.1/24\n"
@@ -231,7 +254,8 @@ static void test_edge_full(void)
 	                           "persistent_keepalive: 25\n"
 	                           "route_all: false\n"
 	                           "fwmark: 0x1234\n"
-	                           "table: 100\n";
+	                           "table: 100\n"
+	                           "wg_socket_dir: /run/egress/wg\n";
 	const struct sockaddr_in *sin;
 	uint8_t gw_pub[KEY_LEN], psk[KEY_LEN], priv[KEY_LEN];
 	struct edge_config *e = NULL;
@@ -264,6 +288,7 @@ static void test_edge_full(void)
 	CHECK(!e->route_all);
 	CHECK_INT(e->fwmark, 0x1234);
 	CHECK_INT(e->table, 100);
+	CHECK_STR(e->wg_socket_dir, "/run/egress/wg");
 	edge_config_free(e);
 }
 
@@ -290,6 +315,7 @@ static void test_edge_defaults(void)
 	CHECK(e->route_all);
 	CHECK_INT(e->fwmark, 51820);
 	CHECK_INT(e->table, 51820);
+	CHECK_STR(e->wg_socket_dir, "/var/run/wireguard");
 	sin6 = (const struct sockaddr_in6 *)&e->endpoint;
 	CHECK_INT(sin6->sin6_family, AF_INET6);
 	CHECK_INT(e->endpoint_len, sizeof(struct sockaddr_in6));
@@ -514,12 +540,17 @@ static const struct bad bad_gateway[] = {
         {"---\n" GW_HEAD "---\n" GW_HEAD, "gateway.yaml:5:1: only one YAML document is allowed"},
         {"? [a]\n: b\n", "gateway.yaml:1:3: expected a scalar key, found a sequence"},
         {GW_HEAD "\xff: 1\n", "gateway.yaml:3:1: invalid leading UTF-8 octet"},
+        {"interface: abcdefghijklmn\n" GW_HEAD "wg_socket_dir: " LONG_DIR "\n",
+         "gateway.yaml:4:16: wg_socket_dir: " LONG_DIR_QUOTED " " LONG_DIR_ERR},
+        {GW_HEAD "wg_socket_dir: \"\"\n", "gateway.yaml:3:16: wg_socket_dir: \"\" is not a path"},
 };
 
 #define EDGE_HEAD "private_key_file: edge.key\naddress: 100.64.0.2/32\n"
 #define EDGE_GW   "gateway:\n  endpoint: 198.51.100.1:51820\n  public_key: @GWPUB@\n"
 
 static const struct bad bad_edge[] = {
+        {"interface: abcdefghijklmn\n" EDGE_HEAD EDGE_GW "wg_socket_dir: " LONG_DIR "\n",
+         "edge.yaml:7:16: wg_socket_dir: " LONG_DIR_QUOTED " " LONG_DIR_ERR},
         {EDGE_HEAD "gateway:\n  endpoint: 198.51.100.1\n  public_key: @GWPUB@\n",
          "edge.yaml:4:13: endpoint: \"198.51.100.1\" is not HOST:PORT (like 198.51.100.1:51820 or "
          "[2001:db8::1]:51820)"},
