@@ -464,7 +464,8 @@ struct wg_peer *wg_peer_add(struct wg_device *d, const struct wg_peer_params *pp
 	if (err)
 		goto fail;
 	snprintf(p->name, sizeof(p->name), "%s", pp->name ? pp->name : "peer");
-	err = noise_remote_init(&p->remote, &d->local, pp->public_key, pp->psk);
+	/* The static-static DH waits for the first handshake (wg_session.c). */
+	err = noise_remote_init_deferred(&p->remote, pp->public_key, pp->psk);
 	if (err)
 		goto fail;
 	peer_set_endpoint(d, p, pp);
@@ -484,7 +485,7 @@ struct wg_peer *wg_peer_add(struct wg_device *d, const struct wg_peer_params *pp
 		wg_timers_wake(p, 0);
 	return p;
 fail:
-	/* p->remote may hold the PSK and the static-static DH already. */
+	/* p->remote may hold the PSK already. */
 	if (p) {
 		free(p->routes);
 		crypto_wipe(p, sizeof(*p));

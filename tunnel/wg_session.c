@@ -174,7 +174,10 @@ static const struct noise_remote *lookup_remote(void *arg, const uint8_t pub[CRY
 	struct wg_device *d = arg;
 	struct wg_peer *p = keymap_find(&d->by_key, pub);
 
-	return p ? &p->remote : NULL;
+	/* Its static-static DH, once: what wg_peer_add() left for now. */
+	if (!p || noise_remote_ss(&p->remote, &d->local) < 0)
+		return NULL;
+	return &p->remote;
 }
 
 /* A staged packet's slot: its length and the packet, kept 8-byte aligned. */
@@ -385,7 +388,7 @@ void session_send_initiation(struct wg_peer *p, bool retry, uint64_t now)
 	if (!retry)
 		p->hs_attempts = 0;
 	handshake_clear(p);
-	if (wg_index_add(d, p, &index) < 0)
+	if (noise_remote_ss(&p->remote, &d->local) < 0 || wg_index_add(d, p, &index) < 0)
 		return;
 	if (noise_init_create(&m, &p->hs, &d->local, &p->remote, index) < 0) {
 		wg_index_del(d, index);
