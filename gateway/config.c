@@ -15,10 +15,15 @@
 #include "tunnel/wg.h"
 
 static const char *const gw_keys[] = {
-        "interface",      "listen_port",   "private_key_file", "strict_key_permissions",
-        "address",        "address6",      "uplink",           "mtu",
-        "mark_tag",       "mark_id_mask",  "clients",          "load_threshold",
-        "control_socket", "control_group", "policy_file",      NULL,
+        "interface",        "listen_port",
+        "private_key_file", "strict_key_permissions",
+        "address",          "address6",
+        "uplink",           "mtu",
+        "mark_tag",         "mark_id_mask",
+        "clients",          "load_threshold",
+        "control_socket",   "control_group",
+        "policy_file",      "conntrack_warn_percent",
+        "endpoint",         NULL,
 };
 
 static const char *const client_keys[] = {
@@ -164,8 +169,18 @@ static int client_addr6(struct conf *c, int node, const struct gw_config *g, str
 	return 0;
 }
 
-static int parse_client(struct conf *c, int node, const struct gw_config *g,
-                        const uint8_t gw_pub[32], struct gw_client *cl, struct seen *s)
+/* A key file's path checked as conf_get_key_file() would, the file not read. */
+static int key_path_only(struct conf *c, int node, const char *key)
+{
+	char path[4096];
+
+	return conf_get_path(c, node, key, path, sizeof(path));
+}
+
+/* gw_pub NULL: the gateway's key is unknown (GW_CONFIG_NO_KEY_FILES), and
+ * neither is a preshared key read. */
+static int parse_client(struct conf *c, int node, const struct gw_config *g, const uint8_t *gw_pub,
+                        struct gw_client *cl, struct seen *s)
 {
 	static const uint8_t zero[32];
 	int ret, n;
@@ -195,7 +210,7 @@ static int parse_client(struct conf *c, int node, const struct gw_config *g,
 		return ret;
 	if (!memcmp(cl->pub, zero, sizeof(zero)))
 		return conf_bad_value(c, s->pub, "public_key", "is the all-zero key");
-	if (!memcmp(cl->pub, gw_pub, 32))
+	if (gw_pub && !memcmp(cl->pub, gw_pub, 32))
 		return conf_bad_value(c, s->pub, "public_key", "is the gateway's own public key");
 
 	ret = conf_map_need(c, node, "address", &s->addr);
@@ -213,13 +228,17 @@ static int parse_client(struct conf *c, int node, const struct gw_config *g,
 	}
 
 	n = conf_map_find(c, node, "preshared_key_file");
-	if (n) {
+	if (n && gw_pub) {
 		ret = conf_get_key_file(c, n, "preshared_key_file", g->strict_key_permissions,
 		                        cl->psk);
 		if (ret < 0)
 			return ret;
-		cl->has_psk = true;
+	} else if (n) {
+		ret = key_path_only(c, n, "preshared_key_file");
+		if (ret < 0)
+			return ret;
 	}
+	cl->has_psk = n != 0;
 	return 0;
 }
 
@@ -279,7 +298,7 @@ static int check_unique(struct conf *c, const struct gw_config *g, const struct 
 	return 0;
 }
 
-static int parse_clients(struct conf *c, int node, struct gw_config *g)
+static int parse_clients(struct conf *c, int node, unsigned flags, struct gw_config *g)
 {
 	struct keymap maps[U_N];
 	uint8_t gw_pub[32];
@@ -295,7 +314,7 @@ static int parse_clients(struct conf *c, int node, struct gw_config *g)
 	n = conf_seq_len(c, node);
 	if (!n)
 		return 0;
-	ret = crypto_x25519_pubkey(gw_pub, g->priv);
+	ret = flags & GW_CONFIG_NO_KEY_FILES ? 0 : crypto_x25519_pubkey(gw_pub, g->priv);
 	if (ret < 0)
 		return conf_error(c, node, "cannot derive the gateway's public key");
 	for (int f = 0; f < U_N; f++)
@@ -313,7 +332,9 @@ static int parse_clients(struct conf *c, int node, struct gw_config *g)
 		/* Counted before it is parsed, so that gw_config_free() wipes a
 		 * client that failed half-way too. */
 		g->n_clients = i + 1;
-		ret = parse_client(c, conf_seq_item(c, node, i), g, gw_pub, &g->clients[i], &s[i]);
+		ret = parse_client(c, conf_seq_item(c, node, i), g,
+		                   flags & GW_CONFIG_NO_KEY_FILES ? NULL : gw_pub, &g->clients[i],
+		                   &s[i]);
 		if (ret < 0)
 			goto out;
 		ret = check_unique(c, g, s, i, maps);
@@ -353,7 +374,85 @@ static int parse_control(struct conf *c, int root, struct gw_config *g)
 	return 0;
 }
 
-static int gw_parse(struct conf *c, struct gw_config **out)
+static bool is_hostname(const char *s)
+{
+	bool letter = false;
+	size_t i;
+
+	for (i = 0; s[i]; i++) {
+		if ((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z'))
+			letter = true;
+		else if (!((s[i] >= '0' && s[i] <= '9') || s[i] == '-' || s[i] == '.'))
+			return false;
+	}
+	/* all digits and dots: a mistyped IPv4 address, not a name */
+	return letter && i <= 253;
+}
+
+/* The syntax edge.yaml's gateway.endpoint takes, so that what a client is
+ * given is what edged reads. */
+const char *gw_endpoint_problem(const char *s)
+{
+	static const char form[] =
+	        "is not HOST:PORT (like 198.51.100.1:51820 or [2001:db8::1]:51820)";
+	char buf[GW_ENDPOINT_MAX], *host, *port, *end;
+	struct in6_addr a6;
+	struct in_addr a4;
+	unsigned long p;
+
+	if (strlen(s) >= sizeof(buf))
+		return "is too long for HOST:PORT";
+	strcpy(buf, s);
+	if (buf[0] == '[') {
+		host = buf + 1;
+		end = strchr(host, ']');
+		if (!end || end[1] != ':')
+			return form;
+		*end = '\0';
+		port = end + 2;
+	} else {
+		port = strrchr(buf, ':');
+		if (!port)
+			return form;
+		*port++ = '\0';
+		host = buf;
+		if (strchr(host, ':'))
+			return "is not HOST:PORT (an IPv6 address needs brackets: [2001:db8::1]:51820)";
+	}
+	if (!*host || !*port || strspn(port, "0123456789") != strlen(port) || strlen(port) > 5)
+		return form;
+	p = strtoul(port, NULL, 10);
+	if (p < 1 || p > 65535)
+		return "has no valid port (1-65535)";
+	if (buf[0] == '[')
+		return inet_pton(AF_INET6, host, &a6) == 1 ? NULL
+		                                           : "is not an IPv6 address in brackets";
+	if (inet_pton(AF_INET, host, &a4) == 1 || is_hostname(host))
+		return NULL;
+	return "is not an IPv4 address or host name";
+}
+
+/* endpoint is for the clients' configurations only: checked as HOST:PORT,
+ * never resolved (gatewayd does not dial it). */
+static int parse_endpoint(struct conf *c, int node, struct gw_config *g)
+{
+	const char *why;
+	int ret;
+
+	if (!node || conf_is_null(c, node))
+		return 0;
+	ret = conf_get_str(c, node, "endpoint", g->endpoint, sizeof(g->endpoint));
+	if (ret < 0)
+		return ret;
+	why = gw_endpoint_problem(g->endpoint);
+	if (why) {
+		g->endpoint[0] = '\0';
+		return conf_bad_value(c, node, "endpoint", "%s", why);
+	}
+	return 0;
+}
+
+static int gw_parse(struct conf *c, unsigned flags, struct gw_config **out)
 {
 	struct gw_config *g = NULL;
 	int root = conf_root(c), n, ret;
@@ -364,6 +463,7 @@ static int gw_parse(struct conf *c, struct gw_config **out)
 	strcpy(g->ifname, "egress0");
 	g->listen_port = 51820;
 	g->mtu = 1420;
+	g->conntrack_warn_percent = GW_CONNTRACK_WARN;
 	g->mark_tag = 0x45670000;
 	g->mark_id_mask = 0x0000ffff;
 	strcpy(g->control_socket, GW_CONTROL_SOCKET);
@@ -387,8 +487,14 @@ static int gw_parse(struct conf *c, struct gw_config **out)
 	    (ret = conf_get_bool(c, n, "strict_key_permissions", &g->strict_key_permissions)) < 0)
 		goto out;
 	ret = conf_map_need(c, root, "private_key_file", &n);
-	if (ret < 0 || (ret = conf_get_key_file(c, n, "private_key_file", g->strict_key_permissions,
-	                                        g->priv)) < 0)
+	if (ret < 0)
+		goto out;
+	if (flags & GW_CONFIG_NO_KEY_FILES)
+		ret = key_path_only(c, n, "private_key_file");
+	else
+		ret = conf_get_key_file(c, n, "private_key_file", g->strict_key_permissions,
+		                        g->priv);
+	if (ret < 0)
 		goto out;
 	ret = conf_map_need(c, root, "address", &n);
 	if (ret < 0 || (ret = parse_address(c, n, g)) < 0)
@@ -411,13 +517,20 @@ static int gw_parse(struct conf *c, struct gw_config **out)
 	                       WG_BATCH, &g->load_threshold);
 	if (ret < 0)
 		goto out;
+	ret = conf_get_u32_opt(c, conf_map_find(c, root, "conntrack_warn_percent"),
+	                       "conntrack_warn_percent", 1, 100, &g->conntrack_warn_percent);
+	if (ret < 0)
+		goto out;
 	ret = parse_marks(c, root, g);
 	if (ret < 0)
 		goto out;
-	ret = parse_clients(c, conf_map_find(c, root, "clients"), g);
+	ret = parse_clients(c, conf_map_find(c, root, "clients"), flags, g);
 	if (ret < 0)
 		goto out;
 	ret = parse_control(c, root, g);
+	if (ret < 0)
+		goto out;
+	ret = parse_endpoint(c, conf_map_find(c, root, "endpoint"), g);
 	if (ret < 0)
 		goto out;
 	n = conf_map_find(c, root, "policy_file");
@@ -443,7 +556,22 @@ int gw_config_load(const char *path, struct gw_config **out, char *err, size_t e
 	ret = conf_load_file(&c, path, err, errlen);
 	if (ret < 0)
 		return ret;
-	ret = gw_parse(c, out);
+	ret = gw_parse(c, 0, out);
+	conf_free(c);
+	return ret;
+}
+
+int gw_config_parse_flags(const char *name, const char *dir, const char *buf, size_t len,
+                          unsigned flags, struct gw_config **out, char *err, size_t errlen)
+{
+	struct conf *c = NULL;
+	int ret;
+
+	*out = NULL;
+	ret = conf_load_buffer(&c, name, dir, buf, len, err, errlen);
+	if (ret < 0)
+		return ret;
+	ret = gw_parse(c, flags, out);
 	conf_free(c);
 	return ret;
 }
@@ -451,16 +579,7 @@ int gw_config_load(const char *path, struct gw_config **out, char *err, size_t e
 int gw_config_parse(const char *name, const char *buf, size_t len, struct gw_config **out,
                     char *err, size_t errlen)
 {
-	struct conf *c = NULL;
-	int ret;
-
-	*out = NULL;
-	ret = conf_load_buffer(&c, name, NULL, buf, len, err, errlen);
-	if (ret < 0)
-		return ret;
-	ret = gw_parse(c, out);
-	conf_free(c);
-	return ret;
+	return gw_config_parse_flags(name, NULL, buf, len, 0, out, err, errlen);
 }
 
 void gw_config_wipe_keys(struct gw_config *c)

@@ -12,6 +12,7 @@ struct enforce;
 struct gw_config;
 struct json_t;
 struct loop;
+struct roster;
 struct wg_device;
 struct worker;
 
@@ -25,6 +26,8 @@ struct control_view {
 	/* Where the policy commands' work runs (parsing, compiling, the
 	 * kernel's transaction), off the data path; NULL: at once (tests). */
 	struct worker *worker;
+	/* The client list's changes (client add, remove); NULL: refused (tests). */
+	struct roster *roster;
 };
 
 /* Serves cfg->control_socket (group cfg->control_group) in l. 0 or -errno,

@@ -12,6 +12,7 @@
 #include "gateway/control.h"
 #include "gateway/enforce.h"
 #include "gateway/nft.h"
+#include "gateway/roster.h"
 #include "policy/policy.h"
 #include "tunnel/log.h"
 #include "tunnel/loop.h"
@@ -33,9 +34,11 @@ static const char usage[] =
         "in FILE, forwards their packets and MASQUERADEs them out of the uplink.\n"
         "Runs in the foreground and logs to stderr; SIGTERM or SIGINT stops it and\n"
         "removes its TUN device and nft table (a signal that arrives while it starts\n"
-        "takes effect once it has started); SIGHUP re-reads the policy file, all or\n"
-        "nothing (an invalid one keeps the policy in force, and says why); SIGUSR1\n"
-        "logs each client's counters. It refuses to start on an invalid policy file.\n"
+        "takes effect once it has started); SIGHUP re-reads FILE's clients and the\n"
+        "policy file, all or nothing (an invalid one changes nothing, and says why;\n"
+        "unchanged clients keep their sessions; other settings take a restart);\n"
+        "SIGUSR1 logs each client's counters. It refuses to start on an invalid\n"
+        "policy file.\n"
         "\n"
         "  -c FILE   configuration (default " DEFAULT_CONFIG ")\n"
         "  -n        check the configuration and its policy file, print\n"
@@ -75,7 +78,9 @@ struct gateway {
 	struct enforce *policy; /* the table is installed when this is set */
 	struct loop *loop;
 	struct worker *worker; /* policy changes, off the data path */
+	struct roster *roster; /* the client list, changed on SIGHUP */
 	struct control *ctl;
+	const char *config_path;
 	uint64_t started;
 };
 
@@ -87,62 +92,13 @@ static void report(void *arg)
 	wg_device_log_stats(g->dev);
 }
 
-/* SIGHUP: the policy file again, all or nothing, on the worker thread like
- * an apply. */
-struct reload {
-	struct gateway *g;
-	struct enforce_change *change;
-	char *msg;
-	int ret;
-};
-
-static void reload_run(void *arg)
-{
-	struct reload *r = arg;
-
-	r->ret = enforce_reload_prepare(r->g->policy, &r->change, &r->msg);
-}
-
-static void reload_done(void *arg)
-{
-	struct reload *r = arg;
-	struct gateway *g = r->g;
-
-	if (r->ret < 0) {
-		log_errx("SIGHUP: policy not reloaded, the one in force stays: %s",
-		         r->msg ? r->msg : "out of memory");
-	} else {
-		enforce_commit(g->policy, r->change);
-		log_info("SIGHUP: policy %s in force (%zu rules)%s%s", enforce_source(g->policy),
-		         policy_rule_count(enforce_policy(g->policy)), r->msg ? "; " : "",
-		         r->msg ? r->msg : "");
-	}
-	free(r->msg);
-	free(r);
-}
-
-static void reload_cancel(void *arg)
-{
-	struct reload *r = arg;
-
-	free(r);
-}
-
+/* SIGHUP: gateway.yaml's clients and the policy file again, all or
+ * nothing, on the worker thread like an apply. */
 static void reload(void *arg)
 {
 	struct gateway *g = arg;
-	struct reload *r = calloc(1, sizeof(*r));
-	int e = r ? 0 : -ENOMEM;
 
-	if (r) {
-		r->g = g;
-		e = worker_submit(g->worker, reload_run, reload_done, reload_cancel, r);
-	}
-	if (e < 0) {
-		log_errx("SIGHUP: policy not reloaded: %s",
-		         e == -EBUSY ? "too many policy changes waiting" : strerror(-e));
-		free(r);
-	}
+	roster_reload(g->roster);
 }
 
 static int add_clients(struct wg_device *dev, const struct gw_config *cfg)
@@ -283,12 +239,17 @@ static int start_loop(struct gateway *g)
 		log_err("worker thread");
 		return -1;
 	}
+	if (roster_new(&g->roster, g->cfg, g->config_path, g->dev, g->policy, g->worker) < 0) {
+		log_errx("out of memory");
+		return -1;
+	}
 	if (control_open(&g->ctl, g->loop,
 	                 &(struct control_view){.cfg = g->cfg,
 	                                        .dev = g->dev,
 	                                        .started = g->started,
 	                                        .policy = g->policy,
-	                                        .worker = g->worker}) < 0)
+	                                        .worker = g->worker,
+	                                        .roster = g->roster}) < 0)
 		return -1;
 	log_info("listening on UDP port %u, interface %s, %zu clients", wg_device_port(g->dev),
 	         g->cfg->ifname, g->cfg->n_clients);
@@ -303,6 +264,7 @@ static void stop(struct gateway *g)
 	/* The worker first: the job it runs finishes and answers, the waiting
 	 * ones are told gatewayd stops, then the socket goes. */
 	worker_free(g->worker);
+	roster_free(g->roster);
 	control_close(g->ctl);
 	if (g->policy) {
 		e = nft_remove(g->nft);
@@ -368,6 +330,7 @@ int main(int argc, char **argv)
 		return opt;
 
 	/* 1. The whole configuration, before anything changes. */
+	g.config_path = config_path;
 	if (gw_config_load(config_path, &g.cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "gatewayd: %s\n", err);
 		return 1;

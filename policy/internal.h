@@ -24,6 +24,7 @@ struct pclient {
 struct prule {
 	char name[POLICY_NAME_MAX + 1];
 	unsigned line, col; /* of its name, for warnings */
+	uint32_t id;        /* policy.c: stamped on the flows it allows */
 	bool allow;
 	bool *from; /* one per client */
 	bool from_any;

@@ -18,6 +18,7 @@ packages=(
 	# build
 	build-essential cmake gcc clang pkg-config git
 	libmnl-dev libnetfilter-conntrack-dev libyaml-dev libnftables-dev libssl-dev libjansson-dev
+	libqrencode-dev
 	# fuzzing and sanitizers with clang, formatting, linting the scripts
 	clang-format shellcheck
 	# run: netlink tools to inspect what the daemons did

@@ -193,6 +193,8 @@ static struct ctl_parts *encode_answer(const char *cmd, int rc, json_t *data, ch
 	struct ctl_parts *p = NULL;
 	struct ctl_reply r = {0};
 
+	if (!cmd)
+		cmd = "?";
 	r.ok = rc == 0;
 	if (rc && !err[0])
 		snprintf(err, 1024, "%s", strerror(rc < 0 ? -rc : EIO));
@@ -248,11 +250,24 @@ struct ctl_pending *ctl_defer(struct ctl_request *req)
 void ctl_pending_reply(struct ctl_pending *p, int rc, json_t *data, const char *err)
 {
 	struct ctl_conn *c = (struct ctl_conn *)p;
+
+	ctl_pending_send(p, ctl_answer_encode(c->cmd, rc, data, err));
+}
+
+struct ctl_parts *ctl_answer_encode(const char *cmd, int rc, json_t *data, const char *err)
+{
 	char buf[1024];
 
 	snprintf(buf, sizeof(buf), "%s", err ? err : "");
+	return encode_answer(cmd, rc, data, buf);
+}
+
+void ctl_pending_send(struct ctl_pending *p, struct ctl_parts *parts)
+{
+	struct ctl_conn *c = (struct ctl_conn *)p;
+
 	c->pending = false;
-	c->out = encode_answer(c->cmd, rc, data, buf);
+	c->out = parts;
 	start_reply(c, false);
 }
 

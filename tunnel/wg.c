@@ -356,6 +356,19 @@ uint16_t wg_device_port(const struct wg_device *d)
 	return d->port;
 }
 
+bool wg_peer_has_keys(const struct wg_peer *p, const uint8_t *public_key, const uint8_t *psk)
+{
+	static const uint8_t none[CRYPTO_KEY_LEN];
+	bool pub_same = crypto_equal(p->remote.pub, public_key, CRYPTO_KEY_LEN);
+
+	return crypto_equal(p->remote.psk, psk ? psk : none, CRYPTO_KEY_LEN) && pub_same;
+}
+
+const uint8_t *wg_device_public_key(const struct wg_device *d)
+{
+	return d->local.pub;
+}
+
 static void prefix_to_route(const struct prefix *pf, struct route *r)
 {
 	struct prefix net = *pf;
@@ -551,7 +564,7 @@ void wg_device_stats(const struct wg_device *d, uint64_t now, struct wg_device_s
 	s->under_load = now < d->under_load_until_ns;
 }
 
-static void format_endpoint(const struct sockaddr_storage *ss, char *buf, size_t size)
+void wg_format_endpoint(const struct sockaddr_storage *ss, char *buf, size_t size)
 {
 	char addr[INET6_ADDRSTRLEN] = "?";
 
@@ -589,7 +602,7 @@ void wg_device_log_stats(const struct wg_device *d)
 
 		wg_peer_stats(d->peers[i], mono, &ps);
 		if (ps.has_endpoint)
-			format_endpoint(&ps.endpoint, ep, sizeof(ep));
+			wg_format_endpoint(&ps.endpoint, ep, sizeof(ep));
 		if (ps.last_handshake_unix)
 			snprintf(hs, sizeof(hs), "%llu s ago",
 			         (unsigned long long)(now - ps.last_handshake_unix));

@@ -76,6 +76,8 @@ void wg_device_tun_input(struct wg_device *d, uint64_t now);
 void wg_device_tick(struct wg_device *d, uint64_t now);
 /* The UDP port actually bound. */
 uint16_t wg_device_port(const struct wg_device *d);
+/* The device's public key, 32 bytes. */
+const uint8_t *wg_device_public_key(const struct wg_device *d);
 
 struct wg_peer_params {
 	const char *name;                /* for logs */
@@ -104,6 +106,10 @@ void wg_peer_remove(struct wg_peer *p);
 struct wg_peer *wg_device_peer(const struct wg_device *d, size_t i);
 /* The name given to wg_peer_add(), cut to 31 bytes. */
 const char *wg_peer_name(const struct wg_peer *p);
+/* Whether the peer has this public key (32 bytes) and preshared key (32
+ * bytes, NULL: none), compared in constant time: the same client as a
+ * configuration's, for a reload that keeps unchanged peers' sessions. */
+bool wg_peer_has_keys(const struct wg_peer *p, const uint8_t *public_key, const uint8_t *psk);
 
 struct wg_peer_stats {
 	uint64_t rx_bytes, tx_bytes; /* inner packets */
@@ -111,10 +117,15 @@ struct wg_peer_stats {
 	uint64_t spoofed;             /* dropped: source not the peer's */
 	uint64_t handshakes;          /* completed */
 	uint64_t last_handshake_unix; /* seconds, 0: never */
+	uint64_t last_rx_ns;          /* wg_now() of the last authenticated packet, 0: never */
 	bool has_endpoint;
 	struct sockaddr_storage endpoint;
 	bool has_session; /* a current session usable for sending */
 };
+/* An endpoint as people write it: 192.0.2.1:51820, [2001:db8::1]:51820, an
+ * IPv4-mapped address as IPv4. WG_ENDPOINT_STRLEN bytes are enough. */
+#define WG_ENDPOINT_STRLEN (INET6_ADDRSTRLEN + 8)
+void wg_format_endpoint(const struct sockaddr_storage *ss, char *buf, size_t size);
 /* has_session is judged at time now. */
 void wg_peer_stats(const struct wg_peer *p, uint64_t now, struct wg_peer_stats *s);
 

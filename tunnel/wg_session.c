@@ -473,6 +473,7 @@ void session_received(struct wg_peer *p, struct keypair *kp, const struct sockad
 	struct wg_device *d = p->dev;
 
 	set_endpoint(p, src, srclen, local, now);
+	p->stats.last_rx_ns = now;
 	if (kp == p->next) {
 		/* The initiator used the session we answered: it is confirmed. */
 		keypair_free(d, p->previous);
