@@ -224,8 +224,7 @@ bool policy_rule_names(const struct policy *p, size_t rule, const char *client)
 {
 	int ci = policy_client_index(p, client);
 
-	return ci >= 0 && rule < p->n_rules && !p->rules[rule].from_any &&
-	       p->rules[rule].from[ci];
+	return ci >= 0 && rule < p->n_rules && !p->rules[rule].from_any && p->rules[rule].from[ci];
 }
 
 static int copy_prefixes(struct prefix **dst, size_t *n_dst, const struct prefix *src, size_t n)
