@@ -386,60 +386,27 @@ static int parse_control(struct conf *c, int root, struct gw_config *g)
 	return 0;
 }
 
-static bool gw_is_hostname(const char *s)
-{
-	bool letter = false;
-	size_t i;
-
-	for (i = 0; s[i]; i++) {
-		if ((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z'))
-			letter = true;
-		else if (!((s[i] >= '0' && s[i] <= '9') || s[i] == '-' || s[i] == '.'))
-			return false;
-	}
-	/* all digits and dots: a mistyped IPv4 address, not a name */
-	return letter && i <= 253;
-}
-
 /* The syntax edge.yaml's gateway.endpoint takes, so that what a client is
  * given is what edged reads. */
 const char *gw_endpoint_problem(const char *s)
 {
-	static const char form[] =
-	        "is not HOST:PORT (like 198.51.100.1:51820 or [2001:db8::1]:51820)";
-	char buf[GW_ENDPOINT_MAX], *host, *port, *end;
+	char buf[GW_ENDPOINT_MAX], *host;
 	struct in6_addr a6;
 	struct in_addr a4;
-	unsigned long p;
+	const char *why;
+	bool bracketed;
+	uint16_t port;
 
 	if (strlen(s) >= sizeof(buf))
 		return "is too long for HOST:PORT";
 	strcpy(buf, s);
-	if (buf[0] == '[') {
-		host = buf + 1;
-		end = strchr(host, ']');
-		if (!end || end[1] != ':')
-			return form;
-		*end = '\0';
-		port = end + 2;
-	} else {
-		port = strrchr(buf, ':');
-		if (!port)
-			return form;
-		*port++ = '\0';
-		host = buf;
-		if (strchr(host, ':'))
-			return "is not HOST:PORT (an IPv6 address needs brackets: [2001:db8::1]:51820)";
-	}
-	if (!*host || !*port || strspn(port, "0123456789") != strlen(port) || strlen(port) > 5)
-		return form;
-	p = strtoul(port, NULL, 10);
-	if (p < 1 || p > 65535)
-		return "has no valid port (1-65535)";
-	if (buf[0] == '[')
+	why = conf_split_endpoint(buf, &host, &bracketed, &port);
+	if (why)
+		return why;
+	if (bracketed)
 		return inet_pton(AF_INET6, host, &a6) == 1 ? NULL
 		                                           : "is not an IPv6 address in brackets";
-	if (inet_pton(AF_INET, host, &a4) == 1 || gw_is_hostname(host))
+	if (inet_pton(AF_INET, host, &a4) == 1 || conf_is_hostname(host))
 		return NULL;
 	return "is not an IPv4 address or host name";
 }

@@ -754,3 +754,48 @@ int conf_path_join(const struct conf *c, const char *path, char *buf, size_t siz
 		n = snprintf(buf, size, "%s/%s", c->dir, path);
 	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
 }
+
+bool conf_is_hostname(const char *s)
+{
+	bool letter = false;
+	size_t i;
+
+	for (i = 0; s[i]; i++) {
+		if ((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z'))
+			letter = true;
+		else if (!((s[i] >= '0' && s[i] <= '9') || s[i] == '-' || s[i] == '.'))
+			return false;
+	}
+	return letter && i <= 253;
+}
+
+const char *conf_split_endpoint(char *buf, char **host, bool *bracketed, uint16_t *port)
+{
+	char *p, *end;
+	unsigned long n;
+
+	*bracketed = buf[0] == '[';
+	if (*bracketed) {
+		*host = buf + 1;
+		end = strchr(*host, ']');
+		if (!end || end[1] != ':')
+			return CONF_ENDPOINT_FORM;
+		*end = '\0';
+		p = end + 2;
+	} else {
+		p = strrchr(buf, ':');
+		if (!p)
+			return CONF_ENDPOINT_FORM;
+		*p++ = '\0';
+		*host = buf;
+		if (strchr(*host, ':'))
+			return "is not HOST:PORT (an IPv6 address needs brackets: [2001:db8::1]:51820)";
+	}
+	if (!**host || !*p || strspn(p, "0123456789") != strlen(p) || strlen(p) > 5)
+		return CONF_ENDPOINT_FORM;
+	n = strtoul(p, NULL, 10);
+	if (n < 1 || n > 65535)
+		return "has no valid port (1-65535)";
+	*port = (uint16_t)n;
+	return NULL;
+}

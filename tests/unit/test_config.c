@@ -569,8 +569,8 @@ static const struct bad bad_edge[] = {
          "edge.yaml:4:13: endpoint: \"198.51.100.1\" is not HOST:PORT (like 198.51.100.1:51820 or "
          "[2001:db8::1]:51820)"},
         {EDGE_HEAD "gateway:\n  endpoint: 2001:db8::1:51820\n",
-         "edge.yaml:4:13: endpoint: \"2001:db8::1:51820\" is not HOST:PORT (like "
-         "198.51.100.1:51820 or [2001:db8::1]:51820)"},
+         "edge.yaml:4:13: endpoint: \"2001:db8::1:51820\" is not HOST:PORT (an IPv6 "
+         "address needs brackets: [2001:db8::1]:51820)"},
         {EDGE_HEAD "gateway:\n  endpoint: 198.51.100.1:0\n",
          "edge.yaml:4:13: endpoint: \"198.51.100.1:0\" has no valid port (1-65535)"},
         {EDGE_HEAD "gateway:\n  endpoint: 198.51.100.1:http\n",
