@@ -643,6 +643,25 @@ static int place_in_list(const struct text *t, struct doc *d, struct place *p, c
 	return 0;
 }
 
+/* The end of an edit: on success the text goes to the caller, and every
+ * step's state is freed either way. */
+static int finish(int ret, struct out *o, struct doc *d, struct text *t, struct gw_config *old,
+                  char **out, size_t *outlen, char *err, size_t errlen)
+{
+	if (ret == -ENOMEM)
+		fail(err, errlen, "out of memory");
+	if (ret == 0) {
+		*out = o->p;
+		*outlen = o->len;
+		o->p = NULL;
+	}
+	free(o->p);
+	doc_free(d);
+	text_free(t);
+	gw_config_free(old);
+	return ret;
+}
+
 /* clients: with no value, null, ~ or []: the value goes, and the list
  * follows the key's line. */
 static int place_for_null(const struct text *t, struct doc *d, struct place *p, char *err,
@@ -740,18 +759,7 @@ int onboard_yaml_add_client(const char *text, size_t len, const struct onboard_c
 	if (ret == 0)
 		ret = verify(o.p, o.len, old, &cl, old->n_clients, err, errlen);
 done:
-	if (ret == -ENOMEM)
-		fail(err, errlen, "out of memory");
-	if (ret == 0) {
-		*out = o.p;
-		*outlen = o.len;
-		o.p = NULL;
-	}
-	free(o.p);
-	doc_free(&d);
-	text_free(&t);
-	gw_config_free(old);
-	return ret;
+	return finish(ret, &o, &d, &t, old, out, outlen, err, errlen);
 }
 
 /* ---- removing */
@@ -851,18 +859,7 @@ int onboard_yaml_remove_client(const char *text, size_t len, const char *name, c
 		goto done;
 	ret = verify(o.p ? o.p : "", o.len, old, NULL, i, err, errlen);
 done:
-	if (ret == -ENOMEM)
-		fail(err, errlen, "out of memory");
-	if (ret == 0) {
-		*out = o.p;
-		*outlen = o.len;
-		o.p = NULL;
-	}
-	free(o.p);
-	doc_free(&d);
-	text_free(&t);
-	gw_config_free(old);
-	return ret;
+	return finish(ret, &o, &d, &t, old, out, outlen, err, errlen);
 }
 
 /* ---- edge.yaml */
