@@ -20,6 +20,7 @@
 #include "policy/policy.h"
 #include "tunnel/ctl.h"
 #include "tunnel/file.h"
+#include "tunnel/msg.h"
 #include "tunnel/prefix.h"
 
 struct enforce_env {
@@ -54,25 +55,8 @@ struct enforce {
 
 /* ---- messages */
 
-/* Appends a line to *msg (malloc'd); out of memory loses the line only. */
-static void say(char **msg, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void say(char **msg, const char *fmt, ...)
-{
-	char *line = NULL, *all = NULL;
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vasprintf(&line, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return;
-	if (asprintf(&all, "%s%s%s", *msg ? *msg : "", *msg ? "\n" : "", line) >= 0) {
-		free(*msg);
-		*msg = all;
-	}
-	free(line);
-}
+/* A line more of *msg, the messages of a refusal or a warning. */
+#define say(msg, ...) msg_add(msg, "\n", __VA_ARGS__)
 
 /* ---- the environment */
 

@@ -106,18 +106,8 @@ static void reload(void *arg)
 static int add_clients(struct wg_device *dev, const struct gw_config *cfg)
 {
 	for (size_t i = 0; i < cfg->n_clients; i++) {
-		const struct gw_client *c = &cfg->clients[i];
-		struct prefix allowed[2] = {c->addr, c->addr6};
-		struct wg_peer_params pp = {
-		        .name = c->name,
-		        .public_key = c->pub,
-		        .psk = c->has_psk ? c->psk : NULL,
-		        .allowed = allowed,
-		        .n_allowed = c->has_addr6 ? 2 : 1,
-		};
-
-		if (!wg_peer_add(dev, &pp)) {
-			log_err("client %s", c->name);
+		if (!roster_add_peer(dev, &cfg->clients[i])) {
+			log_err("client %s", cfg->clients[i].name);
 			return -errno;
 		}
 	}

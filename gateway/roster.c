@@ -29,6 +29,7 @@
 #include "tunnel/file.h"
 #include "tunnel/key.h"
 #include "tunnel/log.h"
+#include "tunnel/msg.h"
 #include "tunnel/prefix.h"
 #include "tunnel/wg.h"
 #include "tunnel/worker.h"
@@ -57,6 +58,20 @@ int roster_new(struct roster **out, struct gw_config *cfg, const char *path, str
 void roster_free(struct roster *r)
 {
 	free(r);
+}
+
+struct wg_peer *roster_add_peer(struct wg_device *dev, const struct gw_client *c)
+{
+	struct prefix allowed[2] = {c->addr, c->addr6};
+	struct wg_peer_params pp = {
+	        .name = c->name,
+	        .public_key = c->pub,
+	        .psk = c->has_psk ? c->psk : NULL,
+	        .allowed = allowed,
+	        .n_allowed = c->has_addr6 ? 2 : 1,
+	};
+
+	return wg_peer_add(dev, &pp);
 }
 
 /* ---- comparing two lists */
@@ -203,29 +218,8 @@ static void change_free(struct change *c)
 	free(c);
 }
 
-/* Appends a line to c->msg. */
-static void note(struct change *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void note(struct change *c, const char *fmt, ...)
-{
-	char *line = NULL, *all = NULL;
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vasprintf(&line, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return;
-	if (!c->msg) {
-		c->msg = line;
-		return;
-	}
-	if (asprintf(&all, "%s; %s", c->msg, line) >= 0) {
-		free(c->msg);
-		c->msg = all;
-	}
-	free(line);
-}
+/* A line more of c->msg, which ends in one log line or one reply. */
+#define note(c, ...) msg_add(&(c)->msg, "; ", __VA_ARGS__)
 
 /* The settings of loaded that are not its clients, against those in force:
  * they take a restart, so the ones in force stay; said, not refused. */
@@ -358,20 +352,9 @@ static void change_peers(struct roster *r, const struct delta *d)
 		if (peers[i])
 			wg_peer_remove(peers[i]);
 	free(peers);
-	for (size_t i = 0; i < d->n_added; i++) {
-		const struct gw_client *c = d->added[i];
-		struct prefix allowed[2] = {c->addr, c->addr6};
-		struct wg_peer_params pp = {
-		        .name = c->name,
-		        .public_key = c->pub,
-		        .psk = c->has_psk ? c->psk : NULL,
-		        .allowed = allowed,
-		        .n_allowed = c->has_addr6 ? 2 : 1,
-		};
-
-		if (!wg_peer_add(r->dev, &pp))
-			log_err("client %s: cannot add its peer", c->name);
-	}
+	for (size_t i = 0; i < d->n_added; i++)
+		if (!roster_add_peer(r->dev, d->added[i]))
+			log_err("client %s: cannot add its peer", d->added[i]->name);
 }
 
 /* On the loop: the new list in force. */
@@ -459,6 +442,18 @@ static const struct gw_client *client_named(const struct gw_config *cfg, const c
 		if (!strcmp(cfg->clients[i].name, name))
 			return &cfg->clients[i];
 	return NULL;
+}
+
+/* gateway.yaml's text as it is now, and its directory, for an edit. */
+static int read_config(struct change *c, char *dir, size_t size, char **text, size_t *len)
+{
+	int ret;
+
+	config_dir(c->r, dir, size);
+	ret = enforce_read_file(c->r->path, text, len);
+	if (ret < 0)
+		note(c, "cannot read %s: %s", c->r->path, strerror(-ret));
+	return ret;
 }
 
 /* The edited text in force: parsed with its key files, prepared like a
@@ -554,12 +549,9 @@ static void add_run(void *arg)
 	size_t len, elen;
 	int ret;
 
-	config_dir(r, dir, sizeof(dir));
-	ret = enforce_read_file(r->path, &text, &len);
-	if (ret < 0) {
-		note(c, "cannot read %s: %s", r->path, strerror(-ret));
+	ret = read_config(c, dir, sizeof(dir), &text, &len);
+	if (ret < 0)
 		goto out;
-	}
 	/* The address from the file as it is now. */
 	ret = gw_config_parse_flags(r->path, dir, text, len, GW_CONFIG_NO_KEY_FILES, &file, err,
 	                            sizeof(err));
@@ -610,16 +602,12 @@ out:
 static void remove_run(void *arg)
 {
 	struct change *c = arg;
-	struct roster *r = c->r;
 	char dir[4096], err[1024], *text = NULL, *edited = NULL;
 	size_t len, elen;
 	int ret;
 
-	config_dir(r, dir, sizeof(dir));
-	ret = enforce_read_file(r->path, &text, &len);
-	if (ret < 0) {
-		note(c, "cannot read %s: %s", r->path, strerror(-ret));
-	} else {
+	ret = read_config(c, dir, sizeof(dir), &text, &len);
+	if (ret == 0) {
 		ret = onboard_yaml_remove_client(text, len, c->name, &edited, &elen, err,
 		                                 sizeof(err));
 		if (ret < 0)

@@ -14,9 +14,11 @@
 
 struct ctl_request;
 struct enforce;
+struct gw_client;
 struct gw_config;
 struct json_t;
 struct wg_device;
+struct wg_peer;
 struct worker;
 
 struct roster;
@@ -27,6 +29,10 @@ struct roster;
 int roster_new(struct roster **out, struct gw_config *cfg, const char *path, struct wg_device *dev,
                struct enforce *policy, struct worker *worker);
 void roster_free(struct roster *r);
+
+/* c's peer on dev: its key, preshared key and tunnel addresses as allowed
+ * sources. NULL with errno as wg_peer_add() sets it. */
+struct wg_peer *roster_add_peer(struct wg_device *dev, const struct gw_client *c);
 
 /* SIGHUP: gateway.yaml's clients and the policy file again, queued on the
  * worker; the outcome is logged. An invalid file, or a policy that names a

@@ -24,6 +24,7 @@
 #include "edge/config.h"
 #include "gateway/cli.h"
 #include "tests/unit/check.h"
+#include "tests/unit/loop_thread.h"
 #include "tunnel/crypto.h"
 #include "tunnel/ctl.h"
 #include "tunnel/key.h"
@@ -95,48 +96,30 @@ static int handler(void *arg, struct ctl_request *req, json_t **data, char *err,
 }
 
 struct server {
-	struct loop *loop;
+	struct loop_thread lt;
 	struct ctl_server *srv;
-	int stop[2];
-	pthread_t thread;
 };
-
-static int on_stop(void *arg, uint32_t events)
-{
-	return -1;
-}
-
-static void *run(void *arg)
-{
-	loop_run(((struct server *)arg)->loop);
-	return NULL;
-}
 
 static int server_start(struct server *s, const char *path)
 {
 	char err[256];
 
-	s->loop = loop_new();
-	if (!s->loop || pipe(s->stop) < 0 ||
-	    loop_add(s->loop, s->stop[0], EPOLLIN, on_stop, NULL) < 0)
+	if (loop_thread_new(&s->lt) < 0)
 		return -1;
-	if (ctl_server_open(&s->srv, s->loop,
+	if (ctl_server_open(&s->srv, s->lt.loop,
 	                    &(struct ctl_server_params){.path = path, .handler = handler}, err,
 	                    sizeof(err)) < 0) {
 		fprintf(stderr, "server: %s\n", err);
 		return -1;
 	}
-	return pthread_create(&s->thread, NULL, run, s) ? -1 : 0;
+	return loop_thread_start(&s->lt);
 }
 
 static void server_stop(struct server *s)
 {
-	CHECK(write(s->stop[1], "x", 1) == 1);
-	pthread_join(s->thread, NULL);
+	loop_thread_stop(&s->lt);
 	ctl_server_close(s->srv);
-	loop_free(s->loop);
-	close(s->stop[0]);
-	close(s->stop[1]);
+	loop_thread_free(&s->lt);
 }
 
 /* ---- running a command, its stdout and stderr caught */

@@ -17,6 +17,7 @@
 
 #include "tunnel/loop.h"
 #include "tunnel/uapi.h"
+#include "loop_thread.h"
 #include "wgtest.h"
 
 #define IDLE_MS   300
@@ -272,30 +273,16 @@ static void test_render(struct world *w)
 /* ---- the server, in a thread */
 
 struct server {
-	struct loop *loop;
+	struct loop_thread lt;
 	struct uapi_server *srv;
-	int stop[2];
-	pthread_t thread;
 };
-
-static int on_stop(void *arg, uint32_t events)
-{
-	return -1;
-}
-
-static void *run(void *arg)
-{
-	struct server *s = arg;
-
-	loop_run(s->loop);
-	return NULL;
-}
 
 static int server_open(struct server *s, struct wg_device *d, const char *ifname, char *err)
 {
-	s->loop = loop_new();
 	s->srv = NULL;
-	return uapi_open(&s->srv, s->loop,
+	if (loop_thread_new(&s->lt) < 0)
+		return -1;
+	return uapi_open(&s->srv, s->lt.loop,
 	                 &(struct uapi_params){.dir = dir,
 	                                       .ifname = ifname,
 	                                       .dev = d,
@@ -313,19 +300,14 @@ static int server_start(struct server *s, struct wg_device *d)
 		fprintf(stderr, "server: %s\n", err);
 		return ret;
 	}
-	if (pipe(s->stop) < 0 || loop_add(s->loop, s->stop[0], EPOLLIN, on_stop, NULL) < 0)
-		return -1;
-	return pthread_create(&s->thread, NULL, run, s) ? -1 : 0;
+	return loop_thread_start(&s->lt);
 }
 
 static void server_stop(struct server *s)
 {
-	CHECK(write(s->stop[1], "x", 1) == 1);
-	pthread_join(s->thread, NULL);
+	loop_thread_stop(&s->lt);
 	uapi_close(s->srv);
-	loop_free(s->loop);
-	close(s->stop[0]);
-	close(s->stop[1]);
+	loop_thread_free(&s->lt);
 }
 
 static int client(void)
@@ -589,7 +571,7 @@ static void test_socket_file(struct world *w)
 		CHECK(stat(sock_path, &st) == 0);
 		CHECK_INT(server_open(&s, w->dev, "wgtest0", err), 0);
 		uapi_close(s.srv);
-		loop_free(s.loop);
+		loop_thread_free(&s.lt);
 	}
 	/* A live server of each type: refused, and its file left alone. */
 	for (size_t i = 0; i < 3; i++) {
@@ -598,7 +580,7 @@ static void test_socket_file(struct world *w)
 		CHECK_INT(server_open(&s, w->dev, "wgtest0", err), -EADDRINUSE);
 		CHECK(strstr(err, "another server answers") != NULL);
 		CHECK(stat(sock_path, &st) == 0 && S_ISSOCK(st.st_mode));
-		loop_free(s.loop);
+		loop_thread_free(&s.lt);
 		close(fd);
 		unlink(sock_path);
 	}
@@ -607,13 +589,13 @@ static void test_socket_file(struct world *w)
 	close(fd);
 	CHECK_INT(server_open(&s, w->dev, "wgtest0", err), -EEXIST);
 	CHECK(stat(sock_path, &st) == 0 && S_ISREG(st.st_mode));
-	loop_free(s.loop);
+	loop_thread_free(&s.lt);
 	unlink(sock_path);
 	/* A missing directory is made 0755; a path too long is refused. */
 	char sub[160];
 	snprintf(sub, sizeof(sub), "%s/wireguard", dir);
-	s.loop = loop_new();
-	CHECK_INT(uapi_open(&s.srv, s.loop,
+	s.lt.loop = loop_new();
+	CHECK_INT(uapi_open(&s.srv, s.lt.loop,
 	                    &(struct uapi_params){.dir = sub, .ifname = "wgtest0", .dev = w->dev},
 	                    err, sizeof(err)),
 	          0);
@@ -622,7 +604,7 @@ static void test_socket_file(struct world *w)
 	rmdir(sub);
 	CHECK_INT(
 	        uapi_open(
-	                &s.srv, s.loop,
+	                &s.srv, s.lt.loop,
 	                &(struct uapi_params){
 	                        .dir = "/tmp/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
 	                        .ifname = "wgtest0",
@@ -630,7 +612,7 @@ static void test_socket_file(struct world *w)
 	                err, sizeof(err)),
 	        -ENAMETOOLONG);
 	CHECK(s.srv == NULL);
-	loop_free(s.loop);
+	loop_thread_free(&s.lt);
 }
 
 int main(void)
