@@ -138,6 +138,16 @@ static void assign_ids(struct policy *p)
 	}
 }
 
+bool policy_rule_allows(const struct policy *p, size_t i)
+{
+	return i < p->n_rules && p->rules[i].allow;
+}
+
+bool policy_default_allows(const struct policy *p)
+{
+	return p->default_allow;
+}
+
 /* p->by_mark: the clients' indexes in the order of their marks, for a
  * lookup per conntrack entry in O(log n). */
 static int by_mark_cmp(const void *a, const void *b, void *arg)

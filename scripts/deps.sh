@@ -19,12 +19,14 @@ packages=(
 	build-essential cmake gcc clang pkg-config git
 	libmnl-dev libnetfilter-conntrack-dev libyaml-dev libnftables-dev libssl-dev libjansson-dev
 	libqrencode-dev
+	libmicrohttpd-dev
 	# fuzzing and sanitizers with clang, formatting, linting the scripts
 	clang-format shellcheck
 	# run: netlink tools to inspect what the daemons did
 	nftables conntrack iproute2 kmod procps
-	# tests, demo and bench
+	# tests, demo and bench; promtool (prometheus) checks the metrics' text
 	iputils-ping curl python3 iperf3 wireguard-go wireguard-tools util-linux coreutils tcpdump
+	prometheus
 	# the independent handshake of the noise tests (tests/kat/wg_handshake.py)
 	python3-cryptography
 )
