@@ -11,6 +11,7 @@
 
 #include "tunnel/conf.h"
 #include "tunnel/crypto.h"
+#include "tunnel/keymap.h"
 #include "tunnel/prefix.h"
 #include "tunnel/uapi.h"
 #include "tunnel/wg.h"
@@ -239,33 +240,65 @@ static int parse_client(struct conf *c, int node, const struct gw_config *g, con
 	return 0;
 }
 
-/* Client i against those before it: names, keys and addresses are unique. */
-static int check_unique(struct conf *c, const struct gw_config *g, const struct seen *s, size_t i)
-{
-	const struct gw_client *a = &g->clients[i], *b;
-	size_t j;
+/* What must be unique among the clients, each indexed by its bytes inside
+ * struct gw_client, so 60,000 clients take 60,000 lookups, not 1.8 billion
+ * comparisons. Equal bytes are equal values: the clients start zeroed and a
+ * name holds no NUL (conf refuses one), so it is NUL-padded; prefix_parse()
+ * zeroes a prefix before it fills it. */
+enum { U_NAME, U_PUB, U_ADDR, U_ADDR6, U_N };
+static const struct unique_field {
+	const char *key;
+	size_t off, len;
+} unique_fields[U_N] = {
+        [U_NAME] = {"name", offsetof(struct gw_client, name), GW_NAME_MAX},
+        [U_PUB] = {"public_key", offsetof(struct gw_client, pub), 32},
+        [U_ADDR] = {"address", offsetof(struct gw_client, addr), sizeof(struct prefix)},
+        [U_ADDR6] = {"address6", offsetof(struct gw_client, addr6), sizeof(struct prefix)},
+};
 
-	for (j = 0; j < i; j++) {
-		b = &g->clients[j];
-		if (!strcmp(a->name, b->name))
-			return conf_bad_value(c, s[i].name, "name", "is already used at line %u",
-			                      conf_line(c, s[j].name));
-		if (!memcmp(a->pub, b->pub, sizeof(a->pub)))
-			return conf_bad_value(c, s[i].pub, "public_key",
-			                      "is already used at line %u", conf_line(c, s[j].pub));
-		if (!prefix_cmp(&a->addr, &b->addr))
-			return conf_bad_value(c, s[i].addr, "address", "is already used at line %u",
-			                      conf_line(c, s[j].addr));
-		if (a->has_addr6 && b->has_addr6 && !prefix_cmp(&a->addr6, &b->addr6))
-			return conf_bad_value(c, s[i].addr6, "address6",
-			                      "is already used at line %u",
-			                      conf_line(c, s[j].addr6));
+static int seen_node(const struct seen *s, int field)
+{
+	const int nodes[U_N] = {s->name, s->pub, s->addr, s->addr6};
+
+	return nodes[field];
+}
+
+/* Client i against those before it: names, keys and addresses are unique.
+ * The message names the earliest client that i repeats, and of its fields
+ * the first in unique_fields' order, as a walk over all of them would. */
+static int check_unique(struct conf *c, const struct gw_config *g, const struct seen *s, size_t i,
+                        struct keymap maps[U_N])
+{
+	struct gw_client *a = &g->clients[i];
+	const struct gw_client *first = NULL;
+	int field = -1;
+
+	for (int f = 0; f < U_N; f++) {
+		const struct gw_client *b;
+
+		if (f == U_ADDR6 && !a->has_addr6)
+			continue;
+		b = keymap_find(&maps[f], (const uint8_t *)a + unique_fields[f].off);
+		if (b && (!first || b < first)) {
+			first = b;
+			field = f;
+		}
 	}
+	if (first) {
+		size_t j = (size_t)(first - g->clients);
+		return conf_bad_value(c, seen_node(&s[i], field), unique_fields[field].key,
+		                      "is already used at line %u",
+		                      conf_line(c, seen_node(&s[j], field)));
+	}
+	for (int f = 0; f < U_N; f++)
+		if ((f != U_ADDR6 || a->has_addr6) && keymap_add(&maps[f], a) < 0)
+			return conf_error(c, s[i].name, "out of memory");
 	return 0;
 }
 
 static int parse_clients(struct conf *c, int node, unsigned flags, struct gw_config *g)
 {
+	struct keymap maps[U_N];
 	uint8_t gw_pub[32];
 	struct seen *s = NULL;
 	size_t i, n;
@@ -282,11 +315,15 @@ static int parse_clients(struct conf *c, int node, unsigned flags, struct gw_con
 	ret = flags & GW_CONFIG_NO_KEY_FILES ? 0 : crypto_x25519_pubkey(gw_pub, g->priv);
 	if (ret < 0)
 		return conf_error(c, node, "cannot derive the gateway's public key");
+	for (int f = 0; f < U_N; f++)
+		keymap_init(&maps[f], unique_fields[f].off, unique_fields[f].len);
 	g->clients = calloc(n, sizeof(*g->clients));
 	s = calloc(n, sizeof(*s));
-	if (!g->clients || !s) {
+	ret = g->clients && s ? 0 : -ENOMEM;
+	for (int f = 0; f < U_N && !ret; f++)
+		ret = keymap_reserve(&maps[f], n);
+	if (ret) {
 		conf_error(c, node, "out of memory");
-		ret = -ENOMEM;
 		goto out;
 	}
 	for (i = 0; i < n; i++) {
@@ -298,11 +335,13 @@ static int parse_clients(struct conf *c, int node, unsigned flags, struct gw_con
 		                   &s[i]);
 		if (ret < 0)
 			goto out;
-		ret = check_unique(c, g, s, i);
+		ret = check_unique(c, g, s, i, maps);
 		if (ret < 0)
 			goto out;
 	}
 out:
+	for (int f = 0; f < U_N; f++)
+		keymap_free(&maps[f]);
 	free(s);
 	return ret;
 }

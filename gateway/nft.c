@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <net/if.h>
 #include <jansson.h>
+#include <malloc.h>
 #include <nftables/libnftables.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -265,7 +266,12 @@ static int run(struct nft_ctx *ctx, const char *buf, char *err, size_t errlen)
 		goto out;
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 
-	if (nft_run_cmd_from_filename(ctx, path) == 0)
+	ret = nft_run_cmd_from_filename(ctx, path);
+	/* libnftables frees most of its parse of the text when it is done,
+	 * but malloc keeps what was freed: with 60,000 clients 0.6 GB that the
+	 * daemon would hold for nothing. */
+	malloc_trim(0);
+	if (ret == 0)
 		goto out;
 
 	msg = nft_ctx_get_error_buffer(ctx);

@@ -64,6 +64,7 @@ struct policy {
 	 * there, 0 for none; SIZE_MAX for a rule inside a run. */
 	size_t *run;
 	size_t *by_mark; /* policy.c: the clients' indexes, sorted by mark */
+	size_t *by_name; /* and sorted by name */
 	struct plimit *limits;
 	size_t n_limits;
 	struct ptest *tests;

@@ -389,8 +389,7 @@ static int on_udp(void *arg, uint32_t events)
 
 void wg_device_tick(struct wg_device *d, uint64_t now)
 {
-	for (size_t i = 0; i < d->n_peers; i++)
-		session_tick(d->peers[i], now);
+	wg_timers_run(d, now);
 }
 
 static int on_tick(void *arg)

@@ -571,6 +571,20 @@ static const struct bad bad_gateway[] = {
         {GW_HEAD "clients:\n" ALICE "  - name: bob\n    public_key: " K2
                  "\n    address: 100.64.0.2\n",
          "gateway.yaml:9:14: address: \"100.64.0.2\" is already used at line 6"},
+        /* The duplicate checks name the earliest client repeated, and of its
+         * fields the first: the second carol repeats carol's name and
+         * alice's key. */
+        {GW_HEAD "clients:\n" ALICE "  - name: carol\n    public_key: " K2
+                 "\n    address: 100.64.0.3\n  - name: carol\n    public_key: " K1
+                 "\n    address: 100.64.0.4\n",
+         "gateway.yaml:11:17: public_key: \"" K1 "\" is already used at line 5"},
+        {GW_HEAD "clients:\n" ALICE "  - name: alice\n    public_key: " K1
+                 "\n    address: 100.64.0.2\n",
+         "gateway.yaml:7:11: name: \"alice\" is already used at line 4"},
+        {GW_HEAD "address6: fd00:64::1/64\nclients:\n" ALICE
+                 "    address6: fd00:64::2\n  - name: bob\n    public_key: " K2
+                 "\n    address: 100.64.0.3\n    address6: fd00:64:0::2\n",
+         "gateway.yaml:12:15: address6: \"fd00:64:0::2\" is already used at line 8"},
         {GW_HEAD "clients:\n" ALICE "    address6: fd00:64::2\n",
          "gateway.yaml:7:15: address6: \"fd00:64::2\" needs address6 on the gateway"},
         {GW_HEAD "address6: fd00:64::1/64\nclients:\n" ALICE "    address6: fd00:65::2\n",

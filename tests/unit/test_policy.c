@@ -194,6 +194,36 @@ static void test_bad_env(void)
 	CHECK_STR(err, "p.yaml: invalid client list or gateway addresses");
 	policy_free(p);
 
+	/* A name or a mark twice, among others (found as neighbours in sort
+	 * order, wherever they sit in the list). */
+	struct policy_client four[4] = {env_clients[0], env_clients[1], env_clients[2],
+	                                env_clients[1]};
+	four[3].mark = 0x45670009;
+	on.clients = four;
+	on.n_clients = 4;
+	p = parse(H, &on, err, sizeof(err), -EINVAL);
+	CHECK_STR(err, "p.yaml: invalid client list or gateway addresses");
+	policy_free(p);
+	four[3] = env_clients[1];
+	four[3].name = "dave";
+	four[1].mark = 0x45670009;
+	four[3].mark = 0x45670009;
+	p = parse(H, &on, err, sizeof(err), -EINVAL);
+	CHECK_STR(err, "p.yaml: invalid client list or gateway addresses");
+	policy_free(p);
+	four[3].mark = 0x4567000a;
+	p = parse(H "rules:\n" RULE("r", "[dave, bob, alice]", "[any]") "    action: allow\n", &on,
+	          err, sizeof(err), 0);
+	CHECK(p != NULL);
+	CHECK_STR(policy_client_by_mark(p, 0x4567000a), "dave");
+	CHECK_STR(policy_client_by_mark(p, 0x45670009), "bob");
+	CHECK(policy_client_by_mark(p, 0x45670003) == NULL);
+	policy_free(p);
+	p = parse(H "rules:\n" RULE("r", "[dave, zed]", "[any]") "    action: allow\n", &on, err,
+	          sizeof(err), -EINVAL);
+	CHECK_STR(err, "p.yaml:5:18: from: \"zed\" is not a known client, group:NAME or any");
+	policy_free(p);
+
 	on = online();
 	two[0].name = "no spaces";
 	on.clients = two;
