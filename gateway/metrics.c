@@ -10,18 +10,19 @@
  * them every read of those counters, runs on the loop's thread between two
  * batches of packets.
  *
- * What takes long runs on the worker (tunnel/worker.h) while the request is
- * suspended (MHD_suspend_connection): the conntrack walk that counts each
- * client's flows, the policy's nft counters and drop set (on a netlink
- * socket of their own) and nf_conntrack_count. That job reads only what the
- * loop changes in other jobs' done() alone, never while a job runs: the
- * policy in force, and the configuration's client list (client add, remove,
- * SIGHUP; gateway/roster.h). So the client list it indexes is the one its
- * own done() sees. That done() runs on the loop's thread again: it reads the
- * WireGuard counters there, renders the text and resumes the requests.
- * Scrapes that arrive while a job runs wait for the next one, so a scrape
- * never shows conntrack or nft older than itself, and however many
- * scrapers there are, the worker's queue holds at most one job of ours. */
+ * On the loop a scrape only copies those counters (a struct per client);
+ * the rest (gateway/metrics_collect.c) runs on the worker (tunnel/worker.h)
+ * while the request is suspended (MHD_suspend_connection): the conntrack
+ * walk that counts each client's flows, the policy's nft counters and drop
+ * set (on a netlink socket of their own), nf_conntrack_count, and the text
+ * itself, which for 60,000 clients is 35 MB and half a second of work. The job reads only
+ * what the loop changes in other jobs' done() alone, never while a job
+ * runs: the policy in force, and the configuration's client list (client
+ * add, remove, SIGHUP; gateway/roster.h). Its done(), on the loop's thread
+ * again, hands the text to the waiting requests and resumes them. Scrapes
+ * that arrive while a job runs wait for the next one, so a scrape never
+ * shows counters older than itself, and however many scrapers there are,
+ * the worker's queue holds at most one job of ours. */
 #include "gateway/metrics.h"
 
 #include <arpa/inet.h>
@@ -38,28 +39,20 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "gateway/clients.h"
 #include "gateway/config.h"
-#include "gateway/ct.h"
-#include "gateway/enforce.h"
+#include "gateway/metrics_collect.h"
 #include "gateway/metrics_text.h"
-#include "gateway/nft.h"
-#include "policy/policy.h"
 #include "tunnel/log.h"
 #include "tunnel/loop.h"
-#include "tunnel/sysctl.h"
-#include "tunnel/wg.h"
 #include "tunnel/worker.h"
 
-#ifndef EGRESS_VERSION
-#error "EGRESS_VERSION comes from CMake's project(VERSION)"
-#endif
-
-/* A client's id (the low bits of its ct mark) and its index in the
- * configuration. */
-struct id_index {
-	uint32_t id;
-	size_t client;
+/* One answer for all the scrapes a job served: a response of MHD's
+ * (whose own count keeps it while connections send it), and how many of
+ * those scrapes have yet to queue it. */
+struct answer {
+	struct MHD_Response *resp;
+	unsigned status;
+	unsigned refs;
 };
 
 /* One request for /metrics, from its headers to its answer. */
@@ -68,8 +61,7 @@ struct scrape {
 	struct MHD_Connection *conn;
 	struct scrape *next; /* in m->waiting or m->later */
 	bool listed;
-	struct MHD_Response *resp; /* the answer, set when it is resumed */
-	unsigned status;
+	struct answer *ans; /* set when it is resumed; NULL then: closed */
 };
 
 struct metrics {
@@ -81,315 +73,10 @@ struct metrics {
 	int timer_fd; /* fires at MHD's timeout */
 	char where[64];
 	uint64_t start_time;
-	struct collect *job;    /* on the worker now; NULL: none */
-	struct scrape *waiting; /* answered when job is done */
-	struct scrape *later;   /* came after job had started: the next job's */
+	struct metrics_collect *job; /* on the worker now; NULL: none */
+	struct scrape *waiting;      /* answered when job is done */
+	struct scrape *later;        /* came after job had started: the next job's */
 };
-
-/* ---- the worker's half of a scrape */
-
-struct counter {
-	char name[96];
-	uint64_t packets, bytes;
-};
-
-struct collect {
-	struct metrics *m;
-	/* cfg's clients as the job found them: n, by id and by name */
-	size_t n;
-	struct id_index *by_id;
-	size_t *by_name;
-	uint64_t *flows, *drops; /* per client, in cfg's order */
-	int flows_err, drops_err;
-	struct counter *counters; /* sorted by name once all are in */
-	size_t n_counters, cap;
-	int counters_err;
-	uint64_t ct_count, ct_max;
-	int ct_err;
-};
-
-static int id_cmp(const void *a, const void *b)
-{
-	const struct id_index *x = a, *y = b;
-
-	return x->id < y->id ? -1 : x->id > y->id;
-}
-
-static int name_sort_cmp(const void *a, const void *b, void *arg)
-{
-	const struct gw_config *cfg = arg;
-
-	return strcmp(cfg->clients[*(const size_t *)a].name, cfg->clients[*(const size_t *)b].name);
-}
-
-/* The index in cfg of the client whose flows carry mark, or -1. */
-static long client_of_mark(const struct collect *c, uint64_t mark)
-{
-	const struct gw_config *cfg = c->m->cfg;
-	struct id_index key = {.id = (uint32_t)mark & cfg->mark_id_mask}, *found;
-
-	if ((mark & ~(uint64_t)cfg->mark_id_mask) != cfg->mark_tag)
-		return -1;
-	found = bsearch(&key, c->by_id, c->n, sizeof(key), id_cmp);
-	return found ? (long)found->client : -1;
-}
-
-/* The index in cfg of the client named name, or -1. */
-static long client_of_name(const struct collect *c, const char *name)
-{
-	size_t lo = 0, hi = c->n;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int r = strcmp(name, c->m->cfg->clients[c->by_name[mid]].name);
-
-		if (!r)
-			return (long)c->by_name[mid];
-		if (r < 0)
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
-	return -1;
-}
-
-/* cfg's clients indexed by id and by name, and their counts zeroed. */
-static int index_clients(struct collect *c)
-{
-	const struct gw_config *cfg = c->m->cfg;
-	size_t n = cfg->n_clients;
-
-	c->n = n;
-	c->by_id = calloc(n + 1, sizeof(*c->by_id));
-	c->by_name = calloc(n + 1, sizeof(*c->by_name));
-	c->flows = calloc(n + 1, sizeof(*c->flows));
-	c->drops = calloc(n + 1, sizeof(*c->drops));
-	if (!c->by_id || !c->by_name || !c->flows || !c->drops)
-		return -ENOMEM;
-	for (size_t i = 0; i < n; i++) {
-		c->by_id[i] = (struct id_index){cfg->clients[i].id, i};
-		c->by_name[i] = i;
-	}
-	qsort(c->by_id, n, sizeof(*c->by_id), id_cmp);
-	qsort_r(c->by_name, n, sizeof(*c->by_name), name_sort_cmp, (void *)cfg);
-	return 0;
-}
-
-static int count_flow(void *arg, const struct ct_entry *e)
-{
-	struct collect *c = arg;
-	const char *state = e->flow.state;
-	long k;
-
-	/* What max_flows counts too: a closing connection holds no slot. */
-	if (e->flow.proto == IPPROTO_TCP && state &&
-	    (!strcmp(state, "TIME_WAIT") || !strcmp(state, "CLOSE")))
-		return 0;
-	k = client_of_mark(c, e->flow.mark);
-	if (k >= 0)
-		c->flows[k]++;
-	return 0;
-}
-
-static int count_drops(void *arg, uint64_t mark, uint64_t packets, uint64_t bytes)
-{
-	struct collect *c = arg;
-	long k = client_of_mark(c, mark);
-
-	if (k >= 0)
-		c->drops[k] = packets;
-	return 0;
-}
-
-static int got_counter(void *arg, const char *name, uint64_t packets, uint64_t bytes)
-{
-	struct collect *c = arg;
-
-	if (c->n_counters == c->cap) {
-		size_t cap = c->cap ? 2 * c->cap : 64;
-		struct counter *n = realloc(c->counters, cap * sizeof(*n));
-
-		if (!n)
-			return -ENOMEM;
-		c->counters = n;
-		c->cap = cap;
-	}
-	snprintf(c->counters[c->n_counters].name, sizeof(c->counters->name), "%s", name);
-	c->counters[c->n_counters].packets = packets;
-	c->counters[c->n_counters].bytes = bytes;
-	c->n_counters++;
-	return 0;
-}
-
-static int counter_cmp(const void *a, const void *b)
-{
-	return strcmp(((const struct counter *)a)->name, ((const struct counter *)b)->name);
-}
-
-static int read_u64(const char *path, uint64_t *out)
-{
-	char buf[32], *end;
-	int e = sysctl_read(path, buf, sizeof(buf));
-
-	if (e < 0)
-		return e;
-	errno = 0;
-	*out = strtoull(buf, &end, 10);
-	return errno || end == buf || *end ? -EINVAL : 0;
-}
-
-/* On the worker. */
-static void collect_run(void *arg)
-{
-	struct collect *c = arg;
-	const struct gw_config *cfg = c->m->cfg;
-	char err[256];
-	int e;
-
-	e = index_clients(c);
-	c->flows_err = e ? e : ct_list(cfg->mark_tag, ~cfg->mark_id_mask, count_flow, c);
-	c->drops_err = e ? e
-	                 : nft_set_counters(enforce_nft(c->m->v.policy), POLICY_DROPS_SET,
-	                                    count_drops, c, err, sizeof(err));
-	c->counters_err =
-	        nft_counters(enforce_nft(c->m->v.policy), got_counter, c, err, sizeof(err));
-	if (c->counters_err)
-		log_debug("metrics: cannot list the nft counters: %s",
-		          c->counters_err == -EINVAL ? err : strerror(-c->counters_err));
-	else
-		qsort(c->counters, c->n_counters, sizeof(*c->counters), counter_cmp);
-	c->ct_err = read_u64("net/netfilter/nf_conntrack_count", &c->ct_count);
-	if (!c->ct_err)
-		c->ct_err = read_u64("net/netfilter/nf_conntrack_max", &c->ct_max);
-}
-
-/* The nft counter named prefix + name, or NULL. */
-static const struct counter *find_counter(const struct collect *c, const char *prefix,
-                                          const char *name)
-{
-	struct counter key;
-
-	snprintf(key.name, sizeof(key.name), "%s%s", prefix, name);
-	return c->counters_err
-	               ? NULL
-	               : bsearch(&key, c->counters, c->n_counters, sizeof(key), counter_cmp);
-}
-
-static void collect_free(struct collect *c)
-{
-	if (!c)
-		return;
-	free(c->by_id);
-	free(c->by_name);
-	free(c->flows);
-	free(c->drops);
-	free(c->counters);
-	free(c);
-}
-
-/* ---- the loop's half: the snapshot and the text */
-
-static int snapshot_clients(struct metrics *m, const struct collect *c, struct metrics_snapshot *s,
-                            struct metrics_client **out)
-{
-	uint64_t now = wg_now();
-	const struct wg_peer *p;
-	struct metrics_client *cl;
-	size_t n = 0;
-
-	while (wg_device_peer(m->v.dev, n))
-		n++;
-	cl = calloc(n ? n : 1, sizeof(*cl));
-	if (!cl)
-		return -ENOMEM;
-	for (size_t i = 0; i < n; i++) {
-		const struct counter *over;
-		long k;
-
-		p = wg_device_peer(m->v.dev, i);
-		cl[i].name = wg_peer_name(p);
-		wg_peer_stats(p, now, &cl[i].st);
-		cl[i].connected = clients_connected(&cl[i].st, now);
-		k = client_of_name(c, cl[i].name);
-		if (k >= 0 && !c->flows_err)
-			cl[i].flows = c->flows[k];
-		if (k >= 0 && !c->drops_err)
-			cl[i].policy_drops = c->drops[k];
-		over = find_counter(c, "flows_over_", cl[i].name);
-		cl[i].has_max_flows = over != NULL;
-		cl[i].max_flows_refused = over ? over->packets : 0;
-	}
-	s->clients = cl;
-	s->n_clients = n;
-	s->flows_ok = !c->flows_err;
-	s->drops_ok = !c->drops_err;
-	*out = cl;
-	return 0;
-}
-
-/* The policy's counters in its order, then the defaults, as policy stats
- * lists them. */
-static int snapshot_rules(struct metrics *m, const struct collect *c, struct metrics_snapshot *s,
-                          struct metrics_rule **out)
-{
-	const struct policy *p = enforce_policy(m->v.policy);
-	size_t n = policy_rule_count(p), k = 0;
-	struct metrics_rule *r = calloc(n + 3, sizeof(*r));
-	const struct {
-		const char *name, *nft;
-		bool allow;
-	} defaults[] = {
-	        {"default", "policy_default", policy_default_allows(p)},
-	        {"gateway-default", "gateway_default", false},
-	        {"gateway-echo", "gateway_echo", true},
-	};
-	const struct counter *ct;
-
-	if (!r)
-		return -ENOMEM;
-	for (size_t i = 0; i < n; i++) {
-		ct = find_counter(c, "rule_", policy_rule_name(p, i));
-		if (ct)
-			r[k++] = (struct metrics_rule){policy_rule_name(p, i),
-			                               policy_rule_allows(p, i), ct->packets,
-			                               ct->bytes};
-	}
-	for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++) {
-		ct = find_counter(c, "", defaults[i].nft);
-		if (ct)
-			r[k++] = (struct metrics_rule){defaults[i].name, defaults[i].allow,
-			                               ct->packets, ct->bytes};
-	}
-	s->rules = r;
-	s->n_rules = k;
-	s->rules_ok = !c->counters_err;
-	*out = r;
-	return 0;
-}
-
-static int render(struct metrics *m, const struct collect *c, char **text, size_t *len)
-{
-	struct metrics_snapshot s = {
-	        .version = EGRESS_VERSION,
-	        .start_time = m->start_time,
-	        .conntrack_ok = !c->ct_err,
-	        .ct_count = c->ct_count,
-	        .ct_max = c->ct_max,
-	};
-	struct metrics_client *cl = NULL;
-	struct metrics_rule *r = NULL;
-	int e;
-
-	wg_device_stats(m->v.dev, wg_now(), &s.dev);
-	e = snapshot_clients(m, c, &s, &cl);
-	if (!e)
-		e = snapshot_rules(m, c, &s, &r);
-	if (!e)
-		e = metrics_render(&s, text, len);
-	free(cl);
-	free(r);
-	return e;
-}
 
 /* ---- answering */
 
@@ -403,11 +90,22 @@ static void list_push(struct scrape **list, struct scrape *s)
 	*list = s;
 }
 
-static struct MHD_Response *text_response(const char *text, size_t len, const char *type)
+static void free_text(void *text)
+{
+	free(text);
+}
+
+/* A response of text (taken: freed with the response, or now on failure;
+ * NULL take: static text). */
+static struct MHD_Response *text_response(const char *text, size_t len, const char *type, bool take)
 {
 	struct MHD_Response *r =
-	        MHD_create_response_from_buffer(len, (void *)text, MHD_RESPMEM_MUST_COPY);
+	        take ? MHD_create_response_from_buffer_with_free_callback_cls(
+	                       len, (void *)text, free_text, (void *)text)
+	             : MHD_create_response_from_buffer(len, (void *)text, MHD_RESPMEM_PERSISTENT);
 
+	if (!r && take)
+		free((void *)text);
 	if (r && MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type) != MHD_YES) {
 		MHD_destroy_response(r);
 		r = NULL;
@@ -415,48 +113,89 @@ static struct MHD_Response *text_response(const char *text, size_t len, const ch
 	return r;
 }
 
-/* Each scrape of list gets its answer and is resumed; MHD sends it from
- * its next run. A scrape whose answer could not be made is closed. */
-static void answer_all(struct scrape *list, unsigned status, const char *text, size_t len)
+/* A scrape is done with its answer: queued, or never to be. */
+static void answer_drop(struct scrape *s)
 {
-	struct scrape *s, *next;
+	struct answer *a = s->ans;
 
+	s->ans = NULL;
+	if (a && --a->refs == 0) {
+		MHD_destroy_response(a->resp);
+		free(a);
+	}
+}
+
+/* Every scrape of list gets one answer, and is resumed; MHD sends it from
+ * its next run. text is taken when take. A scrape without an answer (out
+ * of memory) is closed. */
+static void answer_all(struct scrape *list, unsigned status, char *text, size_t len, bool take)
+{
+	struct answer *a = NULL;
+	struct scrape *s, *next;
+	unsigned n = 0;
+
+	for (s = list; s; s = s->next)
+		n++;
+	if (n) {
+		a = calloc(1, sizeof(*a));
+		if (a)
+			a->resp = text_response(
+			        text, len,
+			        status == MHD_HTTP_OK ? METRICS_CONTENT_TYPE : "text/plain", take);
+		else if (take)
+			free(text);
+		if (a && !a->resp) {
+			free(a);
+			a = NULL;
+		}
+	} else if (take) {
+		free(text);
+	}
+	if (a) {
+		a->status = status;
+		a->refs = n;
+	}
 	for (s = list; s; s = next) {
 		next = s->next;
 		s->next = NULL;
 		s->listed = false;
-		s->status = status;
-		s->resp = text_response(
-		        text, len, status == MHD_HTTP_OK ? METRICS_CONTENT_TYPE : "text/plain");
+		s->ans = a;
 		MHD_resume_connection(s->conn);
 	}
 }
 
 static void answer_unavailable(struct scrape *list)
 {
-	static const char msg[] = "metrics not available now, try again\n";
+	static char msg[] = "metrics not available now, try again\n";
 
-	answer_all(list, MHD_HTTP_SERVICE_UNAVAILABLE, msg, sizeof(msg) - 1);
+	answer_all(list, MHD_HTTP_SERVICE_UNAVAILABLE, msg, sizeof(msg) - 1, false);
+}
+
+/* The job's argument is m: one job at a time, m->job, set before it is
+ * queued and cleared in its done(). */
+static void collect_run(void *arg)
+{
+	struct metrics *m = arg;
+
+	metrics_collect_run(m->job);
 }
 
 static void collect_done(void *arg)
 {
-	struct collect *c = arg;
-	struct metrics *m = c->m;
+	struct metrics *m = arg;
 	struct scrape *list = m->waiting;
-	char *text = NULL;
-	size_t len = 0;
+	size_t len;
+	char *text = metrics_collect_text(m->job, &len);
 
+	metrics_collect_free(m->job);
 	m->job = NULL;
 	m->waiting = NULL;
-	if (render(m, c, &text, &len) < 0) {
+	if (!text) {
 		log_warnx("metrics: out of memory for a scrape");
 		answer_unavailable(list);
 	} else {
-		answer_all(list, MHD_HTTP_OK, text, len);
+		answer_all(list, MHD_HTTP_OK, text, len, true); /* the answer's now */
 	}
-	free(text);
-	collect_free(c);
 	if (m->later) {
 		list = m->later;
 		m->later = NULL;
@@ -471,40 +210,37 @@ static void collect_done(void *arg)
 /* The worker was freed before the job started: gatewayd stops. */
 static void collect_cancel(void *arg)
 {
-	struct collect *c = arg;
-	struct metrics *m = c->m;
+	struct metrics *m = arg;
 
+	metrics_collect_free(m->job);
 	m->job = NULL;
 	answer_unavailable(m->waiting);
 	answer_unavailable(m->later);
 	m->waiting = m->later = NULL;
-	collect_free(c);
 	run(m);
 }
 
 static int collect_start(struct metrics *m)
 {
-	struct collect *c = calloc(1, sizeof(*c));
 	int e;
 
-	if (!c)
+	m->job = metrics_collect_new(&m->v, m->start_time);
+	if (!m->job)
 		return -ENOMEM;
-	c->m = m;
-	e = worker_submit(m->v.worker, collect_run, collect_done, collect_cancel, c);
+	e = worker_submit(m->v.worker, collect_run, collect_done, collect_cancel, m);
 	if (e < 0) {
 		log_debug("metrics: scrape refused: %s",
 		          e == -EBUSY ? "the worker's queue is full" : strerror(-e));
-		collect_free(c);
-		return e;
+		metrics_collect_free(m->job);
+		m->job = NULL;
 	}
-	m->job = c;
-	return 0;
+	return e;
 }
 
 static enum MHD_Result answer_now(struct MHD_Connection *conn, unsigned status, const char *msg,
                                   const char *allow)
 {
-	struct MHD_Response *r = text_response(msg, strlen(msg), "text/plain");
+	struct MHD_Response *r = text_response(msg, strlen(msg), "text/plain", false);
 	enum MHD_Result ret;
 
 	if (!r)
@@ -540,11 +276,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	enum MHD_Result ret;
 
 	if (s) {
-		if (!s->resp)
+		if (!s->ans)
 			return MHD_NO; /* closes the connection */
-		ret = MHD_queue_response(conn, s->status, s->resp);
-		MHD_destroy_response(s->resp);
-		s->resp = NULL;
+		ret = MHD_queue_response(conn, s->ans->status, s->ans->resp);
+		answer_drop(s);
 		return ret;
 	}
 	if (strcmp(url, "/metrics"))
@@ -593,8 +328,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 		list_remove(&s->m->waiting, s);
 		list_remove(&s->m->later, s);
 	}
-	if (s->resp)
-		MHD_destroy_response(s->resp);
+	answer_drop(s);
 	free(s);
 	*req_cls = NULL;
 }
