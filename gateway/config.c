@@ -372,7 +372,7 @@ static int parse_control(struct conf *c, int root, struct gw_config *g)
 	return 0;
 }
 
-static bool is_hostname(const char *s)
+static bool gw_is_hostname(const char *s)
 {
 	bool letter = false;
 	size_t i;
@@ -425,14 +425,14 @@ const char *gw_endpoint_problem(const char *s)
 	if (buf[0] == '[')
 		return inet_pton(AF_INET6, host, &a6) == 1 ? NULL
 		                                           : "is not an IPv6 address in brackets";
-	if (inet_pton(AF_INET, host, &a4) == 1 || is_hostname(host))
+	if (inet_pton(AF_INET, host, &a4) == 1 || gw_is_hostname(host))
 		return NULL;
 	return "is not an IPv4 address or host name";
 }
 
 /* endpoint is for the clients' configurations only: checked as HOST:PORT,
  * never resolved (gatewayd does not dial it). */
-static int parse_endpoint(struct conf *c, int node, struct gw_config *g)
+static int parse_gw_endpoint(struct conf *c, int node, struct gw_config *g)
 {
 	const char *why;
 	int ret;
@@ -584,7 +584,7 @@ static int gw_parse(struct conf *c, unsigned flags, struct gw_config **out)
 	ret = parse_control(c, root, g);
 	if (ret < 0)
 		goto out;
-	ret = parse_endpoint(c, conf_map_find(c, root, "endpoint"), g);
+	ret = parse_gw_endpoint(c, conf_map_find(c, root, "endpoint"), g);
 	if (ret < 0)
 		goto out;
 	n = conf_map_find(c, root, "wg_socket_dir");
