@@ -17,25 +17,11 @@
 #include "tunnel/wg.h"
 
 static const char *const gw_keys[] = {
-        "interface",
-        "listen_port",
-        "private_key_file",
-        "strict_key_permissions",
-        "address",
-        "address6",
-        "uplink",
-        "mtu",
-        "mark_tag",
-        "mark_id_mask",
-        "clients",
-        "load_threshold",
-        "control_socket",
-        "control_group",
-        "policy_file",
-        "conntrack_warn_percent",
-        "endpoint",
-        "wg_socket_dir",
-        NULL,
+        "interface",      "listen_port",   "private_key_file", "strict_key_permissions",
+        "address",        "address6",      "uplink",           "mtu",
+        "mark_tag",       "mark_id_mask",  "clients",          "load_threshold",
+        "control_socket", "control_group", "policy_file",      "conntrack_warn_percent",
+        "endpoint",       "wg_socket_dir", "metrics_listen",   NULL,
 };
 
 static const char *const client_keys[] = {
@@ -431,6 +417,60 @@ static int parse_gw_endpoint(struct conf *c, int node, struct gw_config *g)
 	return 0;
 }
 
+/* metrics_listen: "127.0.0.1:9586" or "[::1]:9586". Numbers only: a name
+ * would make the start depend on a resolver, and a listen address is the
+ * host's own anyway. */
+static int parse_metrics_listen(struct conf *c, int node, struct gw_config *g)
+{
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&g->metrics_listen;
+	struct sockaddr_in *sin = (struct sockaddr_in *)&g->metrics_listen;
+	char buf[64], *host, *port, *end;
+	unsigned long p;
+	int ret;
+
+	ret = conf_get_str(c, node, "metrics_listen", buf, sizeof(buf));
+	if (ret < 0)
+		return ret;
+	if (buf[0] == '[') {
+		host = buf + 1;
+		end = strchr(host, ']');
+		if (!end || end[1] != ':')
+			goto bad;
+		*end = '\0';
+		port = end + 2;
+	} else {
+		host = buf;
+		port = strrchr(buf, ':');
+		if (!port || port != strchr(buf, ':'))
+			goto bad; /* none, or an IPv6 address without its brackets */
+		*port++ = '\0';
+	}
+	if (!*port || strspn(port, "0123456789") != strlen(port) || strlen(port) > 5)
+		goto bad;
+	p = strtoul(port, NULL, 10);
+	if (p < 1 || p > 65535)
+		return conf_bad_value(c, node, "metrics_listen", "has no valid port (1-65535)");
+	memset(&g->metrics_listen, 0, sizeof(g->metrics_listen));
+	if (buf[0] == '[') {
+		if (inet_pton(AF_INET6, host, &sin6->sin6_addr) != 1)
+			return conf_bad_value(c, node, "metrics_listen",
+			                      "is not an IPv6 address in brackets");
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons((uint16_t)p);
+		g->metrics_listen_len = sizeof(*sin6);
+		return 0;
+	}
+	if (inet_pton(AF_INET, host, &sin->sin_addr) != 1)
+		return conf_bad_value(c, node, "metrics_listen", "is not an IPv4 address");
+	sin->sin_family = AF_INET;
+	sin->sin_port = htons((uint16_t)p);
+	g->metrics_listen_len = sizeof(*sin);
+	return 0;
+bad:
+	return conf_bad_value(c, node, "metrics_listen",
+	                      "is not ADDRESS:PORT (like 127.0.0.1:9586 or [::1]:9586)");
+}
+
 static int gw_parse(struct conf *c, unsigned flags, struct gw_config **out)
 {
 	struct gw_config *g = NULL;
@@ -518,6 +558,9 @@ static int gw_parse(struct conf *c, unsigned flags, struct gw_config **out)
 	snprintf(sock, sizeof(sock), "%s.sock", g->ifname);
 	if (n && (ret = conf_get_sock_dir(c, n, "wg_socket_dir", sock, g->wg_socket_dir,
 	                                  sizeof(g->wg_socket_dir))) < 0)
+		goto out;
+	n = conf_map_find(c, root, "metrics_listen");
+	if (n && !conf_is_null(c, n) && (ret = parse_metrics_listen(c, n, g)) < 0)
 		goto out;
 	n = conf_map_find(c, root, "policy_file");
 	if (n)

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "tunnel/prefix.h"
 
@@ -60,6 +61,11 @@ struct gw_config {
 	/* endpoint, "" when absent: HOST:PORT where clients reach the gateway,
 	 * for the configurations `gatewayctl client add` prints; never resolved */
 	char endpoint[GW_ENDPOINT_MAX];
+	/* metrics_listen: the TCP address /metrics is served on, a numeric
+	 * IPv4 or IPv6 address and a port; metrics_listen_len is 0 when the
+	 * key is absent (no metrics) */
+	struct sockaddr_storage metrics_listen;
+	socklen_t metrics_listen_len;
 };
 
 #define GW_CONTROL_SOCKET "/run/egress/gatewayd.sock"

@@ -11,6 +11,7 @@
 #include "gateway/config.h"
 #include "gateway/control.h"
 #include "gateway/enforce.h"
+#include "gateway/metrics.h"
 #include "gateway/nft.h"
 #include "gateway/roster.h"
 #include "policy/policy.h"
@@ -83,6 +84,7 @@ struct gateway {
 	struct control *ctl;
 	const char *config_path;
 	struct uapi_server *uapi; /* wg show */
+	struct metrics *metrics;  /* NULL without metrics_listen */
 	uint64_t started;
 };
 
@@ -155,6 +157,13 @@ static int start_device(struct gateway *g)
 	return 0;
 }
 
+/* 3b. The metrics' TCP port, taken with the UDP one: a port in use stops the
+ *     start before forwarding and the table. Served from step 5 on. */
+static int start_metrics(struct gateway *g)
+{
+	return metrics_open(&g->metrics, g->cfg) < 0 ? -1 : 0;
+}
+
 /* 4. Forwarding, and the nft table with the policy in one transaction. */
 static int start_table(struct gateway *g)
 {
@@ -211,7 +220,7 @@ static int start_table(struct gateway *g)
 	return 0;
 }
 
-/* 5. The loop, its signals and the control socket. */
+/* 5. The loop, its signals, the control socket and the metrics. */
 static int start_loop(struct gateway *g)
 {
 	int e;
@@ -242,6 +251,12 @@ static int start_loop(struct gateway *g)
 	                                        .policy = g->policy,
 	                                        .worker = g->worker,
 	                                        .roster = g->roster}) < 0)
+		return -1;
+	if (metrics_attach(g->metrics, g->loop,
+	                   &(struct metrics_view){.cfg = g->cfg,
+	                                          .dev = g->dev,
+	                                          .policy = g->policy,
+	                                          .worker = g->worker}) < 0)
 		return -1;
 	log_info("listening on UDP port %u, interface %s, %zu clients", wg_device_port(g->dev),
 	         g->cfg->ifname, g->cfg->n_clients);
@@ -275,8 +290,9 @@ static void stop(struct gateway *g)
 	int e;
 
 	/* The worker first: the job it runs finishes and answers, the waiting
-	 * ones are told gatewayd stops, then the socket goes. */
+	 * ones are told gatewayd stops, then the sockets go. */
 	worker_free(g->worker);
+	metrics_close(g->metrics);
 	roster_free(g->roster);
 	control_close(g->ctl);
 	uapi_close(g->uapi);
@@ -353,8 +369,8 @@ int main(int argc, char **argv)
 		rc = check_policy(g.cfg);
 		goto out;
 	}
-	if (start_tun(&g) < 0 || start_device(&g) < 0 || start_table(&g) < 0 ||
-	    start_loop(&g) < 0 || start_uapi(&g) < 0)
+	if (start_tun(&g) < 0 || start_device(&g) < 0 || start_metrics(&g) < 0 ||
+	    start_table(&g) < 0 || start_loop(&g) < 0 || start_uapi(&g) < 0)
 		goto out;
 	if (loop_run(g.loop) < 0) {
 		log_err("event loop");

@@ -138,6 +138,16 @@ static void assign_ids(struct policy *p)
 	}
 }
 
+bool policy_rule_allows(const struct policy *p, size_t i)
+{
+	return i < p->n_rules && p->rules[i].allow;
+}
+
+bool policy_default_allows(const struct policy *p)
+{
+	return p->default_allow;
+}
+
 /* p->by_mark and p->by_name: the clients' indexes in the order of their
  * marks and of their names, for a lookup per conntrack entry or per name in
  * O(log n), and duplicates found as neighbours: a gateway of 60,000 clients

@@ -93,6 +93,10 @@ uint32_t policy_rule_id(const struct policy *p, size_t i);
 /* Whether rule i's from: names client, by its name or through a group (not
  * `any`): the client cannot go while the rule stays. */
 bool policy_rule_names(const struct policy *p, size_t i, const char *client);
+/* Whether rule i allows (false past the end), and whether the default
+ * does: what a rule's counter counts, for the gateway's metrics. */
+bool policy_rule_allows(const struct policy *p, size_t i);
+bool policy_default_allows(const struct policy *p);
 /* The client whose flows carry mark, or NULL. */
 const char *policy_client_by_mark(const struct policy *p, uint32_t mark);
 

@@ -135,7 +135,16 @@ struct wg_device_stats {
 	uint64_t cookie_replies; /* sent while under load */
 	uint64_t handshake_rx;   /* handshake messages with a valid mac1 */
 	uint64_t load_events;    /* times the device went under load */
-	bool under_load;         /* at time now */
+	/* Of invalid: data messages that authenticated but whose counter the
+	 * replay window had seen or left behind. */
+	uint64_t replayed;
+	/* Handshake messages with a valid mac1 that made no session: an
+	 * initiation from no peer of ours, one that does not decrypt, one with
+	 * a stale timestamp or too soon after the last; a response to no
+	 * handshake of ours or that does not decrypt. (Most are in invalid
+	 * too; a stale or early initiation is not.) */
+	uint64_t handshake_failures;
+	bool under_load; /* at time now */
 };
 void wg_device_stats(const struct wg_device *d, uint64_t now, struct wg_device_stats *s);
 /* Logs the device's counters and one line per peer (endpoint, last

@@ -211,6 +211,7 @@ static void handle_data(struct wg_device *d, uint8_t *buf, size_t len,
 	 * move its endpoint either. */
 	if (!replay_accept(&kp->replay, counter)) {
 		d->stats.invalid++;
+		d->stats.replayed++;
 		return;
 	}
 	session_received(p, kp, src, srclen, local, plain == 0, now);

@@ -251,6 +251,7 @@ void session_handle_init(struct wg_device *d, const void *buf, const struct sock
 		return;
 	if (noise_init_consume(m, &d->local, lookup_remote, d, &hs, &remote, ts) < 0) {
 		d->stats.invalid++;
+		d->stats.handshake_failures++;
 		goto out;
 	}
 	p = peer_of_remote(remote);
@@ -259,6 +260,7 @@ void session_handle_init(struct wg_device *d, const void *buf, const struct sock
 	if (memcmp(ts, p->greatest_ts, sizeof(ts)) <= 0 ||
 	    (p->last_init_rx_ns && now - p->last_init_rx_ns < INITIATION_MIN_INTERVAL_NS)) {
 		log_debug("peer %s: initiation replayed or too soon, dropped", p->name);
+		d->stats.handshake_failures++;
 		goto out;
 	}
 	kp = calloc(1, sizeof(*kp));
@@ -317,6 +319,7 @@ void session_handle_resp(struct wg_device *d, const void *buf, const struct sock
 	if (!p || p->hs.state != NOISE_HS_INIT_CREATED ||
 	    noise_resp_consume(m, &p->hs, &d->local, &p->remote) < 0) {
 		d->stats.invalid++;
+		d->stats.handshake_failures++;
 		return;
 	}
 	kp = calloc(1, sizeof(*kp));

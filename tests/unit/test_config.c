@@ -209,6 +209,7 @@ static void test_gateway_defaults(void)
 		CHECK_INT(g->n_clients, 0);
 		CHECK_STR(g->policy_file, "policy.yaml");
 		CHECK_STR(g->wg_socket_dir, "/var/run/wireguard");
+		CHECK_INT(g->metrics_listen_len, 0);
 		gw_config_free(g);
 	}
 	gw_config_free(NULL);
@@ -236,6 +237,55 @@ static void test_gateway_defaults(void)
 		snprintf(path, sizeof(path), "%s/rules/egress.yaml", dir);
 		if (g)
 			CHECK_STR(g->policy_file, path);
+		gw_config_free(g);
+	}
+}
+
+/* metrics_listen: IPv4, IPv6 in brackets, and absent (or empty): none. */
+static void test_gateway_metrics_listen(void)
+{
+	static const struct {
+		const char *value;
+		int family;
+		const char *addr;
+		unsigned port;
+	} good[] = {
+	        {"127.0.0.1:9586", AF_INET, "127.0.0.1", 9586},
+	        {"0.0.0.0:1", AF_INET, "0.0.0.0", 1},
+	        {"\"[::1]:9586\"", AF_INET6, "::1", 9586},
+	        {"\"[2001:db8::1]:65535\"", AF_INET6, "2001:db8::1", 65535},
+	        {"", 0, NULL, 0},
+	};
+	struct gw_config *g;
+	char yaml[256], err[256], a[INET6_ADDRSTRLEN];
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		snprintf(yaml, sizeof(yaml),
+		         "private_key_file: gateway.key\naddress: 100.64.0.1/24\n"
+		         "metrics_listen: %s\n",
+		         good[i].value);
+		g = NULL;
+		CHECK_INT(gw_config_parse("gateway.yaml", yaml, strlen(yaml), &g, err, sizeof(err)),
+		          0);
+		if (!g)
+			continue;
+		if (!good[i].family) {
+			CHECK_INT(g->metrics_listen_len, 0);
+		} else if (good[i].family == AF_INET) {
+			const struct sockaddr_in *s4 = (const void *)&g->metrics_listen;
+
+			CHECK_INT(g->metrics_listen_len, sizeof(*s4));
+			CHECK_INT(s4->sin_family, AF_INET);
+			CHECK_STR(inet_ntop(AF_INET, &s4->sin_addr, a, sizeof(a)), good[i].addr);
+			CHECK_INT(ntohs(s4->sin_port), good[i].port);
+		} else {
+			const struct sockaddr_in6 *s6 = (const void *)&g->metrics_listen;
+
+			CHECK_INT(g->metrics_listen_len, sizeof(*s6));
+			CHECK_INT(s6->sin6_family, AF_INET6);
+			CHECK_STR(inet_ntop(AF_INET6, &s6->sin6_addr, a, sizeof(a)), good[i].addr);
+			CHECK_INT(ntohs(s6->sin6_port), good[i].port);
+		}
 		gw_config_free(g);
 	}
 }
@@ -557,6 +607,32 @@ static const struct bad bad_gateway[] = {
         {"interface: abcdefghijklmn\n" GW_HEAD "wg_socket_dir: " LONG_DIR "\n",
          "gateway.yaml:4:16: wg_socket_dir: " LONG_DIR_QUOTED " " LONG_DIR_ERR},
         {GW_HEAD "wg_socket_dir: \"\"\n", "gateway.yaml:3:16: wg_socket_dir: \"\" is not a path"},
+        {GW_HEAD "metrics_listen: 9586\n",
+         "gateway.yaml:3:17: metrics_listen: \"9586\" is not ADDRESS:PORT (like 127.0.0.1:9586 "
+         "or [::1]:9586)"},
+        {GW_HEAD "metrics_listen: \"::1:9586\"\n",
+         "gateway.yaml:3:17: metrics_listen: \"::1:9586\" is not ADDRESS:PORT (like "
+         "127.0.0.1:9586 or [::1]:9586)"},
+        {GW_HEAD "metrics_listen: \"127.0.0.1:\"\n",
+         "gateway.yaml:3:17: metrics_listen: \"127.0.0.1:\" is not ADDRESS:PORT (like "
+         "127.0.0.1:9586 or [::1]:9586)"},
+        {GW_HEAD "metrics_listen: 127.0.0.1:95860\n",
+         "gateway.yaml:3:17: metrics_listen: \"127.0.0.1:95860\" has no valid port (1-65535)"},
+        {GW_HEAD "metrics_listen: 127.0.0.1:123456\n",
+         "gateway.yaml:3:17: metrics_listen: \"127.0.0.1:123456\" is not ADDRESS:PORT (like "
+         "127.0.0.1:9586 or [::1]:9586)"},
+        {GW_HEAD "metrics_listen: 127.0.0.1:0\n",
+         "gateway.yaml:3:17: metrics_listen: \"127.0.0.1:0\" has no valid port (1-65535)"},
+        {GW_HEAD "metrics_listen: localhost:9586\n",
+         "gateway.yaml:3:17: metrics_listen: \"localhost:9586\" is not an IPv4 address"},
+        {GW_HEAD "metrics_listen: \"[127.0.0.1]:9586\"\n",
+         "gateway.yaml:3:17: metrics_listen: \"[127.0.0.1]:9586\" is not an IPv6 address in "
+         "brackets"},
+        {GW_HEAD "metrics_listen: \"[::1]9586\"\n",
+         "gateway.yaml:3:17: metrics_listen: \"[::1]9586\" is not ADDRESS:PORT (like "
+         "127.0.0.1:9586 or [::1]:9586)"},
+        {GW_HEAD "metrics_listen: [a]\n",
+         "gateway.yaml:3:17: metrics_listen: expected a scalar, found a sequence"},
 };
 
 #define EDGE_HEAD "private_key_file: edge.key\naddress: 100.64.0.2/32\n"
@@ -849,6 +925,7 @@ int main(int argc, char **argv)
 	}
 	test_gateway_full();
 	test_gateway_defaults();
+	test_gateway_metrics_listen();
 	test_edge_full();
 	test_edge_defaults();
 	test_load_errors();
