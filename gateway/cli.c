@@ -45,10 +45,21 @@ int cli_fail(const struct opts *o, int status, const char *what, const char *msg
 int cli_call(const struct opts *o, const char *cmd, json_t *args, int fd, struct ctl_reply **r)
 {
 	char err[512];
-	int ret, status;
+	int ret;
 
-	ret = ctl_call(o->socket ? o->socket : GW_CONTROL_SOCKET, cmd, args, fd, 0, r, err,
-	               sizeof(err));
+	ret = ctl_call(cli_socket(o), cmd, args, fd, 0, r, err, sizeof(err));
+	return cli_status(o, ret, r, err);
+}
+
+const char *cli_socket(const struct opts *o)
+{
+	return o->socket ? o->socket : GW_CONTROL_SOCKET;
+}
+
+int cli_status(const struct opts *o, int ret, struct ctl_reply **r, const char *err)
+{
+	int status;
+
 	if (ret == 0 && (*r)->ok)
 		return EXIT_DONE;
 	if (ret == 0) {

@@ -26,6 +26,7 @@ struct opts {
 	bool strict, kill_denied, nft;
 	/* the flows commands' filters */
 	const char *client, *proto, *dst, *port, *state;
+	bool watch;   /* flows --watch */
 	unsigned own; /* the OPT_* given */
 };
 
@@ -36,6 +37,7 @@ enum {
 	OPT_KILL = 1 << 2,
 	OPT_NFT = 1 << 3,
 	OPT_FILTERS = 1 << 4, /* --client, --proto, --dst, --port, --state */
+	OPT_WATCH = 1 << 5,
 };
 
 /* A command: its arguments (the words after its name), what it returns is
@@ -50,6 +52,12 @@ int cli_fail(const struct opts *o, int status, const char *what, const char *msg
  * *r ok, else the status to exit with, the failure printed. */
 int cli_call(const struct opts *o, const char *cmd, struct json_t *args, int fd,
              struct ctl_reply **r);
+/* What ctl_call() or ctl_stream_call() returned (ret, *r, err) as the
+ * status to exit with: EXIT_DONE with *r ok, else the failure printed and *r
+ * freed. */
+int cli_status(const struct opts *o, int ret, struct ctl_reply **r, const char *err);
+/* --socket, or the default. */
+const char *cli_socket(const struct opts *o);
 /* With --json: the reply as gatewayd sent it, {"ok": true, "data": ...}. */
 void cli_print_reply(const struct ctl_reply *r);
 /* "gatewayctl: MESSAGE (try gatewayctl --help)" on stderr; EXIT_USAGE. */

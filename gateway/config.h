@@ -49,6 +49,10 @@ struct gw_config {
 	 * GW_POLICY_FILE there. A file that does not exist means the built-in
 	 * policy. */
 	char policy_file[4096];
+	/* flow_log: "" when absent (no log), "-" for stderr, otherwise a path
+	 * relative to the config file's directory. */
+	char flow_log[4096];
+	bool flow_log_new; /* flow_log_new: a line per new flow too */
 };
 
 #define GW_CONTROL_SOCKET "/run/egress/gatewayd.sock"

@@ -9,6 +9,7 @@
 struct control;
 struct ctl_request;
 struct enforce;
+struct flowlog;
 struct gw_config;
 struct json_t;
 struct loop;
@@ -25,6 +26,8 @@ struct control_view {
 	/* Where the policy commands' work runs (parsing, compiling, the
 	 * kernel's transaction), off the data path; NULL: at once (tests). */
 	struct worker *worker;
+	/* Where flows.watch gets its events; NULL: it refuses (tests). */
+	struct flowlog *flowlog;
 };
 
 /* Serves cfg->control_socket (group cfg->control_group) in l. 0 or -errno,

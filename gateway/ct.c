@@ -6,12 +6,18 @@
  * kernel is walking (it may skip or repeat entries) and would interleave
  * delete acks with dump messages on one socket. */
 #include <errno.h>
+#include <libmnl/libmnl.h>
 #include <libnetfilter_conntrack/libnetfilter_conntrack.h>
 #include <libnetfilter_conntrack/libnetfilter_conntrack_tcp.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nfnetlink_compat.h>
+#include <linux/netfilter/nfnetlink_conntrack.h>
+#include <linux/netlink.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "gateway/ct.h"
 
@@ -24,6 +30,21 @@ struct dump {
 	size_t n, cap;
 	int err; /* set by the callback, which cannot return one */
 };
+
+const char *ct_proto_name(uint8_t p)
+{
+	switch (p) {
+	case IPPROTO_TCP:
+		return "tcp";
+	case IPPROTO_UDP:
+		return "udp";
+	case IPPROTO_ICMP:
+		return "icmp";
+	case IPPROTO_ICMPV6:
+		return "icmpv6";
+	}
+	return NULL;
+}
 
 /* The library sets the port attributes only for protocols with ports; ICMP's
  * identifier shares their storage but not their flag. */
@@ -83,6 +104,25 @@ static uint64_t u64_of(const struct nf_conntrack *ct, enum nf_conntrack_attr att
 	return nfct_attr_is_set(ct, attr) ? nfct_get_attr_u64(ct, attr) : 0;
 }
 
+/* Label bits 0..31 as a number; bits the bitmask does not have are 0. */
+static uint32_t rule_id_of(const struct nf_conntrack *ct)
+{
+	const struct nfct_bitmask *b;
+	uint32_t id = 0;
+	unsigned max;
+
+	if (!nfct_attr_is_set(ct, ATTR_CONNLABELS))
+		return 0;
+	b = nfct_get_attr(ct, ATTR_CONNLABELS);
+	if (!b)
+		return 0;
+	max = nfct_bitmask_maxbit(b);
+	for (unsigned i = 0; i < 32 && i <= max; i++)
+		if (nfct_bitmask_test_bit(b, i))
+			id |= 1u << i;
+	return id;
+}
+
 /* The whole entry: its flow, the reply's destination (our NAT'd source),
  * state, counters and start. */
 static bool entry_of(const struct nf_conntrack *ct, struct ct_entry *e)
@@ -103,6 +143,9 @@ static bool entry_of(const struct nf_conntrack *ct, struct ct_entry *e)
 	e->packets_in = u64_of(ct, ATTR_REPL_COUNTER_PACKETS);
 	e->bytes_in = u64_of(ct, ATTR_REPL_COUNTER_BYTES);
 	e->start_ns = u64_of(ct, ATTR_TIMESTAMP_START);
+	e->stop_ns = u64_of(ct, ATTR_TIMESTAMP_STOP);
+	e->id = nfct_attr_is_set(ct, ATTR_ID) ? nfct_get_attr_u32(ct, ATTR_ID) : 0;
+	e->rule_id = rule_id_of(ct);
 	return true;
 }
 
@@ -221,4 +264,117 @@ int ct_list(uint32_t tag, uint32_t mask, ct_list_fn *fn, void *arg)
 	struct dump d = {.tag = tag, .mask = mask, .list = fn, .arg = arg};
 
 	return dump(&d);
+}
+
+/* ---- events */
+
+int ct_events_open(uint32_t tag, uint32_t mask, int rcvbuf, bool *filtered)
+{
+	struct sockaddr_nl sa = {.nl_family = AF_NETLINK,
+	                         .nl_groups =
+	                                 NF_NETLINK_CONNTRACK_NEW | NF_NETLINK_CONNTRACK_DESTROY};
+	struct nfct_filter_dump_mark mark = {.val = tag, .mask = mask};
+	struct nfct_filter *filter;
+	int fd, one = 1, ret;
+
+	*filtered = false;
+	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_NETFILTER);
+	if (fd < 0)
+		return -errno;
+	/* FORCE goes past rmem_max, which is the point: a burst of new flows
+	 * must not overrun us. Without CAP_NET_ADMIN, as much as rmem_max. */
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) < 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+	/* What makes the events reliable: a delivery that fails is an error
+	 * for ctnetlink, which then keeps a destroyed entry until it can
+	 * deliver its DESTROY. */
+	if (setsockopt(fd, SOL_NETLINK, NETLINK_BROADCAST_ERROR, &one, sizeof(one)) < 0)
+		goto fail;
+	filter = nfct_filter_create();
+	if (filter) {
+		nfct_filter_add_attr(filter, NFCT_FILTER_MARK, &mark);
+		*filtered = nfct_filter_attach(fd, filter) == 0;
+		nfct_filter_destroy(filter);
+	}
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		goto fail;
+	return fd;
+fail:
+	ret = -errno;
+	close(fd);
+	return ret;
+}
+
+int ct_events_read(int fd, void *buf, size_t len)
+{
+	struct sockaddr_nl from;
+	socklen_t fl = sizeof(from);
+	ssize_t n;
+
+	do
+		n = recvfrom(fd, buf, len, 0, (struct sockaddr *)&from, &fl);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+	/* Only the kernel multicasts to these groups; anything else (another
+	 * process's unicast to our port id) is not an event. */
+	if (fl != sizeof(from) || from.nl_family != AF_NETLINK || from.nl_pid != 0)
+		return 0;
+	return n > 0 ? (int)n : 0;
+}
+
+/* One message's entry to fn: 1 when given, 0 when skipped, or -errno. */
+static int event_of(const struct nlmsghdr *nlh, uint32_t tag, uint32_t mask, ct_event_fn *fn,
+                    void *arg)
+{
+	uint16_t subsys = NFNL_SUBSYS_ID(nlh->nlmsg_type), msg = NFNL_MSG_TYPE(nlh->nlmsg_type);
+	enum ct_event type;
+	struct nf_conntrack *ct;
+	struct ct_entry e;
+	int ret = 0;
+
+	if (nlh->nlmsg_type < NLMSG_MIN_TYPE || subsys != NFNL_SUBSYS_CTNETLINK)
+		return 0;
+	if (msg == IPCTNL_MSG_CT_NEW)
+		type = nlh->nlmsg_flags & NLM_F_CREATE ? CT_EVENT_NEW : CT_EVENT_UPDATE;
+	else if (msg == IPCTNL_MSG_CT_DELETE)
+		type = CT_EVENT_DESTROY;
+	else
+		return 0;
+	if (mnl_nlmsg_get_payload_len(nlh) < sizeof(struct nfgenmsg))
+		return -EBADMSG;
+	ct = nfct_new();
+	if (!ct)
+		return -ENOMEM;
+	/* The library validates each attribute's type and length. */
+	if (nfct_nlmsg_parse(nlh, ct) < 0) {
+		ret = -EBADMSG;
+	} else if (nfct_attr_is_set(ct, ATTR_MARK) &&
+	           (nfct_get_attr_u32(ct, ATTR_MARK) & mask) == tag && entry_of(ct, &e)) {
+		ret = fn(arg, type, &e);
+		if (ret == 0)
+			ret = 1;
+	}
+	nfct_destroy(ct);
+	return ret;
+}
+
+int ct_events_parse(const void *buf, size_t len, uint32_t tag, uint32_t mask, ct_event_fn *fn,
+                    void *arg)
+{
+	const struct nlmsghdr *nlh = buf;
+	int left = len > INT32_MAX ? INT32_MAX : (int)len, n = 0;
+
+	while (left > 0) {
+		int ret;
+
+		if (!mnl_nlmsg_ok(nlh, left))
+			return -EBADMSG;
+		ret = event_of(nlh, tag, mask, fn, arg);
+		if (ret < 0)
+			return ret;
+		n += ret;
+		nlh = mnl_nlmsg_next(nlh, &left);
+	}
+	return n;
 }

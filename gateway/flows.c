@@ -1,6 +1,7 @@
-/* gatewayctl flows and flows kill: see flows.h. The filters are checked on
- * the loop's thread; the conntrack walk and the JSON it gives run on the
- * worker. */
+/* gatewayctl flows, flows kill and flows --watch: see flows.h. The filters
+ * are checked on the loop's thread; the conntrack walk and the JSON it gives
+ * run on the worker; a watch's events come from the flow log's listener
+ * (gateway/flowlog.h) and are matched on the loop's thread. */
 #include "gateway/flows.h"
 
 #include <errno.h>
@@ -16,6 +17,7 @@
 #include "gateway/control.h"
 #include "gateway/ct.h"
 #include "gateway/enforce.h"
+#include "gateway/flowlog.h"
 #include "gateway/nft.h"
 #include "policy/policy.h"
 #include "tunnel/ctl.h"
@@ -31,21 +33,6 @@ struct filter {
 	json_t *list; /* flows: what the walk found */
 	long now_s;
 };
-
-static const char *proto_name(uint8_t p)
-{
-	switch (p) {
-	case IPPROTO_TCP:
-		return "tcp";
-	case IPPROTO_UDP:
-		return "udp";
-	case IPPROTO_ICMP:
-		return "icmp";
-	case IPPROTO_ICMPV6:
-		return "icmpv6";
-	}
-	return NULL;
-}
 
 /* The filters of args into f: 0, or -EINVAL with the reason in err. */
 static int parse_filter(const struct control_view *v, json_t *args, struct filter *f, char *err,
@@ -86,7 +73,7 @@ static int parse_filter(const struct control_view *v, json_t *args, struct filte
 		                                 IPPROTO_ICMPV6};
 
 		for (size_t i = 0; i < sizeof(protos) && !f->proto; i++)
-			if (!strcmp(proto, proto_name(protos[i])))
+			if (!strcmp(proto, ct_proto_name(protos[i])))
 				f->proto = protos[i];
 		if (!f->proto) {
 			snprintf(err, errlen, "proto \"%s\" is not tcp, udp, icmp or icmpv6",
@@ -140,7 +127,7 @@ static int add_entry(void *arg, const struct ct_entry *e)
 {
 	struct filter *f = arg;
 	const struct ct_flow *fl = &e->flow;
-	const char *client, *proto = proto_name(fl->proto);
+	const char *client, *proto = ct_proto_name(fl->proto);
 	char src[PREFIX_STRLEN], dst[PREFIX_STRLEN], nat[PREFIX_STRLEN], pnum[8];
 	struct policy_decision d;
 	bool decided;
@@ -268,4 +255,30 @@ int flows_cmd_kill(const struct control_view *v, struct ctl_request *req, json_t
                    size_t errlen)
 {
 	return flows_cmd(v, req, kill_work, data, err, errlen);
+}
+
+/* flows.watch: the matching flows' events, as a stream. The client's mark
+ * is checked here, since the listener takes every client's events. */
+static bool watch_match(void *arg, const struct ct_entry *e)
+{
+	const struct filter *f = arg;
+
+	return (e->flow.mark & f->mask) == f->tag && matches(f, &e->flow);
+}
+
+int flows_cmd_watch(const struct control_view *v, struct ctl_request *req, json_t **data, char *err,
+                    size_t errlen)
+{
+	struct filter *f;
+	int ret;
+
+	f = filter_new(v, req, err, errlen, &ret);
+	if (!f)
+		return ret;
+	if (!v->flowlog) {
+		filter_free(f);
+		snprintf(err, errlen, "no flow events here");
+		return -ENOTSUP;
+	}
+	return flowlog_watch(v->flowlog, req, watch_match, filter_free, f, err, errlen);
 }

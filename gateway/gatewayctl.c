@@ -104,8 +104,9 @@ static const struct command {
          "packets and bytes per rule and default; applies keep them"},
         {"flows", "kill", cli_cmd_flows_kill, true, OPT_FILTERS, 0, 0, "[FILTERS]",
          "end the matching flows (both directions of a TCP connection)"},
-        {"flows", NULL, cli_cmd_flows, true, OPT_FILTERS, 0, 0, "[FILTERS]",
-         "the clients' conntrack entries: who, where to, NAT, state, bytes, rule"},
+        {"flows", NULL, cli_cmd_flows, true, OPT_FILTERS | OPT_WATCH, 0, 0, "[--watch] [FILTERS]",
+         "the clients' conntrack entries: who, where to, NAT, state, bytes, rule; or with "
+         "--watch, each flow's start and end as they come"},
         {"genkey", NULL, cmd_genkey, false, 0, 0, 0, "",
          "print a new private key (base64), like `wg genkey`"},
         {"genpsk", NULL, cmd_genpsk, false, 0, 0, 0, "",
@@ -142,6 +143,9 @@ static int cmd_help(int argc, char **argv, const struct opts *o)
 	       "  --strict       policy check: warnings (rules that never match) are errors\n"
 	       "  --kill-denied  policy apply: end the established flows the new policy denies\n"
 	       "  --nft          policy show: the nft text of table inet egress\n"
+	       "\nflows options:\n"
+	       "  --watch        follow new and ended flows live, a line each (the flow log's\n"
+	       "                 lines with --json), until interrupted; takes the filters\n"
 	       "\nflows filters (FILTERS), all optional, all must match:\n"
 	       "  --client NAME  one client's flows (selected in the kernel by its mark)\n"
 	       "  --proto P      tcp, udp, icmp or icmpv6\n"
@@ -175,6 +179,7 @@ static int parse_opts(int argc, char **argv, struct opts *o, bool in_order)
 	        {"dst", required_argument, NULL, 'D'},
 	        {"port", required_argument, NULL, 'O'},
 	        {"state", required_argument, NULL, 'T'},
+	        {"watch", no_argument, NULL, 'w'}, /* flows */
 	        {NULL, 0, NULL, 0},
 	};
 	int c;
@@ -206,6 +211,10 @@ static int parse_opts(int argc, char **argv, struct opts *o, bool in_order)
 		case 'n':
 			o->nft = true;
 			o->own |= OPT_NFT;
+			break;
+		case 'w':
+			o->watch = true;
+			o->own |= OPT_WATCH;
 			break;
 		case 'C':
 		case 'P':
@@ -275,9 +284,12 @@ int main(int argc, char **argv)
 		                       cmd->use[0] ? cmd->use : "no arguments",
 		                       nargs > cmd->max ? " (too many arguments)" : "");
 	if (o.own & ~cmd->opts) {
-		static const char *const names[] = {"--config", "--strict", "--kill-denied",
+		static const char *const names[] = {"--config",
+		                                    "--strict",
+		                                    "--kill-denied",
 		                                    "--nft",
-		                                    "--client/--proto/--dst/--port/--state"};
+		                                    "--client/--proto/--dst/--port/--state",
+		                                    "--watch"};
 		unsigned bad = o.own & ~cmd->opts, i = 0;
 
 		while (!(bad & (1u << i)))

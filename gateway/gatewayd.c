@@ -11,6 +11,7 @@
 #include "gateway/config.h"
 #include "gateway/control.h"
 #include "gateway/enforce.h"
+#include "gateway/flowlog.h"
 #include "gateway/nft.h"
 #include "policy/policy.h"
 #include "tunnel/log.h"
@@ -34,8 +35,9 @@ static const char usage[] =
         "Runs in the foreground and logs to stderr; SIGTERM or SIGINT stops it and\n"
         "removes its TUN device and nft table (a signal that arrives while it starts\n"
         "takes effect once it has started); SIGHUP re-reads the policy file, all or\n"
-        "nothing (an invalid one keeps the policy in force, and says why); SIGUSR1\n"
-        "logs each client's counters. It refuses to start on an invalid policy file.\n"
+        "nothing (an invalid one keeps the policy in force, and says why), and opens\n"
+        "the flow log again (for logrotate); SIGUSR1 logs each client's counters and\n"
+        "the flow log's. It refuses to start on an invalid policy file.\n"
         "\n"
         "  -c FILE   configuration (default " DEFAULT_CONFIG ")\n"
         "  -n        check the configuration and its policy file, print\n"
@@ -74,7 +76,8 @@ struct gateway {
 	struct nft_owner *nft;
 	struct enforce *policy; /* the table is installed when this is set */
 	struct loop *loop;
-	struct worker *worker; /* policy changes, off the data path */
+	struct worker *worker;   /* policy changes, off the data path */
+	struct flowlog *flowlog; /* the flow log, and the events of flows --watch */
 	struct control *ctl;
 	uint64_t started;
 };
@@ -85,6 +88,7 @@ static void report(void *arg)
 	struct gateway *g = arg;
 
 	wg_device_log_stats(g->dev);
+	flowlog_report(g->flowlog);
 }
 
 /* SIGHUP: the policy file again, all or nothing, on the worker thread like
@@ -134,6 +138,7 @@ static void reload(void *arg)
 	struct reload *r = calloc(1, sizeof(*r));
 	int e = r ? 0 : -ENOMEM;
 
+	flowlog_reopen(g->flowlog);
 	if (r) {
 		r->g = g;
 		e = worker_submit(g->worker, reload_run, reload_done, reload_cancel, r);
@@ -263,6 +268,63 @@ static int start_table(struct gateway *g)
 	return 0;
 }
 
+/* The rule a flow's ct label names: none yet (flows are not stamped), so
+ * the log's "rule" is null. Called from the flow log's thread. */
+static int rule_name(void *arg, uint32_t id, char *buf, size_t len)
+{
+	return -ENOENT;
+}
+
+/* EGRESS_TEST_FLOWLOG_RCVBUF: for tests only, a small event socket that
+ * overruns (and resyncs) at a burst of flows; 0 when unset. */
+static int test_rcvbuf(void)
+{
+	const char *s = getenv("EGRESS_TEST_FLOWLOG_RCVBUF");
+	char *end;
+	long v;
+
+	if (!s || !*s)
+		return 0;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || *end || v < 1024 || v > (1 << 30))
+		fatalx("EGRESS_TEST_FLOWLOG_RCVBUF: \"%s\" is not a number of bytes from 1024", s);
+	log_warnx("EGRESS_TEST_FLOWLOG_RCVBUF=%ld: the flow log's event socket is that small; for "
+	          "tests only, it will overrun",
+	          v);
+	return (int)v;
+}
+
+/* The flow log, and the listener that flows --watch uses: its own thread. */
+static int start_flowlog(struct gateway *g)
+{
+	const struct gw_config *cfg = g->cfg;
+	struct flowlog_client *clients = calloc(cfg->n_clients + 1, sizeof(*clients));
+	int e;
+
+	if (!clients) {
+		log_errx("flow log: out of memory");
+		return -1;
+	}
+	for (size_t i = 0; i < cfg->n_clients; i++) {
+		clients[i].mark = nft_client_mark(cfg->mark_tag, cfg->clients[i].id);
+		snprintf(clients[i].name, sizeof(clients[i].name), "%s", cfg->clients[i].name);
+	}
+	e = flowlog_new(&g->flowlog, g->loop,
+	                &(struct flowlog_params){
+	                        .path = cfg->flow_log,
+	                        .log_new = cfg->flow_log_new,
+	                        .tag = cfg->mark_tag,
+	                        .mask = ~cfg->mark_id_mask,
+	                        .clients = clients,
+	                        .n_clients = cfg->n_clients,
+	                        .rcvbuf = test_rcvbuf(),
+	                        .rule_name = rule_name,
+	                });
+	free(clients);
+	return e < 0 ? -1 : 0;
+}
+
 /* 5. The loop, its signals and the control socket. */
 static int start_loop(struct gateway *g)
 {
@@ -283,12 +345,15 @@ static int start_loop(struct gateway *g)
 		log_err("worker thread");
 		return -1;
 	}
+	if (start_flowlog(g) < 0)
+		return -1;
 	if (control_open(&g->ctl, g->loop,
 	                 &(struct control_view){.cfg = g->cfg,
 	                                        .dev = g->dev,
 	                                        .started = g->started,
 	                                        .policy = g->policy,
-	                                        .worker = g->worker}) < 0)
+	                                        .worker = g->worker,
+	                                        .flowlog = g->flowlog}) < 0)
 		return -1;
 	log_info("listening on UDP port %u, interface %s, %zu clients", wg_device_port(g->dev),
 	         g->cfg->ifname, g->cfg->n_clients);
@@ -303,7 +368,9 @@ static void stop(struct gateway *g)
 	/* The worker first: the job it runs finishes and answers, the waiting
 	 * ones are told gatewayd stops, then the socket goes. */
 	worker_free(g->worker);
+	/* The watchers' streams get their last part, then the listener goes. */
 	control_close(g->ctl);
+	flowlog_free(g->flowlog);
 	if (g->policy) {
 		e = nft_remove(g->nft);
 		if (e)
