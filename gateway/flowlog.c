@@ -42,6 +42,10 @@
 /* How long a flow logged as missed is remembered, so that its DESTROY,
  * should the kernel still deliver it, is not a second end. */
 #define TOMBSTONE_NS (60 * 1000000000ull)
+/* How long a flow a resync found gone waits for its DESTROY, which the
+ * kernel may still deliver (reliable events keep it until it can), before
+ * it is logged as missed. */
+#define GONE_GRACE_NS (5 * 1000000000ull)
 /* Resyncs in a row that overrun again before the listener settles for
  * what it has and tries again a second later. */
 #define RESYNC_TRIES 3
@@ -51,7 +55,8 @@ struct flow {
 	struct flow *next;  /* in its bucket */
 	struct ct_entry e;  /* as last known: its NEW event or the latest dump */
 	uint64_t seen_ns;   /* when gatewayd first learnt of it */
-	uint64_t missed_ns; /* 0, or when a resync logged it as missed: a tombstone */
+	uint64_t gone_ns;   /* 0, or when a resync first found it gone from the table */
+	uint64_t missed_ns; /* 0, or when it was logged as missed: a tombstone */
 	unsigned gen;       /* the resync that last found it */
 };
 
@@ -76,7 +81,7 @@ struct flowlog {
 	bool running; /* the loop's view: the thread was started */
 	int sock, log_fd;
 	struct flow **buckets;
-	size_t n_buckets, n_flows;
+	size_t n_buckets, n_flows, n_gone;
 	unsigned gen;
 	uint64_t resync_due_ns, expire_ns; /* CLOCK_MONOTONIC; 0: none due */
 	char *rbuf;
@@ -231,6 +236,8 @@ static void drop(struct flowlog *fl, struct flow *f)
 		pp = &(*pp)->next;
 	*pp = f->next;
 	fl->n_flows--;
+	if (f->gone_ns && !f->missed_ns)
+		fl->n_gone--;
 	if (!f->missed_ns)
 		atomic_fetch_sub(&fl->live, 1);
 	free(f);
@@ -462,31 +469,58 @@ static int dumped(void *arg, const struct ct_entry *e)
 	return 0;
 }
 
-/* Flows the dump no longer has, and whose DESTROY did not come either:
- * logged as ended, reason "missed", with the last counters known. */
+/* After a dump: a flow it did not have is gone, unless a later dump has
+ * it; one it had is not. How many are gone now. */
 static size_t sweep(struct flowlog *fl, uint64_t now)
 {
-	struct flowlog_event ev;
-	struct flow *f, *next;
-	size_t missed = 0;
+	struct flow *f;
 
 	for (size_t i = 0; i < fl->n_buckets; i++)
-		for (f = fl->buckets[i]; f; f = next) {
-			next = f->next;
-			if (f->missed_ns || f->gen == fl->gen)
+		for (f = fl->buckets[i]; f; f = f->next) {
+			if (f->missed_ns)
+				continue;
+			if (f->gen == fl->gen && f->gone_ns) {
+				f->gone_ns = 0;
+				fl->n_gone--;
+			} else if (f->gen != fl->gen && !f->gone_ns) {
+				f->gone_ns = now;
+				fl->n_gone++;
+			}
+		}
+	return fl->n_gone;
+}
+
+/* Flows gone for GONE_GRACE_NS whose DESTROY did not come: logged as
+ * ended, reason "missed", with the last counters known, at the time they
+ * were found gone; their DESTROY, should it come after all, is not logged. */
+static void log_missed(struct flowlog *fl, uint64_t now)
+{
+	struct flowlog_event ev;
+	struct flow *f;
+	size_t n = 0;
+
+	if (!fl->n_gone)
+		return;
+	for (size_t i = 0; i < fl->n_buckets; i++)
+		for (f = fl->buckets[i]; f; f = f->next) {
+			if (!f->gone_ns || f->missed_ns || now - f->gone_ns < GONE_GRACE_NS)
 				continue;
 			if (event_for(fl, FLOWLOG_END, &f->e, f->e.rule_id, &ev)) {
 				ev.reason = "missed";
 				ev.start_ns = f->e.start_ns;
-				ev.end_ns = now;
+				ev.end_ns = f->gone_ns;
 				emit(fl, &ev, false);
 			}
 			f->missed_ns = now;
+			fl->n_gone--;
 			atomic_fetch_sub(&fl->live, 1);
 			atomic_fetch_add(&fl->n_missed, 1);
-			missed++;
+			n++;
 		}
-	return missed;
+	if (n)
+		log_warnx("flow log: %zu flows ended unseen (their ends were lost): logged as "
+		          "missed, with the counters of the last resync",
+		          n);
 }
 
 /* Tombstones older than TOMBSTONE_NS go. */
@@ -510,7 +544,7 @@ static void resync(struct flowlog *fl, bool initial)
 {
 	struct sync s = {.fl = fl, .initial = initial};
 	uint64_t now;
-	size_t missed;
+	size_t gone;
 	bool settled = false;
 	int ret = 0;
 
@@ -534,7 +568,7 @@ static void resync(struct flowlog *fl, bool initial)
 			return;
 		}
 	}
-	missed = sweep(fl, now);
+	gone = sweep(fl, now);
 	expire(fl, now);
 	if (!initial)
 		atomic_fetch_add(&fl->resyncs, 1);
@@ -542,8 +576,8 @@ static void resync(struct flowlog *fl, bool initial)
 		log_info("flow log: %zu flows of the clients in conntrack at start", s.found);
 	else
 		log_info("flow log: resynced from the table: %zu flows there, %zu new to the log, "
-		         "%zu ended unseen (logged as missed)",
-		         s.found, s.added, missed);
+		         "%zu gone without an end seen yet",
+		         s.found, s.added, gone);
 }
 
 static int open_log(const char *path)
@@ -592,6 +626,7 @@ static void *listen_main(void *arg)
 		now = clock_ns(CLOCK_MONOTONIC);
 		if (fl->resync_due_ns && now >= fl->resync_due_ns)
 			resync(fl, false);
+		log_missed(fl, clock_ns(CLOCK_REALTIME));
 		if (now >= fl->expire_ns) {
 			expire(fl, clock_ns(CLOCK_REALTIME));
 			fl->expire_ns = now + TOMBSTONE_NS / 2;
