@@ -4,12 +4,14 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "tunnel/conf.h"
 #include "tunnel/crypto.h"
 #include "tunnel/prefix.h"
+#include "tunnel/uapi.h"
 
 static const char *const edge_keys[] = {
         "interface",
@@ -23,6 +25,7 @@ static const char *const edge_keys[] = {
         "route_all",
         "fwmark",
         "table",
+        "wg_socket_dir",
         NULL,
 };
 
@@ -34,21 +37,6 @@ static const char *const gateway_keys[] = {
 };
 
 #define ENDPOINT_MAX 300 /* a DNS name is at most 253, plus brackets and port */
-
-static bool is_hostname(const char *s)
-{
-	size_t i;
-	bool letter = false;
-
-	for (i = 0; s[i]; i++) {
-		if ((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z'))
-			letter = true;
-		else if (!((s[i] >= '0' && s[i] <= '9') || s[i] == '-' || s[i] == '.'))
-			return false;
-	}
-	/* all digits and dots: a mistyped IPv4 address, not a name */
-	return letter && i <= 253;
-}
 
 static int resolve(const char *host, struct sockaddr_storage *ss, socklen_t *len, int *gai)
 {
@@ -74,61 +62,41 @@ static int parse_endpoint(struct conf *c, int node, struct edge_config *e)
 {
 	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&e->endpoint;
 	struct sockaddr_in *sin = (struct sockaddr_in *)&e->endpoint;
-	char buf[ENDPOINT_MAX], *host, *port, *end;
-	unsigned long p;
+	char buf[ENDPOINT_MAX], *host;
+	const char *why;
+	bool bracketed;
+	uint16_t port;
 	int ret, gai;
 
 	ret = conf_get_str(c, node, "endpoint", buf, sizeof(buf));
 	if (ret < 0)
 		return ret;
-	if (buf[0] == '[') {
-		host = buf + 1;
-		end = strchr(host, ']');
-		if (!end || end[1] != ':')
-			goto bad;
-		*end = '\0';
-		port = end + 2;
-	} else {
-		port = strrchr(buf, ':');
-		if (!port)
-			goto bad;
-		*port++ = '\0';
-		host = buf;
-		if (strchr(host, ':'))
-			goto bad; /* an IPv6 address needs its brackets */
-	}
-	if (!*host || !*port || strspn(port, "0123456789") != strlen(port) || strlen(port) > 5)
-		goto bad;
-	p = strtoul(port, NULL, 10);
-	if (p < 1 || p > 65535)
-		return conf_bad_value(c, node, "endpoint", "has no valid port (1-65535)");
-
+	why = conf_split_endpoint(buf, &host, &bracketed, &port);
+	if (why)
+		return conf_bad_value(c, node, "endpoint", "%s", why);
 	memset(&e->endpoint, 0, sizeof(e->endpoint));
-	if (buf[0] == '[') {
+	if (bracketed) {
 		if (inet_pton(AF_INET6, host, &sin6->sin6_addr) != 1)
 			return conf_bad_value(c, node, "endpoint",
 			                      "is not an IPv6 address in brackets");
 		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons((uint16_t)p);
+		sin6->sin6_port = htons(port);
 		e->endpoint_len = sizeof(*sin6);
 	} else if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
 		sin->sin_family = AF_INET;
-		sin->sin_port = htons((uint16_t)p);
+		sin->sin_port = htons(port);
 		e->endpoint_len = sizeof(*sin);
-	} else if (!is_hostname(host)) {
+	} else if (!conf_is_hostname(host)) {
 		return conf_bad_value(c, node, "endpoint", "is not an IPv4 address or host name");
 	} else if (resolve(host, &e->endpoint, &e->endpoint_len, &gai) < 0) {
 		return conf_bad_value(c, node, "endpoint", "cannot be resolved: %s",
 		                      gai_strerror(gai));
 	} else if (e->endpoint.ss_family == AF_INET6) {
-		sin6->sin6_port = htons((uint16_t)p);
+		sin6->sin6_port = htons(port);
 	} else {
-		sin->sin_port = htons((uint16_t)p);
+		sin->sin_port = htons(port);
 	}
 	return 0;
-bad:
-	return conf_bad_value(c, node, "endpoint",
-	                      "is not HOST:PORT (like 198.51.100.1:51820 or [2001:db8::1]:51820)");
 }
 
 static int parse_gateway(struct conf *c, int node, struct edge_config *e)
@@ -193,6 +161,7 @@ static int parse_addresses(struct conf *c, int root, struct edge_config *e)
 static int edge_parse(struct conf *c, struct edge_config **out)
 {
 	struct edge_config *e = NULL;
+	char sock[IFNAMSIZ + 5];
 	int root = conf_root(c), n, ret;
 
 	e = calloc(1, sizeof(*e));
@@ -203,6 +172,7 @@ static int edge_parse(struct conf *c, struct edge_config **out)
 	e->route_all = true;
 	e->fwmark = 51820;
 	e->table = 51820;
+	strcpy(e->wg_socket_dir, UAPI_DIR);
 
 	ret = conf_expect(c, root, NULL, CONF_MAPPING);
 	if (ret < 0)
@@ -253,6 +223,11 @@ static int edge_parse(struct conf *c, struct edge_config **out)
 		        "is a reserved routing table (253 default, 254 main, 255 local)");
 		goto out;
 	}
+	n = conf_map_find(c, root, "wg_socket_dir");
+	snprintf(sock, sizeof(sock), "%s.sock", e->ifname);
+	if (n && (ret = conf_get_sock_dir(c, n, "wg_socket_dir", sock, e->wg_socket_dir,
+	                                  sizeof(e->wg_socket_dir))) < 0)
+		goto out;
 	*out = e;
 	e = NULL;
 out:

@@ -30,6 +30,8 @@ struct edge_config {
 	bool route_all;                /* default true */
 	uint32_t fwmark;               /* fwmark, default 51820, nonzero */
 	uint32_t table;                /* table, default 51820, not 0, 253, 254, 255 */
+	char wg_socket_dir[108];       /* wg_socket_dir: where `wg show` finds IFNAME.sock; default
+	                                  UAPI_DIR */
 };
 
 /* Conventions as gw_config_load(). */

@@ -17,6 +17,7 @@
 #include "tunnel/nl.h"
 #include "tunnel/prefix.h"
 #include "tunnel/tun.h"
+#include "tunnel/uapi.h"
 #include "tunnel/wg.h"
 
 #define DEFAULT_CONFIG "/etc/egress/edge.yaml"
@@ -62,10 +63,11 @@ int main(int argc, char **argv)
 	struct wg_device *dev = NULL;
 	struct wg_peer *gw;
 	struct loop *loop = NULL;
+	struct uapi_server *uapi = NULL;
 	struct nl *nl = NULL;
 	bool check_only = false, routed = false;
 	char err[512];
-	int opt, rc = 1, tun_fd = -1, ifindex;
+	int opt, rc = 1, tun_fd = -1, ifindex, e;
 
 	log_set_ident("edged");
 	daemon_hold_signals();
@@ -142,7 +144,8 @@ int main(int argc, char **argv)
 		         cfg->fwmark);
 	}
 
-	/* 5. The loop, starting with a handshake. */
+	/* 5. The loop and the `wg show` socket, where wg(8) looks for it; then
+	 *    a handshake. */
 	loop = loop_new();
 	if (!loop ||
 	    daemon_signals(
@@ -152,6 +155,17 @@ int main(int argc, char **argv)
 		log_err("event loop");
 		goto out;
 	}
+	e = uapi_open(
+	        &uapi, loop,
+	        &(struct uapi_params){.dir = cfg->wg_socket_dir, .ifname = cfg->ifname, .dev = dev},
+	        err, sizeof(err));
+	if (e < 0) {
+		log_errx("wg show socket: %s%s", err,
+		         e == -EADDRINUSE ? " (a WireGuard interface of that name is running)"
+		                          : "");
+		goto out;
+	}
+	log_info("wg show socket %s/%s.sock", cfg->wg_socket_dir, cfg->ifname);
 	wg_peer_connect(gw, wg_now());
 	log_info("connecting to the gateway from UDP port %u", wg_device_port(dev));
 	if (loop_run(loop) < 0) {
@@ -164,6 +178,7 @@ out:
 		route_all_down(nl, &routes);
 		log_info("routes and rules restored");
 	}
+	uapi_close(uapi);
 	loop_free(loop);
 	wg_device_free(dev);
 	tun_close(tun_fd);

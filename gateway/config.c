@@ -5,12 +5,15 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <grp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "tunnel/conf.h"
 #include "tunnel/crypto.h"
+#include "tunnel/keymap.h"
 #include "tunnel/prefix.h"
+#include "tunnel/uapi.h"
 #include "tunnel/wg.h"
 
 static const char *const gw_keys[] = {
@@ -21,7 +24,9 @@ static const char *const gw_keys[] = {
         "mark_tag",         "mark_id_mask",
         "clients",          "load_threshold",
         "control_socket",   "control_group",
-        "policy_file",      "flow_log",
+        "policy_file",      "conntrack_warn_percent",
+        "endpoint",         "wg_socket_dir",
+        "metrics_listen",   "flow_log",
         "flow_log_new",     NULL,
 };
 
@@ -168,8 +173,18 @@ static int client_addr6(struct conf *c, int node, const struct gw_config *g, str
 	return 0;
 }
 
-static int parse_client(struct conf *c, int node, const struct gw_config *g,
-                        const uint8_t gw_pub[32], struct gw_client *cl, struct seen *s)
+/* A key file's path checked as conf_get_key_file() would, the file not read. */
+static int key_path_only(struct conf *c, int node, const char *key)
+{
+	char path[4096];
+
+	return conf_get_path(c, node, key, path, sizeof(path));
+}
+
+/* gw_pub NULL: the gateway's key is unknown (GW_CONFIG_NO_KEY_FILES), and
+ * neither is a preshared key read. */
+static int parse_client(struct conf *c, int node, const struct gw_config *g, const uint8_t *gw_pub,
+                        struct gw_client *cl, struct seen *s)
 {
 	static const uint8_t zero[32];
 	int ret, n;
@@ -199,7 +214,7 @@ static int parse_client(struct conf *c, int node, const struct gw_config *g,
 		return ret;
 	if (!memcmp(cl->pub, zero, sizeof(zero)))
 		return conf_bad_value(c, s->pub, "public_key", "is the all-zero key");
-	if (!memcmp(cl->pub, gw_pub, 32))
+	if (gw_pub && !memcmp(cl->pub, gw_pub, 32))
 		return conf_bad_value(c, s->pub, "public_key", "is the gateway's own public key");
 
 	ret = conf_map_need(c, node, "address", &s->addr);
@@ -217,43 +232,79 @@ static int parse_client(struct conf *c, int node, const struct gw_config *g,
 	}
 
 	n = conf_map_find(c, node, "preshared_key_file");
-	if (n) {
+	if (n && gw_pub) {
 		ret = conf_get_key_file(c, n, "preshared_key_file", g->strict_key_permissions,
 		                        cl->psk);
 		if (ret < 0)
 			return ret;
-		cl->has_psk = true;
+	} else if (n) {
+		ret = key_path_only(c, n, "preshared_key_file");
+		if (ret < 0)
+			return ret;
 	}
+	cl->has_psk = n != 0;
 	return 0;
 }
 
-/* Client i against those before it: names, keys and addresses are unique. */
-static int check_unique(struct conf *c, const struct gw_config *g, const struct seen *s, size_t i)
-{
-	const struct gw_client *a = &g->clients[i], *b;
-	size_t j;
+/* What must be unique among the clients, each indexed by its bytes inside
+ * struct gw_client, so 60,000 clients take 60,000 lookups, not 1.8 billion
+ * comparisons. Equal bytes are equal values: the clients start zeroed and a
+ * name holds no NUL (conf refuses one), so it is NUL-padded; prefix_parse()
+ * zeroes a prefix before it fills it. */
+enum { U_NAME, U_PUB, U_ADDR, U_ADDR6, U_N };
+static const struct unique_field {
+	const char *key;
+	size_t off, len;
+} unique_fields[U_N] = {
+        [U_NAME] = {"name", offsetof(struct gw_client, name), GW_NAME_MAX},
+        [U_PUB] = {"public_key", offsetof(struct gw_client, pub), 32},
+        [U_ADDR] = {"address", offsetof(struct gw_client, addr), sizeof(struct prefix)},
+        [U_ADDR6] = {"address6", offsetof(struct gw_client, addr6), sizeof(struct prefix)},
+};
 
-	for (j = 0; j < i; j++) {
-		b = &g->clients[j];
-		if (!strcmp(a->name, b->name))
-			return conf_bad_value(c, s[i].name, "name", "is already used at line %u",
-			                      conf_line(c, s[j].name));
-		if (!memcmp(a->pub, b->pub, sizeof(a->pub)))
-			return conf_bad_value(c, s[i].pub, "public_key",
-			                      "is already used at line %u", conf_line(c, s[j].pub));
-		if (!prefix_cmp(&a->addr, &b->addr))
-			return conf_bad_value(c, s[i].addr, "address", "is already used at line %u",
-			                      conf_line(c, s[j].addr));
-		if (a->has_addr6 && b->has_addr6 && !prefix_cmp(&a->addr6, &b->addr6))
-			return conf_bad_value(c, s[i].addr6, "address6",
-			                      "is already used at line %u",
-			                      conf_line(c, s[j].addr6));
+static int seen_node(const struct seen *s, int field)
+{
+	const int nodes[U_N] = {s->name, s->pub, s->addr, s->addr6};
+
+	return nodes[field];
+}
+
+/* Client i against those before it: names, keys and addresses are unique.
+ * The message names the earliest client that i repeats, and of its fields
+ * the first in unique_fields' order, as a walk over all of them would. */
+static int check_unique(struct conf *c, const struct gw_config *g, const struct seen *s, size_t i,
+                        struct keymap maps[U_N])
+{
+	struct gw_client *a = &g->clients[i];
+	const struct gw_client *first = NULL;
+	int field = -1;
+
+	for (int f = 0; f < U_N; f++) {
+		const struct gw_client *b;
+
+		if (f == U_ADDR6 && !a->has_addr6)
+			continue;
+		b = keymap_find(&maps[f], (const uint8_t *)a + unique_fields[f].off);
+		if (b && (!first || b < first)) {
+			first = b;
+			field = f;
+		}
 	}
+	if (first) {
+		size_t j = (size_t)(first - g->clients);
+		return conf_bad_value(c, seen_node(&s[i], field), unique_fields[field].key,
+		                      "is already used at line %u",
+		                      conf_line(c, seen_node(&s[j], field)));
+	}
+	for (int f = 0; f < U_N; f++)
+		if ((f != U_ADDR6 || a->has_addr6) && keymap_add(&maps[f], a) < 0)
+			return conf_error(c, s[i].name, "out of memory");
 	return 0;
 }
 
-static int parse_clients(struct conf *c, int node, struct gw_config *g)
+static int parse_clients(struct conf *c, int node, unsigned flags, struct gw_config *g)
 {
+	struct keymap maps[U_N];
 	uint8_t gw_pub[32];
 	struct seen *s = NULL;
 	size_t i, n;
@@ -267,28 +318,36 @@ static int parse_clients(struct conf *c, int node, struct gw_config *g)
 	n = conf_seq_len(c, node);
 	if (!n)
 		return 0;
-	ret = crypto_x25519_pubkey(gw_pub, g->priv);
+	ret = flags & GW_CONFIG_NO_KEY_FILES ? 0 : crypto_x25519_pubkey(gw_pub, g->priv);
 	if (ret < 0)
 		return conf_error(c, node, "cannot derive the gateway's public key");
+	for (int f = 0; f < U_N; f++)
+		keymap_init(&maps[f], unique_fields[f].off, unique_fields[f].len);
 	g->clients = calloc(n, sizeof(*g->clients));
 	s = calloc(n, sizeof(*s));
-	if (!g->clients || !s) {
+	ret = g->clients && s ? 0 : -ENOMEM;
+	for (int f = 0; f < U_N && !ret; f++)
+		ret = keymap_reserve(&maps[f], n);
+	if (ret) {
 		conf_error(c, node, "out of memory");
-		ret = -ENOMEM;
 		goto out;
 	}
 	for (i = 0; i < n; i++) {
 		/* Counted before it is parsed, so that gw_config_free() wipes a
 		 * client that failed half-way too. */
 		g->n_clients = i + 1;
-		ret = parse_client(c, conf_seq_item(c, node, i), g, gw_pub, &g->clients[i], &s[i]);
+		ret = parse_client(c, conf_seq_item(c, node, i), g,
+		                   flags & GW_CONFIG_NO_KEY_FILES ? NULL : gw_pub, &g->clients[i],
+		                   &s[i]);
 		if (ret < 0)
 			goto out;
-		ret = check_unique(c, g, s, i);
+		ret = check_unique(c, g, s, i, maps);
 		if (ret < 0)
 			goto out;
 	}
 out:
+	for (int f = 0; f < U_N; f++)
+		keymap_free(&maps[f]);
 	free(s);
 	return ret;
 }
@@ -350,9 +409,109 @@ static int parse_flow_log(struct conf *c, int root, struct gw_config *g)
 	return 0;
 }
 
-static int gw_parse(struct conf *c, struct gw_config **out)
+/* The syntax edge.yaml's gateway.endpoint takes, so that what a client is
+ * given is what edged reads. */
+const char *gw_endpoint_problem(const char *s)
+{
+	char buf[GW_ENDPOINT_MAX], *host;
+	struct in6_addr a6;
+	struct in_addr a4;
+	const char *why;
+	bool bracketed;
+	uint16_t port;
+
+	if (strlen(s) >= sizeof(buf))
+		return "is too long for HOST:PORT";
+	strcpy(buf, s);
+	why = conf_split_endpoint(buf, &host, &bracketed, &port);
+	if (why)
+		return why;
+	if (bracketed)
+		return inet_pton(AF_INET6, host, &a6) == 1 ? NULL
+		                                           : "is not an IPv6 address in brackets";
+	if (inet_pton(AF_INET, host, &a4) == 1 || conf_is_hostname(host))
+		return NULL;
+	return "is not an IPv4 address or host name";
+}
+
+/* endpoint is for the clients' configurations only: checked as HOST:PORT,
+ * never resolved (gatewayd does not dial it). */
+static int parse_gw_endpoint(struct conf *c, int node, struct gw_config *g)
+{
+	const char *why;
+	int ret;
+
+	if (!node || conf_is_null(c, node))
+		return 0;
+	ret = conf_get_str(c, node, "endpoint", g->endpoint, sizeof(g->endpoint));
+	if (ret < 0)
+		return ret;
+	why = gw_endpoint_problem(g->endpoint);
+	if (why) {
+		g->endpoint[0] = '\0';
+		return conf_bad_value(c, node, "endpoint", "%s", why);
+	}
+	return 0;
+}
+
+/* metrics_listen: "127.0.0.1:9586" or "[::1]:9586". Numbers only: a name
+ * would make the start depend on a resolver, and a listen address is the
+ * host's own anyway. */
+static int parse_metrics_listen(struct conf *c, int node, struct gw_config *g)
+{
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&g->metrics_listen;
+	struct sockaddr_in *sin = (struct sockaddr_in *)&g->metrics_listen;
+	char buf[64], *host, *port, *end;
+	unsigned long p;
+	int ret;
+
+	ret = conf_get_str(c, node, "metrics_listen", buf, sizeof(buf));
+	if (ret < 0)
+		return ret;
+	if (buf[0] == '[') {
+		host = buf + 1;
+		end = strchr(host, ']');
+		if (!end || end[1] != ':')
+			goto bad;
+		*end = '\0';
+		port = end + 2;
+	} else {
+		host = buf;
+		port = strrchr(buf, ':');
+		if (!port || port != strchr(buf, ':'))
+			goto bad; /* none, or an IPv6 address without its brackets */
+		*port++ = '\0';
+	}
+	if (!*port || strspn(port, "0123456789") != strlen(port) || strlen(port) > 5)
+		goto bad;
+	p = strtoul(port, NULL, 10);
+	if (p < 1 || p > 65535)
+		return conf_bad_value(c, node, "metrics_listen", "has no valid port (1-65535)");
+	memset(&g->metrics_listen, 0, sizeof(g->metrics_listen));
+	if (buf[0] == '[') {
+		if (inet_pton(AF_INET6, host, &sin6->sin6_addr) != 1)
+			return conf_bad_value(c, node, "metrics_listen",
+			                      "is not an IPv6 address in brackets");
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons((uint16_t)p);
+		g->metrics_listen_len = sizeof(*sin6);
+		return 0;
+	}
+	if (inet_pton(AF_INET, host, &sin->sin_addr) != 1)
+		return conf_bad_value(c, node, "metrics_listen", "is not an IPv4 address");
+	sin->sin_family = AF_INET;
+	sin->sin_port = htons((uint16_t)p);
+	g->metrics_listen_len = sizeof(*sin);
+	return 0;
+bad:
+	return conf_bad_value(c, node, "metrics_listen",
+	                      "is not ADDRESS:PORT (like 127.0.0.1:9586 or [::1]:9586)");
+}
+
+static int gw_parse(struct conf *c, unsigned flags, struct gw_config **out)
 {
 	struct gw_config *g = NULL;
+	char sock[IFNAMSIZ + 5];
 	int root = conf_root(c), n, ret;
 
 	g = calloc(1, sizeof(*g));
@@ -361,9 +520,11 @@ static int gw_parse(struct conf *c, struct gw_config **out)
 	strcpy(g->ifname, "egress0");
 	g->listen_port = 51820;
 	g->mtu = 1420;
+	g->conntrack_warn_percent = GW_CONNTRACK_WARN;
 	g->mark_tag = 0x45670000;
 	g->mark_id_mask = 0x0000ffff;
 	strcpy(g->control_socket, GW_CONTROL_SOCKET);
+	strcpy(g->wg_socket_dir, UAPI_DIR);
 
 	ret = conf_expect(c, root, NULL, CONF_MAPPING);
 	if (ret < 0)
@@ -384,8 +545,14 @@ static int gw_parse(struct conf *c, struct gw_config **out)
 	    (ret = conf_get_bool(c, n, "strict_key_permissions", &g->strict_key_permissions)) < 0)
 		goto out;
 	ret = conf_map_need(c, root, "private_key_file", &n);
-	if (ret < 0 || (ret = conf_get_key_file(c, n, "private_key_file", g->strict_key_permissions,
-	                                        g->priv)) < 0)
+	if (ret < 0)
+		goto out;
+	if (flags & GW_CONFIG_NO_KEY_FILES)
+		ret = key_path_only(c, n, "private_key_file");
+	else
+		ret = conf_get_key_file(c, n, "private_key_file", g->strict_key_permissions,
+		                        g->priv);
+	if (ret < 0)
 		goto out;
 	ret = conf_map_need(c, root, "address", &n);
 	if (ret < 0 || (ret = parse_address(c, n, g)) < 0)
@@ -408,14 +575,29 @@ static int gw_parse(struct conf *c, struct gw_config **out)
 	                       WG_BATCH, &g->load_threshold);
 	if (ret < 0)
 		goto out;
+	ret = conf_get_u32_opt(c, conf_map_find(c, root, "conntrack_warn_percent"),
+	                       "conntrack_warn_percent", 1, 100, &g->conntrack_warn_percent);
+	if (ret < 0)
+		goto out;
 	ret = parse_marks(c, root, g);
 	if (ret < 0)
 		goto out;
-	ret = parse_clients(c, conf_map_find(c, root, "clients"), g);
+	ret = parse_clients(c, conf_map_find(c, root, "clients"), flags, g);
 	if (ret < 0)
 		goto out;
 	ret = parse_control(c, root, g);
 	if (ret < 0)
+		goto out;
+	ret = parse_gw_endpoint(c, conf_map_find(c, root, "endpoint"), g);
+	if (ret < 0)
+		goto out;
+	n = conf_map_find(c, root, "wg_socket_dir");
+	snprintf(sock, sizeof(sock), "%s.sock", g->ifname);
+	if (n && (ret = conf_get_sock_dir(c, n, "wg_socket_dir", sock, g->wg_socket_dir,
+	                                  sizeof(g->wg_socket_dir))) < 0)
+		goto out;
+	n = conf_map_find(c, root, "metrics_listen");
+	if (n && !conf_is_null(c, n) && (ret = parse_metrics_listen(c, n, g)) < 0)
 		goto out;
 	n = conf_map_find(c, root, "policy_file");
 	if (n)
@@ -443,7 +625,22 @@ int gw_config_load(const char *path, struct gw_config **out, char *err, size_t e
 	ret = conf_load_file(&c, path, err, errlen);
 	if (ret < 0)
 		return ret;
-	ret = gw_parse(c, out);
+	ret = gw_parse(c, 0, out);
+	conf_free(c);
+	return ret;
+}
+
+int gw_config_parse_flags(const char *name, const char *dir, const char *buf, size_t len,
+                          unsigned flags, struct gw_config **out, char *err, size_t errlen)
+{
+	struct conf *c = NULL;
+	int ret;
+
+	*out = NULL;
+	ret = conf_load_buffer(&c, name, dir, buf, len, err, errlen);
+	if (ret < 0)
+		return ret;
+	ret = gw_parse(c, flags, out);
 	conf_free(c);
 	return ret;
 }
@@ -451,16 +648,7 @@ int gw_config_load(const char *path, struct gw_config **out, char *err, size_t e
 int gw_config_parse(const char *name, const char *buf, size_t len, struct gw_config **out,
                     char *err, size_t errlen)
 {
-	struct conf *c = NULL;
-	int ret;
-
-	*out = NULL;
-	ret = conf_load_buffer(&c, name, NULL, buf, len, err, errlen);
-	if (ret < 0)
-		return ret;
-	ret = gw_parse(c, out);
-	conf_free(c);
-	return ret;
+	return gw_config_parse_flags(name, NULL, buf, len, 0, out, err, errlen);
 }
 
 void gw_config_wipe_keys(struct gw_config *c)

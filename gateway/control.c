@@ -10,13 +10,17 @@
 #include <string.h>
 #include <time.h>
 
+#include "gateway/clients.h"
 #include "gateway/config.h"
 #include "gateway/enforce.h"
 #include "gateway/flows.h"
 #include "gateway/nft.h"
+#include "gateway/roster.h"
 #include "policy/policy.h"
 #include "tunnel/ctl.h"
+#include "tunnel/key.h"
 #include "tunnel/log.h"
+#include "tunnel/sysctl.h"
 #include "tunnel/wg.h"
 #include "tunnel/worker.h"
 
@@ -32,12 +36,50 @@ struct control {
 typedef int (*command_fn)(const struct control_view *v, struct ctl_request *req, json_t **data,
                           char *err, size_t errlen);
 
-/* status: what runs, since when, and how many clients are connected (a
- * current session). */
+static void iso_time(time_t t, char *buf, size_t size)
+{
+	struct tm tm;
+
+	if (!gmtime_r(&t, &tm) || !strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm))
+		snprintf(buf, size, "?");
+}
+
+/* status: what runs, since when, its clients, conntrack's table and the
+ * policy in force. */
+static json_t *conntrack_json(const struct control_view *v)
+{
+	char count[32], max[32];
+	uint64_t n, m;
+
+	/* Namespaced, read-only in a namespace: read, never set. */
+	if (sysctl_read("net/netfilter/nf_conntrack_count", count, sizeof(count)) < 0 ||
+	    sysctl_read("net/netfilter/nf_conntrack_max", max, sizeof(max)) < 0)
+		return json_null();
+	n = strtoull(count, NULL, 10);
+	m = strtoull(max, NULL, 10);
+	return json_pack("{s:I, s:I, s:i, s:b}", "count", (json_int_t)n, "max", (json_int_t)m,
+	                 "warn_percent", (int)v->cfg->conntrack_warn_percent, "warning",
+	                 m && n * 100 > m * v->cfg->conntrack_warn_percent);
+}
+
+static json_t *policy_json(const struct control_view *v)
+{
+	char when[32];
+
+	if (!v->policy)
+		return json_null();
+	iso_time(enforce_applied(v->policy), when, sizeof(when));
+	return json_pack("{s:s, s:b, s:I, s:s, s:I}", "source", enforce_source(v->policy),
+	                 "builtin", enforce_builtin(v->policy), "rules",
+	                 (json_int_t)policy_rule_count(enforce_policy(v->policy)), "applied", when,
+	                 "applied_unix", (json_int_t)enforce_applied(v->policy));
+}
+
 static int cmd_status(const struct control_view *v, struct ctl_request *req, json_t **data,
                       char *err, size_t errlen)
 {
 	static const char *const known[] = {NULL};
+	char pub[KEY_B64_LEN + 1];
 	uint64_t now = wg_now();
 	size_t connected = 0;
 	struct wg_peer *p;
@@ -50,14 +92,35 @@ static int cmd_status(const struct control_view *v, struct ctl_request *req, jso
 		struct wg_peer_stats st;
 
 		wg_peer_stats(p, now, &st);
-		connected += st.has_session;
+		connected += clients_connected(&st, now);
 	}
-	*data = json_pack("{s:s, s:I, s:s, s:i, s:{s:I, s:I}}", "version", EGRESS_VERSION, "uptime",
-	                  (json_int_t)((now - v->started) / 1000000000u), "interface",
-	                  v->cfg->ifname, "listen_port", (int)wg_device_port(v->dev), "clients",
-	                  "configured", (json_int_t)v->cfg->n_clients, "connected",
-	                  (json_int_t)connected);
+	key_to_base64(pub, wg_device_public_key(v->dev));
+	*data = json_pack("{s:s, s:I, s:s, s:o, s:i, s:s, s:o, s:{s:I, s:I}, s:o, s:o}", "version",
+	                  EGRESS_VERSION, "uptime", (json_int_t)((now - v->started) / 1000000000u),
+	                  "interface", v->cfg->ifname, "uplink",
+	                  v->cfg->uplink[0] ? json_string(v->cfg->uplink) : json_null(),
+	                  "listen_port", (int)wg_device_port(v->dev), "public_key", pub, "endpoint",
+	                  v->cfg->endpoint[0] ? json_string(v->cfg->endpoint) : json_null(),
+	                  "clients", "configured", (json_int_t)v->cfg->n_clients, "connected",
+	                  (json_int_t)connected, "conntrack", conntrack_json(v), "policy",
+	                  policy_json(v));
 	return *data ? 0 : -ENOMEM;
+}
+
+/* ---- the client list */
+
+/* client.add and client.remove: roster.c's, where a running gatewayd has
+ * its client list (tests have none). */
+static int client_change(const struct control_view *v, struct ctl_request *req, json_t **data,
+                         char *err, size_t errlen)
+{
+	if (!v->roster) {
+		snprintf(err, errlen, "clients cannot be changed here");
+		return -EOPNOTSUPP;
+	}
+	if (!strcmp(req->cmd, "client.add"))
+		return roster_cmd_add(v->roster, req, data, err, errlen);
+	return roster_cmd_remove(v->roster, req, data, err, errlen);
 }
 
 /* ---- the policy */
@@ -122,14 +185,6 @@ static int policy_arg(struct ctl_request *req, const char **name, char **buf, si
 	*len = strlen(text);
 	*buf = strndup(text, *len);
 	return *buf ? 0 : -ENOMEM;
-}
-
-static void iso_time(time_t t, char *buf, size_t size)
-{
-	struct tm tm;
-
-	if (!gmtime_r(&t, &tm) || !strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm))
-		snprintf(buf, size, "?");
 }
 
 /* ---- the commands that take a policy file: their work runs on the worker
@@ -253,24 +308,25 @@ struct deferred {
 	control_work_fn *work;
 	void (*free_arg)(void *arg);
 	void *arg;
-	json_t *data;
-	char err[1024];
-	int ret;
+	char cmd[CTL_CMD_MAX];
+	/* The reply, encoded on the worker too: a listing of 100,000 flows
+	 * takes seconds to cut into parts, which the loop must not spend. */
+	struct ctl_parts *parts;
 };
 
 static void deferred_run(void *arg)
 {
 	struct deferred *d = arg;
+	json_t *data = NULL;
+	char err[1024] = "";
+	int ret;
 
-	d->ret = d->work(d->arg, &d->data, d->err, sizeof(d->err));
+	ret = d->work(d->arg, &data, err, sizeof(err));
+	d->parts = ctl_answer_encode(d->cmd, ret, data, err);
 }
 
-static void deferred_end(struct deferred *d, int ret, const char *err)
+static void deferred_free(struct deferred *d)
 {
-	json_t *data = d->data;
-
-	d->data = NULL;
-	ctl_pending_reply(d->pending, ret, data, err);
 	if (d->free_arg)
 		d->free_arg(d->arg);
 	free(d);
@@ -280,12 +336,16 @@ static void deferred_done(void *arg)
 {
 	struct deferred *d = arg;
 
-	deferred_end(d, d->ret, d->err);
+	ctl_pending_send(d->pending, d->parts);
+	deferred_free(d);
 }
 
 static void deferred_cancel(void *arg)
 {
-	deferred_end(arg, -ECANCELED, "gatewayd is stopping");
+	struct deferred *d = arg;
+
+	ctl_pending_reply(d->pending, -ECANCELED, NULL, "gatewayd is stopping");
+	deferred_free(d);
 }
 
 int control_defer(const struct control_view *v, struct ctl_request *req, control_work_fn *work,
@@ -307,6 +367,7 @@ int control_defer(const struct control_view *v, struct ctl_request *req, control
 		return -ENOMEM;
 	}
 	*d = (struct deferred){.v = v, .work = work, .free_arg = free_arg, .arg = arg};
+	snprintf(d->cmd, sizeof(d->cmd), "%s", req->cmd);
 	d->pending = ctl_defer(req);
 	ret = worker_submit(v->worker, deferred_run, deferred_done, deferred_cancel, d);
 	if (ret < 0) {
@@ -665,6 +726,9 @@ static const struct command {
 } commands[] = {
         /* exact names, one per line */
         {"status", cmd_status},
+        {"clients", clients_cmd_list},
+        {"client.add", client_change},
+        {"client.remove", client_change},
         {"policy.check", cmd_policy_check},
         {"policy.test", cmd_policy_test},
         {"policy.diff", cmd_policy_diff},

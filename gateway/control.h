@@ -13,6 +13,7 @@ struct flowlog;
 struct gw_config;
 struct json_t;
 struct loop;
+struct roster;
 struct wg_device;
 struct worker;
 
@@ -28,6 +29,8 @@ struct control_view {
 	struct worker *worker;
 	/* Where flows.watch gets its events; NULL: it refuses (tests). */
 	struct flowlog *flowlog;
+	/* The client list's changes (client add, remove); NULL: refused (tests). */
+	struct roster *roster;
 };
 
 /* Serves cfg->control_socket (group cfg->control_group) in l. 0 or -errno,

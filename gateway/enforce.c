@@ -6,6 +6,7 @@
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,8 @@
 #include "gateway/nft.h"
 #include "policy/policy.h"
 #include "tunnel/ctl.h"
+#include "tunnel/file.h"
+#include "tunnel/msg.h"
 #include "tunnel/prefix.h"
 
 struct enforce_env {
@@ -37,29 +40,32 @@ struct enforce {
 	char source[4096];
 	time_t applied;
 	char *table; /* the whole table's text with p */
+	/* Every rule id that a policy put in force by this gatewayd stamped,
+	 * with its name, sorted by id: a flow outlives the policy that let it
+	 * through. Only ever grows (by the names new to a policy, so by
+	 * hundreds at most per apply); written on the loop thread, read from
+	 * any, under the lock. */
+	pthread_mutex_t ids_lock;
+	struct rule_id {
+		uint32_t id;
+		char name[POLICY_NAME_MAX + 1];
+	} * ids;
+	size_t n_ids, cap_ids;
+	/* The same for the clients' marks, under the same lock: every client
+	 * a policy in force had, by mark, the newest name of each; a removed
+	 * client's flows end after it went. Grows with marks never seen
+	 * before only, so never past the mark ids gateway.yaml can give. */
+	struct mark_name {
+		uint32_t mark;
+		char name[32];
+	} * marks;
+	size_t n_marks, cap_marks;
 };
 
 /* ---- messages */
 
-/* Appends a line to *msg (malloc'd); out of memory loses the line only. */
-static void say(char **msg, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void say(char **msg, const char *fmt, ...)
-{
-	char *line = NULL, *all = NULL;
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vasprintf(&line, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return;
-	if (asprintf(&all, "%s%s%s", *msg ? *msg : "", *msg ? "\n" : "", line) >= 0) {
-		free(*msg);
-		*msg = all;
-	}
-	free(line);
-}
+/* A line more of *msg, the messages of a refusal or a warning. */
+#define say(msg, ...) msg_add(msg, "\n", __VA_ARGS__)
 
 /* ---- the environment */
 
@@ -234,16 +240,12 @@ int enforce_read_file(const char *path, char **buf, size_t *len)
 
 /* ---- the table */
 
-static int table_text(const struct gw_config *cfg, const struct policy *p, char **text)
+/* cfg's clients as nft.c takes them (names borrowed), in a malloc'd array. */
+static struct nft_client *nft_clients_of(const struct gw_config *cfg)
 {
 	struct nft_client *clients = calloc(cfg->n_clients + 1, sizeof(*clients));
-	char *objects = NULL, *rules = NULL, *inner = NULL;
-	int ret;
 
-	*text = NULL;
-	if (!clients)
-		return -ENOMEM;
-	for (size_t i = 0; i < cfg->n_clients; i++)
+	for (size_t i = 0; clients && i < cfg->n_clients; i++)
 		clients[i] = (struct nft_client){
 		        .name = cfg->clients[i].name,
 		        .addr = cfg->clients[i].addr,
@@ -251,6 +253,34 @@ static int table_text(const struct gw_config *cfg, const struct policy *p, char 
 		        .addr6 = cfg->clients[i].addr6,
 		        .id = cfg->clients[i].id,
 		};
+	return clients;
+}
+
+static struct nft_params params_of(const struct gw_config *cfg, const struct nft_client *clients,
+                                   const char *inner)
+{
+	return (struct nft_params){.ifname = cfg->ifname,
+	                           .uplink = cfg->uplink,
+	                           .net = cfg->addr,
+	                           .has_net6 = cfg->has_addr6,
+	                           .net6 = cfg->addr6,
+	                           .mtu = cfg->mtu,
+	                           .mark_tag = cfg->mark_tag,
+	                           .mark_id_mask = cfg->mark_id_mask,
+	                           .clients = clients,
+	                           .n_clients = cfg->n_clients,
+	                           .inner = inner};
+}
+
+static int table_text(const struct gw_config *cfg, const struct policy *p, char **text)
+{
+	struct nft_client *clients = nft_clients_of(cfg);
+	char *objects = NULL, *rules = NULL, *inner = NULL;
+	int ret;
+
+	*text = NULL;
+	if (!clients)
+		return -ENOMEM;
 	ret = policy_render_objects(p, &objects);
 	if (!ret)
 		ret = policy_render_rules(p, cfg->ifname, &rules);
@@ -258,23 +288,31 @@ static int table_text(const struct gw_config *cfg, const struct policy *p, char 
 		inner = NULL;
 		ret = -ENOMEM;
 	}
-	if (!ret)
-		ret = nft_render(&(struct nft_params){.ifname = cfg->ifname,
-		                                      .uplink = cfg->uplink,
-		                                      .net = cfg->addr,
-		                                      .has_net6 = cfg->has_addr6,
-		                                      .net6 = cfg->addr6,
-		                                      .mtu = cfg->mtu,
-		                                      .mark_tag = cfg->mark_tag,
-		                                      .mark_id_mask = cfg->mark_id_mask,
-		                                      .clients = clients,
-		                                      .n_clients = cfg->n_clients,
-		                                      .inner = inner},
-		                 text);
+	if (!ret) {
+		struct nft_params np = params_of(cfg, clients, inner);
+		ret = nft_render(&np, text);
+	}
 	free(clients);
 	free(objects);
 	free(rules);
 	free(inner);
+	return ret;
+}
+
+/* The commands that take the kernel's client maps from e's clients to
+ * cfg's, in *text. */
+static int client_change_text(const struct enforce *e, const struct gw_config *cfg, char **text)
+{
+	struct nft_client *was = nft_clients_of(e->cfg), *now = nft_clients_of(cfg);
+	int ret = -ENOMEM;
+
+	*text = NULL;
+	if (was && now) {
+		struct nft_params o = params_of(e->cfg, was, NULL), n = params_of(cfg, now, NULL);
+		ret = nft_render_client_change(&o, &n, text);
+	}
+	free(was);
+	free(now);
 	return ret;
 }
 
@@ -316,11 +354,148 @@ static int load_policy_file(const struct gw_config *cfg, const struct policy_env
 	return ret;
 }
 
+/* ---- rule ids */
+
+static int id_cmp(const void *a, const void *b)
+{
+	const struct rule_id *x = a, *y = b;
+
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+static struct rule_id *id_find(const struct enforce *e, uint32_t id)
+{
+	struct rule_id key = {.id = id};
+
+	return e->n_ids ? bsearch(&key, e->ids, e->n_ids, sizeof(*e->ids), id_cmp) : NULL;
+}
+
+/* p's rules into e->ids. Out of memory leaves some names out: their flows
+ * show no rule, nothing else is lost. */
+static void remember_ids(struct enforce *e, const struct policy *p)
+{
+	size_t n = policy_rule_count(p), added = 0;
+
+	pthread_mutex_lock(&e->ids_lock);
+	if (e->n_ids + n > e->cap_ids) {
+		size_t cap = (e->n_ids + n) * 2;
+		struct rule_id *ids = realloc(e->ids, cap * sizeof(*ids));
+
+		if (ids) {
+			e->ids = ids;
+			e->cap_ids = cap;
+		}
+	}
+	for (size_t i = 0; i < n && e->n_ids + added < e->cap_ids; i++) {
+		uint32_t id = policy_rule_id(p, i);
+		struct rule_id *r = id_find(e, id);
+
+		/* A name that probed past a collision may reuse the id of a
+		 * rule gone since: the newer name wins. */
+		if (!r) {
+			r = &e->ids[e->n_ids + added++];
+			r->id = id;
+		}
+		snprintf(r->name, sizeof(r->name), "%s", policy_rule_name(p, i));
+	}
+	e->n_ids += added;
+	qsort(e->ids, e->n_ids, sizeof(*e->ids), id_cmp);
+	pthread_mutex_unlock(&e->ids_lock);
+}
+
+static int mark_cmp(const void *a, const void *b)
+{
+	const struct mark_name *x = a, *y = b;
+
+	return x->mark < y->mark ? -1 : x->mark > y->mark;
+}
+
+static struct mark_name *mark_find(const struct enforce *e, uint32_t mark)
+{
+	struct mark_name key = {.mark = mark};
+
+	return e->n_marks ? bsearch(&key, e->marks, e->n_marks, sizeof(*e->marks), mark_cmp) : NULL;
+}
+
+/* p's clients into e->marks; out of memory leaves the new ones out (their
+ * flows are not logged until an apply finds memory). */
+static void remember_marks(struct enforce *e, const struct policy *p)
+{
+	size_t n = policy_client_count(p), old, added = 0;
+
+	pthread_mutex_lock(&e->ids_lock);
+	old = e->n_marks;
+	if (old + n > e->cap_marks) {
+		size_t cap = (old + n) * 2;
+		struct mark_name *m = realloc(e->marks, cap * sizeof(*m));
+
+		if (m) {
+			e->marks = m;
+			e->cap_marks = cap;
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		uint32_t mark;
+		const char *name = policy_client_at(p, i, &mark);
+		struct mark_name *m = mark_find(e, mark);
+
+		if (!m) {
+			if (old + added >= e->cap_marks)
+				continue;
+			m = &e->marks[old + added++];
+			m->mark = mark;
+		}
+		snprintf(m->name, sizeof(m->name), "%s", name);
+	}
+	/* mark_find above searched the old entries only: e->n_marks moves
+	 * once they are all in. */
+	e->n_marks = old + added;
+	if (added)
+		qsort(e->marks, e->n_marks, sizeof(*e->marks), mark_cmp);
+	pthread_mutex_unlock(&e->ids_lock);
+}
+
+int enforce_client_name(struct enforce *e, uint32_t mark, char *buf, size_t len)
+{
+	const struct mark_name *m;
+	int ret = -ENOENT;
+
+	pthread_mutex_lock(&e->ids_lock);
+	m = mark_find(e, mark);
+	if (m) {
+		snprintf(buf, len, "%s", m->name);
+		ret = 0;
+	}
+	pthread_mutex_unlock(&e->ids_lock);
+	return ret;
+}
+
+int enforce_rule_name(struct enforce *e, uint32_t id, char *buf, size_t len)
+{
+	const struct rule_id *r;
+	int ret = -ENOENT;
+
+	if (id == POLICY_ID_DEFAULT) {
+		snprintf(buf, len, "default");
+		return 0;
+	}
+	pthread_mutex_lock(&e->ids_lock);
+	r = id_find(e, id);
+	if (r) {
+		snprintf(buf, len, "%s", r->name);
+		ret = 0;
+	}
+	pthread_mutex_unlock(&e->ids_lock);
+	return ret;
+}
+
 /* Puts p (with yaml, from source) in force in e's bookkeeping; e takes
  * both. */
 static void take(struct enforce *e, struct policy *p, char *yaml, bool builtin, const char *source,
                  char *table)
 {
+	remember_ids(e, p);
+	remember_marks(e, p);
 	policy_free(e->p);
 	free(e->yaml);
 	free(e->table);
@@ -357,6 +532,7 @@ int enforce_start(struct enforce **out, const struct gw_config *cfg, struct nft_
 		return -ENOMEM;
 	e->cfg = cfg;
 	e->nft = nft;
+	pthread_mutex_init(&e->ids_lock, NULL);
 	ret = enforce_env_new(&env, cfg, true);
 	if (ret < 0) {
 		say(msg, "cannot read the interfaces' addresses: %s", strerror(-ret));
@@ -386,7 +562,7 @@ fail:
 	free(yaml);
 	free(table);
 	enforce_env_free(env);
-	free(e);
+	enforce_free(e);
 	return ret;
 }
 
@@ -417,42 +593,13 @@ void enforce_free(struct enforce *e)
 	policy_free(e->p);
 	free(e->yaml);
 	free(e->table);
+	pthread_mutex_destroy(&e->ids_lock);
+	free(e->ids);
+	free(e->marks);
 	free(e);
 }
 
 /* ---- apply */
-
-/* Writes buf to a new file beside path, flushed to disk: 0 with its name in
- * tmp, or -errno. */
-static int write_temp(const char *path, const char *buf, size_t len, char *tmp, size_t size)
-{
-	size_t off = 0;
-	ssize_t w;
-	int fd, ret = 0;
-
-	if (snprintf(tmp, size, "%s.new.%ld", path, (long)getpid()) >= (int)size)
-		return -ENAMETOOLONG;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return -errno;
-	while (off < len) {
-		w = write(fd, buf + off, len - off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0) {
-			ret = -errno;
-			break;
-		}
-		off += (size_t)w;
-	}
-	if (!ret && fsync(fd) < 0)
-		ret = -errno;
-	if (close(fd) < 0 && !ret)
-		ret = -errno;
-	if (ret)
-		unlink(tmp);
-	return ret;
-}
 
 /* The file in place keeps a copy as path.prev, then tmp takes its name: at
  * every moment path is either the old file or the new one. */
@@ -465,7 +612,7 @@ static int install_file(const char *path, const char *tmp, char **msg)
 	snprintf(prev, sizeof(prev), "%s.prev", path);
 	ret = enforce_read_file(path, &old, &len);
 	if (ret == 0) {
-		ret = write_temp(prev, old, len, ptmp, sizeof(ptmp));
+		ret = file_write_temp(prev, old, len, 0644, ptmp, sizeof(ptmp));
 		if (!ret && rename(ptmp, prev) < 0) {
 			ret = -errno;
 			unlink(ptmp);
@@ -533,21 +680,35 @@ static void change_free(struct enforce_change *c)
 	free(c);
 }
 
-/* p (with yaml) in the kernel in place of e's policy: 0 with *out holding
- * them, or -errno with *msg. e is only read. */
-static int replace(const struct enforce *e, struct policy *p, char *yaml, bool builtin,
-                   const char *source, struct enforce_change **out, char **msg)
+/* p (with yaml) and cfg's clients in the kernel in place of e's policy and
+ * clients, the client maps' change in the same transaction: 0 with *out
+ * holding them, or -errno with *msg. e is only read. */
+static int replace_with(const struct enforce *e, const struct gw_config *cfg, struct policy *p,
+                        char *yaml, bool builtin, const char *source, struct enforce_change **out,
+                        char **msg)
 {
 	struct enforce_change *c = calloc(1, sizeof(*c));
-	char *tx = NULL, err[1024];
+	char *tx = NULL, *pre = NULL, *all = NULL, err[1024];
 	int ret = -ENOMEM;
 
 	*out = NULL;
 	if (!c)
 		goto fail;
 	ret = policy_render_replace(e->p, p, e->cfg->ifname, &tx);
+	if (!ret && cfg != e->cfg) {
+		ret = client_change_text(e, cfg, &pre);
+		if (!ret && asprintf(&all, "%s%s", pre, tx) < 0) {
+			all = NULL;
+			ret = -ENOMEM;
+		}
+		free(pre);
+		if (!ret) {
+			free(tx);
+			tx = all;
+		}
+	}
 	if (!ret)
-		ret = table_text(e->cfg, p, &c->table);
+		ret = table_text(cfg, p, &c->table);
 	if (ret < 0) {
 		say(msg, "cannot render the policy: %s", strerror(-ret));
 		goto fail;
@@ -569,6 +730,51 @@ fail:
 	if (c)
 		free(c->table);
 	free(c);
+	return ret;
+}
+
+/* The same with e's own clients. */
+static int replace(const struct enforce *e, struct policy *p, char *yaml, bool builtin,
+                   const char *source, struct enforce_change **out, char **msg)
+{
+	return replace_with(e, e->cfg, p, yaml, builtin, source, out, msg);
+}
+
+int enforce_clients_prepare(const struct enforce *e, const struct gw_config *cfg, bool reread,
+                            struct enforce_change **out, char **msg)
+{
+	struct enforce_env *env = NULL;
+	struct policy *p = NULL;
+	char *yaml = NULL;
+	bool builtin = e->builtin;
+	int ret;
+
+	*out = NULL;
+	*msg = NULL;
+	ret = enforce_env_new(&env, cfg, true);
+	if (ret < 0) {
+		say(msg, "cannot read the interfaces' addresses: %s", strerror(-ret));
+		return ret;
+	}
+	if (reread) {
+		ret = load_policy_file(cfg, enforce_env_get(env), &p, &yaml, &builtin, msg);
+	} else if (builtin) {
+		yaml = strdup(e->yaml);
+		ret = yaml ? policy_builtin(&p, enforce_env_get(env)) : -ENOMEM;
+	} else {
+		yaml = strdup(e->yaml);
+		ret = yaml ? enforce_parse(enforce_env_get(env), e->source, yaml, strlen(yaml),
+		                           false, &p, msg)
+		           : -ENOMEM;
+	}
+	enforce_env_free(env);
+	if (ret == 0)
+		ret = replace_with(e, cfg, p, yaml, builtin, reread ? cfg->policy_file : e->source,
+		                   out, msg);
+	if (ret < 0) {
+		policy_free(p);
+		free(yaml);
+	}
 	return ret;
 }
 
@@ -599,7 +805,7 @@ int enforce_apply_prepare(const struct enforce *e, const char *name, const char 
 	}
 	/* The file first, where it cannot be mistaken for the policy yet: an
 	 * apply that a restart would undo is refused before the kernel sees it. */
-	ret = write_temp(e->cfg->policy_file, buf, len, tmp, sizeof(tmp));
+	ret = file_write_temp(e->cfg->policy_file, buf, len, 0644, tmp, sizeof(tmp));
 	if (ret < 0) {
 		say(msg, "cannot write policy_file %s: %s", e->cfg->policy_file, strerror(-ret));
 		goto fail;

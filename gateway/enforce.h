@@ -82,6 +82,14 @@ int enforce_apply_prepare(const struct enforce *e, const char *name, const char 
  * put in the kernel the same way, all or nothing; the file stays as it is. */
 int enforce_reload_prepare(const struct enforce *e, struct enforce_change **out, char **msg);
 /* The change becomes the policy in force in e; takes c. */
+/* A new client list (SIGHUP, client add or remove): cfg's clients in the
+ * kernel in place of e's, with the policy in force (reread: policy_file,
+ * read again) compiled against them, in one transaction. Refused, with the
+ * policy's message, when the policy names a client cfg does not have. cfg
+ * must differ from e's configuration in its clients only, and become it
+ * (its clients moved into it) before enforce_commit(). */
+int enforce_clients_prepare(const struct enforce *e, const struct gw_config *cfg, bool reread,
+                            struct enforce_change **out, char **msg);
 void enforce_commit(struct enforce *e, struct enforce_change *c);
 /* Accepts NULL: a change that will not be committed (the daemon stops). */
 void enforce_change_free(struct enforce_change *c);
@@ -103,5 +111,17 @@ time_t enforce_applied(const struct enforce *e);     /* when it was put in force
 const char *enforce_table_text(const struct enforce *e);
 /* The nft owner, for reading the table (counters). */
 struct nft_owner *enforce_nft(const struct enforce *e);
+
+/* The name of the rule whose id (policy.h) a flow's labels carry: of any
+ * policy put in force by this gatewayd, "default" for POLICY_ID_DEFAULT.
+ * 0, or -ENOENT for an id no such policy had (a flow from before this
+ * gatewayd started, under a rule renamed or removed since). Safe from any
+ * thread. */
+int enforce_rule_name(struct enforce *e, uint32_t id, char *buf, size_t len);
+
+/* The name of the client whose flows carry mark: of any policy put in
+ * force by this gatewayd (a client removed since keeps its name, until a
+ * new one takes its mark). 0, or -ENOENT. Safe from any thread. */
+int enforce_client_name(struct enforce *e, uint32_t mark, char *buf, size_t len);
 
 #endif

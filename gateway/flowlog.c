@@ -1,14 +1,13 @@
 /* The flow log and its watchers: see flowlog.h.
  *
- * Who owns what. Set at flowlog_new() and read-only after: the parameters,
- * the clients by mark, the path. The listener thread's alone (after
- * pthread_create, which orders everything before it): the event socket,
- * the log's fd, the set of live flows, its read buffer. The loop's thread's
- * alone: the watchers and their streams. Shared: the queue of events for
- * watchers (under mu), the flags the loop sets for the listener (stop,
- * reopen: atomics, with a write to wake_fd), how many watch (an atomic the
- * listener reads to skip the queue when nobody does), and the counters
- * (atomics, written by the listener, read by the report).
+ * Who owns what. Set at flowlog_new() and read-only after: the parameters
+ * and the path (the names of clients and rules come from the callbacks). The listener thread's
+ * alone (after pthread_create, which orders everything before it): the event socket, the log's fd,
+ * the set of live flows, its read buffer. The loop's thread's alone: the watchers and their
+ * streams. Shared: the queue of events for watchers (under mu), the flags the loop sets for the
+ * listener (stop, reopen: atomics, with a write to wake_fd), how many watch (an atomic the listener
+ * reads to skip the queue when nobody does), and the counters (atomics, written by the listener,
+ * read by the report).
  *
  * Reliable events (ct_events_open()) mean the kernel keeps a destroyed
  * entry until its DESTROY is read: the listener must keep up, so it does
@@ -73,8 +72,7 @@ struct flowlog {
 	/* read-only after flowlog_new() */
 	struct loop *loop;
 	struct flowlog_params p;
-	char *path;                     /* "" without a log */
-	struct flowlog_client *clients; /* sorted by mark */
+	char *path; /* "" without a log */
 
 	/* the listener's */
 	pthread_t thread;
@@ -245,30 +243,18 @@ static void drop(struct flowlog *fl, struct flow *f)
 
 /* ---- the listener: lines and the queue */
 
-static int by_mark(const void *a, const void *b)
-{
-	uint32_t x = ((const struct flowlog_client *)a)->mark;
-	uint32_t y = ((const struct flowlog_client *)b)->mark;
-
-	return x < y ? -1 : x > y;
-}
-
 /* ev for e, false for a mark that is no client's. */
 static bool event_for(struct flowlog *fl, enum flowlog_kind kind, const struct ct_entry *e,
                       uint32_t rule_id, struct flowlog_event *ev)
 {
-	struct flowlog_client key = {.mark = e->flow.mark}, *c;
-
-	c = bsearch(&key, fl->clients, fl->p.n_clients, sizeof(*c), by_mark);
-	if (!c)
-		return false;
 	memset(ev, 0, sizeof(*ev));
+	if (fl->p.client_name(fl->p.arg, e->flow.mark, ev->client, sizeof(ev->client)) < 0)
+		return false;
 	ev->kind = kind;
 	ev->entry = *e;
 	ev->time_ns = clock_ns(CLOCK_REALTIME);
-	snprintf(ev->client, sizeof(ev->client), "%s", c->name);
 	if (rule_id && fl->p.rule_name &&
-	    fl->p.rule_name(fl->p.rule_arg, rule_id, ev->rule, sizeof(ev->rule)) < 0)
+	    fl->p.rule_name(fl->p.arg, rule_id, ev->rule, sizeof(ev->rule)) < 0)
 		ev->rule[0] = '\0';
 	return true;
 }
@@ -811,15 +797,11 @@ int flowlog_new(struct flowlog **out, struct loop *l, const struct flowlog_param
 	fl->n_buckets = 1024;
 	pthread_mutex_init(&fl->mu, NULL);
 	fl->path = strdup(p->path ? p->path : "");
-	fl->clients = calloc(p->n_clients ? p->n_clients : 1, sizeof(*fl->clients));
 	fl->buckets = calloc(fl->n_buckets, sizeof(*fl->buckets));
 	fl->queue = calloc(FLOWLOG_QUEUE, sizeof(*fl->queue));
 	fl->rbuf = malloc(RBUF_SIZE);
-	if (!fl->path || !fl->clients || !fl->buckets || !fl->queue || !fl->rbuf)
+	if (!fl->path || !fl->buckets || !fl->queue || !fl->rbuf)
 		goto fail;
-	memcpy(fl->clients, p->clients, p->n_clients * sizeof(*fl->clients));
-	qsort(fl->clients, p->n_clients, sizeof(*fl->clients), by_mark);
-	fl->p.clients = fl->clients;
 	fl->p.path = fl->path;
 	/* jansson's hash seed, once, before a second thread makes objects. */
 	json_object_seed(0);
@@ -886,7 +868,6 @@ void flowlog_free(struct flowlog *fl)
 	free(fl->buckets);
 	free(fl->queue);
 	free(fl->rbuf);
-	free(fl->clients);
 	free(fl->path);
 	pthread_mutex_destroy(&fl->mu);
 	free(fl);

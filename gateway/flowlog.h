@@ -6,7 +6,7 @@
  * set of live flows it knows (by conntrack id), writes the log, and after
  * an overrun resyncs from a dump; nothing it does waits for the loop, and
  * the loop never waits for it. It reads only what was copied for it at
- * creation, plus the rule_name callback (which must be thread-safe). Events
+ * creation, plus the name callbacks (which must be thread-safe). Events
  * for watchers go to the loop's thread through a bounded queue under a
  * mutex and an eventfd in the loop; the watchers and their control-socket
  * streams are the loop's alone. The counters are atomics. See flowlog.c. */
@@ -32,24 +32,21 @@ struct loop;
  * (they are told, and cut off). */
 #define FLOWLOG_QUEUE 4096
 
-struct flowlog_client {
-	uint32_t mark; /* mark_tag | id */
-	char name[32];
-};
-
 struct flowlog_params {
-	const char *path;                     /* the log: a file (appended to, made 0640), "-" for
-	                                       * stderr; NULL or "": no log, events for watchers only */
-	bool log_new;                         /* a line for each new flow too */
-	uint32_t tag, mask;                   /* our flows: mark & mask == tag */
-	const struct flowlog_client *clients; /* copied */
-	size_t n_clients;
-	int rcvbuf; /* the event socket's; 0: FLOWLOG_RCVBUF */
-	/* The name of the rule with this id (ct label bits 0..31) into buf: 0,
-	 * or -ENOENT. Called from the listener thread: it must be thread-safe.
-	 * NULL: every rule is unknown (the field is null). */
+	const char *path;   /* the log: a file (appended to, made 0640), "-" for
+	                     * stderr; NULL or "": no log, events for watchers only */
+	bool log_new;       /* a line for each new flow too */
+	uint32_t tag, mask; /* our flows: mark & mask == tag */
+	int rcvbuf;         /* the event socket's; 0: FLOWLOG_RCVBUF */
+	/* The name of the client whose flows carry this ct mark into buf: 0,
+	 * or -ENOENT for a mark that is no client's (its flows are not
+	 * logged). And the name of the rule with this id (ct label bits
+	 * 0..31): 0, or -ENOENT (the line's rule is null). Both are called
+	 * from the listener thread: they must be thread-safe, since the
+	 * clients and the policy change while gatewayd runs. */
+	int (*client_name)(void *arg, uint32_t mark, char *buf, size_t len);
 	int (*rule_name)(void *arg, uint32_t id, char *buf, size_t len);
-	void *rule_arg;
+	void *arg;
 };
 
 /* The log opened (a path that cannot be opened fails here), and with a log

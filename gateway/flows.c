@@ -129,7 +129,9 @@ static int add_entry(void *arg, const struct ct_entry *e)
 	const struct ct_flow *fl = &e->flow;
 	const char *client, *proto = ct_proto_name(fl->proto);
 	char src[PREFIX_STRLEN], dst[PREFIX_STRLEN], nat[PREFIX_STRLEN], pnum[8];
+	char stamped[POLICY_NAME_MAX + 1];
 	struct policy_decision d;
+	const char *rule = NULL;
 	bool decided;
 	json_t *j;
 
@@ -138,6 +140,14 @@ static int add_entry(void *arg, const struct ct_entry *e)
 	decided = enforce_decide_ct(enforce_policy(f->v->policy), fl, &client, &d);
 	if (!client || !matches(f, fl))
 		return 0;
+	/* The rule that let the flow through, as its labels say; a flow with
+	 * no stamp (to the gateway itself, or from before gatewayd stamped)
+	 * gets the rule of the policy in force that decides one like it. */
+	if (e->rule_id &&
+	    enforce_rule_name(f->v->policy, e->rule_id, stamped, sizeof(stamped)) == 0)
+		rule = stamped;
+	else if (decided)
+		rule = d.name;
 	if (!proto) {
 		snprintf(pnum, sizeof(pnum), "%u", fl->proto);
 		proto = pnum;
@@ -154,7 +164,7 @@ static int add_entry(void *arg, const struct ct_entry *e)
 	        (json_int_t)e->packets_out, "bytes_out", (json_int_t)e->bytes_out, "packets_in",
 	        (json_int_t)e->packets_in, "bytes_in", (json_int_t)e->bytes_in, "age_s",
 	        (json_int_t)(e->start_ns ? f->now_s - (long)(e->start_ns / 1000000000u) : -1),
-	        "rule", decided ? d.name : NULL);
+	        "rule", rule);
 	if (!j || json_array_append_new(f->list, j))
 		return -ENOMEM;
 	return 0;

@@ -1,8 +1,8 @@
 /* gatewayctl: the operator's command line. A table of commands, matched
  * exactly; the ones that ask gatewayd go through its control socket
  * (tunnel/ctl.h, gateway/cli.c) and print its reply for people, or as JSON
- * with --json. The policy and flows commands are in cli_policy.c and
- * cli_flows.c. */
+ * with --json. The policy, flows and client commands are in cli_policy.c,
+ * cli_flows.c and cli_client.c. */
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
@@ -18,48 +18,6 @@
 #include "tunnel/key.h"
 
 static int cmd_help(int argc, char **argv, const struct opts *o);
-
-static void print_duration(json_int_t s)
-{
-	json_int_t d = s / 86400, h = s / 3600 % 24, m = s / 60 % 60;
-
-	if (d)
-		printf("%" JSON_INTEGER_FORMAT "d ", d);
-	if (d || h)
-		printf("%" JSON_INTEGER_FORMAT "h ", h);
-	if (d || h || m)
-		printf("%" JSON_INTEGER_FORMAT "m ", m);
-	printf("%" JSON_INTEGER_FORMAT "s", s % 60);
-}
-
-static int cmd_status(int argc, char **argv, const struct opts *o)
-{
-	json_int_t uptime, port, configured, connected;
-	const char *version, *ifname;
-	struct ctl_reply *r = NULL;
-	int status;
-
-	status = cli_call(o, "status", NULL, -1, &r);
-	if (status)
-		return status;
-	if (o->json) {
-		cli_print_reply(r);
-	} else if (json_unpack(r->data, "{s:s, s:I, s:s, s:I, s:{s:I, s:I}}", "version", &version,
-	                       "uptime", &uptime, "interface", &ifname, "listen_port", &port,
-	                       "clients", "configured", &configured, "connected", &connected) < 0) {
-		status = cli_fail(o, EXIT_UNREACHABLE, NULL,
-		                  "gatewayd's status reply is not understood");
-	} else {
-		printf("gatewayd %s, up ", version);
-		print_duration(uptime);
-		printf("\ninterface:   %s\nlisten port: %" JSON_INTEGER_FORMAT "\n", ifname, port);
-		printf("clients:     %" JSON_INTEGER_FORMAT " configured, %" JSON_INTEGER_FORMAT
-		       " connected\n",
-		       configured, connected);
-	}
-	ctl_reply_free(r);
-	return status;
-}
 
 /* ---- keys, without gatewayd */
 
@@ -87,8 +45,10 @@ static const struct command {
 	const char *use; /* what follows its name */
 	const char *help;
 } commands[] = {
-        {"status", NULL, cmd_status, true, 0, 0, 0, "",
-         "gatewayd's version, uptime, interface, port and clients"},
+        {"status", NULL, cli_cmd_status, true, 0, 0, 0, "",
+         "gatewayd's version, uptime, uplink, clients, conntrack use and policy"},
+        {"clients", NULL, cli_cmd_clients, true, 0, 0, 0, "",
+         "each client: addresses, connected, endpoint, handshake, bytes, flows, drops"},
         {"policy", "check", cli_cmd_policy_check, true, OPT_CONFIG | OPT_STRICT, 1, 1,
          "FILE [--strict] [--config gateway.yaml]",
          "validate FILE and run its tests, as gatewayd sees it (or offline: --config)"},
@@ -107,6 +67,13 @@ static const struct command {
         {"flows", NULL, cli_cmd_flows, true, OPT_FILTERS | OPT_WATCH, 0, 0, "[--watch] [FILTERS]",
          "the clients' conntrack entries: who, where to, NAT, state, bytes, rule; or with "
          "--watch, each flow's start and end as they come"},
+        {"client", "add", cli_cmd_client_add, true,
+         OPT_CONFIG | OPT_ADDRESS | OPT_PSK | OPT_QR | OPT_OUT | OPT_ENDPOINT, 1, 1,
+         "NAME [--address IP] [--psk] [--qr] [--out DIR] [--endpoint HOST:PORT]",
+         "a new client: keys made here, gateway.yaml and gatewayd updated, its wg-quick "
+         "configuration printed once"},
+        {"client", "remove", cli_cmd_client_remove, true, OPT_CONFIG, 1, 1, "NAME",
+         "remove the client from gateway.yaml and gatewayd, ending its flows"},
         {"genkey", NULL, cmd_genkey, false, 0, 0, 0, "",
          "print a new private key (base64), like `wg genkey`"},
         {"genpsk", NULL, cmd_genpsk, false, 0, 0, 0, "",
@@ -143,6 +110,17 @@ static int cmd_help(int argc, char **argv, const struct opts *o)
 	       "  --strict       policy check: warnings (rules that never match) are errors\n"
 	       "  --kill-denied  policy apply: end the established flows the new policy denies\n"
 	       "  --nft          policy show: the nft text of table inet egress\n"
+	       "\nclient options:\n"
+	       "  --address IP   client add: this tunnel address (default: the lowest free one)\n"
+	       "  --psk          client add: a preshared key too (NAME.psk beside gateway.yaml)\n"
+	       "  --qr           client add: the configuration as a QR code too, for a phone\n"
+	       "                 (light modules drawn: for light text on a dark background)\n"
+	       "  --out DIR      client add: write DIR/edge.yaml and edge.key for edged, and\n"
+	       "                 DIR/NAME.conf (and NAME.psk); never over existing files\n"
+	       "  --endpoint H:P client add: the gateway's address for the client (default:\n"
+	       "                 endpoint: in gateway.yaml)\n"
+	       "  --config FILE  client add/remove: gatewayd's gateway.yaml, for its\n"
+	       "                 control_socket and endpoint (read without its key files)\n"
 	       "\nflows options:\n"
 	       "  --watch        follow new and ended flows live, a line each (the flow log's\n"
 	       "                 lines with --json), until interrupted; takes the filters\n"
@@ -156,7 +134,8 @@ static int cmd_help(int argc, char **argv, const struct opts *o)
 	       "\nexit status:\n"
 	       "  0  done\n"
 	       "  1  refused or invalid: gatewayd said no (not allowed, a bad request, an\n"
-	       "     invalid policy or one whose tests fail), or bad input\n"
+	       "     invalid policy or one whose tests fail, a client name taken), or bad\n"
+	       "     input (no endpoint, an --out file that exists)\n"
 	       "  2  usage: an unknown command or option\n"
 	       "  3  gatewayd not reachable: no socket, nobody answering, no answer in time\n");
 	return EXIT_DONE;
@@ -179,6 +158,11 @@ static int parse_opts(int argc, char **argv, struct opts *o, bool in_order)
 	        {"dst", required_argument, NULL, 'D'},
 	        {"port", required_argument, NULL, 'O'},
 	        {"state", required_argument, NULL, 'T'},
+	        {"address", required_argument, NULL, 'a'},
+	        {"psk", no_argument, NULL, 'p'},
+	        {"qr", no_argument, NULL, 'q'},
+	        {"out", required_argument, NULL, 'o'},
+	        {"endpoint", required_argument, NULL, 'e'},
 	        {"watch", no_argument, NULL, 'w'}, /* flows */
 	        {NULL, 0, NULL, 0},
 	};
@@ -228,6 +212,26 @@ static int parse_opts(int argc, char **argv, struct opts *o, bool in_order)
 			             : &o->state) = optarg;
 			o->own |= OPT_FILTERS;
 			break;
+		case 'a':
+			o->address = optarg;
+			o->own |= OPT_ADDRESS;
+			break;
+		case 'p':
+			o->psk = true;
+			o->own |= OPT_PSK;
+			break;
+		case 'q':
+			o->qr = true;
+			o->own |= OPT_QR;
+			break;
+		case 'o':
+			o->out_dir = optarg;
+			o->own |= OPT_OUT;
+			break;
+		case 'e':
+			o->endpoint = optarg;
+			o->own |= OPT_ENDPOINT;
+			break;
 		default:
 			return cli_usage_error("bad option \"%s\"",
 			                       argv[optind - 1 > 0 ? optind - 1 : 0]);
@@ -266,10 +270,9 @@ int main(int argc, char **argv)
 	argc -= optind;
 	argv += optind;
 	cmd = find(argc, argv);
-	if (!cmd && !strcmp(argv[0], "policy"))
-		return cli_usage_error(argc > 1 ? "unknown policy command \"%s\""
-		                                : "policy what?%s",
-		                       argc > 1 ? argv[1] : "");
+	if (!cmd && (!strcmp(argv[0], "policy") || !strcmp(argv[0], "client")))
+		return cli_usage_error(argc > 1 ? "unknown %s command \"%s\"" : "%s what?%s",
+		                       argv[0], argc > 1 ? argv[1] : "");
 	if (!cmd)
 		return cli_usage_error("unknown command \"%s\"", argv[0]);
 	/* getopt_long moves the arguments after the options: argv[optind..]. */
@@ -284,11 +287,17 @@ int main(int argc, char **argv)
 		                       cmd->use[0] ? cmd->use : "no arguments",
 		                       nargs > cmd->max ? " (too many arguments)" : "");
 	if (o.own & ~cmd->opts) {
+		/* in the order of the OPT_* bits */
 		static const char *const names[] = {"--config",
 		                                    "--strict",
 		                                    "--kill-denied",
 		                                    "--nft",
 		                                    "--client/--proto/--dst/--port/--state",
+		                                    "--address",
+		                                    "--psk",
+		                                    "--qr",
+		                                    "--out",
+		                                    "--endpoint",
 		                                    "--watch"};
 		unsigned bad = o.own & ~cmd->opts, i = 0;
 

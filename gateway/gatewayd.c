@@ -12,7 +12,9 @@
 #include "gateway/control.h"
 #include "gateway/enforce.h"
 #include "gateway/flowlog.h"
+#include "gateway/metrics.h"
 #include "gateway/nft.h"
+#include "gateway/roster.h"
 #include "policy/policy.h"
 #include "tunnel/log.h"
 #include "tunnel/loop.h"
@@ -22,6 +24,7 @@
 #include "tunnel/prefix.h"
 #include "tunnel/sysctl.h"
 #include "tunnel/tun.h"
+#include "tunnel/uapi.h"
 #include "tunnel/wg.h"
 #include "tunnel/worker.h"
 
@@ -34,10 +37,11 @@ static const char usage[] =
         "in FILE, forwards their packets and MASQUERADEs them out of the uplink.\n"
         "Runs in the foreground and logs to stderr; SIGTERM or SIGINT stops it and\n"
         "removes its TUN device and nft table (a signal that arrives while it starts\n"
-        "takes effect once it has started); SIGHUP re-reads the policy file, all or\n"
-        "nothing (an invalid one keeps the policy in force, and says why), and opens\n"
-        "the flow log again (for logrotate); SIGUSR1 logs each client's counters and\n"
-        "the flow log's. It refuses to start on an invalid policy file.\n"
+        "takes effect once it has started); SIGHUP re-reads FILE's clients and the\n"
+        "policy file, all or nothing (an invalid one changes nothing, and says why;\n"
+        "unchanged clients keep their sessions; other settings take a restart), and\n"
+        "opens the flow log again (for logrotate); SIGUSR1 logs each client's\n"
+        "counters and the flow log's. It refuses to start on an invalid policy file.\n"
         "\n"
         "  -c FILE   configuration (default " DEFAULT_CONFIG ")\n"
         "  -n        check the configuration and its policy file, print\n"
@@ -77,8 +81,12 @@ struct gateway {
 	struct enforce *policy; /* the table is installed when this is set */
 	struct loop *loop;
 	struct worker *worker;   /* policy changes, off the data path */
+	struct roster *roster;   /* the client list, changed on SIGHUP */
 	struct flowlog *flowlog; /* the flow log, and the events of flows --watch */
 	struct control *ctl;
+	const char *config_path;
+	struct uapi_server *uapi; /* wg show */
+	struct metrics *metrics;  /* NULL without metrics_listen */
 	uint64_t started;
 };
 
@@ -91,80 +99,21 @@ static void report(void *arg)
 	flowlog_report(g->flowlog);
 }
 
-/* SIGHUP: the policy file again, all or nothing, on the worker thread like
- * an apply. */
-struct reload {
-	struct gateway *g;
-	struct enforce_change *change;
-	char *msg;
-	int ret;
-};
-
-static void reload_run(void *arg)
-{
-	struct reload *r = arg;
-
-	r->ret = enforce_reload_prepare(r->g->policy, &r->change, &r->msg);
-}
-
-static void reload_done(void *arg)
-{
-	struct reload *r = arg;
-	struct gateway *g = r->g;
-
-	if (r->ret < 0) {
-		log_errx("SIGHUP: policy not reloaded, the one in force stays: %s",
-		         r->msg ? r->msg : "out of memory");
-	} else {
-		enforce_commit(g->policy, r->change);
-		log_info("SIGHUP: policy %s in force (%zu rules)%s%s", enforce_source(g->policy),
-		         policy_rule_count(enforce_policy(g->policy)), r->msg ? "; " : "",
-		         r->msg ? r->msg : "");
-	}
-	free(r->msg);
-	free(r);
-}
-
-static void reload_cancel(void *arg)
-{
-	struct reload *r = arg;
-
-	free(r);
-}
-
+/* SIGHUP: gateway.yaml's clients and the policy file again, all or
+ * nothing, on the worker thread like an apply. */
 static void reload(void *arg)
 {
 	struct gateway *g = arg;
-	struct reload *r = calloc(1, sizeof(*r));
-	int e = r ? 0 : -ENOMEM;
 
 	flowlog_reopen(g->flowlog);
-	if (r) {
-		r->g = g;
-		e = worker_submit(g->worker, reload_run, reload_done, reload_cancel, r);
-	}
-	if (e < 0) {
-		log_errx("SIGHUP: policy not reloaded: %s",
-		         e == -EBUSY ? "too many policy changes waiting" : strerror(-e));
-		free(r);
-	}
+	roster_reload(g->roster);
 }
 
 static int add_clients(struct wg_device *dev, const struct gw_config *cfg)
 {
 	for (size_t i = 0; i < cfg->n_clients; i++) {
-		const struct gw_client *c = &cfg->clients[i];
-		struct prefix allowed[2] = {c->addr, c->addr6};
-		struct wg_peer_params pp = {
-		        .name = c->name,
-		        .public_key = c->pub,
-		        .psk = c->has_psk ? c->psk : NULL,
-		        .allowed = allowed,
-		        .n_allowed = c->has_addr6 ? 2 : 1,
-		};
-
-		if (!wg_peer_add(dev, &pp)) {
-			log_err("client %s", c->name);
+		if (!roster_add_peer(dev, &cfg->clients[i])) {
+			log_err("client %s", cfg->clients[i].name);
 			return -errno;
 		}
 	}
@@ -210,6 +159,13 @@ static int start_device(struct gateway *g)
 	/* The device holds its own copies now: one copy of each key is enough. */
 	gw_config_wipe_keys(g->cfg);
 	return 0;
+}
+
+/* 3b. The metrics' TCP port, taken with the UDP one: a port in use stops the
+ *     start before forwarding and the table. Served from step 5 on. */
+static int start_metrics(struct gateway *g)
+{
+	return metrics_open(&g->metrics, g->cfg) < 0 ? -1 : 0;
 }
 
 /* 4. Forwarding, and the nft table with the policy in one transaction. */
@@ -268,11 +224,16 @@ static int start_table(struct gateway *g)
 	return 0;
 }
 
-/* The rule a flow's ct label names: none yet (flows are not stamped), so
- * the log's "rule" is null. Called from the flow log's thread. */
+/* The flow log's names, from the policies in force: called from its
+ * thread (enforce's are thread-safe). */
+static int client_name(void *arg, uint32_t mark, char *buf, size_t len)
+{
+	return enforce_client_name(arg, mark, buf, len);
+}
+
 static int rule_name(void *arg, uint32_t id, char *buf, size_t len)
 {
-	return -ENOENT;
+	return enforce_rule_name(arg, id, buf, len);
 }
 
 /* EGRESS_TEST_FLOWLOG_RCVBUF: for tests only, a small event socket that
@@ -299,33 +260,23 @@ static int test_rcvbuf(void)
 static int start_flowlog(struct gateway *g)
 {
 	const struct gw_config *cfg = g->cfg;
-	struct flowlog_client *clients = calloc(cfg->n_clients + 1, sizeof(*clients));
-	int e;
 
-	if (!clients) {
-		log_errx("flow log: out of memory");
-		return -1;
-	}
-	for (size_t i = 0; i < cfg->n_clients; i++) {
-		clients[i].mark = nft_client_mark(cfg->mark_tag, cfg->clients[i].id);
-		snprintf(clients[i].name, sizeof(clients[i].name), "%s", cfg->clients[i].name);
-	}
-	e = flowlog_new(&g->flowlog, g->loop,
-	                &(struct flowlog_params){
-	                        .path = cfg->flow_log,
-	                        .log_new = cfg->flow_log_new,
-	                        .tag = cfg->mark_tag,
-	                        .mask = ~cfg->mark_id_mask,
-	                        .clients = clients,
-	                        .n_clients = cfg->n_clients,
-	                        .rcvbuf = test_rcvbuf(),
-	                        .rule_name = rule_name,
-	                });
-	free(clients);
-	return e < 0 ? -1 : 0;
+	return flowlog_new(&g->flowlog, g->loop,
+	                   &(struct flowlog_params){
+	                           .path = cfg->flow_log,
+	                           .log_new = cfg->flow_log_new,
+	                           .tag = cfg->mark_tag,
+	                           .mask = ~cfg->mark_id_mask,
+	                           .rcvbuf = test_rcvbuf(),
+	                           .client_name = client_name,
+	                           .rule_name = rule_name,
+	                           .arg = g->policy,
+	                   }) < 0
+	               ? -1
+	               : 0;
 }
 
-/* 5. The loop, its signals and the control socket. */
+/* 5. The loop, its signals, the control socket and the metrics. */
 static int start_loop(struct gateway *g)
 {
 	int e;
@@ -345,6 +296,10 @@ static int start_loop(struct gateway *g)
 		log_err("worker thread");
 		return -1;
 	}
+	if (roster_new(&g->roster, g->cfg, g->config_path, g->dev, g->policy, g->worker) < 0) {
+		log_errx("out of memory");
+		return -1;
+	}
 	if (start_flowlog(g) < 0)
 		return -1;
 	if (control_open(&g->ctl, g->loop,
@@ -353,10 +308,38 @@ static int start_loop(struct gateway *g)
 	                                        .started = g->started,
 	                                        .policy = g->policy,
 	                                        .worker = g->worker,
+	                                        .roster = g->roster,
 	                                        .flowlog = g->flowlog}) < 0)
+		return -1;
+	if (metrics_attach(g->metrics, g->loop,
+	                   &(struct metrics_view){.cfg = g->cfg,
+	                                          .dev = g->dev,
+	                                          .policy = g->policy,
+	                                          .worker = g->worker}) < 0)
 		return -1;
 	log_info("listening on UDP port %u, interface %s, %zu clients", wg_device_port(g->dev),
 	         g->cfg->ifname, g->cfg->n_clients);
+	return 0;
+}
+
+/* 6. `wg show`: the interface's socket where wg(8) looks for it. */
+static int start_uapi(struct gateway *g)
+{
+	char err[256];
+	int e;
+
+	e = uapi_open(&g->uapi, g->loop,
+	              &(struct uapi_params){.dir = g->cfg->wg_socket_dir,
+	                                    .ifname = g->cfg->ifname,
+	                                    .dev = g->dev},
+	              err, sizeof(err));
+	if (e < 0) {
+		log_errx("wg show socket: %s%s", err,
+		         e == -EADDRINUSE ? " (a WireGuard interface of that name is running)"
+		                          : "");
+		return -1;
+	}
+	log_info("wg show socket %s/%s.sock", g->cfg->wg_socket_dir, g->cfg->ifname);
 	return 0;
 }
 
@@ -366,11 +349,14 @@ static void stop(struct gateway *g)
 	int e;
 
 	/* The worker first: the job it runs finishes and answers, the waiting
-	 * ones are told gatewayd stops, then the socket goes. */
+	 * ones are told gatewayd stops, then the sockets go. */
 	worker_free(g->worker);
+	metrics_close(g->metrics);
+	roster_free(g->roster);
 	/* The watchers' streams get their last part, then the listener goes. */
 	control_close(g->ctl);
 	flowlog_free(g->flowlog);
+	uapi_close(g->uapi);
 	if (g->policy) {
 		e = nft_remove(g->nft);
 		if (e)
@@ -435,6 +421,7 @@ int main(int argc, char **argv)
 		return opt;
 
 	/* 1. The whole configuration, before anything changes. */
+	g.config_path = config_path;
 	if (gw_config_load(config_path, &g.cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "gatewayd: %s\n", err);
 		return 1;
@@ -443,7 +430,8 @@ int main(int argc, char **argv)
 		rc = check_policy(g.cfg);
 		goto out;
 	}
-	if (start_tun(&g) < 0 || start_device(&g) < 0 || start_table(&g) < 0 || start_loop(&g) < 0)
+	if (start_tun(&g) < 0 || start_device(&g) < 0 || start_metrics(&g) < 0 ||
+	    start_table(&g) < 0 || start_loop(&g) < 0 || start_uapi(&g) < 0)
 		goto out;
 	if (loop_run(g.loop) < 0) {
 		log_err("event loop");

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <net/if.h>
 #include <jansson.h>
+#include <malloc.h>
 #include <nftables/libnftables.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 
 #include "gateway/nft.h"
 #include "tunnel/conf.h"
+#include "tunnel/file.h"
 #include "tunnel/prefix.h"
 
 #define NAME_MAX_LEN 31
@@ -252,8 +254,6 @@ static int run(struct nft_ctx *ctx, const char *buf, char *err, size_t errlen)
 {
 	char path[32];
 	const char *msg;
-	size_t len = strlen(buf), off = 0;
-	ssize_t w;
 	int fd = -1, ret = 0;
 
 	if (err && errlen)
@@ -261,19 +261,17 @@ static int run(struct nft_ctx *ctx, const char *buf, char *err, size_t errlen)
 	fd = memfd_create("egress-nft", MFD_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	while (off < len) {
-		w = write(fd, buf + off, len - off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0) {
-			ret = -errno;
-			goto out;
-		}
-		off += (size_t)w;
-	}
+	ret = file_write_all(fd, buf, strlen(buf));
+	if (ret)
+		goto out;
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 
-	if (nft_run_cmd_from_filename(ctx, path) == 0)
+	ret = nft_run_cmd_from_filename(ctx, path);
+	/* libnftables frees most of its parse of the text when it is done,
+	 * but malloc keeps what was freed: with 60,000 clients 0.6 GB that the
+	 * daemon would hold for nothing. */
+	malloc_trim(0);
+	if (ret == 0)
 		goto out;
 
 	msg = nft_ctx_get_error_buffer(ctx);
@@ -376,45 +374,209 @@ static int walk_counters(json_t *root, nft_counter_fn *fn, void *arg)
 	return 0;
 }
 
+/* ---- a change of clients */
+
+static int client_by_name(const void *a, const void *b)
+{
+	return strcmp((*(const struct nft_client *const *)a)->name,
+	              (*(const struct nft_client *const *)b)->name);
+}
+
+/* p's clients by name, in a malloc'd array of pointers. */
+static const struct nft_client **by_name(const struct nft_params *p)
+{
+	const struct nft_client **v = calloc(p->n_clients + 1, sizeof(*v));
+
+	if (!v)
+		return NULL;
+	for (size_t i = 0; i < p->n_clients; i++)
+		v[i] = &p->clients[i];
+	qsort(v, p->n_clients, sizeof(*v), client_by_name);
+	return v;
+}
+
+static bool same_element(const struct nft_client *a, const struct nft_client *b)
+{
+	return a->id == b->id && !prefix_cmp(&a->addr, &b->addr) && a->has_addr6 == b->has_addr6 &&
+	       (!a->has_addr6 || !prefix_cmp(&a->addr6, &b->addr6));
+}
+
+/* The elements of c, added or deleted. */
+static void put_elements(FILE *f, const struct nft_params *p, const struct nft_client *c, bool add)
+{
+	char a[PREFIX_STRLEN];
+
+	for (int v6 = 0; v6 <= (p->has_net6 && c->has_addr6); v6++) {
+		prefix_format_addr(v6 ? &c->addr6 : &c->addr, a, sizeof(a));
+		if (add)
+			fprintf(f,
+			        "add element inet %s client_mark%s { %s comment \"%s\" : 0x%08x }\n",
+			        NFT_TABLE, v6 ? "6" : "", a, c->name,
+			        nft_client_mark(p->mark_tag, c->id));
+		else
+			fprintf(f, "delete element inet %s client_mark%s { %s }\n", NFT_TABLE,
+			        v6 ? "6" : "", a);
+	}
+}
+
+/* Calls put for each client of x that y has not, or not the same (by name,
+ * both sorted). */
+static void each_changed(FILE *f, const struct nft_params *px, const struct nft_client **x,
+                         const struct nft_params *py, const struct nft_client **y, bool add)
+{
+	size_t i = 0, j = 0;
+
+	while (i < px->n_clients) {
+		int c = j < py->n_clients ? strcmp(x[i]->name, y[j]->name) : -1;
+
+		if (c > 0) {
+			j++;
+			continue;
+		}
+		if (c < 0 || !same_element(x[i], y[j]))
+			put_elements(f, px, x[i], add);
+		i++;
+		if (c == 0)
+			j++;
+	}
+}
+
+int nft_render_client_change(const struct nft_params *old, const struct nft_params *now,
+                             char **text)
+{
+	const struct nft_client **o = NULL, **n = NULL;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+	int ret = -ENOMEM;
+
+	*text = NULL;
+	if (!params_ok(old) || !params_ok(now) || old->has_net6 != now->has_net6 ||
+	    old->mark_tag != now->mark_tag)
+		return -EINVAL;
+	o = by_name(old);
+	n = by_name(now);
+	f = o && n ? open_memstream(&buf, &len) : NULL;
+	if (f) {
+		/* Every delete before any add: two clients may swap addresses. */
+		each_changed(f, old, o, now, n, false);
+		each_changed(f, now, n, old, o, true);
+		if (fclose(f) == 0) {
+			*text = buf;
+			buf = NULL;
+			ret = 0;
+		}
+	}
+	free(buf);
+	free(o);
+	free(n);
+	return ret;
+}
+
+/* cmd's listing as JSON, in *root (json_decref). A context of its own, not
+ * the owner's: a listing needs no ownership, and the owner's may be in a
+ * transaction on the worker thread. 0, -ENOMEM, or -EINVAL with err. */
+static int list_json(const char *cmd, json_t **root, char *err, size_t errlen)
+{
+	struct nft_ctx *ctx = nft_ctx_new(NFT_CTX_DEFAULT);
+	json_error_t jerr;
+	int ret = 0;
+
+	*root = NULL;
+	if (!ctx || nft_ctx_buffer_output(ctx) || nft_ctx_buffer_error(ctx)) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	nft_ctx_output_set_flags(ctx, NFT_CTX_OUTPUT_JSON);
+	if (nft_run_cmd_from_buffer(ctx, cmd)) {
+		if (err && errlen)
+			snprintf(err, errlen, "%s", nft_ctx_get_error_buffer(ctx));
+		ret = -EINVAL;
+		goto out;
+	}
+	*root = json_loads(nft_ctx_get_output_buffer(ctx), 0, &jerr);
+	if (!*root) {
+		if (err && errlen)
+			snprintf(err, errlen, "the listing is not JSON: %s", jerr.text);
+		ret = -EINVAL;
+	}
+out:
+	if (ctx)
+		nft_ctx_free(ctx);
+	return ret;
+}
+
 int nft_counters(struct nft_owner *o, nft_counter_fn *fn, void *arg, char *err, size_t errlen)
 {
-	struct nft_ctx *ctx = NULL;
-	json_t *root = NULL;
-	json_error_t jerr;
+	json_t *root;
 	int ret;
 
 	if (err && errlen)
 		err[0] = '\0';
 	if (!o || !fn)
 		return -EINVAL;
-	/* A context of its own, not the owner's: a listing needs no ownership,
-	 * and the owner's may be in a transaction on the worker thread. */
-	ctx = nft_ctx_new(NFT_CTX_DEFAULT);
-	if (!ctx || nft_ctx_buffer_output(ctx) || nft_ctx_buffer_error(ctx)) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	nft_ctx_output_set_flags(ctx, NFT_CTX_OUTPUT_JSON);
-	if (nft_run_cmd_from_buffer(ctx, "list counters table inet " NFT_TABLE)) {
-		if (err && errlen)
-			snprintf(err, errlen, "%s", nft_ctx_get_error_buffer(ctx));
-		ret = -EINVAL;
-		goto out;
-	}
-	root = json_loads(nft_ctx_get_output_buffer(ctx), 0, &jerr);
-	if (!root) {
-		if (err && errlen)
-			snprintf(err, errlen, "the counters' listing is not JSON: %s", jerr.text);
-		ret = -EINVAL;
-		goto out;
-	}
-	ret = walk_counters(root, fn, arg);
-	if (ret == -EINVAL && err && errlen)
+	ret = list_json("list counters table inet " NFT_TABLE, &root, err, errlen);
+	if (ret == 0)
+		ret = walk_counters(root, fn, arg);
+	if (ret == -EINVAL && root && err && errlen)
 		snprintf(err, errlen, "the counters' listing is not understood");
-out:
 	json_decref(root);
-	if (ctx)
-		nft_ctx_free(ctx);
+	return ret;
+}
+
+/* {"nftables": [{"metainfo": ...}, {"set": {"name": N, "elem": [{"elem":
+ * {"val": K, "counter": {"packets": P, "bytes": B}}}, ...], ...}}]}: libnftables
+ * 1.0.6 on a set with the counter flag; "elem" is absent while it is empty. */
+static int walk_elements(json_t *root, nft_element_fn *fn, void *arg)
+{
+	json_t *list = json_object_get(root, "nftables"), *item, *elems, *e;
+	size_t i, k;
+
+	if (!json_is_array(list))
+		return -EINVAL;
+	json_array_foreach(list, i, item)
+	{
+		json_t *set = json_object_get(item, "set");
+
+		if (!set)
+			continue;
+		elems = json_object_get(set, "elem");
+		json_array_foreach(elems, k, e)
+		{
+			json_int_t key, packets, bytes;
+			int ret;
+
+			if (json_unpack(e, "{s:{s:I, s:{s:I, s:I}}}", "elem", "val", &key,
+			                "counter", "packets", &packets, "bytes", &bytes) < 0)
+				return -EINVAL;
+			if (key < 0 || packets < 0 || bytes < 0)
+				continue;
+			ret = fn(arg, (uint64_t)key, (uint64_t)packets, (uint64_t)bytes);
+			if (ret)
+				return ret;
+		}
+	}
+	return 0;
+}
+
+int nft_set_counters(struct nft_owner *o, const char *set, nft_element_fn *fn, void *arg, char *err,
+                     size_t errlen)
+{
+	char cmd[128];
+	json_t *root;
+	int ret;
+
+	if (err && errlen)
+		err[0] = '\0';
+	if (!o || !fn ||
+	    snprintf(cmd, sizeof(cmd), "list set inet %s %s", NFT_TABLE, set) >= (int)sizeof(cmd))
+		return -EINVAL;
+	ret = list_json(cmd, &root, err, errlen);
+	if (ret == 0)
+		ret = walk_elements(root, fn, arg);
+	if (ret == -EINVAL && root && err && errlen)
+		snprintf(err, errlen, "the listing of set %s is not understood", set);
+	json_decref(root);
 	return ret;
 }
 

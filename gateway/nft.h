@@ -47,6 +47,13 @@ uint32_t nft_client_mark(uint32_t tag, uint32_t id);
  * *text owned by the caller (free), -EINVAL for inconsistent params (*text is
  * then NULL), -ENOMEM. */
 int nft_render(const struct nft_params *p, char **text);
+/* Pure: the commands that take the table's client maps from old's clients
+ * to now's, to run inside the table (nft_run) with the policy's change: a
+ * delete for the elements of each client gone or changed (matched by name),
+ * then an add for each new or changed one. "" when nothing changed. The
+ * other params must agree (-EINVAL). */
+int nft_render_client_change(const struct nft_params *old, const struct nft_params *now,
+                             char **text);
 
 /* The table carries nft's owner flag: it belongs to the netlink socket of an
  * nft_owner, which no other process can change or delete it through, and the
@@ -77,6 +84,12 @@ int nft_run(struct nft_owner *owner, const char *text, char *err, size_t errlen)
  * walk. */
 typedef int nft_counter_fn(void *arg, const char *name, uint64_t packets, uint64_t bytes);
 int nft_counters(struct nft_owner *owner, nft_counter_fn *fn, void *arg, char *err, size_t errlen);
+
+/* The same for the elements of set (a set of table inet egress with the
+ * counter flag, keyed by a number: a mark), each with its counter. */
+typedef int nft_element_fn(void *arg, uint64_t key, uint64_t packets, uint64_t bytes);
+int nft_set_counters(struct nft_owner *owner, const char *set, nft_element_fn *fn, void *arg,
+                     char *err, size_t errlen);
 
 /* Deletes table inet egress now; 0 also when there was none. -EPERM, -EINVAL. */
 int nft_remove(struct nft_owner *owner);

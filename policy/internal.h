@@ -24,6 +24,7 @@ struct pclient {
 struct prule {
 	char name[POLICY_NAME_MAX + 1];
 	unsigned line, col; /* of its name, for warnings */
+	uint32_t id;        /* policy.c: stamped on the flows it allows */
 	bool allow;
 	bool *from; /* one per client */
 	bool from_any;
@@ -63,6 +64,7 @@ struct policy {
 	 * there, 0 for none; SIZE_MAX for a rule inside a run. */
 	size_t *run;
 	size_t *by_mark; /* policy.c: the clients' indexes, sorted by mark */
+	size_t *by_name; /* and sorted by name */
 	struct plimit *limits;
 	size_t n_limits;
 	struct ptest *tests;

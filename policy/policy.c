@@ -92,8 +92,66 @@ const char *policy_rule_name(const struct policy *p, size_t i)
 	return i < p->n_rules ? p->rules[i].name : NULL;
 }
 
-/* p->by_mark: the clients' indexes in the order of their marks, for a
- * lookup per conntrack entry in O(log n). */
+uint32_t policy_rule_id(const struct policy *p, size_t i)
+{
+	return i < p->n_rules ? p->rules[i].id : POLICY_ID_NONE;
+}
+
+/* FNV-1a of the name, 32 bits. */
+static uint32_t name_hash(const char *name)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *name; name++)
+		h = (h ^ (uint8_t)*name) * 16777619u;
+	return h;
+}
+
+static bool id_taken(const struct policy *p, size_t n, uint32_t id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p->rules[i].id == id)
+			return true;
+	return false;
+}
+
+/* Each rule's id is a hash of its name, so it is the same in every policy
+ * that has a rule of that name, across applies and restarts alike, with no
+ * state kept anywhere: a flow stamped by one policy is still attributed to
+ * its rule under the next. Two names of one policy that hash alike (about
+ * one policy in 10,000 at 1,000 rules) are told apart by probing in file
+ * order, and only the later one's id then depends on the other. Each id is
+ * checked against the earlier ones by a scan: policies have hundreds of
+ * rules, not millions. */
+static void assign_ids(struct policy *p)
+{
+	for (size_t i = 0; i < p->n_rules; i++) {
+		uint32_t id = name_hash(p->rules[i].name);
+
+		for (;; id++) {
+			if (id == POLICY_ID_NONE || id == POLICY_ID_DEFAULT)
+				continue;
+			if (!id_taken(p, i, id))
+				break;
+		}
+		p->rules[i].id = id;
+	}
+}
+
+bool policy_rule_allows(const struct policy *p, size_t i)
+{
+	return i < p->n_rules && p->rules[i].allow;
+}
+
+bool policy_default_allows(const struct policy *p)
+{
+	return p->default_allow;
+}
+
+/* p->by_mark and p->by_name: the clients' indexes in the order of their
+ * marks and of their names, for a lookup per conntrack entry or per name in
+ * O(log n), and duplicates found as neighbours: a gateway of 60,000 clients
+ * compiles its policy without 1.8 billion comparisons. */
 static int by_mark_cmp(const void *a, const void *b, void *arg)
 {
 	const struct policy *p = arg;
@@ -103,14 +161,36 @@ static int by_mark_cmp(const void *a, const void *b, void *arg)
 	return x < y ? -1 : x > y;
 }
 
-static int index_marks(struct policy *p)
+static int by_name_cmp(const void *a, const void *b, void *arg)
 {
-	p->by_mark = calloc(p->n_clients + 1, sizeof(*p->by_mark));
-	if (!p->by_mark)
-		return -ENOMEM;
+	const struct policy *p = arg;
+
+	return strcmp(p->clients[*(const size_t *)a].name, p->clients[*(const size_t *)b].name);
+}
+
+static size_t *sorted_index(struct policy *p, int (*cmp)(const void *, const void *, void *))
+{
+	size_t *v = calloc(p->n_clients + 1, sizeof(*v));
+
+	if (!v)
+		return NULL;
 	for (size_t i = 0; i < p->n_clients; i++)
-		p->by_mark[i] = i;
-	qsort_r(p->by_mark, p->n_clients, sizeof(*p->by_mark), by_mark_cmp, p);
+		v[i] = i;
+	qsort_r(v, p->n_clients, sizeof(*v), cmp, p);
+	return v;
+}
+
+/* 0; -EINVAL when two clients share a name or a mark; -ENOMEM. */
+static int index_clients(struct policy *p)
+{
+	p->by_mark = sorted_index(p, by_mark_cmp);
+	p->by_name = sorted_index(p, by_name_cmp);
+	if (!p->by_mark || !p->by_name)
+		return -ENOMEM;
+	for (size_t i = 1; i < p->n_clients; i++)
+		if (!by_mark_cmp(&p->by_mark[i - 1], &p->by_mark[i], p) ||
+		    !by_name_cmp(&p->by_name[i - 1], &p->by_name[i], p))
+			return -EINVAL;
 	return 0;
 }
 
@@ -132,14 +212,42 @@ const char *policy_client_by_mark(const struct policy *p, uint32_t mark)
 	return NULL;
 }
 
+size_t policy_client_count(const struct policy *p)
+{
+	return p->n_clients;
+}
+
+const char *policy_client_at(const struct policy *p, size_t i, uint32_t *mark)
+{
+	const struct pclient *c = &p->clients[p->by_mark[i]];
+
+	*mark = c->mark;
+	return c->name;
+}
+
 int policy_client_index(const struct policy *p, const char *name)
 {
-	size_t i;
+	size_t lo = 0, hi = p->n_clients;
 
-	for (i = 0; i < p->n_clients; i++)
-		if (!strcmp(p->clients[i].name, name))
-			return (int)i;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(p->clients[p->by_name[mid]].name, name);
+
+		if (c == 0)
+			return (int)p->by_name[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
 	return -1;
+}
+
+bool policy_rule_names(const struct policy *p, size_t rule, const char *client)
+{
+	int ci = policy_client_index(p, client);
+
+	return ci >= 0 && rule < p->n_rules && !p->rules[rule].from_any && p->rules[rule].from[ci];
 }
 
 static int copy_prefixes(struct prefix **dst, size_t *n_dst, const struct prefix *src, size_t n)
@@ -210,7 +318,7 @@ static int compute_internet(struct policy *p)
 
 int policy_copy_env(struct policy *p, const struct policy_env *env)
 {
-	size_t i, j;
+	size_t i;
 	int ret;
 
 	if (env->n_clients && !env->clients)
@@ -224,10 +332,6 @@ int policy_copy_env(struct policy *p, const struct policy_env *env)
 
 		if (!client_name_ok(src->name))
 			return -EINVAL;
-		for (j = 0; j < i; j++)
-			if (!strcmp(p->clients[j].name, src->name) ||
-			    p->clients[j].mark == src->mark)
-				return -EINVAL;
 		strcpy(dst->name, src->name);
 		dst->mark = src->mark;
 		dst->limit = -1;
@@ -236,7 +340,9 @@ int policy_copy_env(struct policy *p, const struct policy_env *env)
 		if (ret < 0)
 			return ret;
 	}
-	ret = copy_prefixes(&p->tunnel, &p->n_tunnel, env->tunnel, env->n_tunnel);
+	ret = index_clients(p);
+	if (ret == 0)
+		ret = copy_prefixes(&p->tunnel, &p->n_tunnel, env->tunnel, env->n_tunnel);
 	if (ret == 0 && env->ifaddrs_known)
 		ret = copy_prefixes(&p->ifaddrs, &p->n_ifaddrs, env->ifaddrs, env->n_ifaddrs);
 	p->ifaddrs_known = env->ifaddrs_known;
@@ -259,6 +365,7 @@ void policy_free(struct policy *p)
 	free(p->ifaddrs);
 	free(p->run);
 	free(p->by_mark);
+	free(p->by_name);
 	for (i = 0; i < p->n_rules; i++) {
 		free(p->rules[i].from);
 		for (f = F4; f <= F6; f++) {
@@ -300,7 +407,7 @@ static int build(struct policy **out, const char *name, struct conf *c,
 	if (ret == 0)
 		ret = policy_find_runs(p);
 	if (ret == 0)
-		ret = index_marks(p);
+		assign_ids(p);
 out:
 	if (ret == -ENOMEM && err && errlen)
 		snprintf(err, errlen, "%s: out of memory", name);

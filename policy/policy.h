@@ -73,8 +73,36 @@ bool policy_ifaddrs_known(const struct policy *p);
  * end). */
 size_t policy_rule_count(const struct policy *p);
 const char *policy_rule_name(const struct policy *p, size_t i);
+/* Every flow a policy allows carries an id in its conntrack labels, so the
+ * rule that let it through is known for as long as the flow lives: bits
+ * 0..31 of the labels hold it (bit k is bit k of the id), set on the flow's
+ * first packet. An allowing rule's id is a function of its name alone (see
+ * policy.c), the same in every policy and every run; POLICY_ID_DEFAULT marks
+ * a flow the default allowed, POLICY_ID_NONE (no bit set) one stamped by no
+ * policy. policy_rule_id() is POLICY_ID_NONE past the end. */
+/* Every refusal of the policy counts in this set of the table, under the
+ * refused client's mark (a counter per element; the kernel adds one at a
+ * client's first refusal, up to the size). */
+#define POLICY_DROPS_SET  "policy_drops"
+#define POLICY_DROPS_SIZE "65536"
+
+#define POLICY_ID_NONE       0u
+#define POLICY_ID_DEFAULT    1u
+#define POLICY_ID_LABEL_BITS 32
+uint32_t policy_rule_id(const struct policy *p, size_t i);
+/* Whether rule i's from: names client, by its name or through a group (not
+ * `any`): the client cannot go while the rule stays. */
+bool policy_rule_names(const struct policy *p, size_t i, const char *client);
+/* Whether rule i allows (false past the end), and whether the default
+ * does: what a rule's counter counts, for the gateway's metrics. */
+bool policy_rule_allows(const struct policy *p, size_t i);
+bool policy_default_allows(const struct policy *p);
 /* The client whose flows carry mark, or NULL. */
 const char *policy_client_by_mark(const struct policy *p, uint32_t mark);
+/* The clients in the order of their marks: i from 0 to policy_client_count()
+ * - 1, the name returned and the mark in *mark. */
+size_t policy_client_count(const struct policy *p);
+const char *policy_client_at(const struct policy *p, size_t i, uint32_t *mark);
 
 /* A flow to decide: the first packet of a connection. */
 struct policy_flow {

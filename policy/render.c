@@ -56,6 +56,26 @@ static const char *fam_word(int f)
 	return f == F4 ? "ip" : "ip6";
 }
 
+/* What a rule does with a new flow, and a newline. An allowed one is stamped
+ * with the deciding rule's id in its conntrack labels (policy.h), one bit
+ * per set bit of the id in one immediate: `ct label set 0 | 4 | 9`. */
+static void put_verdict(FILE *o, bool allow, uint32_t id)
+{
+	const char *sep = "ct label set ";
+
+	if (!allow) {
+		fprintf(o, "goto policy_reject\n");
+		return;
+	}
+	for (unsigned k = 0; k < POLICY_ID_LABEL_BITS; k++) {
+		if (!(id >> k & 1))
+			continue;
+		fprintf(o, "%s%u", sep, k);
+		sep = " | ";
+	}
+	fprintf(o, "%saccept\n", id ? " " : "");
+}
+
 static bool is_full(const struct ranges *r, int f)
 {
 	return r->n == 1 && !u128_cmp(r->v[0].lo, u128_of(0)) &&
@@ -307,10 +327,12 @@ static int put_runs(FILE *o, const struct policy *p)
 			fprintf(o, "\t\t%s daddr vmap @%s\n", fam_word(f), name);
 		}
 		fprintf(o, "\t}\n");
-		for (size_t k = i; k < i + n; k++)
-			fprintf(o, "\tchain hit_%s {\n\t\tcounter name \"rule_%s\" %s\n\t}\n",
-			        p->rules[k].name, p->rules[k].name,
-			        p->rules[k].allow ? "accept" : "goto policy_reject");
+		for (size_t k = i; k < i + n; k++) {
+			fprintf(o, "\tchain hit_%s {\n\t\tcounter name \"rule_%s\" ",
+			        p->rules[k].name, p->rules[k].name);
+			put_verdict(o, p->rules[k].allow, p->rules[k].id);
+			fprintf(o, "\t}\n");
+		}
 		fprintf(o, "\n");
 		i += n - 1;
 	}
@@ -427,8 +449,8 @@ static void put_lines(FILE *o, const char *match, int f, const struct prule *r,
 			continue;
 		fprintf(o, "\t\t%s%s", match, match[0] ? " " : "");
 		put_part(o, r, parts[k], f >= 0);
-		fprintf(o, "counter name \"rule_%s\" %s\n", r->name,
-		        r->allow ? "accept" : "goto policy_reject");
+		fprintf(o, "counter name \"rule_%s\" ", r->name);
+		put_verdict(o, r->allow, r->id);
 	}
 }
 
@@ -610,8 +632,8 @@ static void put_base_chains(FILE *o, const struct policy *p, const char *tun)
 	        "\t\t# New flows from the tunnel: the client's rules by its ct mark, then the\n");
 	fprintf(o, "\t\t# default.\n");
 	fprintf(o, "\t\tiifname \"%s\" ct mark vmap @policy_clients\n", tun);
-	fprintf(o, "\t\tiifname \"%s\" counter name \"policy_default\" %s\n", tun,
-	        p->default_allow ? "accept" : "goto policy_reject");
+	fprintf(o, "\t\tiifname \"%s\" counter name \"policy_default\" ", tun);
+	put_verdict(o, p->default_allow, POLICY_ID_DEFAULT);
 	fprintf(o, "\t}\n\n");
 
 	fprintf(o, "\tchain policy_input {\n");
@@ -673,6 +695,7 @@ int policy_render_rules(const struct policy *p, const char *tun, char **text)
 	put_map(o, p, "policy_bw_up", "bw_up_", -1, true);
 	put_map(o, p, "policy_bw_down", "bw_down_", -1, true);
 	fprintf(o, "\tchain policy_reject {\n");
+	fprintf(o, "\t\tupdate @" POLICY_DROPS_SET " { ct mark }\n");
 	fprintf(o, "\t\tmeta l4proto tcp reject with tcp reset\n");
 	fprintf(o, "\t\treject with icmpx admin-prohibited\n");
 	fprintf(o, "\t}\n\n");
@@ -694,6 +717,12 @@ static int each_object(const struct policy *p, obj_fn *fn, void *arg)
 
 	for (i = 0; ret == 0 && i < sizeof(fixed) / sizeof(fixed[0]); i++)
 		ret = fn(arg, "counter", fixed[i], "");
+	/* What the policy refused, counted per client: an element (with its
+	 * counter) appears for a client's mark at its first refusal, so the
+	 * set costs nothing for clients that were never refused. */
+	if (ret == 0)
+		ret = fn(arg, "set", POLICY_DROPS_SET,
+		         "type mark; size " POLICY_DROPS_SIZE "; flags dynamic; counter;");
 	for (i = 0; ret == 0 && i < p->n_rules; i++) {
 		snprintf(name, sizeof(name), "rule_%s", p->rules[i].name);
 		ret = fn(arg, "counter", name, "");

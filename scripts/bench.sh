@@ -28,18 +28,42 @@
 #     each connection is a new flow, so it passes all 100 rules' sets, while
 #     bulk throughput would not (established flows are accepted first).
 #
-# Usage: scripts/bench.sh [--no-build] [--policy]     (as root)
+# Then the flows (egress only): 100,000 conntrack entries of 100 clients
+# loaded into the gateway's namespace (tests/netns/ctload.c):
+#   - the time `gatewayctl flows --client NAME` takes for one client's 1,000,
+#     against `conntrack -L` of the whole table (goal: no longer);
+#   - the 99th percentile of 500 ping round trips through the tunnel while
+#     `gatewayctl flows` lists all 100,000 over and over, against the same
+#     without a listing (goal: at most twice, plus 1 ms).
+#
+# Then many clients (egress only): gatewayd with 1,000, 10,000 and 60,000
+# clients in gateway.yaml (a /16, IPv4 and IPv6 addresses, real keys; edge1
+# one of them), each time:
+#   - its start, from exec until `gatewayctl status` answers (goal at 60,000:
+#     under 3 s), and edge1's first ping through the tunnel after that;
+#   - its resident memory then (VmRSS), and the peak (VmHWM, which holds
+#     the configuration's parse);
+#   - one client added to and removed from a device holding that many
+#     (wg_peer_add, wg_peer_remove: goal under 100 ms), an address looked up
+#     and an idle tick, from build/tests/bench_peers, the median of 101.
+# BENCH_CLIENTS="1000 10000" picks other counts (up to 65,000).
+#
+# Usage: scripts/bench.sh [--no-build] [--policy | --flows | --clients]     (as root)
 #   --policy   only the policy part
+#   --flows    only the flows part
+#   --clients  only the many-clients part
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # The comment at the top of this file is its help.
 usage() { sed -n '2,/^set -/{/^#/s/^# \{0,1\}//p}' "$0"; }
-build=1 only_policy=0
+build=1 only_policy=0 only_flows=0 only_clients=0
 for arg in "$@"; do
 	case $arg in
 	--no-build) build=0 ;;
 	--policy) only_policy=1 ;;
+	--clients) only_clients=1 ;;
+	--flows) only_flows=1 ;;
 	-h | --help) usage; exit 0 ;;
 	*) echo "bench.sh: unknown argument '$arg'" >&2; usage >&2; exit 2 ;;
 	esac
@@ -317,15 +341,145 @@ policy_bench() {
 	echo "  ($applies applies in all in this run)"
 }
 
+# many_clients_yaml N: gateway.yaml with edge1 and N - 1 generated clients
+# (the first lines of $EG_DIR/clients.yaml, four per client) in a /16.
+many_clients_yaml() {
+	gateway_yaml -6 edge1 | sed 's#^address: 100.64.0.1/24$#address: 100.64.0.1/16#'
+	head -n $((4 * ($1 - 1))) "$EG_DIR/clients.yaml"
+}
+
+# status_answers: does gatewayd's control socket answer `gatewayctl status`?
+status_answers() { ctl status >/dev/null 2>&1; }
+
+# proc_kib NAME FIELD: a field of /proc/PID/status of a process from start().
+proc_kib() { awk -v f="$2:" '$1 == f { print $2 }' "/proc/${EG_PIDS[$1]}/status"; }
+
+clients_bench() {
+	local n t0 t_start t_ping rss hwm results=() peers counts max
+	read -r -a counts <<<"${BENCH_CLIENTS:-1000 10000 60000}"
+	max=$(printf '%s\n' "${counts[@]}" | sort -n | tail -1)
+	local bench_peers=$EGRESS_BIN/tests/bench_peers
+	[[ -x $bench_peers ]] || die "$bench_peers is missing: build first (scripts/build.sh)"
+	log "clients: gatewayd with ${counts[*]} clients"
+	addr "$NS_GW" wan0 "$GW_PUBLIC6/64"
+	addr "$NS_HOST" eth0 "$HOST6/64"
+	gw ip -6 route add 2001:db8:80::/64 dev wan0
+	host ip -6 route add 2001:db8:51::/64 dev eth0
+	t0=$EPOCHREALTIME
+	"$bench_peers" clients "$max" 1 >"$EG_DIR/clients.yaml"
+	echo "$max client keys made in $(awk -v a="$t0" -v b="$EPOCHREALTIME" \
+		'BEGIN { printf "%.1f", b - a }') s"
+	for n in "${counts[@]}"; do
+		many_clients_yaml "$n" >"$EG_DIR/gateway.yaml"
+		t0=$EPOCHREALTIME
+		start gatewayd "$NS_GW" "$GATEWAYD" -c "$EG_DIR/gateway.yaml"
+		until status_answers; do
+			running gatewayd || die "gatewayd with $n clients exited: $(tail -3 "$EG_DIR/gatewayd.log")"
+			sleep 0.01
+		done
+		t_start=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.3f", b - a }')
+		rss=$(proc_kib gatewayd VmRSS)
+		hwm=$(proc_kib gatewayd VmHWM)
+		ctl status | grep -q "clients: *$n configured" || die "gatewayd does not count $n clients"
+		edged_start -6 edge1
+		t0=$EPOCHREALTIME
+		wait_for 10 "edge1's ping through the tunnel ($n clients)" e1 ping -c1 -W1 "$HOST"
+		t_ping=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.3f", b - a }')
+		stop edged-edge1
+		edge_rules_del
+		stop gatewayd
+		peers=$("$bench_peers" peers "$n") || die "bench_peers peers $n failed"
+		echo "$n clients: start $t_start s, RSS $rss KiB (peak $hwm KiB), first ping $t_ping s"
+		printf '  bench_peers: %s\n' "${peers//$'\n'/, }"
+		results+=("$(printf '%6d %9s s %10s KiB %10s KiB %8.3f ms %8.3f ms %7s ns %8.3f ms' \
+			"$n" "$t_start" "$rss" "$hwm" \
+			"$(awk '$1 == "add_one_ms" { print $2 }' <<<"$peers")" \
+			"$(awk '$1 == "remove_one_ms" { print $2 }' <<<"$peers")" \
+			"$(awk '$1 == "lookup_ns" { print $2 }' <<<"$peers")" \
+			"$(awk '$1 == "tick_ms" { print $2 }' <<<"$peers")")")
+	done
+
+	log "clients results (goals at 60,000: start < 3 s, add and remove < 100 ms)"
+	printf '%6s %11s %14s %14s %11s %11s %10s %11s\n' clients start RSS "peak RSS" \
+		"add one" "remove one" lookup "idle tick"
+	printf '%s\n' "${results[@]}"
+	printf '%s\n' "${results[@]}" | awk 'NR == 1 { n1 = $1; r1 = $4 }
+		END { if (NR > 1) printf "RSS per client from %d to %d clients: %.2f KiB\n", n1, $1, ($4 - r1) / ($1 - n1) }'
+}
+
+# seconds CMD...: how long CMD takes, its output discarded.
+seconds() {
+	local t0=$EPOCHREALTIME
+	"$@" >/dev/null 2>&1 || die "failed: $*"
+	awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.3f", b - a }'
+}
+
+# p99_rtt: the 99th percentile of 500 pings 10 ms apart from edge1 to the
+# host through the tunnel, in ms.
+p99_rtt() {
+	e1 ping -n -i 0.01 -c 500 -W 1 "$HOST" | sed -n 's/.* time=\([0-9.]*\) ms$/\1/p' |
+		sort -g | awk '{ t[NR] = $1 }
+		END {
+			if (NR < 450) exit 1 # more than 10% lost: no figure
+			printf "%.3f\n", t[int(NR * 0.99 + 0.5)]
+		}'
+}
+
+flows_bench() {
+	local i t_all t_one t_list rtt_idle rtt_listing lists ctload=$EGRESS_BIN/tests/ctload
+	log "flows: 100,000 conntrack entries of 100 clients"
+	[[ -x $ctload ]] || die "$ctload is missing (scripts/build.sh builds it)"
+	{
+		gateway_yaml edge1
+		for ((i = 3; i <= 101; i++)); do
+			echo "  - name: c$i"
+			echo "    public_key: \"$(wg genkey | wg pubkey)\""
+			echo "    address: 100.64.0.$i"
+		done
+	} >"$EG_DIR/gateway.yaml"
+	start gatewayd "$NS_GW" "$GATEWAYD" -c "$EG_DIR/gateway.yaml"
+	wait_for 10 "gatewayd's control socket" test -S "$EG_DIR/run/gatewayd.sock"
+	edged_start edge1
+	wait_for 10 "edge1's tunnel" e1 ping -c1 -W1 "$HOST"
+	gw "$ctload" 100000 0x45670000 2 100
+	echo "conntrack entries in the gateway's namespace: $(gw conntrack -C)"
+	t_all=$(median "$(seconds gw conntrack -L)" "$(seconds gw conntrack -L)" \
+		"$(seconds gw conntrack -L)")
+	t_one=$(median "$(seconds ctl flows --client c50)" "$(seconds ctl flows --client c50)" \
+		"$(seconds ctl flows --client c50)")
+	t_list=$(median "$(seconds ctl flows)" "$(seconds ctl flows)" "$(seconds ctl flows)")
+	echo "conntrack -L, whole table: $t_all s; gatewayctl flows --client c50 (1,000): $t_one s;" \
+		"gatewayctl flows, all: $t_list s (medians of 3)"
+	rtt_idle=$(p99_rtt) || die "most pings were lost"
+	# shellcheck disable=SC2016 # expanded by the inner bash, from its arguments
+	start lister "$NS_GW" bash -c 'n=0; while :; do
+		"$1" --socket "$2" flows >/dev/null && n=$((n + 1)); echo "$n" >"$3"
+	done' lister "$GATEWAYCTL" "$EG_DIR/run/gatewayd.sock" "$EG_DIR/lists"
+	rtt_listing=$(p99_rtt) || die "most pings were lost during the listings"
+	stop lister TERM || true
+	lists=$(cat "$EG_DIR/lists" 2>/dev/null || echo 0)
+	stop edged-edge1
+	stop gatewayd
+
+	log "flows results"
+	echo "one client's flows of 100,000: gatewayctl flows --client $t_one s, conntrack -L of" \
+		"all $t_all s: ratio $(ratio "$t_one" "$t_all") (goal <= 1)"
+	echo "p99 ping RTT through the tunnel: idle $rtt_idle ms, while listing all 100,000" \
+		"($lists listings): $rtt_listing ms; bar $(awk -v a="$rtt_idle" \
+		'BEGIN { printf "%.3f", 2 * a + 1 }') ms"
+}
+
 topology_line
 keys gateway edge1
 echo "$(nproc) CPUs, $(uname -r)"
-if ((!only_policy)); then
+if ((!only_policy && !only_flows && !only_clients)); then
 	throughput
 	throughput_results
 fi
-if [[ -x $GATEWAYD && -x $EDGED ]]; then
-	policy_bench
-else
-	printf '\n!!! policy SKIPPED: %s or %s is missing\n' "$GATEWAYD" "$EDGED"
+if [[ ! -x $GATEWAYD || ! -x $EDGED ]]; then
+	printf '\n!!! policy, flows and clients SKIPPED: %s or %s is missing\n' "$GATEWAYD" "$EDGED"
+	exit 0
 fi
+((only_flows || only_clients)) || policy_bench
+((only_policy || only_clients)) || flows_bench
+((only_policy || only_flows)) || clients_bench

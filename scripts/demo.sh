@@ -169,7 +169,14 @@ show_ctl policy test edge2 "$HOST" tcp/80
 show_ctl policy test edge1 "$HOST" tcp/80
 show_ctl policy stats
 
-heading "8. gatewayd's nftables table, with the policy compiled into it"
+heading "8. The clients, and their flows as conntrack has them"
+echo "connected: an authenticated packet within 180 s; drops: what the policy refused"
+show_ctl clients
+show_ctl status
+echo "each flow with the rule that lets it through"
+show_ctl flows
+
+heading "9. gatewayd's nftables table, with the policy compiled into it"
 show "$NS_GW" nft list table inet egress
 
 EG_LEAVE_RUNNING=1
@@ -179,6 +186,7 @@ cat <<EOF
   ip netns exec $NS_E2 bash    # edge2
   ip netns exec $NS_GW bash       # the gateway: conntrack -L, nft list ruleset, ip addr
   ip netns exec $NS_GW $GATEWAYCTL --socket $EG_DIR/run/gatewayd.sock policy stats
+  ip netns exec $NS_GW $GATEWAYCTL --socket $EG_DIR/run/gatewayd.sock clients
   ip netns exec $NS_HOST bash     # the internet host ($HOST), web root $EG_DIR/www
   ip netns exec $NS_INET bash     # the router between them
 

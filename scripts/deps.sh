@@ -18,6 +18,8 @@ packages=(
 	# build
 	build-essential cmake gcc clang pkg-config git
 	libmnl-dev libnetfilter-conntrack-dev libyaml-dev libnftables-dev libssl-dev libjansson-dev
+	libqrencode-dev
+	libmicrohttpd-dev
 	# fuzzing and sanitizers with clang, formatting, linting the scripts
 	clang-format shellcheck
 	# run: netlink tools to inspect what the daemons did
@@ -57,4 +59,23 @@ clang_major=$(clang -dumpversion | cut -d. -f1)
 mapfile -t todo < <(missing "libclang-rt-$clang_major-dev")
 if ((${#todo[@]})); then
 	apt_install "${todo[@]}"
+fi
+
+# promtool checks the metrics' text (tests/netns/t_metrics.sh). Debian ships
+# it in the prometheus package, whose install would also enable and start a
+# Prometheus server; only the one binary is taken out of the package, into
+# /usr/local/bin.
+if ! command -v promtool >/dev/null; then
+	if [[ $(id -u) != 0 ]]; then
+		echo "deps.sh: promtool is missing; run as root to install it" >&2
+		exit 1
+	fi
+	echo "deps.sh: installing promtool (from Debian's prometheus package) into /usr/local/bin"
+	tmp=$(mktemp -d)
+	trap 'rm -rf "$tmp"' EXIT
+	! id _apt >/dev/null 2>&1 || chown _apt "$tmp"
+	apt-get update -qq
+	(cd "$tmp" && apt-get download -qq prometheus)
+	dpkg-deb --fsys-tarfile "$tmp"/prometheus_*.deb | tar -xO ./usr/bin/promtool >"$tmp/promtool"
+	install -m 0755 "$tmp/promtool" /usr/local/bin/promtool
 fi

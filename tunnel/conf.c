@@ -14,8 +14,11 @@
 
 #include "tunnel/prefix.h"
 
-#define CONF_FILE_MAX (1 << 20) /* no configuration is anywhere near this */
-#define QUOTE_MAX     64        /* bytes of a bad value shown in a message */
+/* A gateway.yaml of 65,534 clients (a /16) with IPv6 addresses and
+ * preshared key files is about 15 MB; twice that still bounds what a wrong
+ * file (a disk image, say) can make us read. */
+#define CONF_FILE_MAX (32 << 20)
+#define QUOTE_MAX     64 /* bytes of a bad value shown in a message */
 
 struct conf {
 	yaml_document_t doc;
@@ -722,6 +725,25 @@ int conf_get_path(struct conf *c, int node, const char *key, char *buf, size_t s
 	return 0;
 }
 
+int conf_get_sock_dir(struct conf *c, int node, const char *key, const char *file, char *buf,
+                      size_t size)
+{
+	/* sizeof(sun_path): this file includes no socket header. */
+	char sock[108];
+	int ret, n;
+
+	ret = conf_get_path(c, node, key, buf, size);
+	if (ret < 0)
+		return ret;
+	n = snprintf(sock, sizeof(sock), "%s/%s", buf, file);
+	if (n < 0 || (size_t)n >= sizeof(sock))
+		return conf_bad_value(c, node, key,
+		                      "is too long for its socket %s (a socket path has at most "
+		                      "%zu bytes)",
+		                      file, sizeof(sock) - 1);
+	return 0;
+}
+
 int conf_path_join(const struct conf *c, const char *path, char *buf, size_t size)
 {
 	int n;
@@ -731,4 +753,49 @@ int conf_path_join(const struct conf *c, const char *path, char *buf, size_t siz
 	else
 		n = snprintf(buf, size, "%s/%s", c->dir, path);
 	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
+}
+
+bool conf_is_hostname(const char *s)
+{
+	bool letter = false;
+	size_t i;
+
+	for (i = 0; s[i]; i++) {
+		if ((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z'))
+			letter = true;
+		else if (!((s[i] >= '0' && s[i] <= '9') || s[i] == '-' || s[i] == '.'))
+			return false;
+	}
+	return letter && i <= 253;
+}
+
+const char *conf_split_endpoint(char *buf, char **host, bool *bracketed, uint16_t *port)
+{
+	char *p, *end;
+	unsigned long n;
+
+	*bracketed = buf[0] == '[';
+	if (*bracketed) {
+		*host = buf + 1;
+		end = strchr(*host, ']');
+		if (!end || end[1] != ':')
+			return CONF_ENDPOINT_FORM;
+		*end = '\0';
+		p = end + 2;
+	} else {
+		p = strrchr(buf, ':');
+		if (!p)
+			return CONF_ENDPOINT_FORM;
+		*p++ = '\0';
+		*host = buf;
+		if (strchr(*host, ':'))
+			return "is not HOST:PORT (an IPv6 address needs brackets: [2001:db8::1]:51820)";
+	}
+	if (!**host || !*p || strspn(p, "0123456789") != strlen(p) || strlen(p) > 5)
+		return CONF_ENDPOINT_FORM;
+	n = strtoul(p, NULL, 10);
+	if (n < 1 || n > 65535)
+		return "has no valid port (1-65535)";
+	*port = (uint16_t)n;
+	return NULL;
 }

@@ -90,6 +90,16 @@ int conf_get_u32_opt(struct conf *c, int node, const char *key, uint32_t min, ui
  * rule names, interface names): 1..max bytes of letters, digits, '_', '.' and
  * '-', so they mean nothing to nft, a shell or a '#' comment. */
 bool conf_name_ok(const char *s, size_t max);
+/* HOST:PORT as the configurations write an endpoint: "198.51.100.1:51820",
+ * "[2001:db8::1]:51820" or "host.example:51820". Splits buf in place into
+ * *host (without brackets; *bracketed for an IPv6 literal) and *port. NULL,
+ * or why not, as the end of a sentence that quotes the value. The address
+ * itself is the caller's to check (conf_is_hostname, inet_pton). */
+#define CONF_ENDPOINT_FORM "is not HOST:PORT (like 198.51.100.1:51820 or [2001:db8::1]:51820)"
+const char *conf_split_endpoint(char *buf, char **host, bool *bracketed, uint16_t *port);
+/* A host name: letters, digits, '-' and '.', a letter among them (all
+ * digits and dots is a mistyped IPv4 address), at most 253 bytes. */
+bool conf_is_hostname(const char *s);
 /* A network interface name as the kernel takes it: 1..IFNAMSIZ-1 bytes, no
  * '/', ':' or whitespace, not "." or "..". buf has IFNAMSIZ bytes. */
 int conf_get_ifname(struct conf *c, int node, const char *key, char *buf);
@@ -97,6 +107,10 @@ int conf_get_ifname(struct conf *c, int node, const char *key, char *buf);
 int conf_get_path(struct conf *c, int node, const char *key, char *buf, size_t size);
 /* path as conf_get_path() takes it, for a default: 0 or -ENAMETOOLONG. */
 int conf_path_join(const struct conf *c, const char *path, char *buf, size_t size);
+/* A directory (as conf_get_path()) for a socket file named file: the path
+ * of the socket, DIR/file, must fit a unix socket address (107 bytes). */
+int conf_get_sock_dir(struct conf *c, int node, const char *key, const char *file, char *buf,
+                      size_t size);
 
 /* The two getters of WireGuard keys live in conf_key.c, part of egress_tunnel
  * rather than egress_conf: they need tunnel/key.c, and with it libcrypto,

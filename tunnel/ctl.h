@@ -117,6 +117,14 @@ typedef int (*ctl_handler_fn)(void *arg, struct ctl_request *req, struct json_t 
 struct ctl_pending;
 struct ctl_pending *ctl_defer(struct ctl_request *req);
 void ctl_pending_reply(struct ctl_pending *p, int rc, struct json_t *data, const char *err);
+/* The same in two steps, for a reply too large to encode on the loop
+ * (100,000 flows are seconds of CPU): ctl_answer_encode() on any thread
+ * (it takes data; cmd, NULL or the request's name, is for the log line of
+ * a reply that cannot be sent), then ctl_pending_send() on the loop's
+ * thread, which takes the parts (NULL: the connection is dropped). */
+struct ctl_parts;
+struct ctl_parts *ctl_answer_encode(const char *cmd, int rc, struct json_t *data, const char *err);
+void ctl_pending_send(struct ctl_pending *p, struct ctl_parts *parts);
 
 /* A handler whose reply is a stream calls ctl_stream_start() and returns
  * CTL_DEFERRED (it must, once it called it). The connection is then the

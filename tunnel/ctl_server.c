@@ -8,20 +8,18 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <jansson.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/timerfd.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "tunnel/log.h"
 #include "tunnel/loop.h"
+#include "tunnel/sockfile.h"
 
 /* Descriptors one recvmsg() takes; a request may carry one, more are an
  * error (and closed). */
@@ -50,9 +48,7 @@ struct ctl_server {
 	struct loop *loop;
 	int fd, timer_fd;
 	bool listening; /* false while accept() lacks descriptors: the tick retries */
-	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
-	dev_t dev;
-	ino_t ino;
+	struct sockfile file;
 	bool has_group;
 	gid_t group;
 	unsigned idle_ms, max_conns;
@@ -208,6 +204,8 @@ static struct ctl_parts *encode_answer(const char *cmd, int rc, json_t *data, ch
 	struct ctl_parts *p = NULL;
 	struct ctl_reply r = {0};
 
+	if (!cmd)
+		cmd = "?";
 	r.ok = rc == 0;
 	if (rc && !err[0])
 		snprintf(err, 1024, "%s", strerror(rc < 0 ? -rc : EIO));
@@ -263,11 +261,24 @@ struct ctl_pending *ctl_defer(struct ctl_request *req)
 void ctl_pending_reply(struct ctl_pending *p, int rc, json_t *data, const char *err)
 {
 	struct ctl_conn *c = (struct ctl_conn *)p;
+
+	ctl_pending_send(p, ctl_answer_encode(c->cmd, rc, data, err));
+}
+
+struct ctl_parts *ctl_answer_encode(const char *cmd, int rc, json_t *data, const char *err)
+{
 	char buf[1024];
 
 	snprintf(buf, sizeof(buf), "%s", err ? err : "");
+	return encode_answer(cmd, rc, data, buf);
+}
+
+void ctl_pending_send(struct ctl_pending *p, struct ctl_parts *parts)
+{
+	struct ctl_conn *c = (struct ctl_conn *)p;
+
 	c->pending = false;
-	c->out = encode_answer(c->cmd, rc, data, buf);
+	c->out = parts;
 	start_reply(c, false);
 }
 
@@ -683,63 +694,6 @@ static int on_tick(void *arg, uint32_t events)
 	return 0;
 }
 
-/* The socket's directory, made 0755 when missing (only the last level:
- * /run is the system's). */
-static int make_dir(const char *path, char *err, size_t errlen)
-{
-	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
-
-	snprintf(dir, sizeof(dir), "%s", path);
-	dirname(dir);
-	if (mkdir(dir, 0755) == 0) {
-		log_info("created %s", dir);
-		return 0;
-	}
-	if (errno == EEXIST)
-		return 0;
-	snprintf(err, errlen, "cannot create %s: %s", dir, strerror(errno));
-	return -errno;
-}
-
-/* An existing path: a socket nobody answers on is ours to replace. */
-static int clear_stale(const char *path, char *err, size_t errlen)
-{
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	struct stat st;
-	int fd, ret;
-
-	if (lstat(path, &st) < 0) {
-		if (errno == ENOENT)
-			return 0;
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -errno;
-	}
-	if (!S_ISSOCK(st.st_mode)) {
-		snprintf(err, errlen, "%s exists and is not a socket; not replacing it", path);
-		return -EEXIST;
-	}
-	strcpy(sa.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		snprintf(err, errlen, "socket: %s", strerror(errno));
-		return -errno;
-	}
-	/* Non-blocking: a full backlog (EAGAIN) is someone listening too. */
-	ret = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 ? 0 : -errno;
-	close(fd);
-	if (ret == -ECONNREFUSED || ret == -EPROTOTYPE) {
-		if (unlink(path) < 0 && errno != ENOENT) {
-			snprintf(err, errlen, "cannot remove the stale socket %s: %s", path,
-			         strerror(errno));
-			return -errno;
-		}
-		log_info("replaced the stale socket %s", path);
-		return 0;
-	}
-	snprintf(err, errlen, "%s: another server answers on it", path);
-	return -EADDRINUSE;
-}
-
 static int resolve_group(struct ctl_server *s, const char *name, char *err, size_t errlen)
 {
 	struct group *g;
@@ -758,41 +712,6 @@ static int resolve_group(struct ctl_server *s, const char *name, char *err, size
 	return 0;
 }
 
-static int bind_socket(struct ctl_server *s, char *err, size_t errlen)
-{
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	struct stat st;
-
-	strcpy(sa.sun_path, s->path);
-	s->fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (s->fd < 0)
-		goto fail;
-	if (bind(s->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		goto fail;
-	if (stat(s->path, &st) < 0)
-		goto fail;
-	s->dev = st.st_dev;
-	s->ino = st.st_ino;
-	/* Mode and group before listen(): until then nobody can connect. */
-	if (chmod(s->path, 0660) < 0 || (s->has_group && chown(s->path, (uid_t)-1, s->group) < 0))
-		goto fail;
-	if (listen(s->fd, 64) < 0)
-		goto fail;
-	return 0;
-fail:
-	snprintf(err, errlen, "%s: %s", s->path, strerror(errno));
-	return -errno;
-}
-
-static void remove_socket(struct ctl_server *s)
-{
-	struct stat st;
-
-	/* Only the file we bound: a newer server may have replaced it. */
-	if (s->ino && stat(s->path, &st) == 0 && st.st_dev == s->dev && st.st_ino == s->ino)
-		unlink(s->path);
-}
-
 int ctl_server_open(struct ctl_server **out, struct loop *l, const struct ctl_server_params *p,
                     char *err, size_t errlen)
 {
@@ -800,10 +719,6 @@ int ctl_server_open(struct ctl_server **out, struct loop *l, const struct ctl_se
 	int ret;
 
 	*out = NULL;
-	if (strlen(p->path) >= sizeof(s->path)) {
-		snprintf(err, errlen, "%s: path too long for a socket", p->path);
-		return -ENAMETOOLONG;
-	}
 	s = calloc(1, sizeof(*s));
 	if (!s || !(s->rbuf = malloc(CTL_MSG_MAX))) {
 		free(s);
@@ -813,20 +728,18 @@ int ctl_server_open(struct ctl_server **out, struct loop *l, const struct ctl_se
 	s->loop = l;
 	s->fd = s->timer_fd = -1;
 	s->listening = true;
-	snprintf(s->path, sizeof(s->path), "%s", p->path);
 	s->idle_ms = p->idle_ms ? p->idle_ms : CTL_IDLE_MS;
 	s->max_conns = p->max_conns ? p->max_conns : CTL_MAX_CONNS;
 	s->handler = p->handler;
 	s->arg = p->arg;
 	ret = resolve_group(s, p->group, err, errlen);
-	if (!ret)
-		ret = make_dir(s->path, err, errlen);
-	if (!ret)
-		ret = clear_stale(s->path, err, errlen);
-	if (!ret)
-		ret = bind_socket(s, err, errlen);
 	if (ret)
 		goto fail;
+	ret = sockfile_listen(&s->file, p->path, SOCK_SEQPACKET, 0660,
+	                      s->has_group ? s->group : (gid_t)-1, err, errlen);
+	if (ret < 0)
+		goto fail;
+	s->fd = ret;
 	s->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	if (s->timer_fd < 0 || loop_add(l, s->timer_fd, EPOLLIN, on_tick, s) < 0) {
 		ret = -errno;
@@ -846,7 +759,7 @@ fail:
 		close(s->timer_fd);
 	if (s->fd >= 0)
 		close(s->fd);
-	remove_socket(s);
+	sockfile_remove(&s->file);
 	free(s->rbuf);
 	free(s);
 	return ret;
@@ -865,7 +778,7 @@ void ctl_server_close(struct ctl_server *s)
 	loop_del(s->loop, s->timer_fd);
 	close(s->fd);
 	close(s->timer_fd);
-	remove_socket(s);
+	sockfile_remove(&s->file);
 	free(s->rbuf);
 	free(s);
 }

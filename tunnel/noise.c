@@ -166,6 +166,71 @@ int noise_local_init(struct noise_local *l, const uint8_t priv[CRYPTO_KEY_LEN])
 	return 0;
 }
 
+/* The Curve25519 points of small order (and the non-canonical encodings of
+ * two of them), bit 255 aside, which X25519 ignores: 0, 1, the two points of
+ * order 8, p - 1, p and p + 1, as in libsodium's list. A clamped scalar is a
+ * multiple of the cofactor 8 and smaller than the large prime order, so its
+ * product with a point is zero exactly when the point is one of these;
+ * test_noise checks each against libcrypto's X25519. */
+static const uint8_t small_order[][CRYPTO_KEY_LEN] = {
+        {0},
+        {1},
+        {0xe0, 0xeb, 0x7a, 0x7c, 0x3b, 0x41, 0xb8, 0xae, 0x16, 0x56, 0xe3,
+         0xfa, 0xf1, 0x9f, 0xc4, 0x6a, 0xda, 0x09, 0x8d, 0xeb, 0x9c, 0x32,
+         0xb1, 0xfd, 0x86, 0x62, 0x05, 0x16, 0x5f, 0x49, 0xb8, 0x00},
+        {0x5f, 0x9c, 0x95, 0xbc, 0xa3, 0x50, 0x8c, 0x24, 0xb1, 0xd0, 0xb1,
+         0x55, 0x9c, 0x83, 0xef, 0x5b, 0x04, 0x44, 0x5c, 0xc4, 0x58, 0x1c,
+         0x8e, 0x86, 0xd8, 0x22, 0x4e, 0xdd, 0xd0, 0x9f, 0x11, 0x57},
+        {0xec, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+         0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+         0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f},
+        {0xed, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+         0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+         0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f},
+        {0xee, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+         0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+         0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f},
+};
+
+static bool is_small_order(const uint8_t pub[CRYPTO_KEY_LEN])
+{
+	uint8_t u[CRYPTO_KEY_LEN];
+
+	memcpy(u, pub, sizeof(u));
+	u[CRYPTO_KEY_LEN - 1] &= 0x7f;
+	for (size_t i = 0; i < sizeof(small_order) / sizeof(small_order[0]); i++)
+		if (!memcmp(u, small_order[i], sizeof(u)))
+			return true;
+	return false;
+}
+
+int noise_remote_init_deferred(struct noise_remote *r, const uint8_t pub[CRYPTO_KEY_LEN],
+                               const uint8_t *psk)
+{
+	memset(r, 0, sizeof(*r));
+	if (is_small_order(pub))
+		return -EINVAL;
+	memcpy(r->pub, pub, CRYPTO_KEY_LEN);
+	if (psk)
+		memcpy(r->psk, psk, CRYPTO_KEY_LEN);
+	hash_label(r->mac1_key, label_mac1, r->pub);
+	hash_label(r->cookie_key, label_cookie, r->pub);
+	return 0;
+}
+
+int noise_remote_ss(struct noise_remote *r, const struct noise_local *l)
+{
+	int ret;
+
+	if (r->has_ss)
+		return 0;
+	ret = crypto_x25519(r->ss, l->priv, r->pub);
+	if (ret)
+		return ret;
+	r->has_ss = true;
+	return 0;
+}
+
 int noise_remote_init(struct noise_remote *r, const struct noise_local *l,
                       const uint8_t pub[CRYPTO_KEY_LEN], const uint8_t *psk)
 {
@@ -175,7 +240,7 @@ int noise_remote_init(struct noise_remote *r, const struct noise_local *l,
 	memcpy(r->pub, pub, CRYPTO_KEY_LEN);
 	if (psk)
 		memcpy(r->psk, psk, CRYPTO_KEY_LEN);
-	ret = crypto_x25519(r->ss, l->priv, r->pub);
+	ret = noise_remote_ss(r, l);
 	if (ret) {
 		crypto_wipe(r, sizeof(*r));
 		return ret;
@@ -231,7 +296,10 @@ int noise_init_create_with(struct noise_msg_init *m, struct noise_handshake *hs,
 	ret = encrypt_and_hash(m->enc_static, l->pub, CRYPTO_KEY_LEN, key, t.hash);
 	if (ret)
 		goto out;
-	/* ss, precomputed by noise_remote_init() */
+	/* ss, precomputed by noise_remote_init() or noise_remote_ss() */
+	ret = -EINVAL;
+	if (!r->has_ss)
+		goto out;
 	mix_key(t.ck, key, r->ss, CRYPTO_KEY_LEN);
 	/* {t} */
 	ret = encrypt_and_hash(m->enc_timestamp, timestamp, NOISE_TIMESTAMP_LEN, key, t.hash);
@@ -279,6 +347,9 @@ int noise_init_consume(const struct noise_msg_init *m, const struct noise_local 
 		goto out;
 	}
 	/* ss */
+	ret = -EINVAL;
+	if (!r->has_ss)
+		goto out;
 	mix_key(t.ck, key, r->ss, CRYPTO_KEY_LEN);
 	/* {t} */
 	ret = decrypt_and_hash(ts, m->enc_timestamp, sizeof(m->enc_timestamp), key, t.hash);

@@ -78,10 +78,19 @@ struct noise_remote {
 	uint8_t ss[CRYPTO_KEY_LEN];         /* DH(our private key, its public key) */
 	uint8_t mac1_key[CRYPTO_KEY_LEN];   /* HASH("mac1----" || its pub): our messages to it */
 	uint8_t cookie_key[CRYPTO_KEY_LEN]; /* HASH("cookie--" || its pub): its cookie replies */
+	bool has_ss;                        /* ss is computed: no handshake goes without */
 };
 /* psk may be NULL. 0, or -EINVAL when the static-static DH is all zeros. */
 int noise_remote_init(struct noise_remote *r, const struct noise_local *l,
                       const uint8_t pub[CRYPTO_KEY_LEN], const uint8_t *psk);
+/* The same, but ss is left for noise_remote_ss(): a scalar multiplication
+ * (0.2 ms with libcrypto here) is paid at a peer's first handshake, not for
+ * each of a gateway's 60,000 clients when it starts. 0, or -EINVAL when pub
+ * is of small order, the only keys whose DH is all zeros. */
+int noise_remote_init_deferred(struct noise_remote *r, const uint8_t pub[CRYPTO_KEY_LEN],
+                               const uint8_t *psk);
+/* Computes ss unless it is there: 0, or -EINVAL (all zeros). */
+int noise_remote_ss(struct noise_remote *r, const struct noise_local *l);
 
 enum noise_hs_state {
 	NOISE_HS_ZEROED,
@@ -126,7 +135,8 @@ int noise_init_create_with(struct noise_msg_init *m, struct noise_handshake *hs,
                            uint32_t local_index, const uint8_t e_priv[CRYPTO_KEY_LEN],
                            const uint8_t timestamp[NOISE_TIMESTAMP_LEN]);
 
-/* Finds the noise_remote of a static public key; NULL when it is unknown. */
+/* Finds the noise_remote of a static public key; NULL when it is unknown.
+ * One from noise_remote_init_deferred() must have its ss by then. */
 typedef const struct noise_remote *(*noise_lookup_fn)(void *arg, const uint8_t pub[CRYPTO_KEY_LEN]);
 
 /* Responder. Decrypts the initiator's static key, finds it with lookup, and

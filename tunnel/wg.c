@@ -128,11 +128,10 @@ static bool prefix_match(const struct route *r, int family, const uint8_t *addr)
 	return !rest || ((r->addr[full] ^ addr[full]) & (0xff << (8 - rest))) == 0;
 }
 
-static int route_cmp(const void *a, const void *b)
+/* Longest prefix first, so the first match of a scan is the best; then by
+ * family and address, only for a fixed order. */
+static int route_cmp(const struct route *x, const struct route *y)
 {
-	const struct route *x = a, *y = b;
-
-	/* Longest prefix first, so the first match of a scan is the best. */
 	if (x->len != y->len)
 		return x->len > y->len ? -1 : 1;
 	if (x->family != y->family)
@@ -140,35 +139,77 @@ static int route_cmp(const void *a, const void *b)
 	return memcmp(x->addr, y->addr, 16);
 }
 
+static bool route_is_host(const struct route *r)
+{
+	return r->len == prefix_max_len(r->family);
+}
+
 struct wg_peer *wg_route_lookup(struct wg_device *d, int family, const void *addr)
 {
-	unsigned host_len = family == AF_INET ? 32 : 128;
-	size_t lo = 0, hi = d->n_routes;
+	struct route key = {.family = (uint8_t)family, .len = family == AF_INET ? 32 : 128};
+	const struct route *r;
 
-	/* Host routes (the gateway's clients) by binary search ... */
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		const struct route *r = &d->routes[mid];
-		int c;
-
-		if (r->len != host_len)
-			c = r->len > host_len ? 1 : -1;
-		else if (r->family != family)
-			c = r->family < family ? 1 : -1;
-		else
-			c = memcmp(addr, r->addr, family == AF_INET ? 4 : 16);
-		if (c == 0)
-			return r->peer;
-		if (c > 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
+	/* Host routes (the gateway's clients) by their address ... */
+	memcpy(key.addr, addr, family == AF_INET ? 4 : 16);
+	r = keymap_find(&d->host_routes, &key);
+	if (r)
+		return r->peer;
 	/* ... then the shorter prefixes (the edge's default) by a scan. */
-	for (size_t i = 0; i < d->n_routes; i++)
-		if (d->routes[i].len < host_len && prefix_match(&d->routes[i], family, addr))
-			return d->routes[i].peer;
+	for (size_t i = 0; i < d->n_nets; i++)
+		if (prefix_match(d->nets[i], family, addr))
+			return d->nets[i]->peer;
 	return NULL;
+}
+
+static bool route_taken(const struct wg_device *d, const struct route *r)
+{
+	if (route_is_host(r))
+		return keymap_find(&d->host_routes, r) != NULL;
+	for (size_t i = 0; i < d->n_nets; i++)
+		if (route_cmp(d->nets[i], r) == 0)
+			return true;
+	return false;
+}
+
+/* Into the sorted list of shorter prefixes; room was made beforehand. */
+static void net_insert(struct wg_device *d, struct route *r)
+{
+	size_t i = d->n_nets;
+
+	while (i > 0 && route_cmp(d->nets[i - 1], r) > 0) {
+		d->nets[i] = d->nets[i - 1];
+		i--;
+	}
+	d->nets[i] = r;
+	d->n_nets++;
+}
+
+static void net_remove(struct wg_device *d, const struct route *r)
+{
+	for (size_t i = 0; i < d->n_nets; i++) {
+		if (d->nets[i] == r) {
+			memmove(&d->nets[i], &d->nets[i + 1],
+			        (d->n_nets - i - 1) * sizeof(*d->nets));
+			d->n_nets--;
+			return;
+		}
+	}
+}
+
+/* arr (with *cap elements of size) with room for n, doubling; NULL when
+ * out of memory, and then arr is as it was. */
+static void *grow(void *arr, size_t *cap, size_t n, size_t size)
+{
+	size_t c = *cap ? *cap : 16;
+
+	while (c < n)
+		c *= 2;
+	if (c == *cap)
+		return arr;
+	arr = realloc(arr, c * size);
+	if (arr)
+		*cap = c;
+	return arr;
 }
 
 /* --- the device --- */
@@ -240,6 +281,8 @@ struct wg_device *wg_device_new(const struct wg_device_params *p)
 		return NULL;
 	d->udp_fd = -1;
 	d->tun_fd = p->tun_fd;
+	keymap_init(&d->by_key, offsetof(struct wg_peer, remote.pub), CRYPTO_KEY_LEN);
+	keymap_init(&d->host_routes, offsetof(struct route, family), ROUTE_KEY_LEN);
 	d->mtu = p->mtu;
 	d->time_divisor = div;
 	d->load_threshold = p->load_threshold ? p->load_threshold : WG_LOAD_THRESHOLD;
@@ -286,11 +329,14 @@ void wg_device_free(struct wg_device *d)
 		return;
 	for (size_t i = 0; i < d->n_peers; i++) {
 		session_free(d->peers[i]);
+		free(d->peers[i]->routes);
 		free(d->peers[i]);
 	}
 	free(d->peers);
-	free(d->by_key);
-	free(d->routes);
+	keymap_free(&d->by_key);
+	keymap_free(&d->host_routes);
+	free(d->nets);
+	wg_timers_free(&d->timers);
 	free(d->indexes.slots);
 	/* The batch held plaintext: TUN packets and decrypted data. */
 	if (d->batch && d->batch->bufs) {
@@ -310,11 +356,17 @@ uint16_t wg_device_port(const struct wg_device *d)
 	return d->port;
 }
 
-static int key_cmp(const void *a, const void *b)
+bool wg_peer_has_keys(const struct wg_peer *p, const uint8_t *public_key, const uint8_t *psk)
 {
-	const struct wg_peer *const *x = a, *const *y = b;
+	static const uint8_t none[CRYPTO_KEY_LEN];
+	bool pub_same = crypto_equal(p->remote.pub, public_key, CRYPTO_KEY_LEN);
 
-	return memcmp((*x)->remote.pub, (*y)->remote.pub, CRYPTO_KEY_LEN);
+	return crypto_equal(p->remote.psk, psk ? psk : none, CRYPTO_KEY_LEN) && pub_same;
+}
+
+const uint8_t *wg_device_public_key(const struct wg_device *d)
+{
+	return d->local.pub;
 }
 
 static void prefix_to_route(const struct prefix *pf, struct route *r)
@@ -329,84 +381,133 @@ static void prefix_to_route(const struct prefix *pf, struct route *r)
 	memcpy(r->addr, net.bytes, sizeof(r->addr));
 }
 
-struct wg_peer *wg_peer_add(struct wg_device *d, const struct wg_peer_params *pp)
+/* p's routes from pp, each checked against the device's and against p's
+ * own before it: 0, -EINVAL or -EEXIST. n_nets gets how many are shorter
+ * than a host route. */
+static int peer_routes(const struct wg_device *d, struct wg_peer *p,
+                       const struct wg_peer_params *pp, size_t *n_nets)
 {
-	struct wg_peer *p = NULL, **peers = NULL, **by_key = NULL;
-	struct route *routes = NULL;
-	size_t n_routes = d->n_routes;
-	int err = -ENOMEM;
-
-	for (size_t i = 0; i < d->n_peers; i++)
-		if (memcmp(d->peers[i]->remote.pub, pp->public_key, CRYPTO_KEY_LEN) == 0)
-			return errno = EEXIST, NULL;
-	if (memcmp(d->local.pub, pp->public_key, CRYPTO_KEY_LEN) == 0)
-		return errno = EINVAL, NULL; /* ourselves */
+	*n_nets = 0;
 	for (size_t i = 0; i < pp->n_allowed; i++) {
 		unsigned max = prefix_max_len(pp->allowed[i].family);
+		struct route *r = &p->routes[i];
+
 		if (!max || pp->allowed[i].len > max)
-			return errno = EINVAL, NULL;
+			return -EINVAL;
+		prefix_to_route(&pp->allowed[i], r);
+		r->peer = p;
+		if (route_taken(d, r))
+			return -EEXIST;
+		for (size_t j = 0; j < i; j++)
+			if (route_cmp(&p->routes[j], r) == 0)
+				return -EEXIST;
+		if (!route_is_host(r))
+			(*n_nets)++;
 	}
-	p = calloc(1, sizeof(*p));
-	peers = realloc(d->peers, (d->n_peers + 1) * sizeof(*peers));
-	if (peers)
-		d->peers = peers;
-	by_key = realloc(d->by_key, (d->n_peers + 1) * sizeof(*by_key));
-	if (by_key)
-		d->by_key = by_key;
-	routes = realloc(d->routes, (d->n_routes + pp->n_allowed + 1) * sizeof(*routes));
-	if (routes)
-		d->routes = routes;
-	if (!p || !peers || !by_key || !routes)
+	p->n_routes = pp->n_allowed;
+	return 0;
+}
+
+/* Room in every index for one more peer with these routes, so that adding
+ * it cannot fail half-way. */
+static int reserve_peer(struct wg_device *d, size_t n_hosts, size_t n_nets)
+{
+	struct wg_peer **peers = grow(d->peers, &d->cap_peers, d->n_peers + 1, sizeof(*peers));
+	struct route **nets;
+	int err;
+
+	if (!peers)
+		return -ENOMEM;
+	d->peers = peers;
+	nets = grow(d->nets, &d->cap_nets, d->n_nets + n_nets, sizeof(*nets));
+	if (!nets)
+		return -ENOMEM;
+	d->nets = nets;
+	err = keymap_reserve(&d->by_key, 1);
+	if (!err)
+		err = keymap_reserve(&d->host_routes, n_hosts);
+	if (!err)
+		err = wg_timers_reserve(&d->timers, d->n_peers + 1);
+	return err;
+}
+
+static void peer_set_endpoint(struct wg_device *d, struct wg_peer *p,
+                              const struct wg_peer_params *pp)
+{
+	if (!pp->endpoint || pp->endpoint_len > sizeof(p->ep))
+		return;
+	memcpy(&p->ep, pp->endpoint, pp->endpoint_len);
+	p->ep_len = pp->endpoint_len;
+	if (d->udp_family == AF_INET6 && pp->endpoint->sa_family == AF_INET) {
+		/* The socket is dual-stack: speak to IPv4 peers as mapped addresses. */
+		const struct sockaddr_in *s4 = (const void *)pp->endpoint;
+		struct sockaddr_in6 *s6 = (void *)&p->ep;
+		memset(s6, 0, sizeof(*s6));
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = s4->sin_port;
+		s6->sin6_addr.s6_addr[10] = 0xff;
+		s6->sin6_addr.s6_addr[11] = 0xff;
+		memcpy(&s6->sin6_addr.s6_addr[12], &s4->sin_addr, 4);
+		p->ep_len = sizeof(*s6);
+	}
+	p->stats.has_endpoint = true;
+	memcpy(&p->stats.endpoint, &p->ep, p->ep_len);
+}
+
+struct wg_peer *wg_peer_add(struct wg_device *d, const struct wg_peer_params *pp)
+{
+	struct wg_peer *p = NULL;
+	size_t n_nets = 0;
+	int err = -ENOMEM;
+
+	if (keymap_find(&d->by_key, pp->public_key))
+		return errno = EEXIST, NULL;
+	if (memcmp(d->local.pub, pp->public_key, CRYPTO_KEY_LEN) == 0)
+		return errno = EINVAL, NULL; /* ourselves */
+	p = calloc(1, sizeof(*p) + pp->n_allowed * sizeof(p->allowed[0]));
+	if (!p)
 		goto fail;
 	p->dev = d;
-	snprintf(p->name, sizeof(p->name), "%s", pp->name ? pp->name : "peer");
-	err = noise_remote_init(&p->remote, &d->local, pp->public_key, pp->psk);
+	p->routes = calloc(pp->n_allowed ? pp->n_allowed : 1, sizeof(*p->routes));
+	if (!p->routes)
+		goto fail;
+	err = peer_routes(d, p, pp, &n_nets);
+	if (!err)
+		err = reserve_peer(d, pp->n_allowed - n_nets, n_nets);
 	if (err)
 		goto fail;
-	for (size_t i = 0; i < pp->n_allowed; i++) {
-		struct route r;
-		prefix_to_route(&pp->allowed[i], &r);
-		r.peer = p;
-		for (size_t j = 0; j < d->n_routes; j++) {
-			if (route_cmp(&d->routes[j], &r) == 0) {
-				err = -EEXIST;
-				goto fail;
-			}
-		}
-		routes[n_routes++] = r;
-	}
-	if (pp->endpoint && pp->endpoint_len <= sizeof(p->ep)) {
-		memcpy(&p->ep, pp->endpoint, pp->endpoint_len);
-		p->ep_len = pp->endpoint_len;
-		if (d->udp_family == AF_INET6 && pp->endpoint->sa_family == AF_INET) {
-			/* The socket is dual-stack: speak to IPv4 peers as mapped addresses. */
-			const struct sockaddr_in *s4 = (const void *)pp->endpoint;
-			struct sockaddr_in6 *s6 = (void *)&p->ep;
-			memset(s6, 0, sizeof(*s6));
-			s6->sin6_family = AF_INET6;
-			s6->sin6_port = s4->sin_port;
-			s6->sin6_addr.s6_addr[10] = 0xff;
-			s6->sin6_addr.s6_addr[11] = 0xff;
-			memcpy(&s6->sin6_addr.s6_addr[12], &s4->sin_addr, 4);
-			p->ep_len = sizeof(*s6);
-		}
-		p->stats.has_endpoint = true;
-		memcpy(&p->stats.endpoint, &p->ep, p->ep_len);
-	}
-	/* The first tick arms the persistent keepalive. */
+	snprintf(p->name, sizeof(p->name), "%s", pp->name ? pp->name : "peer");
+	/* The static-static DH waits for the first handshake (wg_session.c). */
+	err = noise_remote_init_deferred(&p->remote, pp->public_key, pp->psk);
+	if (err)
+		goto fail;
+	peer_set_endpoint(d, p, pp);
 	p->persistent_keepalive = pp->persistent_keepalive;
+	for (size_t i = 0; i < pp->n_allowed; i++) {
+		p->allowed[i] = pp->allowed[i];
+		prefix_mask(&p->allowed[i]);
+	}
+	p->n_allowed = pp->n_allowed;
 
-	d->n_routes = n_routes;
-	qsort(d->routes, d->n_routes, sizeof(*d->routes), route_cmp);
-	d->peers[d->n_peers] = p;
-	d->by_key[d->n_peers] = p;
-	d->n_peers++;
-	qsort(d->by_key, d->n_peers, sizeof(*d->by_key), key_cmp);
+	/* Nothing fails from here: the key and routes are free, the room made. */
+	keymap_add(&d->by_key, p);
+	for (size_t i = 0; i < p->n_routes; i++) {
+		if (route_is_host(&p->routes[i]))
+			keymap_add(&d->host_routes, &p->routes[i]);
+		else
+			net_insert(d, &p->routes[i]);
+	}
+	d->peers[d->n_peers++] = p;
+	/* The first tick arms the persistent keepalive. */
+	if (p->persistent_keepalive)
+		wg_timers_wake(p, 0);
 	return p;
 fail:
-	/* p->remote may hold the PSK and the static-static DH already. */
-	if (p)
+	/* p->remote may hold the PSK already. */
+	if (p) {
+		free(p->routes);
 		crypto_wipe(p, sizeof(*p));
+	}
 	free(p);
 	errno = -err;
 	return NULL;
@@ -417,32 +518,31 @@ void wg_peer_connect(struct wg_peer *p, uint64_t now)
 	session_send_initiation(p, false, now);
 }
 
-/* Removes p from an array of peers, keeping the order of the rest. */
-static void peers_drop(struct wg_peer **arr, size_t n, const struct wg_peer *p)
-{
-	for (size_t i = 0; i < n; i++) {
-		if (arr[i] == p) {
-			memmove(&arr[i], &arr[i + 1], (n - i - 1) * sizeof(*arr));
-			return;
-		}
-	}
-}
-
 void wg_peer_remove(struct wg_peer *p)
 {
 	struct wg_device *d = p->dev;
-	size_t kept = 0;
 
-	/* Routes stay sorted: dropping entries from a sorted array keeps it so. */
-	for (size_t i = 0; i < d->n_routes; i++)
-		if (d->routes[i].peer != p)
-			d->routes[kept++] = d->routes[i];
-	d->n_routes = kept;
-	peers_drop(d->peers, d->n_peers, p);
-	peers_drop(d->by_key, d->n_peers, p);
-	d->n_peers--;
+	for (size_t i = 0; i < p->n_routes; i++) {
+		if (route_is_host(&p->routes[i]))
+			keymap_del(&d->host_routes, &p->routes[i]);
+		else
+			net_remove(d, &p->routes[i]);
+	}
+	keymap_del(&d->by_key, p);
+	wg_timers_drop(p);
+	/* The others keep their order: a memmove of pointers, a fraction of a
+	 * millisecond even with 60,000 peers. */
+	for (size_t i = 0; i < d->n_peers; i++) {
+		if (d->peers[i] == p) {
+			memmove(&d->peers[i], &d->peers[i + 1],
+			        (d->n_peers - i - 1) * sizeof(*d->peers));
+			d->n_peers--;
+			break;
+		}
+	}
 	/* Its sessions and handshake take their receiver indexes with them. */
 	session_free(p);
+	free(p->routes);
 	crypto_wipe(p, sizeof(*p));
 	free(p);
 }
@@ -469,7 +569,7 @@ void wg_device_stats(const struct wg_device *d, uint64_t now, struct wg_device_s
 	s->under_load = now < d->under_load_until_ns;
 }
 
-static void format_endpoint(const struct sockaddr_storage *ss, char *buf, size_t size)
+void wg_format_endpoint(const struct sockaddr_storage *ss, char *buf, size_t size)
 {
 	char addr[INET6_ADDRSTRLEN] = "?";
 
@@ -507,7 +607,7 @@ void wg_device_log_stats(const struct wg_device *d)
 
 		wg_peer_stats(d->peers[i], mono, &ps);
 		if (ps.has_endpoint)
-			format_endpoint(&ps.endpoint, ep, sizeof(ep));
+			wg_format_endpoint(&ps.endpoint, ep, sizeof(ep));
 		if (ps.last_handshake_unix)
 			snprintf(hs, sizeof(hs), "%llu s ago",
 			         (unsigned long long)(now - ps.last_handshake_unix));
@@ -518,4 +618,51 @@ void wg_device_log_stats(const struct wg_device *d)
 		         (unsigned long long)ps.tx_packets, (unsigned long long)ps.tx_bytes,
 		         (unsigned long long)ps.spoofed);
 	}
+}
+
+/* --- what wg show needs (tunnel/uapi.c) --- */
+
+const uint8_t *wg_device_private_key(const struct wg_device *d)
+{
+	return d->local.priv;
+}
+
+uint32_t wg_device_fwmark(const struct wg_device *d)
+{
+	uint32_t mark = 0;
+	socklen_t len = sizeof(mark);
+
+	/* The socket holds it; a copy in the device could only disagree. */
+	if (getsockopt(d->udp_fd, SOL_SOCKET, SO_MARK, &mark, &len) < 0)
+		return 0;
+	return mark;
+}
+
+const uint8_t *wg_peer_public_key(const struct wg_peer *p)
+{
+	return p->remote.pub;
+}
+
+const uint8_t *wg_peer_psk(const struct wg_peer *p)
+{
+	return p->remote.psk;
+}
+
+unsigned wg_peer_keepalive(const struct wg_peer *p)
+{
+	return p->persistent_keepalive;
+}
+
+const struct prefix *wg_peer_allowed(const struct wg_peer *p, size_t *n)
+{
+	*n = p->n_allowed;
+	return p->allowed;
+}
+
+bool wg_peer_endpoint_format(const struct wg_peer *p, char *buf, size_t size)
+{
+	if (!p->stats.has_endpoint)
+		return false;
+	wg_format_endpoint(&p->stats.endpoint, buf, size);
+	return true;
 }

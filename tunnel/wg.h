@@ -71,11 +71,13 @@ void wg_device_input(struct wg_device *d, const struct wg_datagram *dg, size_t n
  * they become, at time now (the loop calls this on wg_now()); for fuzzing and
  * tests. */
 void wg_device_tun_input(struct wg_device *d, uint64_t now);
-/* Runs the protocol timers of every peer at time now (the loop's tick does
- * this every 100 ms on wg_now()). */
+/* Runs the protocol timers due at time now (the loop's tick does this every
+ * 100 ms on wg_now()); it visits only the peers with a timer due. */
 void wg_device_tick(struct wg_device *d, uint64_t now);
 /* The UDP port actually bound. */
 uint16_t wg_device_port(const struct wg_device *d);
+/* The device's public key, 32 bytes. */
+const uint8_t *wg_device_public_key(const struct wg_device *d);
 
 struct wg_peer_params {
 	const char *name;                /* for logs */
@@ -89,19 +91,25 @@ struct wg_peer_params {
 };
 
 /* The peer belongs to the device. NULL with errno: EEXIST (key or a prefix
- * already taken), EINVAL (a bad key), ENOMEM. */
+ * already taken, by another peer or twice in p), EINVAL (a bad key or
+ * prefix), ENOMEM. Takes constant time whatever the number of peers. */
 struct wg_peer *wg_peer_add(struct wg_device *d, const struct wg_peer_params *p);
 /* Starts a handshake now instead of waiting for the first packet. */
 void wg_peer_connect(struct wg_peer *p, uint64_t now);
 /* Removes the peer from the device and frees it, wiping its keys: its
  * routes, sessions and receiver indexes go with it, and packets still staged
- * for it are dropped. Other peers are untouched. */
+ * for it are dropped. Other peers are untouched. Linear in the number of
+ * peers only for a move of pointers that keeps their order. */
 void wg_peer_remove(struct wg_peer *p);
 /* The device's peers in the order they were added: i from 0 until NULL. A
  * peer added or removed while iterating moves the others' positions. */
 struct wg_peer *wg_device_peer(const struct wg_device *d, size_t i);
 /* The name given to wg_peer_add(), cut to 31 bytes. */
 const char *wg_peer_name(const struct wg_peer *p);
+/* Whether the peer has this public key (32 bytes) and preshared key (32
+ * bytes, NULL: none), compared in constant time: the same client as a
+ * configuration's, for a reload that keeps unchanged peers' sessions. */
+bool wg_peer_has_keys(const struct wg_peer *p, const uint8_t *public_key, const uint8_t *psk);
 
 struct wg_peer_stats {
 	uint64_t rx_bytes, tx_bytes; /* inner packets */
@@ -109,10 +117,15 @@ struct wg_peer_stats {
 	uint64_t spoofed;             /* dropped: source not the peer's */
 	uint64_t handshakes;          /* completed */
 	uint64_t last_handshake_unix; /* seconds, 0: never */
+	uint64_t last_rx_ns;          /* wg_now() of the last authenticated packet, 0: never */
 	bool has_endpoint;
 	struct sockaddr_storage endpoint;
 	bool has_session; /* a current session usable for sending */
 };
+/* An endpoint as people write it: 192.0.2.1:51820, [2001:db8::1]:51820, an
+ * IPv4-mapped address as IPv4. WG_ENDPOINT_STRLEN bytes are enough. */
+#define WG_ENDPOINT_STRLEN (INET6_ADDRSTRLEN + 8)
+void wg_format_endpoint(const struct sockaddr_storage *ss, char *buf, size_t size);
 /* has_session is judged at time now. */
 void wg_peer_stats(const struct wg_peer *p, uint64_t now, struct wg_peer_stats *s);
 
@@ -122,12 +135,39 @@ struct wg_device_stats {
 	uint64_t cookie_replies; /* sent while under load */
 	uint64_t handshake_rx;   /* handshake messages with a valid mac1 */
 	uint64_t load_events;    /* times the device went under load */
-	bool under_load;         /* at time now */
+	/* Of invalid: data messages that authenticated but whose counter the
+	 * replay window had seen or left behind. */
+	uint64_t replayed;
+	/* Handshake messages with a valid mac1 that made no session: an
+	 * initiation from no peer of ours, one that does not decrypt, one with
+	 * a stale timestamp or too soon after the last; a response to no
+	 * handshake of ours or that does not decrypt. (Most are in invalid
+	 * too; a stale or early initiation is not.) */
+	uint64_t handshake_failures;
+	bool under_load; /* at time now */
 };
 void wg_device_stats(const struct wg_device *d, uint64_t now, struct wg_device_stats *s);
 /* Logs the device's counters and one line per peer (endpoint, last
  * handshake, packets and bytes each way, spoofed packets dropped): what the
  * daemons print on SIGUSR1. */
 void wg_device_log_stats(const struct wg_device *d);
+
+/* What `wg show` lists (tunnel/uapi.c). Keys are 32 bytes, owned by the
+ * device or peer and valid while it is. */
+const uint8_t *wg_device_private_key(const struct wg_device *d);
+/* The UDP socket's SO_MARK; 0: none. */
+uint32_t wg_device_fwmark(const struct wg_device *d);
+const uint8_t *wg_peer_public_key(const struct wg_peer *p);
+/* All zeros when the peer has none. */
+const uint8_t *wg_peer_psk(const struct wg_peer *p);
+/* Seconds; 0: off. */
+unsigned wg_peer_keepalive(const struct wg_peer *p);
+/* The prefixes given to wg_peer_add(), in its order, host bits cleared. */
+const struct prefix *wg_peer_allowed(const struct wg_peer *p, size_t *n);
+/* The endpoint as wg_device_log_stats() writes it ("192.0.2.1:51820",
+ * "[2001:db8::1]:51820", an IPv4-mapped address as IPv4) into buf of at least
+ * WG_ENDPOINT_STRLEN bytes; false, and buf untouched, when it has none. */
+#define WG_ENDPOINT_STRLEN (INET6_ADDRSTRLEN + 8)
+bool wg_peer_endpoint_format(const struct wg_peer *p, char *buf, size_t size);
 
 #endif

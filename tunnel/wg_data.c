@@ -211,6 +211,7 @@ static void handle_data(struct wg_device *d, uint8_t *buf, size_t len,
 	 * move its endpoint either. */
 	if (!replay_accept(&kp->replay, counter)) {
 		d->stats.invalid++;
+		d->stats.replayed++;
 		return;
 	}
 	session_received(p, kp, src, srclen, local, plain == 0, now);
@@ -388,8 +389,7 @@ static int on_udp(void *arg, uint32_t events)
 
 void wg_device_tick(struct wg_device *d, uint64_t now)
 {
-	for (size_t i = 0; i < d->n_peers; i++)
-		session_tick(d->peers[i], now);
+	wg_timers_run(d, now);
 }
 
 static int on_tick(void *arg)

@@ -6,8 +6,10 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include "tunnel/keymap.h"
 #include "tunnel/log.h"
 #include "tunnel/noise.h"
+#include "tunnel/prefix.h"
 #include "tunnel/replay.h"
 #include "tunnel/wg.h"
 
@@ -57,6 +59,16 @@ struct staged {
 	uint8_t data[]; /* dev->mtu bytes */
 };
 
+/* One allowed prefix of a peer, host bits cleared. The first 18 bytes are
+ * the key of the device's index of host routes. */
+struct route {
+	uint8_t family;
+	uint8_t len;
+	uint8_t addr[16];
+	struct wg_peer *peer;
+};
+#define ROUTE_KEY_LEN (offsetof(struct route, addr) + 16)
+
 struct wg_peer {
 	struct wg_device *dev;
 	char name[32];
@@ -81,8 +93,12 @@ struct wg_peer {
 	bool has_last_mac1;
 	struct log_ratelimit roam_log, cookie_log;
 
-	/* Timers: the monotonic ns at which each fires, 0 when not armed. */
+	/* Timers: the monotonic ns at which each fires, 0 when not armed. A
+	 * timer is armed with wg_timer_arm(), which keeps the device's heap
+	 * (wg_timer.c) in step; cleared by setting it to 0. */
 	uint64_t t_retransmit, t_keepalive, t_new_handshake, t_zero_keys, t_persistent;
+	size_t timer_pos;   /* in the heap, from 1; 0: not in it */
+	uint64_t timer_due; /* its key there: no later than the earliest timer */
 	unsigned hs_attempts;
 	uint64_t last_hs_sent_ns;
 	uint64_t last_handshake_ns; /* completed; 0: never */
@@ -93,6 +109,14 @@ struct wg_peer {
 	unsigned n_staged;
 
 	struct wg_peer_stats stats;
+
+	/* Its allowed prefixes, which the device's route indexes point into. */
+	struct route *routes;
+	size_t n_routes;
+	/* The same as wg_peer_add() was given them (host bits cleared), for
+	 * wg show. */
+	size_t n_allowed;
+	struct prefix allowed[];
 };
 
 struct index_map {
@@ -103,11 +127,11 @@ struct index_map {
 	size_t cap, n;
 };
 
-struct route {
-	uint8_t family;
-	uint8_t len;
-	uint8_t addr[16];
-	struct wg_peer *peer;
+/* The peers with a timer armed, earliest first (wg_timer.c). Its array has
+ * room for every peer of the device, so arming a timer never allocates. */
+struct wg_timers {
+	struct wg_peer **heap;
+	size_t n, cap;
 };
 
 struct wg_device {
@@ -117,12 +141,14 @@ struct wg_device {
 	unsigned mtu;
 	uint16_t port;
 
-	struct wg_peer **peers;
-	size_t n_peers;
-	struct wg_peer **by_key; /* sorted by public key */
-	struct route *routes;    /* sorted: host routes first by address, then the rest by length */
-	size_t n_routes;
+	struct wg_peer **peers; /* in the order they were added */
+	size_t n_peers, cap_peers;
+	struct keymap by_key;      /* peers by public key */
+	struct keymap host_routes; /* routes of full length (/32, /128) by address */
+	struct route **nets;       /* the shorter ones (an edge's default), longest first */
+	size_t n_nets, cap_nets;
 	struct index_map indexes;
+	struct wg_timers timers;
 
 	/* "Under load": set by a full receive with load_threshold handshake
 	 * messages in it, for one second after the last such receive. */
@@ -219,5 +245,18 @@ void session_received(struct wg_peer *p, struct keypair *kp, const struct sockad
 void session_sent(struct wg_peer *p, struct keypair *kp, bool keepalive, uint64_t now);
 void session_tick(struct wg_peer *p, uint64_t now);
 void session_free(struct wg_peer *p);
+
+/* wg_timer.c */
+/* Room for n peers in the heap: 0 or -ENOMEM. */
+int wg_timers_reserve(struct wg_timers *h, size_t n);
+void wg_timers_free(struct wg_timers *h);
+/* *timer = at (not 0), and p is ticked at the first tick at or after it. */
+void wg_timer_arm(struct wg_peer *p, uint64_t *timer, uint64_t at);
+/* p is ticked at the first tick at or after at, whatever its timers say. */
+void wg_timers_wake(struct wg_peer *p, uint64_t at);
+/* Takes p out of the heap (it is being removed). */
+void wg_timers_drop(struct wg_peer *p);
+/* session_tick() for each peer with a timer due at now, once each. */
+void wg_timers_run(struct wg_device *d, uint64_t now);
 
 #endif

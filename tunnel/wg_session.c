@@ -172,19 +172,12 @@ static struct wg_peer *peer_of_remote(const struct noise_remote *r)
 static const struct noise_remote *lookup_remote(void *arg, const uint8_t pub[CRYPTO_KEY_LEN])
 {
 	struct wg_device *d = arg;
-	size_t lo = 0, hi = d->n_peers;
+	struct wg_peer *p = keymap_find(&d->by_key, pub);
 
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		int c = memcmp(pub, d->by_key[mid]->remote.pub, CRYPTO_KEY_LEN);
-		if (c == 0)
-			return &d->by_key[mid]->remote;
-		if (c < 0)
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
-	return NULL;
+	/* Its static-static DH, once: what wg_peer_add() left for now. */
+	if (!p || noise_remote_ss(&p->remote, &d->local) < 0)
+		return NULL;
+	return &p->remote;
 }
 
 /* A staged packet's slot: its length and the packet, kept 8-byte aligned. */
@@ -218,7 +211,7 @@ static void handshake_complete(struct wg_peer *p, const char *role, uint64_t now
 	p->t_retransmit = 0;
 	p->hs_attempts = 0;
 	p->sent_lastminute_handshake = false;
-	p->t_zero_keys = now + 3 * p->dev->reject_after_ns;
+	wg_timer_arm(p, &p->t_zero_keys, now + 3 * p->dev->reject_after_ns);
 	p->stats.handshakes++;
 	p->stats.last_handshake_unix = (uint64_t)time(NULL);
 }
@@ -229,16 +222,16 @@ static void any_packet_received(struct wg_peer *p, uint64_t now)
 	 * session is alive: no new handshake is needed for want of replies. */
 	p->t_new_handshake = 0;
 	if (p->persistent_keepalive)
-		p->t_persistent =
-		        now + (uint64_t)p->persistent_keepalive * NSEC / p->dev->time_divisor;
+		wg_timer_arm(p, &p->t_persistent,
+		             now + (uint64_t)p->persistent_keepalive * NSEC / p->dev->time_divisor);
 }
 
 static void any_packet_sent(struct wg_peer *p, uint64_t now)
 {
 	p->t_keepalive = 0;
 	if (p->persistent_keepalive)
-		p->t_persistent =
-		        now + (uint64_t)p->persistent_keepalive * NSEC / p->dev->time_divisor;
+		wg_timer_arm(p, &p->t_persistent,
+		             now + (uint64_t)p->persistent_keepalive * NSEC / p->dev->time_divisor);
 }
 
 void session_handle_init(struct wg_device *d, const void *buf, const struct sockaddr_storage *src,
@@ -258,6 +251,7 @@ void session_handle_init(struct wg_device *d, const void *buf, const struct sock
 		return;
 	if (noise_init_consume(m, &d->local, lookup_remote, d, &hs, &remote, ts) < 0) {
 		d->stats.invalid++;
+		d->stats.handshake_failures++;
 		goto out;
 	}
 	p = peer_of_remote(remote);
@@ -266,6 +260,7 @@ void session_handle_init(struct wg_device *d, const void *buf, const struct sock
 	if (memcmp(ts, p->greatest_ts, sizeof(ts)) <= 0 ||
 	    (p->last_init_rx_ns && now - p->last_init_rx_ns < INITIATION_MIN_INTERVAL_NS)) {
 		log_debug("peer %s: initiation replayed or too soon, dropped", p->name);
+		d->stats.handshake_failures++;
 		goto out;
 	}
 	kp = calloc(1, sizeof(*kp));
@@ -299,7 +294,7 @@ void session_handle_init(struct wg_device *d, const void *buf, const struct sock
 	p->previous = NULL;
 	p->next = kp; /* the index now belongs to the keypair */
 	kp = NULL;
-	p->t_zero_keys = now + 3 * d->reject_after_ns;
+	wg_timer_arm(p, &p->t_zero_keys, now + 3 * d->reject_after_ns);
 	wg_send_to(d, &p->ep, p->ep_len, &p->ep_src, &resp, sizeof(resp));
 	any_packet_received(p, now);
 	any_packet_sent(p, now);
@@ -324,6 +319,7 @@ void session_handle_resp(struct wg_device *d, const void *buf, const struct sock
 	if (!p || p->hs.state != NOISE_HS_INIT_CREATED ||
 	    noise_resp_consume(m, &p->hs, &d->local, &p->remote) < 0) {
 		d->stats.invalid++;
+		d->stats.handshake_failures++;
 		return;
 	}
 	kp = calloc(1, sizeof(*kp));
@@ -395,7 +391,7 @@ void session_send_initiation(struct wg_peer *p, bool retry, uint64_t now)
 	if (!retry)
 		p->hs_attempts = 0;
 	handshake_clear(p);
-	if (wg_index_add(d, p, &index) < 0)
+	if (noise_remote_ss(&p->remote, &d->local) < 0 || wg_index_add(d, p, &index) < 0)
 		return;
 	if (noise_init_create(&m, &p->hs, &d->local, &p->remote, index) < 0) {
 		wg_index_del(d, index);
@@ -407,7 +403,8 @@ void session_send_initiation(struct wg_peer *p, bool retry, uint64_t now)
 	               p->last_mac1);
 	p->has_last_mac1 = true;
 	p->last_hs_sent_ns = now;
-	p->t_retransmit = now + d->rekey_timeout_ns + jitter_ns() / d->time_divisor;
+	wg_timer_arm(p, &p->t_retransmit,
+	             now + d->rekey_timeout_ns + jitter_ns() / d->time_divisor);
 	/* A retry means the last try got no answer: perhaps our sticky source
 	 * still exists but no longer leads to the peer (the route moved to
 	 * another interface, which the kernel catches with endpoint.src_if4).
@@ -479,6 +476,7 @@ void session_received(struct wg_peer *p, struct keypair *kp, const struct sockad
 	struct wg_device *d = p->dev;
 
 	set_endpoint(p, src, srclen, local, now);
+	p->stats.last_rx_ns = now;
 	if (kp == p->next) {
 		/* The initiator used the session we answered: it is confirmed. */
 		keypair_free(d, p->previous);
@@ -491,7 +489,7 @@ void session_received(struct wg_peer *p, struct keypair *kp, const struct sockad
 	}
 	any_packet_received(p, now);
 	if (!keepalive && !p->t_keepalive)
-		p->t_keepalive = now + d->keepalive_ns;
+		wg_timer_arm(p, &p->t_keepalive, now + d->keepalive_ns);
 	/* The initiator of an old session renews it before it is refused. */
 	if (kp == p->current && kp->keys.initiator && !p->sent_lastminute_handshake &&
 	    now - kp->birth_ns > d->reject_after_ns - d->keepalive_ns - d->rekey_timeout_ns) {
@@ -504,8 +502,9 @@ void session_sent(struct wg_peer *p, struct keypair *kp, bool keepalive, uint64_
 {
 	any_packet_sent(p, now);
 	if (!keepalive && !p->t_new_handshake)
-		p->t_new_handshake = now + p->dev->keepalive_ns + p->dev->rekey_timeout_ns +
-		                     jitter_ns() / p->dev->time_divisor;
+		wg_timer_arm(p, &p->t_new_handshake,
+		             now + p->dev->keepalive_ns + p->dev->rekey_timeout_ns +
+		                     jitter_ns() / p->dev->time_divisor);
 }
 
 static bool due(uint64_t *t, uint64_t now)
@@ -521,7 +520,8 @@ void session_tick(struct wg_peer *p, uint64_t now)
 	struct wg_device *d = p->dev;
 
 	if (p->persistent_keepalive && !p->t_persistent)
-		p->t_persistent = now + (uint64_t)p->persistent_keepalive * NSEC / d->time_divisor;
+		wg_timer_arm(p, &p->t_persistent,
+		             now + (uint64_t)p->persistent_keepalive * NSEC / d->time_divisor);
 
 	if (due(&p->t_retransmit, now)) {
 		if (p->hs_attempts > MAX_TIMER_HANDSHAKES) {
@@ -533,7 +533,7 @@ void session_tick(struct wg_peer *p, uint64_t now)
 			p->t_keepalive = 0;
 			handshake_clear(p);
 			if (!p->t_zero_keys)
-				p->t_zero_keys = now + 3 * d->reject_after_ns;
+				wg_timer_arm(p, &p->t_zero_keys, now + 3 * d->reject_after_ns);
 		} else {
 			p->hs_attempts++;
 			session_send_initiation(p, true, now);
@@ -563,8 +563,9 @@ void session_tick(struct wg_peer *p, uint64_t now)
 		else if (!p->t_retransmit)
 			session_send_initiation(p, false, now);
 		if (!p->t_persistent) /* a send re-arms it; make sure it stays armed */
-			p->t_persistent =
-			        now + (uint64_t)p->persistent_keepalive * NSEC / d->time_divisor;
+			wg_timer_arm(p, &p->t_persistent,
+			             now + (uint64_t)p->persistent_keepalive * NSEC /
+			                             d->time_divisor);
 	}
 }
 

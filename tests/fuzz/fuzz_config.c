@@ -76,7 +76,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (conf_load_buffer(&c, "fuzz.yaml", key_dir, buf, size, err, sizeof(err)) < 0)
 		return 0;
 	g = NULL;
-	if (gw_parse(c, &g) == 0)
+	if (gw_parse(c, 0, &g) == 0)
 		gw_config_free(g);
 	else
 		check_err(err, sizeof(err));

@@ -81,6 +81,7 @@ HOST6=2001:db8:80::80
 TUN_IF=egress0 # the daemons' TUN, one per namespace
 
 EG_NAMESPACES=()      # namespaces this run made, deleted by cleanup
+EG_FILES=()           # files outside $EG_DIR this run made, removed by cleanup
 declare -A EG_PIDS=() # background process name -> pid, stopped by cleanup
 
 log() { printf '\n== %s\n' "$*"; }
@@ -290,7 +291,7 @@ show_logs() {
 }
 
 cleanup() {
-	local rc=$? name pid ns
+	local rc=$? name pid ns f
 	set +e
 	trap - EXIT
 	if ((rc != 0)); then
@@ -320,6 +321,9 @@ cleanup() {
 	done
 	for ns in "${EG_NAMESPACES[@]}"; do
 		ip netns del "$ns"
+	done
+	for f in "${EG_FILES[@]}"; do
+		rm -f "$f"
 	done
 	if [[ $EG_DIR_IS_TEMP == 1 ]]; then
 		rm -rf "$EG_DIR"
@@ -543,6 +547,15 @@ tun_addr6() {
 	esac
 }
 
+# wg_socket_dir NAME: the wg_socket_dir: of NAME's daemon (gateway, edge1,
+# ...), where it serves `wg show`: a directory of its own in $EG_DIR, since
+# every daemon of a run has the interface $TUN_IF and the real one,
+# /var/run/wireguard, is the host's, seen from every namespace. A test that
+# runs wg(8) sets WG_SOCKET_DIR=/var/run/wireguard, names each daemon's
+# interface uniquely to the run and adds the sockets to EG_FILES.
+WG_SOCKET_DIR=${WG_SOCKET_DIR:-}
+wg_socket_dir() { echo "${WG_SOCKET_DIR:-wg-$1}"; }
+
 # gateway_yaml [-6] CLIENT...: print a gateway.yaml for $EG_DIR (key file
 # gateway.key) with these clients; -6 adds the IPv6 tunnel addresses.
 gateway_yaml() {
@@ -562,6 +575,7 @@ gateway_yaml() {
 		uplink: wan0
 		mtu: 1420
 		control_socket: run/gatewayd.sock
+		wg_socket_dir: $(wg_socket_dir gateway)
 		clients:
 	EOF
 	for c in "$@"; do
@@ -598,6 +612,7 @@ edge_yaml() {
 	cat <<-EOF
 		persistent_keepalive: 25
 		route_all: true
+		wg_socket_dir: $(wg_socket_dir "$c")
 	EOF
 }
 

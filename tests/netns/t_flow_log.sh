@@ -99,6 +99,8 @@ python3 - "$LOG" "$GW_PUBLIC" "$HOST" "$sent" "$received" "$t0" "$t1" <<-'EOF' |
 	assert data["client"] == "edge1" and data["src"] == "100.64.0.2" and data["dst"] == host, data
 	assert data["nat_src"] == gw and data["proto"] == "tcp" and data["family"] == "ipv4", data
 	assert data["nat_sport"] > 0 and data["sport"] > 0, data
+	# the rule that let it through, stamped on its entry (the built-in's)
+	assert data["rule"] == "internet", data
 	# the end says how: the control connection closes with FINs; the data
 	# one is reset when the receiver closes with the last bytes unread
 	assert (data["reason"], data["state"]) in {("closed", "TIME_WAIT"), ("reset", "CLOSE")}, data

@@ -20,9 +20,9 @@ e1 ip -6 addr show dev "$TUN_IF"
 log "edge1's IPv6 rules and routes"
 e1 ip -6 rule
 e1 ip -6 route show table 51820
-e1 ip -6 rule | grep -q 'from all lookup main suppress_prefixlength 0' || die "no IPv6 suppress_prefixlength rule"
-e1 ip -6 rule | grep -q 'not from all fwmark 0xca6c lookup 51820' || die "no IPv6 fwmark rule"
-e1 ip -6 route get "$HOST6" | grep -q "dev $TUN_IF table 51820" || die "$HOST6 is not routed via $TUN_IF"
+e1 ip -6 rule | grep 'from all lookup main suppress_prefixlength 0' >/dev/null || die "no IPv6 suppress_prefixlength rule"
+e1 ip -6 rule | grep 'not from all fwmark 0xca6c lookup 51820' >/dev/null || die "no IPv6 fwmark rule"
+e1 ip -6 route get "$HOST6" | grep "dev $TUN_IF table 51820" >/dev/null || die "$HOST6 is not routed via $TUN_IF"
 
 log "ping6 through the tunnel"
 wait_for 10 "the handshake (ping6 $HOST6)" e1 ping -6 -c1 -W1 "$HOST6"

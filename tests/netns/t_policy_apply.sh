@@ -200,12 +200,12 @@ cp "$EG_DIR/a.yaml" "$POLICY"
 lines=$(wc -l <"$EG_DIR/gatewayd.log")
 stop_signal() { kill "-$1" "${EG_PIDS[gatewayd]}"; }
 stop_signal HUP
-wait_for 10 "the reload" grep -q "SIGHUP: policy $POLICY in force" "$EG_DIR/gatewayd.log"
+wait_for 10 "the reload" grep -q "SIGHUP: clients: .*, policy $POLICY in force" "$EG_DIR/gatewayd.log"
 refused_fast "$NS_E2" "http://$HOST/index.html"
 cp "$EG_DIR/bad.yaml" "$POLICY"
 TABLE=$(table)
 stop_signal HUP
-wait_for 10 "the refused reload" grep -q "SIGHUP: policy not reloaded" "$EG_DIR/gatewayd.log"
+wait_for 10 "the refused reload" grep -q "SIGHUP: nothing changed, the clients and the policy in force stay: $POLICY:" "$EG_DIR/gatewayd.log"
 tail -n +"$lines" "$EG_DIR/gatewayd.log" | grep SIGHUP
 running gatewayd || die "gatewayd stopped on SIGHUP"
 [[ $(table) == "$TABLE" ]] || die "a refused reload changed the table"

@@ -109,6 +109,7 @@ static void test_gateway_full(void)
 	                           "load_threshold: 4\n"
 	                           "mark_tag: 0x12340000\n"
 	                           "mark_id_mask: 0x000000ff\n"
+	                           "wg_socket_dir: run/wg\n"
 	                           "clients:\n"
 	                           "  - name: alice\n"
 	                           "    public_key: \"" K1 "\"\n"
@@ -148,6 +149,8 @@ static void test_gateway_full(void)
 	/* absent: beside the config file */
 	snprintf(path, sizeof(path), "%s/policy.yaml", dir);
 	CHECK_STR(g->policy_file, path);
+	snprintf(path, sizeof(path), "%s/run/wg", dir);
+	CHECK_STR(g->wg_socket_dir, path);
 	CHECK_INT(g->n_clients, 2);
 	if (g->n_clients == 2) {
 		CHECK_STR(g->clients[0].name, "alice");
@@ -167,6 +170,14 @@ static void test_gateway_full(void)
 	gw_config_free(g);
 	CHECK_INT(chdir(dir), 0);
 }
+
+/* A directory of 91 bytes: with "/egress0.sock" it fits a socket path (107
+ * bytes), with "/abcdefghijklmn.sock" not; and how a message quotes it. */
+#define LONG_DIR \
+	"/dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd"
+#define LONG_DIR_QUOTED "\"/ddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd...\""
+#define LONG_DIR_ERR \
+	"is too long for its socket abcdefghijklmn.sock (a socket path has at most 107 bytes)"
 
 static void test_gateway_defaults(void)
 {
@@ -197,9 +208,22 @@ static void test_gateway_defaults(void)
 		CHECK(!g->has_addr6);
 		CHECK_INT(g->n_clients, 0);
 		CHECK_STR(g->policy_file, "policy.yaml");
+		CHECK_STR(g->wg_socket_dir, "/var/run/wireguard");
+		CHECK_INT(g->metrics_listen_len, 0);
 		gw_config_free(g);
 	}
 	gw_config_free(NULL);
+	{
+		static const char yaml[] = "private_key_file: gateway.key\naddress: 100.64.0.1/24\n"
+		                           "wg_socket_dir: " LONG_DIR "\n";
+
+		g = NULL;
+		CHECK_INT(gw_config_parse("gateway.yaml", yaml, strlen(yaml), &g, err, sizeof(err)),
+		          0);
+		if (g)
+			CHECK_STR(g->wg_socket_dir, LONG_DIR);
+		gw_config_free(g);
+	}
 	/* relative to the config file's directory, like the key files */
 	{
 		static const char yaml[] = "private_key_file: gateway.key\naddress: 100.64.0.1/24\n"
@@ -213,6 +237,55 @@ static void test_gateway_defaults(void)
 		snprintf(path, sizeof(path), "%s/rules/egress.yaml", dir);
 		if (g)
 			CHECK_STR(g->policy_file, path);
+		gw_config_free(g);
+	}
+}
+
+/* metrics_listen: IPv4, IPv6 in brackets, and absent (or empty): none. */
+static void test_gateway_metrics_listen(void)
+{
+	static const struct {
+		const char *value;
+		int family;
+		const char *addr;
+		unsigned port;
+	} good[] = {
+	        {"127.0.0.1:9586", AF_INET, "127.0.0.1", 9586},
+	        {"0.0.0.0:1", AF_INET, "0.0.0.0", 1},
+	        {"\"[::1]:9586\"", AF_INET6, "::1", 9586},
+	        {"\"[2001:db8::1]:65535\"", AF_INET6, "2001:db8::1", 65535},
+	        {"", 0, NULL, 0},
+	};
+	struct gw_config *g;
+	char yaml[256], err[256], a[INET6_ADDRSTRLEN];
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		snprintf(yaml, sizeof(yaml),
+		         "private_key_file: gateway.key\naddress: 100.64.0.1/24\n"
+		         "metrics_listen: %s\n",
+		         good[i].value);
+		g = NULL;
+		CHECK_INT(gw_config_parse("gateway.yaml", yaml, strlen(yaml), &g, err, sizeof(err)),
+		          0);
+		if (!g)
+			continue;
+		if (!good[i].family) {
+			CHECK_INT(g->metrics_listen_len, 0);
+		} else if (good[i].family == AF_INET) {
+			const struct sockaddr_in *s4 = (const void *)&g->metrics_listen;
+
+			CHECK_INT(g->metrics_listen_len, sizeof(*s4));
+			CHECK_INT(s4->sin_family, AF_INET);
+			CHECK_STR(inet_ntop(AF_INET, &s4->sin_addr, a, sizeof(a)), good[i].addr);
+			CHECK_INT(ntohs(s4->sin_port), good[i].port);
+		} else {
+			const struct sockaddr_in6 *s6 = (const void *)&g->metrics_listen;
+
+			CHECK_INT(g->metrics_listen_len, sizeof(*s6));
+			CHECK_INT(s6->sin6_family, AF_INET6);
+			CHECK_STR(inet_ntop(AF_INET6, &s6->sin6_addr, a, sizeof(a)), good[i].addr);
+			CHECK_INT(ntohs(s6->sin6_port), good[i].port);
+		}
 		gw_config_free(g);
 	}
 }
@@ -231,7 +304,8 @@ static void test_edge_full(void)
 	                           "persistent_keepalive: 25\n"
 	                           "route_all: false\n"
 	                           "fwmark: 0x1234\n"
-	                           "table: 100\n";
+	                           "table: 100\n"
+	                           "wg_socket_dir: /run/egress/wg\n";
 	const struct sockaddr_in *sin;
 	uint8_t gw_pub[KEY_LEN], psk[KEY_LEN], priv[KEY_LEN];
 	struct edge_config *e = NULL;
@@ -264,6 +338,7 @@ static void test_edge_full(void)
 	CHECK(!e->route_all);
 	CHECK_INT(e->fwmark, 0x1234);
 	CHECK_INT(e->table, 100);
+	CHECK_STR(e->wg_socket_dir, "/run/egress/wg");
 	edge_config_free(e);
 }
 
@@ -290,6 +365,7 @@ static void test_edge_defaults(void)
 	CHECK(e->route_all);
 	CHECK_INT(e->fwmark, 51820);
 	CHECK_INT(e->table, 51820);
+	CHECK_STR(e->wg_socket_dir, "/var/run/wireguard");
 	sin6 = (const struct sockaddr_in6 *)&e->endpoint;
 	CHECK_INT(sin6->sin6_family, AF_INET6);
 	CHECK_INT(e->endpoint_len, sizeof(struct sockaddr_in6));
@@ -495,6 +571,20 @@ static const struct bad bad_gateway[] = {
         {GW_HEAD "clients:\n" ALICE "  - name: bob\n    public_key: " K2
                  "\n    address: 100.64.0.2\n",
          "gateway.yaml:9:14: address: \"100.64.0.2\" is already used at line 6"},
+        /* The duplicate checks name the earliest client repeated, and of its
+         * fields the first: the second carol repeats carol's name and
+         * alice's key. */
+        {GW_HEAD "clients:\n" ALICE "  - name: carol\n    public_key: " K2
+                 "\n    address: 100.64.0.3\n  - name: carol\n    public_key: " K1
+                 "\n    address: 100.64.0.4\n",
+         "gateway.yaml:11:17: public_key: \"" K1 "\" is already used at line 5"},
+        {GW_HEAD "clients:\n" ALICE "  - name: alice\n    public_key: " K1
+                 "\n    address: 100.64.0.2\n",
+         "gateway.yaml:7:11: name: \"alice\" is already used at line 4"},
+        {GW_HEAD "address6: fd00:64::1/64\nclients:\n" ALICE
+                 "    address6: fd00:64::2\n  - name: bob\n    public_key: " K2
+                 "\n    address: 100.64.0.3\n    address6: fd00:64:0::2\n",
+         "gateway.yaml:12:15: address6: \"fd00:64:0::2\" is already used at line 8"},
         {GW_HEAD "clients:\n" ALICE "    address6: fd00:64::2\n",
          "gateway.yaml:7:15: address6: \"fd00:64::2\" needs address6 on the gateway"},
         {GW_HEAD "address6: fd00:64::1/64\nclients:\n" ALICE "    address6: fd00:65::2\n",
@@ -514,18 +604,49 @@ static const struct bad bad_gateway[] = {
         {"---\n" GW_HEAD "---\n" GW_HEAD, "gateway.yaml:5:1: only one YAML document is allowed"},
         {"? [a]\n: b\n", "gateway.yaml:1:3: expected a scalar key, found a sequence"},
         {GW_HEAD "\xff: 1\n", "gateway.yaml:3:1: invalid leading UTF-8 octet"},
+        {"interface: abcdefghijklmn\n" GW_HEAD "wg_socket_dir: " LONG_DIR "\n",
+         "gateway.yaml:4:16: wg_socket_dir: " LONG_DIR_QUOTED " " LONG_DIR_ERR},
+        {GW_HEAD "wg_socket_dir: \"\"\n", "gateway.yaml:3:16: wg_socket_dir: \"\" is not a path"},
+        {GW_HEAD "metrics_listen: 9586\n",
+         "gateway.yaml:3:17: metrics_listen: \"9586\" is not ADDRESS:PORT (like 127.0.0.1:9586 "
+         "or [::1]:9586)"},
+        {GW_HEAD "metrics_listen: \"::1:9586\"\n",
+         "gateway.yaml:3:17: metrics_listen: \"::1:9586\" is not ADDRESS:PORT (like "
+         "127.0.0.1:9586 or [::1]:9586)"},
+        {GW_HEAD "metrics_listen: \"127.0.0.1:\"\n",
+         "gateway.yaml:3:17: metrics_listen: \"127.0.0.1:\" is not ADDRESS:PORT (like "
+         "127.0.0.1:9586 or [::1]:9586)"},
+        {GW_HEAD "metrics_listen: 127.0.0.1:95860\n",
+         "gateway.yaml:3:17: metrics_listen: \"127.0.0.1:95860\" has no valid port (1-65535)"},
+        {GW_HEAD "metrics_listen: 127.0.0.1:123456\n",
+         "gateway.yaml:3:17: metrics_listen: \"127.0.0.1:123456\" is not ADDRESS:PORT (like "
+         "127.0.0.1:9586 or [::1]:9586)"},
+        {GW_HEAD "metrics_listen: 127.0.0.1:0\n",
+         "gateway.yaml:3:17: metrics_listen: \"127.0.0.1:0\" has no valid port (1-65535)"},
+        {GW_HEAD "metrics_listen: localhost:9586\n",
+         "gateway.yaml:3:17: metrics_listen: \"localhost:9586\" is not an IPv4 address"},
+        {GW_HEAD "metrics_listen: \"[127.0.0.1]:9586\"\n",
+         "gateway.yaml:3:17: metrics_listen: \"[127.0.0.1]:9586\" is not an IPv6 address in "
+         "brackets"},
+        {GW_HEAD "metrics_listen: \"[::1]9586\"\n",
+         "gateway.yaml:3:17: metrics_listen: \"[::1]9586\" is not ADDRESS:PORT (like "
+         "127.0.0.1:9586 or [::1]:9586)"},
+        {GW_HEAD "metrics_listen: [a]\n",
+         "gateway.yaml:3:17: metrics_listen: expected a scalar, found a sequence"},
 };
 
 #define EDGE_HEAD "private_key_file: edge.key\naddress: 100.64.0.2/32\n"
 #define EDGE_GW   "gateway:\n  endpoint: 198.51.100.1:51820\n  public_key: @GWPUB@\n"
 
 static const struct bad bad_edge[] = {
+        {"interface: abcdefghijklmn\n" EDGE_HEAD EDGE_GW "wg_socket_dir: " LONG_DIR "\n",
+         "edge.yaml:7:16: wg_socket_dir: " LONG_DIR_QUOTED " " LONG_DIR_ERR},
         {EDGE_HEAD "gateway:\n  endpoint: 198.51.100.1\n  public_key: @GWPUB@\n",
          "edge.yaml:4:13: endpoint: \"198.51.100.1\" is not HOST:PORT (like 198.51.100.1:51820 or "
          "[2001:db8::1]:51820)"},
         {EDGE_HEAD "gateway:\n  endpoint: 2001:db8::1:51820\n",
-         "edge.yaml:4:13: endpoint: \"2001:db8::1:51820\" is not HOST:PORT (like "
-         "198.51.100.1:51820 or [2001:db8::1]:51820)"},
+         "edge.yaml:4:13: endpoint: \"2001:db8::1:51820\" is not HOST:PORT (an IPv6 "
+         "address needs brackets: [2001:db8::1]:51820)"},
         {EDGE_HEAD "gateway:\n  endpoint: 198.51.100.1:0\n",
          "edge.yaml:4:13: endpoint: \"198.51.100.1:0\" has no valid port (1-65535)"},
         {EDGE_HEAD "gateway:\n  endpoint: 198.51.100.1:http\n",
@@ -804,6 +925,7 @@ int main(int argc, char **argv)
 	}
 	test_gateway_full();
 	test_gateway_defaults();
+	test_gateway_metrics_listen();
 	test_edge_full();
 	test_edge_defaults();
 	test_load_errors();

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "loop_thread.h"
 #include "tunnel/ctl.h"
 #include "tunnel/log.h"
 #include "tunnel/loop.h"
@@ -211,36 +212,18 @@ static int handler(void *arg, struct ctl_request *req, json_t **data, char *err,
 }
 
 struct server {
-	struct loop *loop;
+	struct loop_thread lt;
 	struct ctl_server *srv;
-	int stop[2];
-	pthread_t thread;
 };
-
-static int on_stop(void *arg, uint32_t events)
-{
-	return -1;
-}
-
-static void *run(void *arg)
-{
-	struct server *s = arg;
-
-	loop_run(s->loop);
-	return NULL;
-}
 
 static int server_start(struct server *s, const char *path, const char *group)
 {
 	char err[256];
 	int ret;
 
-	s->loop = loop_new();
-	if (pipe(s->stop) < 0 || loop_add(s->loop, s->stop[0], EPOLLIN, on_stop, NULL) < 0)
+	if (loop_thread_new(&s->lt) < 0 || worker_new(&slow_worker, s->lt.loop) < 0)
 		return -1;
-	if (worker_new(&slow_worker, s->loop) < 0)
-		return -1;
-	ret = ctl_server_open(&s->srv, s->loop,
+	ret = ctl_server_open(&s->srv, s->lt.loop,
 	                      &(struct ctl_server_params){.path = path,
 	                                                  .group = group,
 	                                                  .idle_ms = IDLE_MS,
@@ -251,18 +234,15 @@ static int server_start(struct server *s, const char *path, const char *group)
 		fprintf(stderr, "server: %s\n", err);
 		return ret;
 	}
-	return pthread_create(&s->thread, NULL, run, s) ? -1 : 0;
+	return loop_thread_start(&s->lt);
 }
 
 static void server_stop(struct server *s)
 {
-	CHECK(write(s->stop[1], "x", 1) == 1);
-	pthread_join(s->thread, NULL);
+	loop_thread_stop(&s->lt);
 	worker_free(slow_worker);
 	ctl_server_close(s->srv);
-	loop_free(s->loop);
-	close(s->stop[0]);
-	close(s->stop[1]);
+	loop_thread_free(&s->lt);
 }
 
 /* ---- raw clients */

@@ -285,9 +285,42 @@ static void test_truncated(void)
 	((struct nlmsghdr *)buf)->nlmsg_len = (uint32_t)len + 4;
 	CHECK_INT(ct_events_parse(buf, len, TAG, MASK, collect, &(struct seen){.fail_at = -1}),
 	          -EBADMSG);
+	/* a length of 2^31 or more (libmnl's check takes it as negative) */
+	((struct nlmsghdr *)buf)->nlmsg_len = 0xfffffff0u;
+	CHECK_INT(ct_events_parse(buf, len, TAG, MASK, collect, &(struct seen){.fail_at = -1}),
+	          -EBADMSG);
 	/* a message too short for its nfgenmsg */
 	((struct nlmsghdr *)buf)->nlmsg_len = sizeof(struct nlmsghdr) + 2;
 	CHECK_INT(ct_events_parse(buf, sizeof(struct nlmsghdr) + 4, TAG, MASK, collect,
+	                          &(struct seen){.fail_at = -1}),
+	          -EBADMSG);
+}
+
+/* Attributes of the wrong size, at the top and nested: refused, where
+ * libnetfilter_conntrack's parser would exit the process. */
+static void test_bad_sizes(void)
+{
+	char buf[4096];
+	struct nlmsghdr *nlh = (struct nlmsghdr *)buf;
+	struct nlattr *nest;
+
+	build(buf, IPCTNL_MSG_CT_NEW, NLM_F_CREATE, &tcp4);
+	mnl_attr_put_u16(nlh, CTA_MARK, 1); /* a u32 */
+	CHECK_INT(ct_events_parse(buf, nlh->nlmsg_len, TAG, MASK, collect,
+	                          &(struct seen){.fail_at = -1}),
+	          -EBADMSG);
+	build(buf, IPCTNL_MSG_CT_NEW, NLM_F_CREATE, &tcp4);
+	nest = mnl_attr_nest_start(nlh, CTA_TUPLE_MASTER);
+	mnl_attr_put_u8(nlh, CTA_TUPLE_ZONE, 1); /* a u16 */
+	mnl_attr_nest_end(nlh, nest);
+	CHECK_INT(ct_events_parse(buf, nlh->nlmsg_len, TAG, MASK, collect,
+	                          &(struct seen){.fail_at = -1}),
+	          -EBADMSG);
+	build(buf, IPCTNL_MSG_CT_NEW, NLM_F_CREATE, &tcp4);
+	nest = mnl_attr_nest_start(nlh, CTA_COUNTERS_ORIG);
+	mnl_attr_put_u32(nlh, CTA_COUNTERS_BYTES, 1); /* a u64 */
+	mnl_attr_nest_end(nlh, nest);
+	CHECK_INT(ct_events_parse(buf, nlh->nlmsg_len, TAG, MASK, collect,
 	                          &(struct seen){.fail_at = -1}),
 	          -EBADMSG);
 }
@@ -372,6 +405,7 @@ int main(void)
 	test_decode();
 	test_skipped();
 	test_truncated();
+	test_bad_sizes();
 	test_reasons();
 	test_json();
 	return check_done("test_flowlog");

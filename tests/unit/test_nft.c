@@ -271,6 +271,43 @@ static void test_deterministic(void)
 	free(t2);
 }
 
+/* A change of clients: every delete (gone, or changed) before every add
+ * (new, or changed); an unchanged client is not mentioned. */
+static void test_client_change(void)
+{
+	struct nft_client was[] = {
+	        {.name = "alice", .addr = check_prefix("100.64.0.2"), .id = 2},
+	        {.name = "bob", .addr = check_prefix("100.64.0.3"), .id = 3},
+	        {.name = "carol", .addr = check_prefix("100.64.0.4"), .id = 4},
+	};
+	struct nft_client now[] = {
+	        {.name = "dave", .addr = check_prefix("100.64.0.4"), .id = 4},
+	        {.name = "alice", .addr = check_prefix("100.64.0.2"), .id = 2},
+	        {.name = "bob", .addr = check_prefix("100.64.0.9"), .id = 9},
+	};
+	struct nft_params o = base(), n = base();
+	char *t = NULL;
+
+	o.clients = was;
+	o.n_clients = 3;
+	n.clients = now;
+	n.n_clients = 3;
+	CHECK_INT(nft_render_client_change(&o, &n, &t), 0);
+	CHECK_STR(
+	        t,
+	        "delete element inet egress client_mark { 100.64.0.3 }\n"
+	        "delete element inet egress client_mark { 100.64.0.4 }\n"
+	        "add element inet egress client_mark { 100.64.0.9 comment \"bob\" : 0x45670009 }\n"
+	        "add element inet egress client_mark { 100.64.0.4 comment \"dave\" : 0x45670004 }\n");
+	free(t);
+	CHECK_INT(nft_render_client_change(&o, &o, &t), 0);
+	CHECK_STR(t, "");
+	free(t);
+	n.mark_tag = 0x12340000;
+	CHECK_INT(nft_render_client_change(&o, &n, &t), -EINVAL);
+	CHECK(t == NULL);
+}
+
 int main(void)
 {
 	CHECK_INT(nft_client_mark(0x45670000, 0x0002), 0x45670002);
@@ -281,5 +318,6 @@ int main(void)
 	test_no_clients();
 	test_refused();
 	test_deterministic();
+	test_client_change();
 	return check_done("test_nft");
 }

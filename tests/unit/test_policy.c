@@ -194,6 +194,36 @@ static void test_bad_env(void)
 	CHECK_STR(err, "p.yaml: invalid client list or gateway addresses");
 	policy_free(p);
 
+	/* A name or a mark twice, among others (found as neighbours in sort
+	 * order, wherever they sit in the list). */
+	struct policy_client four[4] = {env_clients[0], env_clients[1], env_clients[2],
+	                                env_clients[1]};
+	four[3].mark = 0x45670009;
+	on.clients = four;
+	on.n_clients = 4;
+	p = parse(H, &on, err, sizeof(err), -EINVAL);
+	CHECK_STR(err, "p.yaml: invalid client list or gateway addresses");
+	policy_free(p);
+	four[3] = env_clients[1];
+	four[3].name = "dave";
+	four[1].mark = 0x45670009;
+	four[3].mark = 0x45670009;
+	p = parse(H, &on, err, sizeof(err), -EINVAL);
+	CHECK_STR(err, "p.yaml: invalid client list or gateway addresses");
+	policy_free(p);
+	four[3].mark = 0x4567000a;
+	p = parse(H "rules:\n" RULE("r", "[dave, bob, alice]", "[any]") "    action: allow\n", &on,
+	          err, sizeof(err), 0);
+	CHECK(p != NULL);
+	CHECK_STR(policy_client_by_mark(p, 0x4567000a), "dave");
+	CHECK_STR(policy_client_by_mark(p, 0x45670009), "bob");
+	CHECK(policy_client_by_mark(p, 0x45670003) == NULL);
+	policy_free(p);
+	p = parse(H "rules:\n" RULE("r", "[dave, zed]", "[any]") "    action: allow\n", &on, err,
+	          sizeof(err), -EINVAL);
+	CHECK_STR(err, "p.yaml:5:18: from: \"zed\" is not a known client, group:NAME or any");
+	policy_free(p);
+
 	on = online();
 	two[0].name = "no spaces";
 	on.clients = two;
@@ -399,6 +429,39 @@ static void test_builtin(void)
 	policy_free(q);
 }
 
+/* Rule ids: a function of the name, the same in every policy; never the
+ * reserved ones; two names that hash alike still get two ids. */
+static void test_rule_ids(void)
+{
+#define ALLOW(name) RULE(name, "[any]", "[any]") "    action: allow\n"
+	struct policy_env on = online();
+	struct policy *p, *q;
+	char err[256];
+
+	/* FNV-1a gives these two names the same 32 bits (0x6fbed7e2). */
+	p = parse(H "rules:\n" ALLOW("web") ALLOW("r66999") ALLOW("r916676"), &on, err, sizeof(err),
+	          0);
+	q = parse(H "rules:\n" ALLOW("r916676") ALLOW("mail") ALLOW("web"), &on, err, sizeof(err),
+	          0);
+	CHECK(p && q);
+	if (!p || !q)
+		goto out;
+	CHECK_INT(policy_rule_id(p, 0), policy_rule_id(q, 2));
+	CHECK_INT(policy_rule_id(p, 1), 0x6fbed7e2);
+	CHECK_INT(policy_rule_id(p, 2), 0x6fbed7e3); /* the later one probes on */
+	CHECK_INT(policy_rule_id(q, 0), 0x6fbed7e2); /* alone, it has its hash */
+	for (size_t i = 0; i < 3; i++) {
+		CHECK(policy_rule_id(q, i) != POLICY_ID_NONE);
+		CHECK(policy_rule_id(q, i) != POLICY_ID_DEFAULT);
+		CHECK(policy_rule_id(q, i) != policy_rule_id(q, (i + 1) % 3));
+	}
+	CHECK_INT(policy_rule_id(p, 3), POLICY_ID_NONE);
+out:
+	policy_free(p);
+	policy_free(q);
+#undef ALLOW
+}
+
 int main(void)
 {
 	test_example();
@@ -408,5 +471,6 @@ int main(void)
 	test_offline();
 	test_tests_block();
 	test_builtin();
+	test_rule_ids();
 	return check_done("test_policy");
 }

@@ -34,10 +34,11 @@
 #include "tunnel/crypto.h"
 #include "tunnel/key.h"
 #include "tunnel/log.h"
+#include "tunnel/uapi.h"
 #include "tunnel/wg_priv.h"
 #include "wgtest.h"
 
-#define MAX_SECRETS 16
+#define MAX_SECRETS 20
 
 static struct {
 	const char *name;
@@ -235,6 +236,21 @@ static void test_device(void)
 	CHECK_INT(wgtest_recv(tun[1], got, sizeof(got)), sizeof(pkt));
 	crypto_wipe(got, sizeof(got));
 	crypto_wipe(pkt, sizeof(pkt));
+
+	/* wg show's reply, with the private key and the PSK in hex (the first
+	 * 32 digits of each are the secrets looked for). */
+	char hex[2][65], *reply = NULL;
+	size_t rlen = 0;
+	for (int i = 0; i < 32; i++) {
+		sprintf(hex[0] + 2 * i, "%02x", d->local.priv[i]);
+		sprintf(hex[1] + 2 * i, "%02x", psk1[i]);
+	}
+	secret("the private key in hex, in wg show's reply", (const uint8_t *)hex[0]);
+	secret("the PSK in hex, in wg show's reply", (const uint8_t *)hex[1]);
+	crypto_wipe(hex, sizeof(hex));
+	CHECK_INT(uapi_render(d, &reply, &rlen), 0);
+	uapi_reply_free(reply, rlen);
+	check_nothing_unwiped("uapi_reply_free");
 out:
 	wg_device_free(d);
 	check_nothing_unwiped("wg_device_free");

@@ -99,6 +99,9 @@ int main(void)
 	wgtest_advance_ms(100);
 	wgtest_input(d, &init2, sizeof(init2), from, fromlen);
 	CHECK(wgtest_recv(edge.udp, buf, sizeof(buf)) < 0);
+	/* Both count as failed handshakes; the bad mac1 before did not. */
+	wg_device_stats(d, wgtest_now, &ds);
+	CHECK_INT(ds.handshake_failures, 2);
 
 	/* Data from the edge's address arrives on the TUN, padding removed. */
 	size_t n = wgtest_ip_packet(pkt, 0x64400002);
@@ -114,6 +117,8 @@ int main(void)
 	/* The same message again is a replay: nothing arrives. */
 	wgtest_input(d, buf, mlen, from, fromlen);
 	CHECK(wgtest_recv(tun[1], got, sizeof(got)) < 0);
+	wg_device_stats(d, wgtest_now, &ds);
+	CHECK_INT(ds.replayed, 1);
 
 	/* A source that is not the edge's: dropped and counted. */
 	n = wgtest_ip_packet(pkt, 0x64400003);
@@ -132,6 +137,9 @@ int main(void)
 	/* ... and the intact one still arrives: failures did not burn its counter. */
 	wgtest_input(d, buf, mlen, from, fromlen);
 	CHECK_INT(wgtest_recv(tun[1], got, sizeof(got)), n);
+	/* They were invalid, not replays. */
+	wg_device_stats(d, wgtest_now, &ds);
+	CHECK_INT(ds.replayed, 1);
 
 	/* A keepalive (empty payload) authenticates and delivers nothing. */
 	mlen = wgtest_data_message(buf, &keys, 3, pkt, 0);
