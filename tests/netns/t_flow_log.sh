@@ -160,6 +160,9 @@ cat "$EG_DIR/watch.log"
 grep -Eq "^[0-9:.]+ +new +edge1 +tcp .*$HOST:80 " "$EG_DIR/watch.log" || die "no new line in the watch"
 ! grep -q "edge2\|icmp" "$EG_DIR/watch.log" || die "the watch showed what its filters exclude"
 wait_for 10 "the JSON watch's two ends" atleast 2 seen watchj '"event":"end"'
+logged 2 'l["event"] == "end" and l["dport"] == 80' || true
+echo "edge1's download in the flow log:"
+grep '"event":"end"' "$LOG" | grep '"client":"edge1"' | grep '"dport":80,' | tail -n 1
 python3 - "$EG_DIR/watchj.log" <<-'EOF' || die "the JSON watch is not what ran"
 	import json, sys
 	lines = [json.loads(l) for l in open(sys.argv[1])]
