@@ -486,21 +486,35 @@ static int part_check(const json_t *j, char *err, size_t errlen)
 	return 0;
 }
 
+/* One part's JSON into *j, its envelope checked: 0, or -EPROTO with the
+ * reason and nothing kept. */
+static int part_load(const void *buf, size_t len, json_t **j, char *err, size_t errlen)
+{
+	json_error_t je;
+	int ret;
+
+	*j = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL | JSON_DECODE_ANY, &je);
+	if (!*j)
+		return say(-EPROTO, err, errlen, "a reply part is not JSON: %s", je.text);
+	ret = part_check(*j, err, errlen);
+	if (ret) {
+		json_decref(*j);
+		*j = NULL;
+	}
+	return ret;
+}
+
 int ctl_part_parse(const void *buf, size_t len, struct ctl_reply **out, bool *more, char *err,
                    size_t errlen)
 {
 	struct ctl_reply *r = NULL;
 	json_t *j, *error;
-	json_error_t je;
 	int ret;
 
 	*out = NULL;
-	j = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL | JSON_DECODE_ANY, &je);
-	if (!j)
-		return say(-EPROTO, err, errlen, "a reply part is not JSON: %s", je.text);
-	ret = part_check(j, err, errlen);
+	ret = part_load(buf, len, &j, err, errlen);
 	if (ret)
-		goto out;
+		return ret;
 	r = calloc(1, sizeof(*r));
 	if (!r) {
 		ret = say(-ENOMEM, err, errlen, "out of memory");
@@ -584,7 +598,6 @@ static int finish(struct ctl_reader *rd, json_t *single, char *err, size_t errle
 static int feed(struct ctl_reader *rd, const void *buf, size_t len, char *err, size_t errlen)
 {
 	json_t *j, *error, *data;
-	json_error_t je;
 	bool ok, more;
 	int ret;
 
@@ -593,12 +606,9 @@ static int feed(struct ctl_reader *rd, const void *buf, size_t len, char *err, s
 	if (len > CTL_REPLY_MAX - rd->total)
 		return say(-EMSGSIZE, err, errlen, "a reply larger than %u bytes", CTL_REPLY_MAX);
 	rd->total += len;
-	j = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL | JSON_DECODE_ANY, &je);
-	if (!j)
-		return say(-EPROTO, err, errlen, "a reply part is not JSON: %s", je.text);
-	ret = part_check(j, err, errlen);
+	ret = part_load(buf, len, &j, err, errlen);
 	if (ret)
-		goto out;
+		return ret;
 	ok = json_is_true(json_object_get(j, "ok"));
 	more = json_is_true(json_object_get(j, "more"));
 	error = json_object_get(j, "error");
