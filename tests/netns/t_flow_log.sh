@@ -192,7 +192,7 @@ wait_for 20 "the overrun in the log" grep -q "overran the socket" "$EG_DIR/gatew
 wait_for 20 "a resync" grep -q "flow log: resynced" "$EG_DIR/gatewayd.log"
 wait_for 60 "the 400 flows' ends" logged 400 \
 	'l["event"] == "end" and 20000 <= l["dport"] < 20400'
-grep "overran\|resynced" "$EG_DIR/gatewayd.log" | head -4
+grep -m 4 "overran\|resynced" "$EG_DIR/gatewayd.log"
 python3 - "$LOG" <<-'EOF' || die "the ends after the overrun are not one per flow"
 	import collections, json, sys
 	ends = [l for l in map(json.loads, open(sys.argv[1]))

@@ -947,6 +947,7 @@ static void test_part_parse(void)
 	/* an object part, and a last error part */
 	in.data = json_pack("{s:i}", "i", 7);
 	CHECK_INT(ctl_part_encode(&in, true, CTL_MSG_MAX, &buf, &len), 0);
+	free(buf);
 	CHECK_INT(ctl_part_encode(&in, true, len - 1, &buf, &len), -EMSGSIZE);
 	CHECK_INT(ctl_part_encode(&in, true, CTL_MSG_MAX, &buf, &len), 0);
 	CHECK_INT(ctl_part_parse(buf, len, &r, &more, err, sizeof(err)), 0);
