@@ -57,7 +57,7 @@ cmp "$EG_DIR/carol.conf" "$EG_DIR/carol/carol.conf" || die "carol.conf differs f
 grep -q "name: carol" "$EG_DIR/gateway.yaml" || die "carol is not in gateway.yaml"
 grep -q "^# where clients dial us$" "$EG_DIR/gateway.yaml" || die "gateway.yaml lost a comment"
 running gatewayd || die "gatewayd is gone"
-ctl status | grep -q "2 configured" || die "gatewayd does not count carol"
+ctl status | grep "2 configured" >/dev/null || die "gatewayd does not count carol"
 
 log "carol connects from edge2 with edged and the edge.yaml she was given"
 start edged-carol "$NS_E2" "$EDGED" -c "$EG_DIR/carol/edge.yaml" -v
@@ -115,7 +115,7 @@ grep -q "name: carol" "$EG_DIR/gateway.yaml" || die "carol left gateway.yaml"
 sed '/carol-web/d' "$EG_DIR/policy-carol.yaml" >"$EG_DIR/policy.yaml.new"
 ctl policy apply "$EG_DIR/policy.yaml.new"
 ctl client remove carol
-ctl status | grep -q "1 configured" || die "gatewayd still counts removed clients"
+ctl status | grep "1 configured" >/dev/null || die "gatewayd still counts removed clients"
 
 log "edge1 lost nothing meanwhile"
 stop ping1 INT || true
