@@ -40,35 +40,26 @@ int cli_fail(const struct opts *o, int status, const char *what, const char *msg
 	return status;
 }
 
-/* Sends cmd and gets its reply, ok or not: EXIT_DONE with *r, else the
- * status to exit with, the failure printed. */
-int cli_call_reply(const struct opts *o, const char *cmd, json_t *args, int fd,
-                   struct ctl_reply **r)
+const char *cli_socket(const struct opts *o)
 {
-	char err[512];
-	int ret, status;
-
-	ret = ctl_call(o->socket ? o->socket : GW_CONTROL_SOCKET, cmd, args, fd, 0, r, err,
-	               sizeof(err));
-	if (ret == 0)
-		return EXIT_DONE;
-	/* The socket file's mode, or a request too large: nothing to retry. */
-	status = ret == -EACCES || ret == -EPERM || ret == -EMSGSIZE ? EXIT_REFUSED
-	                                                             : EXIT_UNREACHABLE;
-	return cli_fail(o, status, NULL, err);
+	return o->socket ? o->socket : GW_CONTROL_SOCKET;
 }
 
-/* Sends cmd and gets its reply: EXIT_DONE with *r ok, else the status to
- * exit with, the failure printed. */
-int cli_call(const struct opts *o, const char *cmd, json_t *args, int fd, struct ctl_reply **r)
+int cli_status(const struct opts *o, int ret, struct ctl_reply **r, const char *err)
 {
 	json_t *lines, *line;
 	size_t i;
 	int status;
 
-	status = cli_call_reply(o, cmd, args, fd, r);
-	if (status || (*r)->ok)
-		return status;
+	if (ret < 0) {
+		/* The socket file's mode, or a request too large: nothing to
+		 * retry. */
+		status = ret == -EACCES || ret == -EPERM || ret == -EMSGSIZE ? EXIT_REFUSED
+		                                                             : EXIT_UNREACHABLE;
+		return cli_fail(o, status, NULL, err);
+	}
+	if ((*r)->ok)
+		return EXIT_DONE;
 	/* A refusal with several lines (a policy's errors) has them all in
 	 * data.messages; error holds the first ones only. */
 	lines = json_object_get((*r)->data, "messages");
@@ -88,6 +79,29 @@ int cli_call(const struct opts *o, const char *cmd, json_t *args, int fd, struct
 	ctl_reply_free(*r);
 	*r = NULL;
 	return status;
+}
+
+/* Sends cmd and gets its reply, ok or not: EXIT_DONE with *r, else the
+ * status to exit with, the failure printed. */
+int cli_call_reply(const struct opts *o, const char *cmd, json_t *args, int fd,
+                   struct ctl_reply **r)
+{
+	char err[512];
+	int ret;
+
+	ret = ctl_call(cli_socket(o), cmd, args, fd, 0, r, err, sizeof(err));
+	return ret == 0 ? EXIT_DONE : cli_status(o, ret, r, err);
+}
+
+/* Sends cmd and gets its reply: EXIT_DONE with *r ok, else the status to
+ * exit with, the failure printed. */
+int cli_call(const struct opts *o, const char *cmd, json_t *args, int fd, struct ctl_reply **r)
+{
+	char err[512];
+	int ret;
+
+	ret = ctl_call(cli_socket(o), cmd, args, fd, 0, r, err, sizeof(err));
+	return cli_status(o, ret, r, err);
 }
 
 /* With --json: the reply as gatewayd sent it, {"ok": true, "data": ...}. */

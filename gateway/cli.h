@@ -27,6 +27,7 @@ struct opts {
 	bool strict, kill_denied, nft;
 	/* the flows commands' filters */
 	const char *client, *proto, *dst, *port, *state;
+	bool watch; /* flows --watch */
 	/* client add's */
 	const char *address, *out_dir, *endpoint;
 	bool psk, qr;
@@ -45,6 +46,7 @@ enum {
 	OPT_QR = 1 << 7,
 	OPT_OUT = 1 << 8,
 	OPT_ENDPOINT = 1 << 9,
+	OPT_WATCH = 1 << 10,
 };
 
 /* A command: its arguments (the words after its name), what it returns is
@@ -59,6 +61,12 @@ int cli_fail(const struct opts *o, int status, const char *what, const char *msg
  * *r ok, else the status to exit with, the failure printed. */
 int cli_call(const struct opts *o, const char *cmd, struct json_t *args, int fd,
              struct ctl_reply **r);
+/* What ctl_call() or ctl_stream_call() returned (ret, *r, err) as the
+ * status to exit with: EXIT_DONE with *r ok, else the failure printed and *r
+ * freed. */
+int cli_status(const struct opts *o, int ret, struct ctl_reply **r, const char *err);
+/* --socket, or the default. */
+const char *cli_socket(const struct opts *o);
 /* Same, but a refusal too is EXIT_DONE with *r (!ok, not printed), for a
  * command that reads what a refusal's data says. */
 int cli_call_reply(const struct opts *o, const char *cmd, struct json_t *args, int fd,

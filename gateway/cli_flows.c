@@ -1,8 +1,10 @@
-/* gatewayctl flows [kill]: see README, "gatewayctl flows". */
+/* gatewayctl flows [kill] and flows --watch: see README, "gatewayctl
+ * flows". */
 #include "gateway/cli.h"
 
 #include <errno.h>
 #include <jansson.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -52,6 +54,80 @@ static const char *endpoint(json_t *f, const char *addr_key, const char *port_ke
 	return buf;
 }
 
+static const char *str(json_t *f, const char *key)
+{
+	const char *s = json_string_value(json_object_get(f, key));
+
+	return s ? s : "-";
+}
+
+/* One event of a watch: the flow log's line as it is, or for people. */
+static int print_event(void *arg, json_t *ev)
+{
+	const struct opts *o = arg;
+	const char *kind = str(ev, "event"), *t = str(ev, "time");
+	char src[64], dst[64], nat[64], dur[24];
+	json_int_t ms = json_integer_value(json_object_get(ev, "duration_ms"));
+
+	if (o->json) {
+		char *line = json_dumps(ev, JSON_COMPACT);
+
+		if (line)
+			printf("%s\n", line);
+		free(line);
+	} else if (!strcmp(kind, "watching")) {
+		printf("%-12s %-5s %-12s %-6s %-22s %-22s %-22s %-11s %12s %12s %9s %-8s %s\n",
+		       "TIME", "EVENT", "CLIENT", "PROTO", "SOURCE", "DESTINATION", "NAT SOURCE",
+		       "STATE", "BYTES OUT", "BYTES IN", "DURATION", "REASON", "RULE");
+	} else {
+		if (json_is_integer(json_object_get(ev, "duration_ms")))
+			snprintf(dur, sizeof(dur), "%" JSON_INTEGER_FORMAT ".%03ds", ms / 1000,
+			         (int)(ms % 1000));
+		else
+			snprintf(dur, sizeof(dur), "-");
+		/* the time of day, to the millisecond: the date is in --json */
+		printf("%-12.12s %-5s %-12s %-6s %-22s %-22s %-22s %-11s %12" JSON_INTEGER_FORMAT
+		       " %12" JSON_INTEGER_FORMAT " %9s %-8s %s\n",
+		       strlen(t) > 11 ? t + 11 : t, kind, str(ev, "client"), str(ev, "proto"),
+		       endpoint(ev, "src", "sport", src, sizeof(src)),
+		       endpoint(ev, "dst", "dport", dst, sizeof(dst)),
+		       endpoint(ev, "nat_src", "nat_sport", nat, sizeof(nat)), str(ev, "state"),
+		       json_integer_value(json_object_get(ev, "bytes_out")),
+		       json_integer_value(json_object_get(ev, "bytes_in")), dur, str(ev, "reason"),
+		       str(ev, "rule"));
+	}
+	/* Each line as it comes, whoever reads it (a pipe is block-buffered). */
+	fflush(stdout);
+	return 0;
+}
+
+static void on_stop_signal(int signo)
+{
+	(void)signo; /* it interrupts the read, which is all it has to do */
+}
+
+/* flows --watch: until SIGINT or SIGTERM (exit 0), or gatewayd ends it. */
+static int watch(const struct opts *o, json_t *args)
+{
+	struct sigaction sa = {.sa_handler = on_stop_signal}; /* no SA_RESTART */
+	struct ctl_reply *r = NULL;
+	char err[512];
+	int ret, status;
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	ret = ctl_stream_call(cli_socket(o), "flows.watch", args, -1, print_event, (void *)o, &r,
+	                      err, sizeof(err));
+	if (ret == -EINTR)
+		return EXIT_DONE;
+	status = cli_status(o, ret, &r, err);
+	if (status == EXIT_DONE && !o->json)
+		fprintf(stderr, "gatewayctl: gatewayd ended the watch (it stops)\n");
+	ctl_reply_free(r);
+	return status;
+}
+
 int cli_cmd_flows(int argc, char **argv, const struct opts *o)
 {
 	struct ctl_reply *r = NULL;
@@ -62,6 +138,11 @@ int cli_cmd_flows(int argc, char **argv, const struct opts *o)
 	args = filter_args(o, &status);
 	if (!args)
 		return status;
+	if (o->watch) {
+		status = watch(o, args);
+		json_decref(args);
+		return status;
+	}
 	status = cli_call(o, "flows", args, -1, &r);
 	json_decref(args);
 	if (status)

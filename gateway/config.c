@@ -17,11 +17,17 @@
 #include "tunnel/wg.h"
 
 static const char *const gw_keys[] = {
-        "interface",      "listen_port",   "private_key_file", "strict_key_permissions",
-        "address",        "address6",      "uplink",           "mtu",
-        "mark_tag",       "mark_id_mask",  "clients",          "load_threshold",
-        "control_socket", "control_group", "policy_file",      "conntrack_warn_percent",
-        "endpoint",       "wg_socket_dir", "metrics_listen",   NULL,
+        "interface",        "listen_port",
+        "private_key_file", "strict_key_permissions",
+        "address",          "address6",
+        "uplink",           "mtu",
+        "mark_tag",         "mark_id_mask",
+        "clients",          "load_threshold",
+        "control_socket",   "control_group",
+        "policy_file",      "conntrack_warn_percent",
+        "endpoint",         "wg_socket_dir",
+        "metrics_listen",   "flow_log",
+        "flow_log_new",     NULL,
 };
 
 static const char *const client_keys[] = {
@@ -372,6 +378,37 @@ static int parse_control(struct conf *c, int root, struct gw_config *g)
 	return 0;
 }
 
+/* flow_log: "-" (stderr) as it is, a path joined to the file's directory. */
+static int parse_flow_log(struct conf *c, int root, struct gw_config *g)
+{
+	int log = conf_map_find(c, root, "flow_log"),
+	    log_new = conf_map_find(c, root, "flow_log_new");
+	const char *v;
+	int ret;
+
+	if (log) {
+		ret = conf_get_scalar(c, log, "flow_log", &v);
+		if (ret < 0)
+			return ret;
+		if (!v[0])
+			return conf_bad_value(c, log, "flow_log",
+			                      "is empty (a file, or - for stderr)");
+		if (!strcmp(v, "-"))
+			strcpy(g->flow_log, "-");
+		else if ((ret = conf_get_path(c, log, "flow_log", g->flow_log,
+		                              sizeof(g->flow_log))) < 0)
+			return ret;
+	}
+	if (!log_new)
+		return 0;
+	ret = conf_get_bool(c, log_new, "flow_log_new", &g->flow_log_new);
+	if (ret < 0)
+		return ret;
+	if (g->flow_log_new && !log)
+		return conf_bad_value(c, log_new, "flow_log_new", "needs flow_log");
+	return 0;
+}
+
 /* The syntax edge.yaml's gateway.endpoint takes, so that what a client is
  * given is what edged reads. */
 const char *gw_endpoint_problem(const char *s)
@@ -567,6 +604,9 @@ static int gw_parse(struct conf *c, unsigned flags, struct gw_config **out)
 		ret = conf_get_path(c, n, "policy_file", g->policy_file, sizeof(g->policy_file));
 	else if (conf_path_join(c, GW_POLICY_FILE, g->policy_file, sizeof(g->policy_file)) < 0)
 		ret = conf_error(c, root, "the directory of the configuration is too long a path");
+	if (ret < 0)
+		goto out;
+	ret = parse_flow_log(c, root, g);
 	if (ret < 0)
 		goto out;
 	*out = g;

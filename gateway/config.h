@@ -58,6 +58,10 @@ struct gw_config {
 	 * GW_POLICY_FILE there. A file that does not exist means the built-in
 	 * policy. */
 	char policy_file[4096];
+	/* flow_log: "" when absent (no log), "-" for stderr, otherwise a path
+	 * relative to the config file's directory. */
+	char flow_log[4096];
+	bool flow_log_new; /* flow_log_new: a line per new flow too */
 	/* endpoint, "" when absent: HOST:PORT where clients reach the gateway,
 	 * for the configurations `gatewayctl client add` prints; never resolved */
 	char endpoint[GW_ENDPOINT_MAX];

@@ -737,6 +737,7 @@ static const struct command {
         {"policy.stats", cmd_policy_stats},
         {"flows", flows_cmd_list},
         {"flows.kill", flows_cmd_kill},
+        {"flows.watch", flows_cmd_watch},
 };
 
 int control_handle(void *arg, struct ctl_request *req, json_t **data, char *err, size_t errlen)

@@ -9,6 +9,7 @@
 struct control;
 struct ctl_request;
 struct enforce;
+struct flowlog;
 struct gw_config;
 struct json_t;
 struct loop;
@@ -26,6 +27,8 @@ struct control_view {
 	/* Where the policy commands' work runs (parsing, compiling, the
 	 * kernel's transaction), off the data path; NULL: at once (tests). */
 	struct worker *worker;
+	/* Where flows.watch gets its events; NULL: it refuses (tests). */
+	struct flowlog *flowlog;
 	/* The client list's changes (client add, remove); NULL: refused (tests). */
 	struct roster *roster;
 };

@@ -40,17 +40,21 @@ struct enforce {
 	char source[4096];
 	time_t applied;
 	char *table; /* the whole table's text with p */
-	/* Every rule id that a policy put in force by this gatewayd stamped,
-	 * with its name, sorted by id: a flow outlives the policy that let it
-	 * through. Only ever grows (by the names new to a policy, so by
-	 * hundreds at most per apply); written on the loop thread, read from
-	 * any, under the lock. */
-	pthread_mutex_t ids_lock;
-	struct rule_id {
-		uint32_t id;
-		char name[POLICY_NAME_MAX + 1];
-	} * ids;
-	size_t n_ids, cap_ids;
+	/* Names by number, for the flow log and flows, under names_lock
+	 * (written on the loop thread, read from any): every rule id that a
+	 * policy put in force by this gatewayd stamped, since a flow outlives
+	 * the policy that let it through, and every client's mark, since a
+	 * removed client's flows end after it went. Each only ever grows (by
+	 * the names new to a policy; marks never past the ids gateway.yaml can
+	 * give), the newest name of a number winning. */
+	pthread_mutex_t names_lock;
+	struct names {
+		struct number_name {
+			uint32_t n;
+			char name[POLICY_NAME_MAX + 1];
+		} * v;
+		size_t len, cap;
+	} rules, clients;
 };
 
 /* ---- messages */
@@ -345,72 +349,100 @@ static int load_policy_file(const struct gw_config *cfg, const struct policy_env
 	return ret;
 }
 
-/* ---- rule ids */
+/* ---- names of rule ids and client marks */
 
-static int id_cmp(const void *a, const void *b)
+static int number_cmp(const void *a, const void *b)
 {
-	const struct rule_id *x = a, *y = b;
+	const struct number_name *x = a, *y = b;
 
-	return x->id < y->id ? -1 : x->id > y->id;
+	return x->n < y->n ? -1 : x->n > y->n;
 }
 
-static struct rule_id *id_find(const struct enforce *e, uint32_t id)
+static struct number_name *names_find(const struct names *t, uint32_t n)
 {
-	struct rule_id key = {.id = id};
+	struct number_name key = {.n = n};
 
-	return e->n_ids ? bsearch(&key, e->ids, e->n_ids, sizeof(*e->ids), id_cmp) : NULL;
+	return t->len ? bsearch(&key, t->v, t->len, sizeof(*t->v), number_cmp) : NULL;
 }
 
-/* p's rules into e->ids. Out of memory leaves some names out: their flows
- * show no rule, nothing else is lost. */
-static void remember_ids(struct enforce *e, const struct policy *p)
+/* The count things of p, and thing i's name and number. */
+typedef size_t count_fn(const struct policy *p);
+typedef const char *name_at_fn(const struct policy *p, size_t i, uint32_t *n);
+
+static const char *rule_at(const struct policy *p, size_t i, uint32_t *n)
 {
-	size_t n = policy_rule_count(p), added = 0;
+	*n = policy_rule_id(p, i);
+	return policy_rule_name(p, i);
+}
 
-	pthread_mutex_lock(&e->ids_lock);
-	if (e->n_ids + n > e->cap_ids) {
-		size_t cap = (e->n_ids + n) * 2;
-		struct rule_id *ids = realloc(e->ids, cap * sizeof(*ids));
+/* p's things into t. Out of memory leaves the new ones out: their flows
+ * show no rule, or are not logged, and nothing else is lost. */
+static void remember(struct enforce *e, struct names *t, const struct policy *p, count_fn *count,
+                     name_at_fn *at)
+{
+	size_t n = count(p), old, added = 0;
 
-		if (ids) {
-			e->ids = ids;
-			e->cap_ids = cap;
+	pthread_mutex_lock(&e->names_lock);
+	old = t->len;
+	if (old + n > t->cap) {
+		size_t cap = (old + n) * 2;
+		struct number_name *v = realloc(t->v, cap * sizeof(*v));
+
+		if (v) {
+			t->v = v;
+			t->cap = cap;
 		}
 	}
-	for (size_t i = 0; i < n && e->n_ids + added < e->cap_ids; i++) {
-		uint32_t id = policy_rule_id(p, i);
-		struct rule_id *r = id_find(e, id);
-
+	for (size_t i = 0; i < n; i++) {
+		uint32_t num;
+		const char *name = at(p, i, &num);
 		/* A name that probed past a collision may reuse the id of a
-		 * rule gone since: the newer name wins. */
+		 * rule gone since, a new client the mark of one removed. */
+		struct number_name *r = names_find(t, num);
+
 		if (!r) {
-			r = &e->ids[e->n_ids + added++];
-			r->id = id;
+			if (old + added >= t->cap)
+				continue;
+			r = &t->v[old + added++];
+			r->n = num;
 		}
-		snprintf(r->name, sizeof(r->name), "%s", policy_rule_name(p, i));
+		snprintf(r->name, sizeof(r->name), "%s", name);
 	}
-	e->n_ids += added;
-	qsort(e->ids, e->n_ids, sizeof(*e->ids), id_cmp);
-	pthread_mutex_unlock(&e->ids_lock);
+	/* names_find above searched the old entries only: t->len moves once
+	 * they are all in. */
+	t->len = old + added;
+	if (added)
+		qsort(t->v, t->len, sizeof(*t->v), number_cmp);
+	pthread_mutex_unlock(&e->names_lock);
 }
 
-int enforce_rule_name(struct enforce *e, uint32_t id, char *buf, size_t len)
+static int name_of(struct enforce *e, const struct names *t, uint32_t n, char *buf, size_t len)
 {
-	const struct rule_id *r;
+	const struct number_name *r;
 	int ret = -ENOENT;
 
-	if (id == POLICY_ID_DEFAULT) {
-		snprintf(buf, len, "default");
-		return 0;
-	}
-	pthread_mutex_lock(&e->ids_lock);
-	r = id_find(e, id);
+	pthread_mutex_lock(&e->names_lock);
+	r = names_find(t, n);
 	if (r) {
 		snprintf(buf, len, "%s", r->name);
 		ret = 0;
 	}
-	pthread_mutex_unlock(&e->ids_lock);
+	pthread_mutex_unlock(&e->names_lock);
 	return ret;
+}
+
+int enforce_client_name(struct enforce *e, uint32_t mark, char *buf, size_t len)
+{
+	return name_of(e, &e->clients, mark, buf, len);
+}
+
+int enforce_rule_name(struct enforce *e, uint32_t id, char *buf, size_t len)
+{
+	if (id == POLICY_ID_DEFAULT) {
+		snprintf(buf, len, "default");
+		return 0;
+	}
+	return name_of(e, &e->rules, id, buf, len);
 }
 
 /* Puts p (with yaml, from source) in force in e's bookkeeping; e takes
@@ -418,7 +450,8 @@ int enforce_rule_name(struct enforce *e, uint32_t id, char *buf, size_t len)
 static void take(struct enforce *e, struct policy *p, char *yaml, bool builtin, const char *source,
                  char *table)
 {
-	remember_ids(e, p);
+	remember(e, &e->rules, p, policy_rule_count, rule_at);
+	remember(e, &e->clients, p, policy_client_count, policy_client_at);
 	policy_free(e->p);
 	free(e->yaml);
 	free(e->table);
@@ -455,7 +488,7 @@ int enforce_start(struct enforce **out, const struct gw_config *cfg, struct nft_
 		return -ENOMEM;
 	e->cfg = cfg;
 	e->nft = nft;
-	pthread_mutex_init(&e->ids_lock, NULL);
+	pthread_mutex_init(&e->names_lock, NULL);
 	ret = enforce_env_new(&env, cfg, true);
 	if (ret < 0) {
 		say(msg, "cannot read the interfaces' addresses: %s", strerror(-ret));
@@ -516,8 +549,9 @@ void enforce_free(struct enforce *e)
 	policy_free(e->p);
 	free(e->yaml);
 	free(e->table);
-	pthread_mutex_destroy(&e->ids_lock);
-	free(e->ids);
+	pthread_mutex_destroy(&e->names_lock);
+	free(e->rules.v);
+	free(e->clients.v);
 	free(e);
 }
 

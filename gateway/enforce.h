@@ -119,4 +119,9 @@ struct nft_owner *enforce_nft(const struct enforce *e);
  * thread. */
 int enforce_rule_name(struct enforce *e, uint32_t id, char *buf, size_t len);
 
+/* The name of the client whose flows carry mark: of any policy put in
+ * force by this gatewayd (a client removed since keeps its name, until a
+ * new one takes its mark). 0, or -ENOENT. Safe from any thread. */
+int enforce_client_name(struct enforce *e, uint32_t mark, char *buf, size_t len);
+
 #endif

@@ -1,6 +1,7 @@
-/* gatewayctl flows and flows kill: see flows.h. The filters are checked on
- * the loop's thread; the conntrack walk and the JSON it gives run on the
- * worker. */
+/* gatewayctl flows, flows kill and flows --watch: see flows.h. The filters
+ * are checked on the loop's thread; the conntrack walk and the JSON it gives
+ * run on the worker; a watch's events come from the flow log's listener
+ * (gateway/flowlog.h) and are matched on the loop's thread. */
 #include "gateway/flows.h"
 
 #include <errno.h>
@@ -16,6 +17,7 @@
 #include "gateway/control.h"
 #include "gateway/ct.h"
 #include "gateway/enforce.h"
+#include "gateway/flowlog.h"
 #include "gateway/nft.h"
 #include "policy/policy.h"
 #include "tunnel/ctl.h"
@@ -31,21 +33,6 @@ struct filter {
 	json_t *list; /* flows: what the walk found */
 	long now_s;
 };
-
-static const char *proto_name(uint8_t p)
-{
-	switch (p) {
-	case IPPROTO_TCP:
-		return "tcp";
-	case IPPROTO_UDP:
-		return "udp";
-	case IPPROTO_ICMP:
-		return "icmp";
-	case IPPROTO_ICMPV6:
-		return "icmpv6";
-	}
-	return NULL;
-}
 
 /* The filters of args into f: 0, or -EINVAL with the reason in err. */
 static int parse_filter(const struct control_view *v, json_t *args, struct filter *f, char *err,
@@ -86,7 +73,7 @@ static int parse_filter(const struct control_view *v, json_t *args, struct filte
 		                                 IPPROTO_ICMPV6};
 
 		for (size_t i = 0; i < sizeof(protos) && !f->proto; i++)
-			if (!strcmp(proto, proto_name(protos[i])))
+			if (!strcmp(proto, ct_proto_name(protos[i])))
 				f->proto = protos[i];
 		if (!f->proto) {
 			snprintf(err, errlen, "proto \"%s\" is not tcp, udp, icmp or icmpv6",
@@ -140,9 +127,11 @@ static int add_entry(void *arg, const struct ct_entry *e)
 {
 	struct filter *f = arg;
 	const struct ct_flow *fl = &e->flow;
-	const char *client, *proto = proto_name(fl->proto);
+	const char *client, *proto = ct_proto_name(fl->proto);
 	char src[PREFIX_STRLEN], dst[PREFIX_STRLEN], nat[PREFIX_STRLEN], pnum[8];
+	char stamped[POLICY_NAME_MAX + 1];
 	struct policy_decision d;
+	const char *rule = NULL;
 	bool decided;
 	json_t *j;
 
@@ -151,6 +140,14 @@ static int add_entry(void *arg, const struct ct_entry *e)
 	decided = enforce_decide_ct(enforce_policy(f->v->policy), fl, &client, &d);
 	if (!client || !matches(f, fl))
 		return 0;
+	/* The rule that let the flow through, as its labels say; a flow with
+	 * no stamp (to the gateway itself, or from before gatewayd stamped)
+	 * gets the rule of the policy in force that decides one like it. */
+	if (e->rule_id &&
+	    enforce_rule_name(f->v->policy, e->rule_id, stamped, sizeof(stamped)) == 0)
+		rule = stamped;
+	else if (decided)
+		rule = d.name;
 	if (!proto) {
 		snprintf(pnum, sizeof(pnum), "%u", fl->proto);
 		proto = pnum;
@@ -167,7 +164,7 @@ static int add_entry(void *arg, const struct ct_entry *e)
 	        (json_int_t)e->packets_out, "bytes_out", (json_int_t)e->bytes_out, "packets_in",
 	        (json_int_t)e->packets_in, "bytes_in", (json_int_t)e->bytes_in, "age_s",
 	        (json_int_t)(e->start_ns ? f->now_s - (long)(e->start_ns / 1000000000u) : -1),
-	        "rule", decided ? d.name : NULL);
+	        "rule", rule);
 	if (!j || json_array_append_new(f->list, j))
 		return -ENOMEM;
 	return 0;
@@ -268,4 +265,30 @@ int flows_cmd_kill(const struct control_view *v, struct ctl_request *req, json_t
                    size_t errlen)
 {
 	return flows_cmd(v, req, kill_work, data, err, errlen);
+}
+
+/* flows.watch: the matching flows' events, as a stream. The client's mark
+ * is checked here, since the listener takes every client's events. */
+static bool watch_match(void *arg, const struct ct_entry *e)
+{
+	const struct filter *f = arg;
+
+	return (e->flow.mark & f->mask) == f->tag && matches(f, &e->flow);
+}
+
+int flows_cmd_watch(const struct control_view *v, struct ctl_request *req, json_t **data, char *err,
+                    size_t errlen)
+{
+	struct filter *f;
+	int ret;
+
+	f = filter_new(v, req, err, errlen, &ret);
+	if (!f)
+		return ret;
+	if (!v->flowlog) {
+		filter_free(f);
+		snprintf(err, errlen, "no flow events here");
+		return -ENOTSUP;
+	}
+	return flowlog_watch(v->flowlog, req, watch_match, filter_free, f, err, errlen);
 }

@@ -64,8 +64,9 @@ static const struct command {
          "packets and bytes per rule and default; applies keep them"},
         {"flows", "kill", cli_cmd_flows_kill, true, OPT_FILTERS, 0, 0, "[FILTERS]",
          "end the matching flows (both directions of a TCP connection)"},
-        {"flows", NULL, cli_cmd_flows, true, OPT_FILTERS, 0, 0, "[FILTERS]",
-         "the clients' conntrack entries: who, where to, NAT, state, bytes, rule"},
+        {"flows", NULL, cli_cmd_flows, true, OPT_FILTERS | OPT_WATCH, 0, 0, "[--watch] [FILTERS]",
+         "the clients' conntrack entries: who, where to, NAT, state, bytes, rule; or with "
+         "--watch, each flow's start and end as they come"},
         {"client", "add", cli_cmd_client_add, true,
          OPT_CONFIG | OPT_ADDRESS | OPT_PSK | OPT_QR | OPT_OUT | OPT_ENDPOINT, 1, 1,
          "NAME [--address IP] [--psk] [--qr] [--out DIR] [--endpoint HOST:PORT]",
@@ -120,6 +121,9 @@ static int cmd_help(int argc, char **argv, const struct opts *o)
 	       "                 endpoint: in gateway.yaml)\n"
 	       "  --config FILE  client add/remove: gatewayd's gateway.yaml, for its\n"
 	       "                 control_socket and endpoint (read without its key files)\n"
+	       "\nflows options:\n"
+	       "  --watch        follow new and ended flows live, a line each (the flow log's\n"
+	       "                 lines with --json), until interrupted; takes the filters\n"
 	       "\nflows filters (FILTERS), all optional, all must match:\n"
 	       "  --client NAME  one client's flows (selected in the kernel by its mark)\n"
 	       "  --proto P      tcp, udp, icmp or icmpv6\n"
@@ -159,6 +163,7 @@ static int parse_opts(int argc, char **argv, struct opts *o, bool in_order)
 	        {"qr", no_argument, NULL, 'q'},
 	        {"out", required_argument, NULL, 'o'},
 	        {"endpoint", required_argument, NULL, 'e'},
+	        {"watch", no_argument, NULL, 'w'}, /* flows */
 	        {NULL, 0, NULL, 0},
 	};
 	int c;
@@ -190,6 +195,10 @@ static int parse_opts(int argc, char **argv, struct opts *o, bool in_order)
 		case 'n':
 			o->nft = true;
 			o->own |= OPT_NFT;
+			break;
+		case 'w':
+			o->watch = true;
+			o->own |= OPT_WATCH;
 			break;
 		case 'C':
 		case 'P':
@@ -288,7 +297,8 @@ int main(int argc, char **argv)
 		                                    "--psk",
 		                                    "--qr",
 		                                    "--out",
-		                                    "--endpoint"};
+		                                    "--endpoint",
+		                                    "--watch"};
 		unsigned bad = o.own & ~cmd->opts, i = 0;
 
 		while (!(bad & (1u << i)))

@@ -11,6 +11,7 @@
 #include "gateway/config.h"
 #include "gateway/control.h"
 #include "gateway/enforce.h"
+#include "gateway/flowlog.h"
 #include "gateway/metrics.h"
 #include "gateway/nft.h"
 #include "gateway/roster.h"
@@ -38,9 +39,9 @@ static const char usage[] =
         "removes its TUN device and nft table (a signal that arrives while it starts\n"
         "takes effect once it has started); SIGHUP re-reads FILE's clients and the\n"
         "policy file, all or nothing (an invalid one changes nothing, and says why;\n"
-        "unchanged clients keep their sessions; other settings take a restart);\n"
-        "SIGUSR1 logs each client's counters. It refuses to start on an invalid\n"
-        "policy file.\n"
+        "unchanged clients keep their sessions; other settings take a restart), and\n"
+        "opens the flow log again (for logrotate); SIGUSR1 logs each client's\n"
+        "counters and the flow log's. It refuses to start on an invalid policy file.\n"
         "\n"
         "  -c FILE   configuration (default " DEFAULT_CONFIG ")\n"
         "  -n        check the configuration and its policy file, print\n"
@@ -79,8 +80,9 @@ struct gateway {
 	struct nft_owner *nft;
 	struct enforce *policy; /* the table is installed when this is set */
 	struct loop *loop;
-	struct worker *worker; /* policy changes, off the data path */
-	struct roster *roster; /* the client list, changed on SIGHUP */
+	struct worker *worker;   /* policy changes, off the data path */
+	struct roster *roster;   /* the client list, changed on SIGHUP */
+	struct flowlog *flowlog; /* the flow log, and the events of flows --watch */
 	struct control *ctl;
 	const char *config_path;
 	struct uapi_server *uapi; /* wg show */
@@ -94,6 +96,7 @@ static void report(void *arg)
 	struct gateway *g = arg;
 
 	wg_device_log_stats(g->dev);
+	flowlog_report(g->flowlog);
 }
 
 /* SIGHUP: gateway.yaml's clients and the policy file again, all or
@@ -102,6 +105,7 @@ static void reload(void *arg)
 {
 	struct gateway *g = arg;
 
+	flowlog_reopen(g->flowlog);
 	roster_reload(g->roster);
 }
 
@@ -220,6 +224,58 @@ static int start_table(struct gateway *g)
 	return 0;
 }
 
+/* The flow log's names, from the policies in force: called from its
+ * thread (enforce's are thread-safe). */
+static int client_name(void *arg, uint32_t mark, char *buf, size_t len)
+{
+	return enforce_client_name(arg, mark, buf, len);
+}
+
+static int rule_name(void *arg, uint32_t id, char *buf, size_t len)
+{
+	return enforce_rule_name(arg, id, buf, len);
+}
+
+/* EGRESS_TEST_FLOWLOG_RCVBUF: for tests only, a small event socket that
+ * overruns (and resyncs) at a burst of flows; 0 when unset. */
+static int test_rcvbuf(void)
+{
+	const char *s = getenv("EGRESS_TEST_FLOWLOG_RCVBUF");
+	char *end;
+	long v;
+
+	if (!s || !*s)
+		return 0;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || *end || v < 1024 || v > (1 << 30))
+		fatalx("EGRESS_TEST_FLOWLOG_RCVBUF: \"%s\" is not a number of bytes from 1024", s);
+	log_warnx("EGRESS_TEST_FLOWLOG_RCVBUF=%ld: the flow log's event socket is that small; for "
+	          "tests only, it will overrun",
+	          v);
+	return (int)v;
+}
+
+/* The flow log, and the listener that flows --watch uses: its own thread. */
+static int start_flowlog(struct gateway *g)
+{
+	const struct gw_config *cfg = g->cfg;
+
+	return flowlog_new(&g->flowlog, g->loop,
+	                   &(struct flowlog_params){
+	                           .path = cfg->flow_log,
+	                           .log_new = cfg->flow_log_new,
+	                           .tag = cfg->mark_tag,
+	                           .mask = ~cfg->mark_id_mask,
+	                           .rcvbuf = test_rcvbuf(),
+	                           .client_name = client_name,
+	                           .rule_name = rule_name,
+	                           .arg = g->policy,
+	                   }) < 0
+	               ? -1
+	               : 0;
+}
+
 /* 5. The loop, its signals, the control socket and the metrics. */
 static int start_loop(struct gateway *g)
 {
@@ -244,13 +300,16 @@ static int start_loop(struct gateway *g)
 		log_errx("out of memory");
 		return -1;
 	}
+	if (start_flowlog(g) < 0)
+		return -1;
 	if (control_open(&g->ctl, g->loop,
 	                 &(struct control_view){.cfg = g->cfg,
 	                                        .dev = g->dev,
 	                                        .started = g->started,
 	                                        .policy = g->policy,
 	                                        .worker = g->worker,
-	                                        .roster = g->roster}) < 0)
+	                                        .roster = g->roster,
+	                                        .flowlog = g->flowlog}) < 0)
 		return -1;
 	if (metrics_attach(g->metrics, g->loop,
 	                   &(struct metrics_view){.cfg = g->cfg,
@@ -294,7 +353,9 @@ static void stop(struct gateway *g)
 	worker_free(g->worker);
 	metrics_close(g->metrics);
 	roster_free(g->roster);
+	/* The watchers' streams get their last part, then the listener goes. */
 	control_close(g->ctl);
+	flowlog_free(g->flowlog);
 	uapi_close(g->uapi);
 	if (g->policy) {
 		e = nft_remove(g->nft);

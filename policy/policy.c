@@ -212,6 +212,19 @@ const char *policy_client_by_mark(const struct policy *p, uint32_t mark)
 	return NULL;
 }
 
+size_t policy_client_count(const struct policy *p)
+{
+	return p->n_clients;
+}
+
+const char *policy_client_at(const struct policy *p, size_t i, uint32_t *mark)
+{
+	const struct pclient *c = &p->clients[p->by_mark[i]];
+
+	*mark = c->mark;
+	return c->name;
+}
+
 int policy_client_index(const struct policy *p, const char *name)
 {
 	size_t lo = 0, hi = p->n_clients;

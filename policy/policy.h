@@ -99,6 +99,10 @@ bool policy_rule_allows(const struct policy *p, size_t i);
 bool policy_default_allows(const struct policy *p);
 /* The client whose flows carry mark, or NULL. */
 const char *policy_client_by_mark(const struct policy *p, uint32_t mark);
+/* The clients in the order of their marks: i from 0 to policy_client_count()
+ * - 1, the name returned and the mark in *mark. */
+size_t policy_client_count(const struct policy *p);
+const char *policy_client_at(const struct policy *p, size_t i, uint32_t *mark);
 
 /* A flow to decide: the first packet of a connection. */
 struct policy_flow {

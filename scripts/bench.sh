@@ -384,7 +384,7 @@ clients_bench() {
 		t_start=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.3f", b - a }')
 		rss=$(proc_kib gatewayd VmRSS)
 		hwm=$(proc_kib gatewayd VmHWM)
-		ctl status | grep -q "clients: *$n configured" || die "gatewayd does not count $n clients"
+		ctl status | grep "clients: *$n configured" >/dev/null || die "gatewayd does not count $n clients"
 		edged_start -6 edge1
 		t0=$EPOCHREALTIME
 		wait_for 10 "edge1's ping through the tunnel ($n clients)" e1 ping -c1 -W1 "$HOST"

@@ -94,7 +94,16 @@ heading "Setting up: namespaces, web server, keys, gatewayd, two edged"
 topology
 web_start
 keys gateway edge1 edge2
-gatewayd_start edge1 edge2
+# gateway_yaml's configuration, with the flow log and the metrics on
+{
+	gateway_yaml edge1 edge2
+	echo "flow_log: flows.log"
+	echo "flow_log_new: true"
+	echo "metrics_listen: 127.0.0.1:9586"
+} >"$EG_DIR/gateway.yaml"
+start gatewayd "$NS_GW" "$GATEWAYD" -c "$EG_DIR/gateway.yaml" -v
+wait_for 10 "gatewayd's table inet egress" gw nft list table inet egress
+wait_for 10 "gatewayd's UDP port 51820" listening "$NS_GW" udp ":51820"
 edged_start edge1
 edged_start edge2
 wait_for 15 "edge1's tunnel" e1 ping -c1 -W1 "$HOST"
@@ -179,6 +188,10 @@ show_ctl flows
 heading "9. gatewayd's nftables table, with the policy compiled into it"
 show "$NS_GW" nft list table inet egress
 
+heading "10. The flow log (a JSON line per flow) and the Prometheus metrics"
+show "$NS_GW" tail -n 2 "$EG_DIR/flows.log"
+show "$NS_GW" sh -c "curl -sS http://127.0.0.1:9586/metrics | grep -E '^egress_client_(rx|tx)_bytes_total'"
+
 EG_LEAVE_RUNNING=1
 heading "The demo is running. Look around:"
 cat <<EOF
@@ -191,7 +204,8 @@ cat <<EOF
   ip netns exec $NS_INET bash     # the router between them
 
   logs: $EG_DIR/gatewayd.log, $EG_DIR/edged-edge1.log, $EG_DIR/edged-edge2.log,
-        $EG_DIR/web.log (the web server's access log)
+        $EG_DIR/web.log (the web server's access log), $EG_DIR/flows.log (the flow log)
+  ip netns exec $NS_GW curl -s http://127.0.0.1:9586/metrics   # the metrics
   configs and keys: $EG_DIR/
 
   scripts/demo.sh down            # removes all of it

@@ -386,6 +386,34 @@ out:
 	return 0;
 }
 
+int ctl_part_encode(const struct ctl_reply *r, bool more, size_t part_max, char **buf, size_t *len)
+{
+	json_t *j;
+	char *t;
+
+	*buf = NULL;
+	j = json_pack("{s:b, s:b}", "ok", r->ok, "more", more);
+	if (!j)
+		return -ENOMEM;
+	if ((!r->ok &&
+	     json_object_set_new(j, "error", json_string(r->error ? r->error : "failed"))) ||
+	    (r->data && json_object_set(j, "data", r->data))) {
+		json_decref(j);
+		return -EINVAL; /* an error that is not UTF-8 */
+	}
+	t = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
+	json_decref(j);
+	if (!t)
+		return -EINVAL;
+	*len = strlen(t);
+	if (*len > part_max) {
+		free(t);
+		return -EMSGSIZE;
+	}
+	*buf = t;
+	return 0;
+}
+
 void ctl_reply_free(struct ctl_reply *r)
 {
 	if (!r)
@@ -458,6 +486,62 @@ static int part_check(const json_t *j, char *err, size_t errlen)
 	return 0;
 }
 
+/* One part's JSON into *j, its envelope checked: 0, or -EPROTO with the
+ * reason and nothing kept. */
+static int part_load(const void *buf, size_t len, json_t **j, char *err, size_t errlen)
+{
+	json_error_t je;
+	int ret;
+
+	*j = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL | JSON_DECODE_ANY, &je);
+	if (!*j)
+		return say(-EPROTO, err, errlen, "a reply part is not JSON: %s", je.text);
+	ret = part_check(*j, err, errlen);
+	if (ret) {
+		json_decref(*j);
+		*j = NULL;
+	}
+	return ret;
+}
+
+int ctl_part_parse(const void *buf, size_t len, struct ctl_reply **out, bool *more, char *err,
+                   size_t errlen)
+{
+	struct ctl_reply *r = NULL;
+	json_t *j, *error;
+	int ret;
+
+	*out = NULL;
+	ret = part_load(buf, len, &j, err, errlen);
+	if (ret)
+		return ret;
+	r = calloc(1, sizeof(*r));
+	if (!r) {
+		ret = say(-ENOMEM, err, errlen, "out of memory");
+		goto out;
+	}
+	r->ok = json_is_true(json_object_get(j, "ok"));
+	*more = json_is_true(json_object_get(j, "more"));
+	error = json_object_get(j, "error");
+	if (r->ok == !!error) {
+		ret = say(-EPROTO, err, errlen,
+		          r->ok ? "a reply that is ok has an \"error\""
+		                : "an error reply without \"error\"");
+		goto out;
+	}
+	if (error && !(r->error = strdup(json_string_value(error)))) {
+		ret = say(-ENOMEM, err, errlen, "out of memory");
+		goto out;
+	}
+	r->data = json_incref(json_object_get(j, "data"));
+	*out = r;
+	r = NULL;
+out:
+	ctl_reply_free(r);
+	json_decref(j);
+	return ret;
+}
+
 /* Adds one part's data to a split reply. */
 static int add_data(struct ctl_reader *rd, json_t *data, char *err, size_t errlen)
 {
@@ -514,7 +598,6 @@ static int finish(struct ctl_reader *rd, json_t *single, char *err, size_t errle
 static int feed(struct ctl_reader *rd, const void *buf, size_t len, char *err, size_t errlen)
 {
 	json_t *j, *error, *data;
-	json_error_t je;
 	bool ok, more;
 	int ret;
 
@@ -523,12 +606,9 @@ static int feed(struct ctl_reader *rd, const void *buf, size_t len, char *err, s
 	if (len > CTL_REPLY_MAX - rd->total)
 		return say(-EMSGSIZE, err, errlen, "a reply larger than %u bytes", CTL_REPLY_MAX);
 	rd->total += len;
-	j = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL | JSON_DECODE_ANY, &je);
-	if (!j)
-		return say(-EPROTO, err, errlen, "a reply part is not JSON: %s", je.text);
-	ret = part_check(j, err, errlen);
+	ret = part_load(buf, len, &j, err, errlen);
 	if (ret)
-		goto out;
+		return ret;
 	ok = json_is_true(json_object_get(j, "ok"));
 	more = json_is_true(json_object_get(j, "more"));
 	error = json_object_get(j, "error");
@@ -636,28 +716,23 @@ static int connect_to(const char *path, unsigned timeout_ms, int *out, char *err
 	return 0;
 }
 
-int ctl_call(const char *path, const char *cmd, json_t *args, int fd, unsigned timeout_ms,
-             struct ctl_reply **out, char *err, size_t errlen)
+/* Connects to path and sends {"cmd": cmd, "args": args} with fd: 0 with
+ * *out, the socket (its timeouts timeout_ms), or -errno with err. */
+static int send_call(const char *path, const char *cmd, json_t *args, int fd, unsigned timeout_ms,
+                     int *out, bool *unsent, char *err, size_t errlen)
 {
-	struct ctl_reader *rd = NULL;
-	json_t *req = NULL;
-	char *text = NULL, *rbuf = NULL;
+	json_t *req;
+	char *text = NULL;
 	int s = -1, ret, send_err;
-	bool reset = false;
 	size_t len;
 
-	*out = NULL;
-	if (!timeout_ms)
-		timeout_ms = CTL_TIMEOUT_MS;
+	*out = -1;
 	req = json_pack("{s:s}", "cmd", cmd);
 	if (req && (!args || json_object_set(req, "args", args) == 0))
 		text = json_dumps(req, JSON_COMPACT);
-	rbuf = malloc(CTL_MSG_MAX);
-	rd = ctl_reader_new();
-	if (!text || !rbuf || !rd) {
-		ret = say(-ENOMEM, err, errlen, "out of memory");
-		goto out;
-	}
+	json_decref(req);
+	if (!text)
+		return say(-ENOMEM, err, errlen, "out of memory");
 	len = strlen(text);
 	if (len > CTL_MSG_MAX) {
 		ret = say(-EMSGSIZE, err, errlen, "request of %zu bytes is larger than %d", len,
@@ -679,48 +754,118 @@ int ctl_call(const char *path, const char *cmd, json_t *args, int fd, unsigned t
 		          strerror(-send_err));
 		goto out;
 	}
+	*unsent = send_err != 0;
+	*out = s;
+	s = -1;
+out:
+	if (s >= 0)
+		close(s);
+	free(text);
+	return ret;
+}
+
+/* The next message from s into rbuf: its length (> 0), or -errno with err:
+ * -ETIMEDOUT, -EPROTO (closed, or too large), -EINTR when stop_on_signal. */
+static int recv_part(int s, char *rbuf, const char *path, unsigned timeout_ms, bool stop_on_signal,
+                     bool unsent, bool *reset, char *err, size_t errlen)
+{
 	for (;;) {
 		struct iovec iov = {.iov_base = rbuf, .iov_len = CTL_MSG_MAX};
 		struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
 		ssize_t n = recvmsg(s, &mh, MSG_CMSG_CLOEXEC);
 
+		if (n < 0 && errno == EINTR && stop_on_signal)
+			return -EINTR;
 		if (n < 0 && errno == EINTR)
 			continue;
 		/* A server that closes with our request unread (a refusal) leaves
 		 * ECONNRESET, reported once, ahead of the reply it queued. */
-		if (n < 0 && errno == ECONNRESET && !reset) {
-			reset = true;
+		if (n < 0 && errno == ECONNRESET && !*reset) {
+			*reset = true;
 			continue;
 		}
-		if (n < 0 && errno == EAGAIN) {
-			ret = say(-ETIMEDOUT, err, errlen, "no answer from %s within %u ms", path,
-			          timeout_ms);
-			goto out;
-		}
-		if (n <= 0) {
-			ret = say(-EPROTO, err, errlen, "%s closed the connection before %s", path,
-			          send_err ? "taking the request" : "the end of its reply");
-			goto out;
-		}
-		if (mh.msg_flags & MSG_TRUNC) {
-			ret = say(-EPROTO, err, errlen, "%s sent a message larger than %d bytes",
-			          path, CTL_MSG_MAX);
-			goto out;
-		}
-		ret = ctl_reader_feed(rd, rbuf, (size_t)n, err, errlen);
-		if (ret < 0)
-			goto out;
-		if (ret == 0)
+		if (n < 0 && errno == EAGAIN)
+			return say(-ETIMEDOUT, err, errlen, "no answer from %s within %u ms", path,
+			           timeout_ms);
+		if (n <= 0)
+			return say(-EPROTO, err, errlen, "%s closed the connection before %s", path,
+			           unsent ? "taking the request" : "the end of its reply");
+		if (mh.msg_flags & MSG_TRUNC)
+			return say(-EPROTO, err, errlen, "%s sent a message larger than %d bytes",
+			           path, CTL_MSG_MAX);
+		return (int)n;
+	}
+}
+
+int ctl_call(const char *path, const char *cmd, json_t *args, int fd, unsigned timeout_ms,
+             struct ctl_reply **out, char *err, size_t errlen)
+{
+	struct ctl_reader *rd = NULL;
+	char *rbuf = NULL;
+	int s = -1, ret;
+	bool reset = false, unsent = false;
+
+	*out = NULL;
+	if (!timeout_ms)
+		timeout_ms = CTL_TIMEOUT_MS;
+	rbuf = malloc(CTL_MSG_MAX);
+	rd = ctl_reader_new();
+	if (!rbuf || !rd) {
+		ret = say(-ENOMEM, err, errlen, "out of memory");
+		goto out;
+	}
+	ret = send_call(path, cmd, args, fd, timeout_ms, &s, &unsent, err, errlen);
+	while (!ret) {
+		int n = recv_part(s, rbuf, path, timeout_ms, false, unsent, &reset, err, errlen);
+
+		ret = n < 0 ? n : ctl_reader_feed(rd, rbuf, (size_t)n, err, errlen);
+		if (ret == 1)
+			ret = 0;
+		else if (ret == 0)
 			break;
 	}
-	*out = ctl_reader_take(rd);
+	if (!ret)
+		*out = ctl_reader_take(rd);
 out:
 	if (s >= 0)
 		close(s);
 	ctl_reader_free(rd);
 	free(rbuf);
-	free(text);
-	json_decref(req);
+	return ret;
+}
+
+int ctl_stream_call(const char *path, const char *cmd, json_t *args, int fd, ctl_part_fn *part,
+                    void *arg, struct ctl_reply **out, char *err, size_t errlen)
+{
+	struct ctl_reply *r = NULL;
+	char *rbuf = malloc(CTL_MSG_MAX);
+	int s = -1, ret;
+	bool reset = false, unsent = false, more = true;
+
+	*out = NULL;
+	if (!rbuf)
+		return say(-ENOMEM, err, errlen, "out of memory");
+	ret = send_call(path, cmd, args, fd, CTL_STREAM_TIMEOUT_MS, &s, &unsent, err, errlen);
+	while (!ret && more) {
+		int n = recv_part(s, rbuf, path, CTL_STREAM_TIMEOUT_MS, true, unsent, &reset, err,
+		                  errlen);
+
+		ctl_reply_free(r);
+		r = NULL;
+		ret = n < 0 ? n : ctl_part_parse(rbuf, (size_t)n, &r, &more, err, errlen);
+		if (!ret && more && !r->ok)
+			ret = say(-EPROTO, err, errlen, "an error part with more to come");
+		else if (!ret && more && r->data)
+			ret = part(arg, r->data);
+	}
+	if (!ret) {
+		*out = r;
+		r = NULL;
+	}
+	ctl_reply_free(r);
+	if (s >= 0)
+		close(s);
+	free(rbuf);
 	return ret;
 }
 

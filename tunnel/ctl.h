@@ -22,6 +22,15 @@
  *   order gives the value back exactly. A reply that is neither and does
  *   not fit one message is replaced by an error reply.
  *
+ * A stream is a reply of no fixed length (`gatewayctl flows --watch`): parts
+ * that say "more": true, each with its own "data" whole (any value; none in a
+ * keepalive, sent after CTL_KEEPALIVE_MS without a part), as the server has
+ * them, until a last part says "more": false. That one may say "ok": false
+ * with an "error" (a client too slow to read was cut off). The client ends a
+ * stream by closing the connection; the server notices and frees it. Which
+ * commands stream is theirs to say: a client that reads a stream as an
+ * ordinary reply gets -EPROTO (a part holding neither array nor string).
+ *
  * Every request that is not one of these (malformed JSON, not an object, an
  * unknown key, wrong types, too large, several descriptors, empty) gets an
  * error reply; so does a peer that is neither root nor in the control group
@@ -55,6 +64,13 @@ struct ctl_reader;
 #define CTL_MAX_CONNS 16
 /* The client's: how long it waits for the next part of a reply. */
 #define CTL_TIMEOUT_MS 10000
+/* Streams: a keepalive part after this long without one, and how long a
+ * client waits for any part before it takes the server for dead. */
+#define CTL_KEEPALIVE_MS      5000
+#define CTL_STREAM_TIMEOUT_MS (3 * CTL_KEEPALIVE_MS)
+/* The parts a stream may have waiting for a client that does not read:
+ * one more and the client is cut off. */
+#define CTL_STREAM_QUEUE 256
 /* What a reader takes at most, all parts together (a safety net against a
  * server gone wrong: 100,000 flows are some 20 MB). */
 #define CTL_REPLY_MAX (256u * 1024 * 1024)
@@ -110,6 +126,30 @@ struct ctl_parts;
 struct ctl_parts *ctl_answer_encode(const char *cmd, int rc, struct json_t *data, const char *err);
 void ctl_pending_send(struct ctl_pending *p, struct ctl_parts *parts);
 
+/* A handler whose reply is a stream calls ctl_stream_start() and returns
+ * CTL_DEFERRED (it must, once it called it). The connection is then the
+ * caller's stream until one of:
+ *   - ctl_stream_end() queues the last part (rc, data, err as a handler
+ *     returns them; "more": false) and gives the token back;
+ *   - ctl_stream_send() finds CTL_STREAM_QUEUE parts waiting: it queues an
+ *     error as the last part, returns -ENOBUFS, and the token is gone;
+ *   - the client hangs up, stops reading for idle_ms, or the server
+ *     closes (which sends "more": false first, as far as the socket takes
+ *     it): closed(arg) is called, from the loop's thread, and the token is
+ *     gone. closed() is never called from inside ctl_stream_send() or
+ *     ctl_stream_end(), nor after either gave the token back.
+ * Parts are written from the loop as the socket takes them, never at once:
+ * sending never blocks and never calls back. From the loop's thread only. */
+struct ctl_stream;
+typedef void ctl_stream_closed_fn(void *arg);
+struct ctl_stream *ctl_stream_start(struct ctl_request *req, ctl_stream_closed_fn *closed,
+                                    void *arg);
+/* Queues one part, {"ok": true, "more": true, "data": data} (data
+ * borrowed: encoded now). 0; -ENOBUFS (see above); -EMSGSIZE when data
+ * does not fit a message (nothing sent, the stream goes on); -ENOMEM. */
+int ctl_stream_send(struct ctl_stream *s, struct json_t *data);
+void ctl_stream_end(struct ctl_stream *s, int rc, struct json_t *data, const char *err);
+
 struct ctl_server_params {
 	const char *path;   /* the socket file; its directory is made (0755) if missing */
 	const char *group;  /* the control group by name; NULL or "": root only */
@@ -148,7 +188,29 @@ bool ctl_peer_allowed(uid_t uid, gid_t gid, const gid_t *groups, size_t n_groups
 int ctl_call(const char *path, const char *cmd, struct json_t *args, int fd, unsigned timeout_ms,
              struct ctl_reply **out, char *err, size_t errlen);
 
+/* A stream: sends the request as ctl_call() does, then calls part(arg,
+ * data) for each part with "more": true and data (data borrowed; a
+ * keepalive without data is not passed on), with no timeout but
+ * CTL_STREAM_TIMEOUT_MS of silence. part returns 0 to go on, or anything
+ * else, which ends the call (the connection closed) and is returned. 0 with
+ * *out, the last part (ok or not: an ordinary error reply to the request
+ * is one too); -EINTR when a signal interrupted it (a handler installed
+ * without SA_RESTART: how a tool stops watching); otherwise what ctl_call()
+ * returns, -EPROTO too when the server closes before a last part. */
+typedef int ctl_part_fn(void *arg, struct json_t *data);
+int ctl_stream_call(const char *path, const char *cmd, struct json_t *args, int fd,
+                    ctl_part_fn *part, void *arg, struct ctl_reply **out, char *err, size_t errlen);
+
 /* The pure halves, for tests and fuzzing. */
+
+/* One part of a stream as a reply of its own: 0 with *out (ctl_reply_free)
+ * and *more, or -EPROTO with the reason in err (not JSON, not a part, "ok"
+ * without "error" disagreeing). */
+int ctl_part_parse(const void *buf, size_t len, struct ctl_reply **out, bool *more, char *err,
+                   size_t errlen);
+/* One part holding r whole: 0 with *buf (malloc'd) and *len; -EMSGSIZE when
+ * it is larger than part_max, -EINVAL (not encodable), -ENOMEM. */
+int ctl_part_encode(const struct ctl_reply *r, bool more, size_t part_max, char **buf, size_t *len);
 
 /* Parses one request message: 0 with *root (json_decref) holding what
  * req->cmd and req->args point into (req's other fields are untouched), or

@@ -1,6 +1,7 @@
 /* The server side of the control socket (see ctl.h): the listening socket,
  * credentials, one request per connection, replies queued and written as
- * the socket takes them, and a timer that drops connections that stall. */
+ * the socket takes them, streams, and a timer that drops connections that
+ * stall and sends the streams' keepalives. */
 #include "tunnel/ctl.h"
 
 #include <errno.h>
@@ -34,6 +35,13 @@ struct ctl_conn {
 	size_t sent;           /* parts of it written */
 	bool pending;          /* deferred by the handler: out of the loop until answered */
 	char cmd[CTL_CMD_MAX]; /* the request's, for messages */
+	/* A stream (ctl_stream_start): out is its queue, the parts from sent
+	 * on still to write. ended: the last part is queued; closed is NULL
+	 * once the owner has given the token back (or was told). */
+	bool stream, ended;
+	ctl_stream_closed_fn *closed;
+	void *closed_arg;
+	uint64_t keepalive_at; /* CLOCK_MONOTONIC ns */
 };
 
 struct ctl_server {
@@ -131,6 +139,13 @@ static void conn_free(struct ctl_conn *c)
 {
 	struct ctl_server *s = c->srv;
 
+	/* The stream's owner first, while the connection still exists. */
+	if (c->closed) {
+		ctl_stream_closed_fn *closed = c->closed;
+
+		c->closed = NULL;
+		closed(c->closed_arg);
+	}
 	loop_del(s->loop, c->fd);
 	close(c->fd);
 	if (c->prev)
@@ -267,6 +282,193 @@ void ctl_pending_send(struct ctl_pending *p, struct ctl_parts *parts)
 	start_reply(c, false);
 }
 
+/* ---- streams */
+
+static size_t waiting(const struct ctl_conn *c)
+{
+	return c->out ? c->out->n - c->sent : 0;
+}
+
+/* Appends buf (taken) to c's queue; -ENOMEM. Written parts are let go
+ * first, so the arrays hold what waits and no more. */
+static int queue_part(struct ctl_conn *c, char *buf, size_t len)
+{
+	struct ctl_parts *p = c->out;
+	char **nb;
+	size_t *nl;
+
+	if (!p && !(p = c->out = calloc(1, sizeof(*p)))) {
+		free(buf);
+		return -ENOMEM;
+	}
+	if (c->sent == p->n) {
+		for (size_t i = 0; i < p->n; i++)
+			free(p->buf[i]);
+		p->n = c->sent = 0;
+	}
+	nb = realloc(p->buf, (p->n + 1) * sizeof(*nb));
+	if (nb)
+		p->buf = nb;
+	nl = nb ? realloc(p->len, (p->n + 1) * sizeof(*nl)) : NULL;
+	if (nl)
+		p->len = nl;
+	if (!nb || !nl) {
+		free(buf);
+		return -ENOMEM;
+	}
+	p->buf[p->n] = buf;
+	p->len[p->n] = len;
+	p->n++;
+	return 0;
+}
+
+/* Encodes a part of r into c's queue and has the loop write it. */
+static int queue_reply(struct ctl_conn *c, const struct ctl_reply *r, bool more)
+{
+	char *buf;
+	size_t len;
+	int ret;
+
+	ret = ctl_part_encode(r, more, CTL_MSG_MAX, &buf, &len);
+	if (!ret)
+		ret = queue_part(c, buf, len);
+	if (!ret && !c->pending && waiting(c) == 1 &&
+	    loop_mod(c->srv->loop, c->fd, EPOLLIN | EPOLLOUT) == 0)
+		c->deadline = mono_ns() + (uint64_t)c->srv->idle_ms * 1000000u;
+	return ret;
+}
+
+/* Writes what the socket takes of a stream's queue. Done with the last
+ * part, the connection goes; with all written, the loop waits for the
+ * next part or the peer's hang-up. */
+static void stream_write(struct ctl_conn *c)
+{
+	struct ctl_server *s = c->srv;
+
+	while (waiting(c)) {
+		ssize_t n = send(c->fd, c->out->buf[c->sent], c->out->len[c->sent],
+		                 MSG_DONTWAIT | MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return; /* the deadline runs from the last progress */
+		if (n < 0) {
+			log_debug("control: pid %d went during its stream: %s", (int)c->cred.pid,
+			          strerror(errno));
+			conn_free(c);
+			return;
+		}
+		c->sent++;
+		c->deadline = mono_ns() + (uint64_t)s->idle_ms * 1000000u;
+	}
+	if (c->ended) {
+		conn_free(c);
+		return;
+	}
+	c->deadline = UINT64_MAX;
+	c->keepalive_at = mono_ns() + (uint64_t)CTL_KEEPALIVE_MS * 1000000u;
+	loop_mod(s->loop, c->fd, EPOLLIN);
+}
+
+/* A stream's events: anything to read is the peer gone (it sends nothing
+ * after its request), then whatever waits is written. */
+static void stream_event(struct ctl_conn *c)
+{
+	char b;
+	ssize_t n = recv(c->fd, &b, 1, MSG_DONTWAIT);
+
+	if (n >= 0 || (errno != EAGAIN && errno != EINTR)) {
+		log_debug("control: pid %d ended its stream of \"%s\"", (int)c->cred.pid, c->cmd);
+		conn_free(c);
+		return;
+	}
+	stream_write(c);
+}
+
+struct ctl_stream *ctl_stream_start(struct ctl_request *req, ctl_stream_closed_fn *closed,
+                                    void *arg)
+{
+	struct ctl_conn *c = req->conn;
+
+	c->stream = true;
+	c->closed = closed;
+	c->closed_arg = arg;
+	c->keepalive_at = mono_ns() + (uint64_t)CTL_KEEPALIVE_MS * 1000000u;
+	return (struct ctl_stream *)c;
+}
+
+int ctl_stream_send(struct ctl_stream *st, json_t *data)
+{
+	struct ctl_conn *c = (struct ctl_conn *)st;
+	struct ctl_reply r = {.ok = true, .data = data};
+	char why[96];
+
+	if (waiting(c) < CTL_STREAM_QUEUE) {
+		int ret = queue_reply(c, &r, true);
+
+		return ret == -EINVAL ? -EMSGSIZE : ret;
+	}
+	/* A client that does not keep up is cut off, never waited for: what
+	 * waits goes, the error is the last part. */
+	snprintf(why, sizeof(why), "too slow: %d parts were waiting; cut off", CTL_STREAM_QUEUE);
+	for (size_t i = c->sent; i < c->out->n; i++)
+		free(c->out->buf[i]);
+	c->out->n = c->sent;
+	if (may_log(&c->srv->rl_dropped))
+		log_info("control: cut off pid %d, which did not read its stream of \"%s\"",
+		         (int)c->cred.pid, c->cmd);
+	c->closed = NULL;
+	c->ended = true;
+	r = (struct ctl_reply){.ok = false, .error = why};
+	if (queue_reply(c, &r, false) < 0)
+		loop_mod(c->srv->loop, c->fd,
+		         EPOLLIN | EPOLLOUT); /* nothing to send: the close says it */
+	return -ENOBUFS;
+}
+
+void ctl_stream_end(struct ctl_stream *st, int rc, json_t *data, const char *err)
+{
+	struct ctl_conn *c = (struct ctl_conn *)st;
+	struct ctl_reply r = {.ok = rc == 0, .data = data};
+	char buf[1024];
+
+	snprintf(buf, sizeof(buf), "%s", err && err[0] ? err : strerror(rc < 0 ? -rc : EIO));
+	r.error = rc ? buf : NULL;
+	c->closed = NULL;
+	c->ended = true;
+	if (queue_reply(c, &r, false) < 0) {
+		r = (struct ctl_reply){.ok = false,
+		                       .error = (char *)"the last part cannot be sent"};
+		if (queue_reply(c, &r, false) < 0)
+			loop_mod(c->srv->loop, c->fd, EPOLLIN | EPOLLOUT);
+	}
+	json_decref(data);
+}
+
+/* The tick's part: a keepalive on each stream that has been quiet. */
+static void stream_tick(struct ctl_conn *c, uint64_t now)
+{
+	struct ctl_reply r = {.ok = true};
+
+	if (c->ended || waiting(c) || now < c->keepalive_at)
+		return;
+	c->keepalive_at = now + (uint64_t)CTL_KEEPALIVE_MS * 1000000u;
+	queue_reply(c, &r, true);
+}
+
+/* At close: the last part, and what the socket takes of the queue at once. */
+static void stream_close(struct ctl_conn *c)
+{
+	struct ctl_reply r = {.ok = true};
+
+	if (!c->ended && queue_reply(c, &r, false) == 0)
+		c->ended = true;
+	while (waiting(c) && send(c->fd, c->out->buf[c->sent], c->out->len[c->sent],
+	                          MSG_DONTWAIT | MSG_NOSIGNAL) >= 0)
+		c->sent++;
+}
+
 /* Takes the request (one message) and queues its reply. */
 static void conn_read(struct ctl_conn *c)
 {
@@ -329,6 +531,18 @@ static void conn_read(struct ctl_conn *c)
 		rc = s->handler(s->arg, &req, &data, herr, sizeof(herr));
 		if (req.fd >= 0)
 			close(req.fd);
+		if (rc == CTL_DEFERRED && c->stream) {
+			/* The loop watches for the peer's hang-up and writes. */
+			json_decref(data);
+			json_decref(root);
+			if (loop_mod(s->loop, c->fd, EPOLLIN | (waiting(c) ? EPOLLOUT : 0)) < 0)
+				conn_free(c);
+			else
+				c->deadline = waiting(c)
+				                      ? mono_ns() + (uint64_t)s->idle_ms * 1000000u
+				                      : UINT64_MAX;
+			return;
+		}
 		if (rc == CTL_DEFERRED && c->pending) {
 			/* Out of the loop until the answer: a peer that hangs up
 			 * meanwhile is found when the reply is written. */
@@ -352,7 +566,9 @@ static int on_conn(void *arg, uint32_t events)
 	struct ctl_conn *c = arg;
 
 	(void)events;
-	if (c->out)
+	if (c->stream)
+		stream_event(c);
+	else if (c->out)
 		conn_write(c);
 	else
 		conn_read(c);
@@ -462,6 +678,8 @@ static int on_tick(void *arg, uint32_t events)
 		return 0;
 	for (c = s->conns; c; c = next) {
 		next = c->next;
+		if (c->stream)
+			stream_tick(c, now);
 		if (c->deadline > now)
 			continue;
 		if (may_log(&s->rl_dropped))
@@ -551,6 +769,9 @@ void ctl_server_close(struct ctl_server *s)
 {
 	if (!s)
 		return;
+	for (struct ctl_conn *c = s->conns; c; c = c->next)
+		if (c->stream)
+			stream_close(c);
 	while (s->conns)
 		conn_free(s->conns);
 	loop_del(s->loop, s->fd);

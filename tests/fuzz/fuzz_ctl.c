@@ -1,6 +1,8 @@
-/* libFuzzer target for the control protocol's two parsers of outside input:
- * the server's request parser and the client's reply reader. Any input
- * must give a request or one printable error line, never a crash or a leak.
+/* libFuzzer target for the control protocol's parsers of outside input:
+ * the server's request parser, the client's reply reader and its parser of
+ * one stream part. Any input must give a request or one printable error
+ * line, never a crash or a leak; a part that parses encodes back to one
+ * that parses the same.
  * The input is also cut into reply parts at each "\n\n" and fed to one
  * reader in order. And whatever request parses, a reply carrying its args
  * (or one of its strings), cut into small parts, must come back equal. */
@@ -46,6 +48,32 @@ static void round_trip(json_t *value, size_t part_max)
 	ctl_reader_free(rd);
 }
 
+/* The input as one part of a stream (ctl_stream_call's parser). */
+static void stream_part(const uint8_t *data, size_t size)
+{
+	struct ctl_reply *r = NULL, *again = NULL;
+	char err[256], *buf = NULL;
+	bool more = false, more2 = false;
+	size_t len;
+
+	if (ctl_part_parse(data, size, &r, &more, err, sizeof(err)) < 0) {
+		check_err(err);
+		return;
+	}
+	if ((r->ok && r->error) || (!r->ok && !r->error))
+		__builtin_trap();
+	if (ctl_part_encode(r, more, 4 * size + 64, &buf, &len) == 0) {
+		if (ctl_part_parse(buf, len, &again, &more2, err, sizeof(err)) < 0 ||
+		    more2 != more || again->ok != r->ok ||
+		    /* json_equal() of two NULLs is false: a part without data */
+		    (again->data || r->data ? !json_equal(again->data, r->data) : false))
+			__builtin_trap();
+		ctl_reply_free(again);
+		free(buf);
+	}
+	ctl_reply_free(r);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct ctl_request req = {.fd = -1};
@@ -68,6 +96,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} else {
 		check_err(err);
 	}
+
+	stream_part(data, size);
 
 	rd = ctl_reader_new();
 	while (off <= size) {

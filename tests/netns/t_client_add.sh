@@ -5,6 +5,7 @@
 # WireGuard client (wireguard-go from the printed wg-quick configuration,
 # with a preshared key); edge1, connected all along, loses no ping; remove
 # cuts the client at once and is refused while the policy in force names it.
+# The flow log names the added client's flows, and the removed one's ends.
 #
 #   edge1 (edged, 100.64.0.2) --+
 #                               +-- inet -- gw (gatewayd, endpoint: 198.51.100.1:51820) -- host
@@ -24,6 +25,8 @@ log "gatewayd with edge1 and endpoint: $GW_ENDPOINT; edged on edge1"
 	gateway_yaml edge1
 	echo "# where clients dial us"
 	echo "endpoint: \"$GW_ENDPOINT\""
+	echo "flow_log: flows.log"
+	echo "flow_log_new: true"
 } >"$EG_DIR/gateway.yaml"
 start gatewayd "$NS_GW" "$GATEWAYD" -c "$EG_DIR/gateway.yaml" -v
 wait_for 10 "gatewayd's table inet egress" gw nft list table inet egress
@@ -54,13 +57,16 @@ cmp "$EG_DIR/carol.conf" "$EG_DIR/carol/carol.conf" || die "carol.conf differs f
 grep -q "name: carol" "$EG_DIR/gateway.yaml" || die "carol is not in gateway.yaml"
 grep -q "^# where clients dial us$" "$EG_DIR/gateway.yaml" || die "gateway.yaml lost a comment"
 running gatewayd || die "gatewayd is gone"
-ctl status | grep -q "2 configured" || die "gatewayd does not count carol"
+ctl status | grep "2 configured" >/dev/null || die "gatewayd does not count carol"
 
 log "carol connects from edge2 with edged and the edge.yaml she was given"
 start edged-carol "$NS_E2" "$EDGED" -c "$EG_DIR/carol/edge.yaml" -v
 wait_for 10 "carol's handshake" e2 ping -c1 -W1 "$HOST"
 e2 ping -q -c5 -i0.2 -W2 "$HOST"
 stop edged-carol
+# The flow log knows a client added while gatewayd runs.
+flow_logged() { grep -q "\"event\":\"$1\",[^}]*\"client\":\"$2\"" "$EG_DIR/flows.log"; }
+wait_for 5 "carol's ping in the flow log" flow_logged new carol
 
 log "client add dave --psk: wireguard-go from the printed wg-quick configuration"
 ctl client add dave --psk >"$EG_DIR/dave.conf"
@@ -89,6 +95,7 @@ if e2 ping -c3 -W1 "$HOST"; then
 	die "dave still reaches the host after client remove"
 fi
 ! grep -q "name: dave" "$EG_DIR/gateway.yaml" || die "dave is still in gateway.yaml"
+wait_for 5 "the end of dave's flows in the flow log, under his name" flow_logged end dave
 
 log "client remove carol: refused while the policy names her"
 cat >"$EG_DIR/policy-carol.yaml" <<-EOF
@@ -108,7 +115,7 @@ grep -q "name: carol" "$EG_DIR/gateway.yaml" || die "carol left gateway.yaml"
 sed '/carol-web/d' "$EG_DIR/policy-carol.yaml" >"$EG_DIR/policy.yaml.new"
 ctl policy apply "$EG_DIR/policy.yaml.new"
 ctl client remove carol
-ctl status | grep -q "1 configured" || die "gatewayd still counts removed clients"
+ctl status | grep "1 configured" >/dev/null || die "gatewayd still counts removed clients"
 
 log "edge1 lost nothing meanwhile"
 stop ping1 INT || true

@@ -27,7 +27,7 @@ hup() {
 	grep 'SIGHUP: ' "$EG_DIR/gatewayd.log" | tail -n +$((before + 1)) | tee "$EG_DIR/hup.txt"
 }
 handshakes() { grep -c "peer $1: handshake complete" "$EG_DIR/gatewayd.log" || true; }
-map_has() { gw nft list map inet egress client_mark | grep -q "$1"; }
+map_has() { gw nft list map inet egress client_mark | grep "$1" >/dev/null; }
 policy() {
 	{
 		printf 'version: 1\ndefault: allow\nrules:\n'

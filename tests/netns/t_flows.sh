@@ -4,7 +4,8 @@
 #     namespace, says so, and puts them back when it stops;
 #   - a live download (curl) and a finished upload (iperf3 -n) are listed with
 #     the right client, original source and destination, NAT'd source,
-#     state and rule; the upload's bytes are IP bytes, at least what iperf3
+#     state and rule (the one stamped on the flow, which outlives a rename
+#     by an apply); the upload's bytes are IP bytes, at least what iperf3
 #     moved and at most 8% more (headers), and its packets fit that;
 #   - every filter (--client, --proto, --dst, --port, --state) selects what
 #     it says, and --json carries every documented field;
@@ -100,6 +101,21 @@ python3 - "$EG_DIR/flows.json" "$GW_PUBLIC" "$HOST" "$sent" "$received" <<-'EOF'
 	      % (sent, received, data["bytes_out"], data["packets_out"]))
 EOF
 	die "the flows are not what ran"
+
+log "rule: the one stamped on the flow, not what the policy in force would say"
+cat >"$EG_DIR/policy.yaml" <<-EOF
+	version: 1
+	default: deny
+	rules:
+	  - {name: renamed, from: [any], to: [internet], action: allow}
+EOF
+ctl policy apply "$EG_DIR/policy.yaml" >/dev/null
+rule_of() { flows_json --client "$1" --port "$2" | python3 -c 'import json, sys; print(" ".join(f["rule"] for f in json.load(sys.stdin)))'; }
+[[ $(rule_of edge1 80) == internet ]] ||
+	die "the download under a renamed rule: rule '$(rule_of edge1 80)', want its stamp 'internet'"
+e2 python3 -c "import socket; socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b'x', ('$HOST', 5354))"
+[[ $(rule_of edge2 5354) == renamed ]] || die "a flow after the apply: rule '$(rule_of edge2 5354)', want 'renamed'"
+gw conntrack -D -p udp --dport 5354 >/dev/null 2>&1 # the filters below count the rest
 
 log "every filter"
 [[ $(count --client edge1) == 1 ]] || die "--client edge1: not 1 flow"

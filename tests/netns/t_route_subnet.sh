@@ -26,11 +26,11 @@ wait_for 10 "edge1's TUN $TUN_IF" nonempty e1 ip link show "$TUN_IF" up
 
 log "the gateway's tunnel address answers through the tunnel"
 wait_for 10 "the handshake (ping 100.64.0.1)" e1 ping -c1 -W1 100.64.0.1
-e1 ip route get 100.64.0.1 | grep -q "dev $TUN_IF" || die "100.64.0.1 is not routed via $TUN_IF"
+e1 ip route get 100.64.0.1 | grep "dev $TUN_IF" >/dev/null || die "100.64.0.1 is not routed via $TUN_IF"
 e1 ping -q -c3 -i0.2 -W2 100.64.0.1
 
 log "nothing else is routed through it"
-e1 ip route get "$HOST" | tee /dev/stderr | grep -q "dev eth0" || die "$HOST is not routed via eth0"
+e1 ip route get "$HOST" | tee /dev/stderr | grep "dev eth0" >/dev/null || die "$HOST is not routed via eth0"
 [[ $(e1 ip rule) == "$rules_before" ]] || die "edged changed ip rule"
 routes_after=$(own_routes)
 if [[ $routes_after != "$routes_before" ]]; then

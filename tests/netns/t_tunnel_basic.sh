@@ -34,8 +34,8 @@ marked=$(grep -n 'not from all fwmark 0xca6c lookup 51820' <<<"$rules" | cut -d:
 ((suppress < marked)) || die "suppress_prefixlength rule must come before the fwmark rule"
 [[ $(e1 ip route show table 51820 | awk '{ print $1, $2, $3 }') == "default dev $TUN_IF" ]] ||
 	die "table 51820 is not just 'default dev $TUN_IF'"
-e1 ip route get "$HOST" | grep -q "dev $TUN_IF table 51820" || die "$HOST is not routed via $TUN_IF"
-e1 ip route get "$GW_PUBLIC" mark 51820 | grep -q "via 192.0.2.1 dev eth0" ||
+e1 ip route get "$HOST" | grep "dev $TUN_IF table 51820" >/dev/null || die "$HOST is not routed via $TUN_IF"
+e1 ip route get "$GW_PUBLIC" mark 51820 | grep "via 192.0.2.1 dev eth0" >/dev/null ||
 	die "the tunnel's own packets do not leave via eth0"
 
 log "ping through the tunnel"

@@ -4,7 +4,8 @@
 #     edge2 on wireguard-go: after pings and a download, `wg show IF dump` in
 #     the gateway's namespace has the gateway's keys and port and both peers
 #     with their public and preshared keys, the endpoints and byte counts that
-#     SIGUSR1 logs, their allowed IPs and a recent handshake;
+#     SIGUSR1 logs, their allowed IPs and a recent handshake; and the
+#     endpoints, handshake times and byte counts of `gatewayctl clients`;
 #   - `wg show` on edged has its keys, port (the one the gateway sees), fwmark,
 #     the gateway with its endpoint, allowed IPs and keepalive, and bytes that
 #     match the gateway's the other way round; wireguard-go, which counts
@@ -102,6 +103,20 @@ for c in edge1 edge2; do
 done
 gw_e1=$(dump_peer "$NS_GW" "$GW_IF" "$(pub edge1)")
 gw_e2=$(dump_peer "$NS_GW" "$GW_IF" "$(pub edge2)")
+
+log "wg show beside gatewayctl clients"
+ctl clients --json >"$EG_DIR/clients.json"
+for c in edge1 edge2; do
+	line=$(dump_peer "$NS_GW" "$GW_IF" "$(pub "$c")")
+	read -r ep hs rx tx < <(python3 -c 'import json, sys
+c = [c for c in json.load(open(sys.argv[1]))["data"] if c["name"] == sys.argv[2]][0]
+print(c["endpoint"], c["last_handshake_unix"], c["rx_bytes"], c["tx_bytes"])' "$EG_DIR/clients.json" "$c")
+	[[ $(field 3 "$line") == "$ep" ]] || die "$c: wg show's endpoint $(field 3 "$line"), clients' $ep"
+	d=$(($(field 5 "$line") - hs))
+	((d >= 0 && d <= 2)) || die "$c: wg show's handshake $(field 5 "$line"), clients' $hs"
+	close_to "$c received, wg show and clients" "$(field 6 "$line")" "$rx"
+	close_to "$c sent, wg show and clients" "$(field 7 "$line")" "$tx"
+done
 
 log "wg show on edged"
 e1 wg show "$E1_IF"

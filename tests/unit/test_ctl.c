@@ -4,7 +4,10 @@
  * with a reason, an oversized request refused, a client that sends nothing
  * or stops reading dropped while others are served, the connection limit,
  * descriptor passing, the credential rule, and the socket file's life
- * (mode, group, stale files, a live server, removal). The server runs its
+ * (mode, group, stale files, a live server, removal), and streams (parts
+ * as they come, a client that hangs up freed, one that does not read cut
+ * off, keepalives, a signal ending the client's call, a last part when the
+ * server closes). The server runs its
  * loop in a thread of this process; the clients are the test. */
 #include <errno.h>
 #include <fcntl.h>
@@ -12,6 +15,7 @@
 #include <jansson.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -116,9 +120,45 @@ static void slow_cancel(void *arg)
 	free(sl);
 }
 
+/* "stream": args.n parts {"i": i}, then with args.end a last part "done";
+ * the stream's closed() and the index where a send was refused, counted for
+ * the test's thread. */
+static int streams_closed;
+static int flood_refused_at = -1;
+
+static void stream_closed(void *arg)
+{
+	__atomic_add_fetch(&streams_closed, 1, __ATOMIC_SEQ_CST);
+}
+
+static int stream_handler(struct ctl_request *req)
+{
+	struct ctl_stream *st = ctl_stream_start(req, stream_closed, NULL);
+	json_int_t n = 0;
+	int end = 0;
+
+	json_unpack(req->args, "{s?I, s?b}", "n", &n, "end", &end);
+	for (json_int_t i = 0; i < n; i++) {
+		json_t *part = json_pack("{s:I}", "i", i);
+		int ret = ctl_stream_send(st, part);
+
+		json_decref(part);
+		if (ret == -ENOBUFS) {
+			__atomic_store_n(&flood_refused_at, (int)i, __ATOMIC_SEQ_CST);
+			return CTL_DEFERRED; /* the token is gone */
+		}
+	}
+	if (end)
+		ctl_stream_end(st, 0, json_string("done"), NULL);
+	return CTL_DEFERRED;
+}
+
 static int handler(void *arg, struct ctl_request *req, json_t **data, char *err, size_t errlen)
 {
 	json_int_t n = 0;
+
+	if (!strcmp(req->cmd, "stream"))
+		return stream_handler(req);
 
 	if (!strcmp(req->cmd, "slow")) {
 		struct slow *sl = calloc(1, sizeof(*sl));
@@ -874,6 +914,198 @@ static void test_deferred(void)
 	CHECK_INT(open_fds(), before);
 }
 
+/* ---- streams */
+
+static void test_part_parse(void)
+{
+	static const char *const bad[] = {
+	        "",
+	        "nope",
+	        "[]",
+	        "{\"ok\":true}",
+	        "{\"ok\":true,\"more\":1}",
+	        "{\"ok\":true,\"more\":true,\"error\":\"x\"}",
+	        "{\"ok\":false,\"more\":false}",
+	        "{\"ok\":true,\"more\":true,\"extra\":1}",
+	};
+	struct ctl_reply *r = NULL, in = {.ok = true, .data = NULL};
+	char err[256], *buf = NULL;
+	bool more = false;
+	size_t len;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		CHECK_INT(ctl_part_parse(bad[i], strlen(bad[i]), &r, &more, err, sizeof(err)),
+		          -EPROTO);
+		CHECK(!r && printable(err));
+	}
+	/* a keepalive: no data */
+	CHECK_INT(ctl_part_encode(&in, true, CTL_MSG_MAX, &buf, &len), 0);
+	CHECK_INT(ctl_part_parse(buf, len, &r, &more, err, sizeof(err)), 0);
+	CHECK(r && r->ok && more && !r->data && !r->error);
+	ctl_reply_free(r);
+	free(buf);
+	/* an object part, and a last error part */
+	in.data = json_pack("{s:i}", "i", 7);
+	CHECK_INT(ctl_part_encode(&in, true, CTL_MSG_MAX, &buf, &len), 0);
+	free(buf);
+	CHECK_INT(ctl_part_encode(&in, true, len - 1, &buf, &len), -EMSGSIZE);
+	CHECK_INT(ctl_part_encode(&in, true, CTL_MSG_MAX, &buf, &len), 0);
+	CHECK_INT(ctl_part_parse(buf, len, &r, &more, err, sizeof(err)), 0);
+	CHECK(r && r->ok && more && json_equal(r->data, in.data));
+	ctl_reply_free(r);
+	free(buf);
+	json_decref(in.data);
+	in = (struct ctl_reply){.ok = false, .error = "too slow"};
+	CHECK_INT(ctl_part_encode(&in, false, CTL_MSG_MAX, &buf, &len), 0);
+	CHECK_INT(ctl_part_parse(buf, len, &r, &more, err, sizeof(err)), 0);
+	CHECK(r && !r->ok && !more && r->error && !strcmp(r->error, "too slow"));
+	ctl_reply_free(r);
+	free(buf);
+}
+
+struct seen_parts {
+	json_int_t next;
+	bool in_order;
+};
+
+static int got_part(void *arg, json_t *data)
+{
+	struct seen_parts *sp = arg;
+	json_int_t i = -1;
+
+	sp->in_order &= json_unpack(data, "{s:I}", "i", &i) == 0 && i == sp->next;
+	sp->next++;
+	return 0;
+}
+
+/* The next message on s within ms: a part, or NULL. */
+static struct ctl_reply *raw_part(int s, int ms, bool *more)
+{
+	struct ctl_reply *r = NULL;
+	char buf[4096], err[256];
+	struct pollfd p = {.fd = s, .events = POLLIN};
+	ssize_t n;
+
+	if (poll(&p, 1, ms) != 1 || (n = recv(s, buf, sizeof(buf), 0)) <= 0)
+		return NULL;
+	if (ctl_part_parse(buf, (size_t)n, &r, more, err, sizeof(err)) < 0)
+		return NULL;
+	return r;
+}
+
+static int raw_stream(const char *req)
+{
+	int s = raw_connect();
+
+	if (s >= 0 && send(s, req, strlen(req), MSG_NOSIGNAL) != (ssize_t)strlen(req)) {
+		close(s);
+		return -1;
+	}
+	return s;
+}
+
+static bool closed_reaches(int want)
+{
+	for (int i = 0; i < 200 && __atomic_load_n(&streams_closed, __ATOMIC_SEQ_CST) < want; i++)
+		usleep(10000);
+	return __atomic_load_n(&streams_closed, __ATOMIC_SEQ_CST) == want;
+}
+
+static void on_sigusr2(int signo)
+{
+}
+
+static void *interrupt_main(void *arg)
+{
+	usleep(200000);
+	pthread_kill(*(pthread_t *)arg, SIGUSR2);
+	return NULL;
+}
+
+static void test_stream(void)
+{
+	struct seen_parts sp = {.in_order = true};
+	struct ctl_reply *r = NULL;
+	json_t *args = json_pack("{s:i, s:b}", "n", 5, "end", 1);
+	struct sigaction sa = {.sa_handler = on_sigusr2};
+	pthread_t self = pthread_self(), t;
+	char err[256];
+	bool more = false;
+	int s, closed = __atomic_load_n(&streams_closed, __ATOMIC_SEQ_CST);
+	size_t before = open_fds();
+	uint64_t t0;
+
+	/* Parts in order, then the last part; closed() is not called for a
+	 * stream its owner ended. */
+	CHECK_INT(
+	        ctl_stream_call(sock_path, "stream", args, -1, got_part, &sp, &r, err, sizeof(err)),
+	        0);
+	CHECK(sp.in_order && sp.next == 5);
+	CHECK(r && r->ok && json_is_string(r->data) && !strcmp(json_string_value(r->data), "done"));
+	ctl_reply_free(r);
+	/* An ordinary call cannot take a stream's parts. */
+	CHECK_INT(ctl_call(sock_path, "stream", args, -1, 0, &r, err, sizeof(err)), -EPROTO);
+	json_decref(args);
+	/* An error reply to the request is the last part at once. */
+	sp = (struct seen_parts){.in_order = true};
+	CHECK_INT(ctl_stream_call(sock_path, "fail", NULL, -1, got_part, &sp, &r, err, sizeof(err)),
+	          0);
+	CHECK(r && !r->ok && sp.next == 0);
+	ctl_reply_free(r);
+
+	/* A client that hangs up: closed() once, the connection freed. */
+	s = raw_stream("{\"cmd\":\"stream\",\"args\":{\"n\":2}}");
+	for (int i = 0; i < 2; i++) {
+		r = raw_part(s, 2000, &more);
+		CHECK(r && r->ok && more && r->data);
+		ctl_reply_free(r);
+	}
+	close(s);
+	CHECK(closed_reaches(closed + 1));
+	usleep(20000);
+	CHECK_INT(open_fds(), before);
+
+	/* A client that does not read: the part after CTL_STREAM_QUEUE waiting
+	 * is refused, and what waits is replaced by the error as the last part;
+	 * the owner is told by the refusal, not by closed(). */
+	s = raw_stream("{\"cmd\":\"stream\",\"args\":{\"n\":300}}");
+	usleep(100000);
+	CHECK_INT(__atomic_load_n(&flood_refused_at, __ATOMIC_SEQ_CST), CTL_STREAM_QUEUE);
+	r = raw_part(s, 2000, &more);
+	CHECK(r && !r->ok && !more && r->error && strstr(r->error, "too slow"));
+	ctl_reply_free(r);
+	CHECK(!raw_part(s, 500, &more)); /* and the server closed it */
+	close(s);
+	CHECK(closed_reaches(closed + 1));
+
+	/* A quiet stream gets keepalives: parts without data. */
+	s = raw_stream("{\"cmd\":\"stream\"}");
+	t0 = now_ms();
+	r = raw_part(s, CTL_KEEPALIVE_MS + 3000, &more);
+	CHECK(r && r->ok && more && !r->data);
+	CHECK(now_ms() - t0 >= CTL_KEEPALIVE_MS - 100);
+	ctl_reply_free(r);
+	close(s);
+	CHECK(closed_reaches(closed + 2));
+
+	/* A signal ends the client's call (no SA_RESTART): -EINTR, and the
+	 * server notices the hang-up. */
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGUSR2, &sa, NULL);
+	args = json_pack("{s:i}", "n", 1);
+	sp = (struct seen_parts){.in_order = true};
+	CHECK(pthread_create(&t, NULL, interrupt_main, &self) == 0);
+	t0 = now_ms();
+	CHECK_INT(
+	        ctl_stream_call(sock_path, "stream", args, -1, got_part, &sp, &r, err, sizeof(err)),
+	        -EINTR);
+	CHECK(now_ms() - t0 < 2000 && sp.next == 1 && !r);
+	pthread_join(t, NULL);
+	json_decref(args);
+	signal(SIGUSR2, SIG_DFL);
+	CHECK(closed_reaches(closed + 3));
+}
+
 int main(void)
 {
 	struct server s;
@@ -897,7 +1129,22 @@ int main(void)
 	test_limit();
 	test_fds();
 	test_deferred();
+	test_part_parse();
+	test_stream();
+	/* A stream open when the server closes: its last part, then closed(). */
+	int live = raw_stream("{\"cmd\":\"stream\",\"args\":{\"n\":1}}");
+	int closed = __atomic_load_n(&streams_closed, __ATOMIC_SEQ_CST);
+	bool more = true;
+	struct ctl_reply *r = raw_part(live, 2000, &more);
+
+	CHECK(r && r->ok && more);
+	ctl_reply_free(r);
 	server_stop(&s);
+	CHECK_INT(__atomic_load_n(&streams_closed, __ATOMIC_SEQ_CST), closed + 1);
+	r = raw_part(live, 2000, &more);
+	CHECK(r && r->ok && !more);
+	ctl_reply_free(r);
+	close(live);
 	rmdir(dir);
 	return check_done("test_ctl");
 }
