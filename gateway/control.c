@@ -624,8 +624,8 @@ static int cmd_policy_show(const struct control_view *v, struct ctl_request *req
                            char *err, size_t errlen)
 {
 	static const char *const known[] = {"nft", NULL};
+	char when[32], *table = NULL;
 	bool nft = false;
-	char when[32];
 	int ret;
 
 	ret = need_policy(v, err, errlen);
@@ -635,11 +635,14 @@ static int cmd_policy_show(const struct control_view *v, struct ctl_request *req
 		ret = ctl_arg_bool(req->args, "nft", &nft, err, errlen);
 	if (ret)
 		return ret;
+	if (nft && enforce_table_text(v->policy, &table) < 0)
+		return -ENOMEM;
 	iso_time(enforce_applied(v->policy), when, sizeof(when));
 	*data = json_pack("{s:s, s:b, s:s, s:I, s:s}", "source", enforce_source(v->policy),
 	                  "builtin", enforce_builtin(v->policy), "applied", when, "applied_unix",
 	                  (json_int_t)enforce_applied(v->policy), nft ? "nft" : "yaml",
-	                  nft ? enforce_table_text(v->policy) : enforce_yaml(v->policy));
+	                  nft ? table : enforce_yaml(v->policy));
+	free(table);
 	return *data ? 0 : -ENOMEM;
 }
 

@@ -39,7 +39,6 @@ struct enforce {
 	bool builtin;
 	char source[4096];
 	time_t applied;
-	char *table; /* the whole table's text with p */
 	/* Names by number, for the flow log and flows, under names_lock
 	 * (written on the loop thread, read from any): every rule id that a
 	 * policy put in force by this gatewayd stamped, since a flow outlives
@@ -294,16 +293,38 @@ static int table_text(const struct gw_config *cfg, const struct policy *p, char 
 	return ret;
 }
 
-/* The commands that take the kernel's client maps from e's clients to
- * cfg's, in *text. */
-static int client_change_text(const struct enforce *e, const struct gw_config *cfg, char **text)
+/* The clients of list v (n of them) as the table's. */
+static struct nft_client *nft_clients_in(const struct gw_client *const *v, size_t n)
 {
-	struct nft_client *was = nft_clients_of(e->cfg), *now = nft_clients_of(cfg);
+	struct nft_client *clients = calloc(n + 1, sizeof(*clients));
+
+	for (size_t i = 0; clients && i < n; i++)
+		clients[i] = (struct nft_client){
+		        .name = v[i]->name,
+		        .addr = v[i]->addr,
+		        .has_addr6 = v[i]->has_addr6,
+		        .addr6 = v[i]->addr6,
+		        .id = v[i]->id,
+		};
+	return clients;
+}
+
+/* The commands that take the kernel's client maps from e's clients to
+ * cfg's, in *text: the elements of the clients gone deleted, of those
+ * added added (the change from the one list to the other). */
+static int client_change_text(const struct enforce *e, const struct gw_config *cfg,
+                              const struct enforce_delta *d, char **text)
+{
+	struct nft_client *was = nft_clients_in(d->gone, d->n_gone);
+	struct nft_client *now = nft_clients_in(d->added, d->n_added);
 	int ret = -ENOMEM;
 
 	*text = NULL;
 	if (was && now) {
 		struct nft_params o = params_of(e->cfg, was, NULL), n = params_of(cfg, now, NULL);
+
+		o.n_clients = d->n_gone;
+		n.n_clients = d->n_added;
 		ret = nft_render_client_change(&o, &n, text);
 	}
 	free(was);
@@ -377,6 +398,29 @@ static const char *rule_at(const struct policy *p, size_t i, uint32_t *n)
 
 /* p's things into t. Out of memory leaves the new ones out: their flows
  * show no rule, or are not logged, and nothing else is lost. */
+/* t's entries from old on sorted into the sorted ones before them: a merge,
+ * so that a client added to 60,000 costs no sort of them all. */
+static void merge_new(struct names *t, size_t old)
+{
+	size_t added = t->len - old;
+	struct number_name *tail = malloc(added * sizeof(*tail));
+	size_t i = old, j = added, k = t->len;
+
+	if (!tail) {
+		qsort(t->v, t->len, sizeof(*t->v), number_cmp);
+		return;
+	}
+	qsort(t->v + old, added, sizeof(*t->v), number_cmp);
+	memcpy(tail, t->v + old, added * sizeof(*tail));
+	while (j > 0) {
+		if (i > 0 && t->v[i - 1].n > tail[j - 1].n)
+			t->v[--k] = t->v[--i];
+		else
+			t->v[--k] = tail[--j];
+	}
+	free(tail);
+}
+
 static void remember(struct enforce *e, struct names *t, const struct policy *p, count_fn *count,
                      name_at_fn *at)
 {
@@ -412,7 +456,7 @@ static void remember(struct enforce *e, struct names *t, const struct policy *p,
 	 * they are all in. */
 	t->len = old + added;
 	if (added)
-		qsort(t->v, t->len, sizeof(*t->v), number_cmp);
+		merge_new(t, old);
 	pthread_mutex_unlock(&e->names_lock);
 }
 
@@ -447,19 +491,16 @@ int enforce_rule_name(struct enforce *e, uint32_t id, char *buf, size_t len)
 
 /* Puts p (with yaml, from source) in force in e's bookkeeping; e takes
  * both. */
-static void take(struct enforce *e, struct policy *p, char *yaml, bool builtin, const char *source,
-                 char *table)
+static void take(struct enforce *e, struct policy *p, char *yaml, bool builtin, const char *source)
 {
 	remember(e, &e->rules, p, policy_rule_count, rule_at);
 	remember(e, &e->clients, p, policy_client_count, policy_client_at);
 	policy_free(e->p);
 	free(e->yaml);
-	free(e->table);
 	e->p = p;
 	e->yaml = yaml;
 	e->builtin = builtin;
 	snprintf(e->source, sizeof(e->source), "%s", builtin ? "built-in" : source);
-	e->table = table;
 	e->applied = time(NULL);
 }
 
@@ -509,7 +550,8 @@ int enforce_start(struct enforce **out, const struct gw_config *cfg, struct nft_
 		kernel_refused(msg, ret, err);
 		goto fail;
 	}
-	take(e, p, yaml, builtin, cfg->policy_file, table);
+	take(e, p, yaml, builtin, cfg->policy_file);
+	free(table);
 	enforce_env_free(env);
 	*out = e;
 	return 0;
@@ -548,7 +590,6 @@ void enforce_free(struct enforce *e)
 		return;
 	policy_free(e->p);
 	free(e->yaml);
-	free(e->table);
 	pthread_mutex_destroy(&e->names_lock);
 	free(e->rules.v);
 	free(e->clients.v);
@@ -622,7 +663,6 @@ struct enforce_change {
 	struct policy *p;
 	char *yaml;
 	bool builtin;
-	char *table;
 	char source[4096];
 };
 
@@ -632,14 +672,14 @@ static void change_free(struct enforce_change *c)
 		return;
 	policy_free(c->p);
 	free(c->yaml);
-	free(c->table);
 	free(c);
 }
 
 /* p (with yaml) and cfg's clients in the kernel in place of e's policy and
  * clients, the client maps' change in the same transaction: 0 with *out
  * holding them, or -errno with *msg. e is only read. */
-static int replace_with(const struct enforce *e, const struct gw_config *cfg, struct policy *p,
+static int replace_with(const struct enforce *e, const struct gw_config *cfg,
+                        const struct enforce_delta *d, struct policy *p,
                         char *yaml, bool builtin, const char *source, struct enforce_change **out,
                         char **msg)
 {
@@ -652,7 +692,7 @@ static int replace_with(const struct enforce *e, const struct gw_config *cfg, st
 		goto fail;
 	ret = policy_render_replace(e->p, p, e->cfg->ifname, &tx);
 	if (!ret && cfg != e->cfg) {
-		ret = client_change_text(e, cfg, &pre);
+		ret = client_change_text(e, cfg, d, &pre);
 		if (!ret && asprintf(&all, "%s%s", pre, tx) < 0) {
 			all = NULL;
 			ret = -ENOMEM;
@@ -663,8 +703,6 @@ static int replace_with(const struct enforce *e, const struct gw_config *cfg, st
 			tx = all;
 		}
 	}
-	if (!ret)
-		ret = table_text(cfg, p, &c->table);
 	if (ret < 0) {
 		say(msg, "cannot render the policy: %s", strerror(-ret));
 		goto fail;
@@ -683,8 +721,6 @@ static int replace_with(const struct enforce *e, const struct gw_config *cfg, st
 	return 0;
 fail:
 	free(tx);
-	if (c)
-		free(c->table);
 	free(c);
 	return ret;
 }
@@ -693,10 +729,11 @@ fail:
 static int replace(const struct enforce *e, struct policy *p, char *yaml, bool builtin,
                    const char *source, struct enforce_change **out, char **msg)
 {
-	return replace_with(e, e->cfg, p, yaml, builtin, source, out, msg);
+	return replace_with(e, e->cfg, NULL, p, yaml, builtin, source, out, msg);
 }
 
 int enforce_clients_prepare(const struct enforce *e, const struct gw_config *cfg, bool reread,
+                            const struct enforce_delta *delta,
                             struct enforce_change **out, char **msg)
 {
 	struct enforce_env *env = NULL;
@@ -725,7 +762,7 @@ int enforce_clients_prepare(const struct enforce *e, const struct gw_config *cfg
 	}
 	enforce_env_free(env);
 	if (ret == 0)
-		ret = replace_with(e, cfg, p, yaml, builtin, reread ? cfg->policy_file : e->source,
+		ret = replace_with(e, cfg, delta, p, yaml, builtin, reread ? cfg->policy_file : e->source,
 		                   out, msg);
 	if (ret < 0) {
 		policy_free(p);
@@ -824,10 +861,9 @@ void enforce_commit(struct enforce *e, struct enforce_change *c)
 {
 	if (!c)
 		return;
-	take(e, c->p, c->yaml, c->builtin, c->source, c->table);
+	take(e, c->p, c->yaml, c->builtin, c->source);
 	c->p = NULL;
 	c->yaml = NULL;
-	c->table = NULL;
 	change_free(c);
 }
 
@@ -861,9 +897,9 @@ time_t enforce_applied(const struct enforce *e)
 	return e->applied;
 }
 
-const char *enforce_table_text(const struct enforce *e)
+int enforce_table_text(const struct enforce *e, char **text)
 {
-	return e->table;
+	return table_text(e->cfg, e->p, text);
 }
 
 struct nft_owner *enforce_nft(const struct enforce *e)

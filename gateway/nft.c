@@ -153,6 +153,26 @@ static void render_forward(FILE *f, const struct nft_params *p)
 	fprintf(f, "\t}\n\n");
 }
 
+/* The policy's input chain (policy/render.c) finds a client's rules by ct
+ * mark, as its forward chain does: the mark is set here the same way, before
+ * it (priority filter - 10), on new flows from the TUN to this host. */
+static void render_input(FILE *f, const struct nft_params *p)
+{
+	const char *tun = p->ifname;
+
+	fprintf(f, "\tchain input {\n");
+	fprintf(f, "\t\ttype filter hook input priority filter - 10; policy accept;\n\n");
+	fprintf(f, "\t\t# New flows from the tunnel to this host: the same ct mark.\n");
+	fprintf(f,
+	        "\t\tiifname \"%s\" ct state new ct mark set ip saddr map @client_mark counter\n",
+	        tun);
+	if (p->has_net6)
+		fprintf(f,
+		        "\t\tiifname \"%s\" ct state new ct mark set ip6 saddr map @client_mark6 counter\n",
+		        tun);
+	fprintf(f, "\t}\n\n");
+}
+
 static void render_postrouting(FILE *f, const struct nft_params *p)
 {
 	char a[PREFIX_STRLEN], out[IFNAMSIZ + 16];
@@ -207,6 +227,7 @@ int nft_render(const struct nft_params *p, char **text)
 	if (p->has_net6)
 		render_map(f, p, true);
 	render_forward(f, p);
+	render_input(f, p);
 	render_postrouting(f, p);
 	if (p->inner)
 		fprintf(f, "\n%s", p->inner);

@@ -398,9 +398,11 @@ static long content_end(struct doc *d, int id)
 
 /* ---- checking an edit by parsing it back */
 
-static int parse_text(const char *buf, size_t len, struct gw_config **cfg, char *err, size_t errlen)
+/* dir: where its relative paths start (NULL: the current directory). */
+static int parse_text(const char *buf, size_t len, const char *dir, struct gw_config **cfg,
+                      char *err, size_t errlen)
 {
-	return gw_config_parse_flags(FILE_NAME, NULL, buf, len, GW_CONFIG_NO_KEY_FILES, cfg, err,
+	return gw_config_parse_flags(FILE_NAME, dir, buf, len, GW_CONFIG_NO_KEY_FILES, cfg, err,
 	                             errlen);
 }
 
@@ -436,7 +438,7 @@ static int verify(const char *buf, size_t len, const struct gw_config *old,
 	bool ok;
 	int ret;
 
-	ret = parse_text(buf, len, &cfg, err, errlen);
+	ret = parse_text(buf, len, NULL, &cfg, err, errlen);
 	if (ret < 0)
 		return ret == -ENOMEM ? ret : -EINVAL;
 	ok = cfg->n_clients == want && same_settings(old, cfg);
@@ -458,7 +460,7 @@ static int verify(const char *buf, size_t len, const struct gw_config *old,
 /* The old text, checked: valid as gatewayd reads it, nothing libyaml's marks
  * would misplace, nothing that cannot be edited; *cfg and d for the edit. */
 static int prepare(struct text *t, struct doc *d, struct gw_config **cfg, const char *buf,
-                   size_t len, char *err, size_t errlen)
+                   size_t len, const char *dir, char *err, size_t errlen)
 {
 	int ret;
 
@@ -467,7 +469,7 @@ static int prepare(struct text *t, struct doc *d, struct gw_config **cfg, const 
 	ret = text_index(t, buf, len, err, errlen);
 	if (ret < 0)
 		return ret;
-	ret = parse_text(buf, len, cfg, err, errlen);
+	ret = parse_text(buf, len, dir, cfg, err, errlen);
 	if (ret < 0)
 		return ret == -ENOMEM ? ret : -EINVAL;
 	ret = check_events(buf, len, err, errlen);
@@ -493,29 +495,67 @@ static void default_style(struct style *s, long dash_col)
 	s->flow = false;
 }
 
-/* The style of the list's last entry, when its first line is spaces, '-',
- * spaces, then the mapping: that line's start is copied. */
-static void entry_style(const struct text *t, struct doc *d, long dash_col, struct style *s)
+/* Where an entry's mapping starts, which is all its style needs: the byte
+ * where that line begins (SIZE_MAX past the text's lines), its column, and
+ * whether it is a flow mapping. */
+struct entry_head {
+	size_t line_start;
+	size_t col;
+	bool flow;
+};
+
+/* The style of an entry whose first line is spaces, '-', spaces, then the
+ * mapping: that line's start is copied. buf and len are the whole text. */
+static void style_of(const char *buf, size_t len, const struct entry_head *h, long dash_col,
+                     struct style *s)
 {
-	yaml_node_t *seq = node(d, d->value);
-	yaml_node_t *m = node(d, seq->data.sequence.items.top[-1]);
-	size_t line = m->start_mark.line, col = m->start_mark.column, i, p;
+	size_t p = h->line_start, col = h->col, e, i;
+
 	default_style(s, dash_col);
-	s->flow = m->type == YAML_MAPPING_NODE && m->data.mapping.style == YAML_FLOW_MAPPING_STYLE;
-	if (line >= t->n || col >= sizeof(s->prefix) || !dash_at(t, line, dash_col))
+	s->flow = h->flow;
+	if (p >= len || col >= sizeof(s->prefix))
 		return;
-	p = t->start[line];
-	if (p + col > t->start[line + 1])
+	for (e = p; e < len && buf[e] != '\n'; e++)
+		;
+	e += e < len; /* the line with its break: text_index's start[line + 1] */
+	for (i = p; i < e && buf[i] == ' '; i++)
+		;
+	/* its first character other than a space is the list's '-' */
+	if (i == e || buf[i] != '-' || (long)(i - p) != dash_col)
+		return;
+	if (p + col > e)
 		return;
 	/* '-', at least one space, then the mapping */
 	if (col < (size_t)dash_col + 2)
 		return;
 	for (i = (size_t)dash_col + 1; i < col; i++)
-		if (t->buf[p + i] != ' ')
+		if (buf[p + i] != ' ')
 			return;
-	memcpy(s->prefix, t->buf + p, col);
+	memcpy(s->prefix, buf + p, col);
 	s->prefix[col] = '\0';
 	s->cont = col;
+}
+
+static struct entry_head head_of(const struct text *t, struct doc *d, int id)
+{
+	yaml_node_t *m = node(d, id);
+	size_t line = m->start_mark.line;
+
+	return (struct entry_head){
+	        .line_start = line < t->n ? t->start[line] : SIZE_MAX,
+	        .col = m->start_mark.column,
+	        .flow = m->type == YAML_MAPPING_NODE &&
+	                m->data.mapping.style == YAML_FLOW_MAPPING_STYLE,
+	};
+}
+
+/* The style of the list's last entry. */
+static void entry_style(const struct text *t, struct doc *d, long dash_col, struct style *s)
+{
+	yaml_node_t *seq = node(d, d->value);
+	struct entry_head h = head_of(t, d, seq->data.sequence.items.top[-1]);
+
+	style_of(t->buf, t->len, &h, dash_col, s);
 }
 
 static void put_entry(struct out *o, const struct onboard_client *c, const struct style *s,
@@ -615,15 +655,21 @@ struct place {
 };
 
 /* No clients: key yet: a new one after the last key's value, at the
- * column of the first. */
-static void place_new_key(const struct text *t, struct doc *d, struct place *p)
+ * column of the first. The deeper comment lines after it, which the new
+ * entry takes in, must have no tabs (its remove would refuse them). */
+static int place_new_key(const struct text *t, struct doc *d, struct place *p, char *err,
+                         size_t errlen)
 {
 	yaml_node_t *root = node(d, d->root);
 	long end = content_end(d, d->root);
+	size_t line = end < 0 ? t->n : (size_t)end + 1;
 
 	p->key_col = (long)node(d, root->data.mapping.pairs.start[0].key)->start_mark.column;
-	p->at = line_start(t, end < 0 ? t->n : (size_t)end + 1);
+	p->at = line_start(t, line);
 	default_style(&p->s, p->key_col + 2);
+	if (line == 0 || line >= t->n)
+		return 0;
+	return no_tabs(t, line, entry_end(t, line - 1, p->key_col + 2), err, errlen);
 }
 
 /* A block list: after its last entry, in its style. */
@@ -671,7 +717,9 @@ static int place_for_null(const struct text *t, struct doc *d, struct place *p, 
 	size_t line = k->start_mark.line, i;
 	int ret;
 
-	ret = no_tabs(t, line, line, err, errlen);
+	/* and the deeper comment lines after it, which the new entry takes in
+	 * (its remove would cut them) */
+	ret = no_tabs(t, line, entry_end(t, line, (long)k->start_mark.column + 2), err, errlen);
 	if (ret < 0)
 		return ret;
 	default_style(&p->s, (long)k->start_mark.column + 2);
@@ -707,10 +755,8 @@ static int find_place(const struct text *t, struct doc *d, struct place *p, char
 
 	memset(p, 0, sizeof(*p));
 	p->key_col = -1;
-	if (!v) {
-		place_new_key(t, d, p);
-		return 0;
-	}
+	if (!v)
+		return place_new_key(t, d, p, err, errlen);
 	if (v->type != YAML_SEQUENCE_NODE ||
 	    v->data.sequence.items.top == v->data.sequence.items.start)
 		return place_for_null(t, d, p, err, errlen);
@@ -735,7 +781,7 @@ int onboard_yaml_add_client(const char *text, size_t len, const struct onboard_c
 
 	*out = NULL;
 	*outlen = 0;
-	ret = prepare(&t, &d, &old, text, len, err, errlen);
+	ret = prepare(&t, &d, &old, text, len, NULL, err, errlen);
 	if (ret < 0)
 		goto done;
 	ret = as_gw_client(c, old, &cl, err, errlen);
@@ -826,7 +872,7 @@ int onboard_yaml_remove_client(const char *text, size_t len, const char *name, c
 
 	*out = NULL;
 	*outlen = 0;
-	ret = prepare(&t, &d, &old, text, len, err, errlen);
+	ret = prepare(&t, &d, &old, text, len, NULL, err, errlen);
 	if (ret < 0)
 		goto done;
 	for (i = 0; i < old->n_clients && strcmp(old->clients[i].name, name); i++)
@@ -860,6 +906,328 @@ int onboard_yaml_remove_client(const char *text, size_t len, const char *name, c
 	ret = verify(o.p ? o.p : "", o.len, old, NULL, i, err, errlen);
 done:
 	return finish(ret, &o, &d, &t, old, out, outlen, err, errlen);
+}
+
+/* ---- the index: the next edit of the same text without a parse */
+
+struct ix_entry {
+	size_t from, to; /* its lines' bytes, as onboard_yaml_remove_client() cuts them */
+	struct entry_head head;
+};
+
+struct onboard_index {
+	char *text;
+	size_t len;
+	const char *nl;
+	struct gw_config *cfg; /* text as parsed without key files */
+	long dash_col;         /* the column of the list's '-' */
+	struct ix_entry *e;    /* cfg's clients' entries, in their order */
+};
+
+void onboard_index_free(struct onboard_index *ix)
+{
+	if (!ix)
+		return;
+	free(ix->text);
+	gw_config_free(ix->cfg);
+	free(ix->e);
+	free(ix);
+}
+
+const struct gw_config *onboard_index_config(const struct onboard_index *ix)
+{
+	return ix->cfg;
+}
+
+const char *onboard_index_text(const struct onboard_index *ix, size_t *len)
+{
+	*len = ix->len;
+	return ix->text;
+}
+
+bool onboard_index_is(const struct onboard_index *ix, const char *text, size_t len)
+{
+	return len == ix->len && !memcmp(text, ix->text, len);
+}
+
+/* An index with room for n entries and a copy of text; cfg is taken. */
+static struct onboard_index *index_alloc(const char *text, size_t len, struct gw_config *cfg,
+                                         size_t n)
+{
+	struct onboard_index *ix = calloc(1, sizeof(*ix));
+
+	if (ix) {
+		ix->text = malloc(len + 1);
+		ix->e = calloc(n + 1, sizeof(*ix->e));
+	}
+	if (!ix || !ix->text || !ix->e) {
+		onboard_index_free(ix);
+		gw_config_free(cfg);
+		return NULL;
+	}
+	memcpy(ix->text, text, len);
+	ix->text[len] = '\0';
+	ix->len = len;
+	ix->cfg = cfg;
+	return ix;
+}
+
+int onboard_index_new(const char *text, size_t len, const char *dir, struct onboard_index **out,
+                      char *err, size_t errlen)
+{
+	struct onboard_index *ix = NULL;
+	struct gw_config *cfg = NULL;
+	yaml_node_t *k, *v;
+	struct place p;
+	struct text t;
+	struct doc d;
+	size_t i, n, first, last;
+	int ret;
+
+	*out = NULL;
+	ret = prepare(&t, &d, &cfg, text, len, dir, err, errlen);
+	if (ret < 0)
+		goto done;
+	ret = fail(err, errlen, FILE_NAME ": not indexed: the clients list is not a block list");
+	v = d.value ? node(&d, d.value) : NULL;
+	if (!v || v->type != YAML_SEQUENCE_NODE ||
+	    v->data.sequence.style != YAML_BLOCK_SEQUENCE_STYLE)
+		goto done;
+	n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+	/* An entry goes after a last line without a line break only with one:
+	 * left to the full edit. */
+	if (!n || n != cfg->n_clients || (len && text[len - 1] != '\n'))
+		goto done;
+	k = node(&d, d.key);
+	ret = find_place(&t, &d, &p, err, errlen);
+	if (ret < 0 || (ret = no_tabs(&t, k->start_mark.line, t.n, err, errlen)) < 0)
+		goto done;
+	ix = index_alloc(text, len, cfg, n);
+	cfg = NULL;
+	if (!ix) {
+		ret = -ENOMEM;
+		goto done;
+	}
+	ix->nl = t.nl;
+	ix->dash_col = (long)v->start_mark.column;
+	for (i = 0; i < n; i++) {
+		int id = v->data.sequence.items.start[i];
+		bool named = false;
+
+		for (yaml_node_pair_t *pr = node(&d, id)->data.mapping.pairs.start;
+		     pr < node(&d, id)->data.mapping.pairs.top; pr++)
+			named |= scalar_is(node(&d, pr->key), "name") &&
+			         scalar_is(node(&d, pr->value), ix->cfg->clients[i].name);
+		if (!named) { /* the parser and libyaml disagree: never edit then */
+			ret = fail(err, errlen, FILE_NAME ": cannot find client %s's entry",
+			           ix->cfg->clients[i].name);
+			goto done;
+		}
+		ret = entry_lines(&t, &d, i, &first, &last, err, errlen);
+		if (ret < 0)
+			goto done;
+		ix->e[i].from = t.start[first];
+		ix->e[i].to = line_start(&t, last + 1);
+		ix->e[i].head = head_of(&t, &d, id);
+	}
+	if (p.at != ix->e[n - 1].to) {
+		ret = fail(err, errlen, FILE_NAME ": not indexed: the list ends in two places");
+		goto done;
+	}
+	*out = ix;
+	ix = NULL;
+	ret = 0;
+done:
+	onboard_index_free(ix);
+	gw_config_free(cfg);
+	doc_free(&d);
+	text_free(&t);
+	if (ret == -ENOMEM)
+		fail(err, errlen, "out of memory");
+	return ret;
+}
+
+/* ix's configuration with n clients: the first keep of ix's, then added
+ * (NULL: none), without the one at index skip (n_clients: none). */
+static struct gw_config *config_with(const struct gw_config *cfg, size_t skip,
+                                     const struct gw_client *added)
+{
+	size_t n = cfg->n_clients - (skip < cfg->n_clients) + (added != NULL), j = 0;
+	struct gw_config *c = malloc(sizeof(*c));
+
+	if (!c)
+		return NULL;
+	*c = *cfg;
+	c->clients = malloc((n + 1) * sizeof(*c->clients));
+	if (!c->clients) {
+		free(c);
+		return NULL;
+	}
+	for (size_t i = 0; i < cfg->n_clients; i++)
+		if (i != skip)
+			c->clients[j++] = cfg->clients[i];
+	if (added)
+		c->clients[j++] = *added;
+	c->n_clients = j;
+	return c;
+}
+
+/* The new entry read back as the parser reads it, in a document of its
+ * own with the settings a client is checked against: what the full edit's
+ * parse of the whole text would say of it (without the line), and that it
+ * gives cl. Whether it is unique was check_free()'s. */
+static int check_entry(const struct gw_config *cfg, const struct out *entry,
+                       const struct gw_client *cl, char *err, size_t errlen)
+{
+	char a[PREFIX_STRLEN], e[512];
+	struct gw_config *g = NULL;
+	struct out m = {0};
+	const char *why;
+	int ret;
+
+	put_fmt(&m, "private_key_file: k\naddress: %s\n",
+	        prefix_format(&cfg->addr, a, sizeof(a)));
+	if (cfg->has_addr6)
+		put_fmt(&m, "address6: %s\n", prefix_format(&cfg->addr6, a, sizeof(a)));
+	put_fmt(&m, "mark_tag: 0x%08x\nmark_id_mask: 0x%08x\nclients:\n", (unsigned)cfg->mark_tag,
+	        (unsigned)cfg->mark_id_mask);
+	put(&m, entry->p, entry->len);
+	ret = m.err;
+	if (ret == 0)
+		ret = gw_config_parse_flags("entry", NULL, m.p, m.len, GW_CONFIG_NO_KEY_FILES, &g, e,
+		                            sizeof(e));
+	free(m.p);
+	if (ret == -ENOMEM)
+		return ret;
+	if (ret < 0) {
+		/* "entry:LINE:COLUMN: " is this document's, not the file's */
+		why = strstr(e, ": ");
+		fail(err, errlen, FILE_NAME ": %s", why ? why + 2 : e);
+		return -EINVAL;
+	}
+	ret = g->n_clients == 1 && same_client(&g->clients[0], cl) ? 0 : -EINVAL;
+	gw_config_free(g);
+	if (ret < 0)
+		fail(err, errlen,
+		     FILE_NAME ": the edited text does not read back as intended; nothing changed "
+		               "(a bug: please report it with the file)");
+	return ret;
+}
+
+int onboard_index_add(const struct onboard_index *ix, const struct onboard_client *c,
+                      char **out, size_t *outlen, struct onboard_index **next, char *err,
+                      size_t errlen)
+{
+	size_t n = ix->cfg->n_clients, at = ix->e[n - 1].to;
+	struct onboard_index *nx = NULL;
+	struct out o = {0}, en = {0};
+	struct gw_config *cfg;
+	struct gw_client cl;
+	struct style s;
+	int ret;
+
+	*out = NULL;
+	*outlen = 0;
+	*next = NULL;
+	ret = as_gw_client(c, ix->cfg, &cl, err, errlen);
+	if (ret < 0 || (ret = check_free(ix->cfg, c, &cl, err, errlen)) < 0)
+		return ret;
+	style_of(ix->text, ix->len, &ix->e[n - 1].head, ix->dash_col, &s);
+	put_entry(&en, c, &s, ix->nl);
+	ret = en.err;
+	if (ret == -EINVAL)
+		fail(err, errlen, "preshared_key_file: a control character in the path");
+	if (ret == 0)
+		ret = check_entry(ix->cfg, &en, &cl, err, errlen);
+	if (ret == 0) {
+		put(&o, ix->text, at);
+		put(&o, en.p, en.len);
+		put(&o, ix->text + at, ix->len - at);
+		ret = o.err;
+	}
+	cfg = ret == 0 ? config_with(ix->cfg, n, &cl) : NULL;
+	if (cfg) {
+		nx = index_alloc(o.p, o.len, cfg, n + 1);
+		ret = nx ? 0 : -ENOMEM;
+	} else if (ret == 0) {
+		ret = -ENOMEM;
+	}
+	if (ret == 0) {
+		nx->nl = ix->nl;
+		nx->dash_col = ix->dash_col;
+		memcpy(nx->e, ix->e, n * sizeof(*nx->e));
+		nx->e[n] = (struct ix_entry){
+		        .from = at,
+		        .to = at + en.len,
+		        .head = {.line_start = at, .col = strlen(s.prefix), .flow = s.flow},
+		};
+		*out = o.p;
+		*outlen = o.len;
+		*next = nx;
+		o.p = NULL;
+	}
+	if (ret == -ENOMEM)
+		fail(err, errlen, "out of memory");
+	free(o.p);
+	free(en.p);
+	return ret;
+}
+
+int onboard_index_remove(const struct onboard_index *ix, const char *name, char **out,
+                         size_t *outlen, struct onboard_index **next, char *err, size_t errlen)
+{
+	size_t n = ix->cfg->n_clients, i, cut;
+	struct onboard_index *nx = NULL;
+	struct gw_config *cfg;
+	struct out o = {0};
+
+	*out = NULL;
+	*outlen = 0;
+	*next = NULL;
+	for (i = 0; i < n && strcmp(ix->cfg->clients[i].name, name); i++)
+		;
+	if (i == n) {
+		fail(err, errlen, "no client named %s", name);
+		return -ENOENT;
+	}
+	put(&o, ix->text, ix->e[i].from);
+	put(&o, ix->text + ix->e[i].to, ix->len - ix->e[i].to);
+	if (o.err) {
+		fail(err, errlen, "out of memory");
+		return o.err;
+	}
+	/* The last client gone leaves "clients:" with no list: that text is
+	 * for a full edit, no index. */
+	cfg = n > 1 ? config_with(ix->cfg, i, NULL) : NULL;
+	nx = cfg ? index_alloc(o.p ? o.p : "", o.len, cfg, n - 1) : NULL;
+	if (n > 1 && !nx) {
+		free(o.p);
+		fail(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	if (nx) {
+		cut = ix->e[i].to - ix->e[i].from;
+		nx->nl = ix->nl;
+		nx->dash_col = ix->dash_col;
+		memcpy(nx->e, ix->e, i * sizeof(*nx->e));
+		for (size_t j = i + 1; j < n; j++) {
+			nx->e[j - 1] = ix->e[j];
+			nx->e[j - 1].from -= cut;
+			nx->e[j - 1].to -= cut;
+			if (nx->e[j - 1].head.line_start != SIZE_MAX)
+				nx->e[j - 1].head.line_start -= cut;
+		}
+	}
+	*out = o.p ? o.p : strdup("");
+	*outlen = o.len;
+	*next = nx;
+	if (!*out) {
+		onboard_index_free(nx);
+		*next = NULL;
+		fail(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 /* ---- edge.yaml */

@@ -63,6 +63,12 @@ struct policy {
 	/* render.c's runs: for each rule, the length of the run that starts
 	 * there, 0 for none; SIZE_MAX for a rule inside a run. */
 	size_t *run;
+	/* chains.c: for each client, the chains of its rules, CHAIN_ANY or
+	 * CHAIN_OWN or the index of a shared pair; each shared pair's first
+	 * client, whose rules it holds. */
+	int *chain_of;
+	size_t *chain_first;
+	size_t n_chains;
 	size_t *by_mark; /* policy.c: the clients' indexes, sorted by mark */
 	size_t *by_name; /* and sorted by name */
 	struct plimit *limits;
@@ -87,6 +93,10 @@ int policy_copy_env(struct policy *p, const struct policy_env *env);
 int policy_client_index(const struct policy *p, const char *name);
 /* render.c: p->run. 0 or -ENOMEM. */
 int policy_find_runs(struct policy *p);
+/* chains.c: p->chain_of, chain_first and n_chains. 0 or -ENOMEM. */
+#define CHAIN_ANY (-1) /* policy_fwd_any and policy_in_any */
+#define CHAIN_OWN (-2) /* fwd_NAME and in_NAME: a max_flows check */
+int policy_find_chains(struct policy *p);
 /* reach.c: the unreachable-rule and unused-limit warnings. */
 int policy_check_reach(struct policy *p);
 /* parse.c: the port word "tcp/443" into one flow's proto and port. */

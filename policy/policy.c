@@ -364,6 +364,8 @@ void policy_free(struct policy *p)
 	free(p->tunnel);
 	free(p->ifaddrs);
 	free(p->run);
+	free(p->chain_of);
+	free(p->chain_first);
 	free(p->by_mark);
 	free(p->by_name);
 	for (i = 0; i < p->n_rules; i++) {
@@ -406,6 +408,8 @@ static int build(struct policy **out, const char *name, struct conf *c,
 		ret = policy_check_reach(p);
 	if (ret == 0)
 		ret = policy_find_runs(p);
+	if (ret == 0)
+		ret = policy_find_chains(p);
 	if (ret == 0)
 		assign_ids(p);
 out:

@@ -1,20 +1,26 @@
 /* The policy as nft text, for inside table inet egress.
  *
- * Layout. gatewayd's own forward chain (gateway/nft.c, priority filter) sets
- * a new flow's ct mark from its tunnel source address and accepts it; ours
- * come after it on the same hooks, so a verdict here is final for what we
- * drop or reject and a no-op for what we accept:
+ * Layout. gatewayd's own chains (gateway/nft.c) set a new flow's ct mark from
+ * its tunnel source address, and its forward chain accepts it; ours come
+ * after them on the same hooks, so a verdict here is final for what we drop
+ * or reject and a no-op for what we accept:
  *
  *   policy_forward (forward, filter + 10): bandwidth per client by ct mark in
  *     both directions, for every packet; then established/related accept;
- *     then new flows from the TUN jump by ct mark (map policy_clients) to the
- *     client's chain fwd_NAME, whose rules come from the rules that name the
- *     client, in order; what no rule decides gets the default.
+ *     then new flows from the TUN go through policy_fwd_by_mark to the chain
+ *     of their client's rules, the rules that name it, in order; what no rule
+ *     decides gets the default.
  *   policy_input (input, filter): traffic from the TUN to the gateway host
- *     jumps by tunnel source address to in_NAME, which sets the flow's ct
- *     mark (so its conntrack entry says whose it is) and holds only the rules
- *     naming `gateway`; then the built-in ICMP echo to the tunnel address;
- *     then deny. `any`, CIDRs and the default never open the gateway.
+ *     goes through policy_in_by_mark to the input chain of its client's
+ *     rules, which holds only the rules naming `gateway`; then the built-in
+ *     ICMP echo to the tunnel address; then deny. `any`, CIDRs and the default
+ *     never open the gateway.
+ *
+ * Clients named by the same rules share those chains (chains.c): the clients
+ * that only rules for `any` name go to policy_fwd_any and policy_in_any by
+ * falling through the maps policy_clients and policy_in_clients (ct mark to
+ * chain), which hold the others, so a client costs the table nothing of the
+ * policy's but what its limits need.
  *
  * The source address and so the ct mark can be trusted: the tunnel drops a
  * packet whose source is not its client's tunnel address.
@@ -522,40 +528,77 @@ static void put_flow_check(FILE *o, const struct policy *p, const struct pclient
 		        c->name, l->max_flows, l->max_flows, c->name);
 }
 
+/* The name of client ci's forward ("fwd") or input ("in") chain. */
+static void chain_name(char *buf, size_t size, const struct policy *p, size_t ci, const char *dir)
+{
+	int g = p->chain_of[ci];
+
+	if (g == CHAIN_OWN)
+		snprintf(buf, size, "%s_%s", dir, p->clients[ci].name);
+	else if (g == CHAIN_ANY)
+		snprintf(buf, size, "policy_%s_any", dir);
+	else
+		snprintf(buf, size, "policy_%s_%d", dir, g + 1);
+}
+
+/* Whether rule i is in the chains of client ci; ci SIZE_MAX: of those that
+ * only rules for any name. */
+static bool in_chains_of(const struct policy *p, size_t i, size_t ci)
+{
+	return ci == SIZE_MAX ? p->rules[i].from_any : p->rules[i].from[ci];
+}
+
+/* The forward and input chains of client ci's rules, named fwd and in; with
+ * its flow check when they are its own. */
+static void put_chain_pair(FILE *o, const struct policy *p, size_t ci, const char *fwd,
+                           const char *in)
+{
+	const struct pclient *c = ci == SIZE_MAX ? NULL : &p->clients[ci];
+	bool own = c && p->chain_of[ci] == CHAIN_OWN;
+	size_t i;
+
+	fprintf(o, "\tchain %s {\n", fwd);
+	if (own)
+		put_flow_check(o, p, c);
+	for (i = 0; i < p->n_rules; i++) {
+		size_t n = run_len(p, i);
+
+		if (!in_chains_of(p, i, ci)) {
+			i += n ? n - 1 : 0;
+			continue;
+		}
+		if (!n) {
+			put_fwd_rule(o, &p->rules[i]);
+			continue;
+		}
+		fprintf(o, "\t\tjump run_%s\n", p->rules[i].name);
+		i += n - 1;
+	}
+	fprintf(o, "\t}\n\n");
+
+	fprintf(o, "\tchain %s {\n", in);
+	if (own)
+		put_flow_check(o, p, c);
+	for (i = 0; i < p->n_rules; i++)
+		if (in_chains_of(p, i, ci) && p->rules[i].to_gateway)
+			put_in_rule(o, &p->rules[i]);
+	fprintf(o, "\t}\n\n");
+}
+
 static void put_client_chains(FILE *o, const struct policy *p)
 {
+	char fwd[OBJ_NAME_MAX], in[OBJ_NAME_MAX];
 	const struct plimit *l;
-	size_t ci, i;
+	size_t ci;
 
 	for (ci = 0; ci < p->n_clients; ci++) {
 		const struct pclient *c = &p->clients[ci];
 
-		fprintf(o, "\tchain fwd_%s {\n", c->name);
-		put_flow_check(o, p, c);
-		for (i = 0; i < p->n_rules; i++) {
-			size_t n = run_len(p, i);
-
-			if (!p->rules[i].from[ci]) {
-				i += n ? n - 1 : 0;
-				continue;
-			}
-			if (!n) {
-				put_fwd_rule(o, &p->rules[i]);
-				continue;
-			}
-			fprintf(o, "\t\tjump run_%s\n", p->rules[i].name);
-			i += n - 1;
+		if (p->chain_of[ci] == CHAIN_OWN) {
+			chain_name(fwd, sizeof(fwd), p, ci, "fwd");
+			chain_name(in, sizeof(in), p, ci, "in");
+			put_chain_pair(o, p, ci, fwd, in);
 		}
-		fprintf(o, "\t}\n\n");
-
-		fprintf(o, "\tchain in_%s {\n", c->name);
-		fprintf(o, "\t\tct mark set 0x%08" PRIx32 "\n", c->mark);
-		put_flow_check(o, p, c);
-		for (i = 0; i < p->n_rules; i++)
-			if (p->rules[i].from[ci] && p->rules[i].to_gateway)
-				put_in_rule(o, &p->rules[i]);
-		fprintf(o, "\t}\n\n");
-
 		l = limit_of(p, c);
 		if (l && l->bytes) {
 			fprintf(o,
@@ -568,37 +611,56 @@ static void put_client_chains(FILE *o, const struct policy *p)
 			        c->name, c->name, l->bytes);
 		}
 	}
+	for (size_t g = 0; g < p->n_chains; g++) {
+		ci = p->chain_first[g];
+		fprintf(o, "\t# The chains of %s and of every client named by the same rules.\n",
+		        p->clients[ci].name);
+		chain_name(fwd, sizeof(fwd), p, ci, "fwd");
+		chain_name(in, sizeof(in), p, ci, "in");
+		put_chain_pair(o, p, ci, fwd, in);
+	}
+	fprintf(o, "\t# The chains of every client named only by rules from any.\n");
+	put_chain_pair(o, p, SIZE_MAX, "policy_fwd_any", "policy_in_any");
 }
 
-/* A verdict map; key is "mark" (the ct mark) or a family (tunnel address). */
-static void put_map(FILE *o, const struct policy *p, const char *name, const char *chain, int f,
+/* A verdict map keyed by ct mark: to the chains of each client's rules (dir
+ * "fwd" or "in"), those for any left out, or with bandwidth, to its limit's
+ * chain (dir "bw_up" or "bw_down"). */
+static void put_map(FILE *o, const struct policy *p, const char *name, const char *dir,
                     bool bandwidth)
 {
-	char a[PREFIX_STRLEN];
-	size_t ci, i, n = 0;
+	char chain[OBJ_NAME_MAX];
+	size_t ci, n = 0;
 
-	fprintf(o, "\tmap %s {\n\t\ttype %s : verdict\n", name,
-	        f < 0     ? "mark"
-	        : f == F4 ? "ipv4_addr"
-	                  : "ipv6_addr");
+	fprintf(o, "\tmap %s {\n\t\ttype mark : verdict\n", name);
 	for (ci = 0; ci < p->n_clients; ci++) {
 		const struct pclient *c = &p->clients[ci];
 		const struct plimit *l = limit_of(p, c);
 
-		if (bandwidth && !(l && l->bytes))
+		if (bandwidth ? !(l && l->bytes) : p->chain_of[ci] == CHAIN_ANY)
 			continue;
-		for (i = 0; i < (f < 0 ? 1 : c->n_addrs); i++) {
-			if (f >= 0 && c->addrs[i].family != fam_of(f))
-				continue;
-			fprintf(o, "%s\t\t\t", n++ ? ",\n" : "\t\telements = {\n");
-			if (f < 0)
-				fprintf(o, "0x%08" PRIx32, c->mark);
-			else
-				fprintf(o, "%s", prefix_format_addr(&c->addrs[i], a, sizeof(a)));
-			fprintf(o, " : jump %s%s", chain, c->name);
+		fprintf(o, "%s\t\t\t0x%08" PRIx32, n++ ? ",\n" : "\t\telements = {\n", c->mark);
+		if (bandwidth) {
+			fprintf(o, " : jump %s_%s", dir, c->name);
+			continue;
 		}
+		chain_name(chain, sizeof(chain), p, ci, dir);
+		fprintf(o, " : goto %s", chain);
 	}
 	fprintf(o, "%s\t}\n\n", n ? "\n\t\t}\n" : "");
+}
+
+/* A new flow to the chains of its client's rules, by the ct mark the gateway's
+ * own chains gave it (gateway/nft.c, by tunnel source address, in both
+ * hooks): a goto, so that what they leave undecided goes back to the base
+ * chain, to the default. Every client's mark has a nonzero id: a flow whose
+ * source address is no client's keeps mark 0 and falls through to it too. */
+static void put_by_mark(FILE *o, const char *map, const char *dir)
+{
+	fprintf(o, "\tchain policy_%s_by_mark {\n", dir);
+	fprintf(o, "\t\tct mark vmap @%s\n", map);
+	fprintf(o, "\t\tct mark != 0 goto policy_%s_any\n", dir);
+	fprintf(o, "\t}\n\n");
 }
 
 static void put_echo(FILE *o, const struct policy *p, int f)
@@ -631,7 +693,7 @@ static void put_base_chains(FILE *o, const struct policy *p, const char *tun)
 	fprintf(o,
 	        "\t\t# New flows from the tunnel: the client's rules by its ct mark, then the\n");
 	fprintf(o, "\t\t# default.\n");
-	fprintf(o, "\t\tiifname \"%s\" ct mark vmap @policy_clients\n", tun);
+	fprintf(o, "\t\tiifname \"%s\" jump policy_fwd_by_mark\n", tun);
 	fprintf(o, "\t\tiifname \"%s\" counter name \"policy_default\" ", tun);
 	put_verdict(o, p->default_allow, POLICY_ID_DEFAULT);
 	fprintf(o, "\t}\n\n");
@@ -642,8 +704,7 @@ static void put_base_chains(FILE *o, const struct policy *p, const char *tun)
 	fprintf(o, "\t\tiifname != \"%s\" accept\n", tun);
 	fprintf(o, "\t\tct state established,related accept\n");
 	fprintf(o, "\t\tct state invalid drop\n");
-	fprintf(o, "\t\tip saddr vmap @policy_in_clients4\n");
-	fprintf(o, "\t\tip6 saddr vmap @policy_in_clients6\n");
+	fprintf(o, "\t\tjump policy_in_by_mark\n");
 	put_echo(o, p, F4);
 	put_echo(o, p, F6);
 	fprintf(o, "\t\tcounter name \"gateway_default\" goto policy_reject\n");
@@ -689,17 +750,18 @@ int policy_render_rules(const struct policy *p, const char *tun, char **text)
 		free(buf);
 		return -ENOMEM;
 	}
-	put_map(o, p, "policy_clients", "fwd_", -1, false);
-	put_map(o, p, "policy_in_clients4", "in_", F4, false);
-	put_map(o, p, "policy_in_clients6", "in_", F6, false);
-	put_map(o, p, "policy_bw_up", "bw_up_", -1, true);
-	put_map(o, p, "policy_bw_down", "bw_down_", -1, true);
+	put_map(o, p, "policy_clients", "fwd", false);
+	put_map(o, p, "policy_in_clients", "in", false);
+	put_map(o, p, "policy_bw_up", "bw_up", true);
+	put_map(o, p, "policy_bw_down", "bw_down", true);
 	fprintf(o, "\tchain policy_reject {\n");
 	fprintf(o, "\t\tupdate @" POLICY_DROPS_SET " { ct mark }\n");
 	fprintf(o, "\t\tmeta l4proto tcp reject with tcp reset\n");
 	fprintf(o, "\t\treject with icmpx admin-prohibited\n");
 	fprintf(o, "\t}\n\n");
 	put_client_chains(o, p);
+	put_by_mark(o, "policy_clients", "fwd");
+	put_by_mark(o, "policy_in_clients", "in");
 	put_base_chains(o, p, tun);
 	return finish(o, &buf, text);
 }
@@ -781,11 +843,11 @@ typedef void name_fn(FILE *o, const char *kind, const char *name);
 static void each_replaced(const struct policy *p, FILE *o, name_fn *chains, name_fn *maps,
                           name_fn *sets)
 {
-	static const char *const fixed_chains[] = {"policy_forward", "policy_input",
-	                                           "policy_reject"};
-	static const char *const fixed_maps[] = {"policy_clients", "policy_in_clients4",
-	                                         "policy_in_clients6", "policy_bw_up",
-	                                         "policy_bw_down"};
+	static const char *const fixed_chains[] = {
+	        "policy_forward",    "policy_input",   "policy_reject", "policy_fwd_by_mark",
+	        "policy_in_by_mark", "policy_fwd_any", "policy_in_any"};
+	static const char *const fixed_maps[] = {"policy_clients", "policy_in_clients",
+	                                         "policy_bw_up", "policy_bw_down"};
 	char name[OBJ_NAME_MAX];
 	const struct plimit *l;
 	size_t i;
@@ -794,10 +856,12 @@ static void each_replaced(const struct policy *p, FILE *o, name_fn *chains, name
 	for (i = 0; chains && i < sizeof(fixed_chains) / sizeof(fixed_chains[0]); i++)
 		chains(o, "chain", fixed_chains[i]);
 	for (i = 0; chains && i < p->n_clients; i++) {
-		snprintf(name, sizeof(name), "fwd_%s", p->clients[i].name);
-		chains(o, "chain", name);
-		snprintf(name, sizeof(name), "in_%s", p->clients[i].name);
-		chains(o, "chain", name);
+		if (p->chain_of[i] == CHAIN_OWN) {
+			chain_name(name, sizeof(name), p, i, "fwd");
+			chains(o, "chain", name);
+			chain_name(name, sizeof(name), p, i, "in");
+			chains(o, "chain", name);
+		}
 		l = limit_of(p, &p->clients[i]);
 		if (l && l->bytes) {
 			snprintf(name, sizeof(name), "bw_up_%s", p->clients[i].name);
@@ -805,6 +869,12 @@ static void each_replaced(const struct policy *p, FILE *o, name_fn *chains, name
 			snprintf(name, sizeof(name), "bw_down_%s", p->clients[i].name);
 			chains(o, "chain", name);
 		}
+	}
+	for (i = 0; chains && i < p->n_chains; i++) {
+		chain_name(name, sizeof(name), p, p->chain_first[i], "fwd");
+		chains(o, "chain", name);
+		chain_name(name, sizeof(name), p, p->chain_first[i], "in");
+		chains(o, "chain", name);
 	}
 	for (i = 0; chains && i < p->n_rules; i++) {
 		if (run_len(p, i)) {

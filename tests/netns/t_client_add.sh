@@ -117,6 +117,25 @@ ctl policy apply "$EG_DIR/policy.yaml.new"
 ctl client remove carol
 ctl status | grep "1 configured" >/dev/null || die "gatewayd still counts removed clients"
 
+log "the edits took gateway.yaml's index; after a hand edit the next one parses the file"
+# index_edits NAME: how many of NAME's adds and removes took the index.
+index_edits() { grep -c "client $1: .* edited by its index" "$EG_DIR/gatewayd.log" || true; }
+[[ $(index_edits carol) == 2 && $(index_edits dave) == 2 ]] ||
+	die "carol's and dave's adds and removes did not all take the index" \
+		"($(index_edits carol) and $(index_edits dave) of 2 each)"
+echo "# edited by hand" >>"$EG_DIR/gateway.yaml"
+ctl client add erin >/dev/null
+[[ $(index_edits erin) == 0 ]] || die "erin's add took the index of a text since changed"
+grep -qx "# edited by hand" "$EG_DIR/gateway.yaml" || die "erin's add lost the hand edit"
+grep -q "name: erin" "$EG_DIR/gateway.yaml" || die "erin is not in gateway.yaml"
+# shellcheck disable=SC2016 # the index is made anew from the file now
+wait_for 10 "gateway.yaml indexed again" \
+	bash -c '(( $(grep -c "indexed (" "$1") >= 2 ))' _ "$EG_DIR/gatewayd.log"
+ctl client remove erin >/dev/null
+[[ $(index_edits erin) == 1 ]] || die "erin's remove did not take the new index"
+! grep -q "name: erin" "$EG_DIR/gateway.yaml" || die "erin is still in gateway.yaml"
+ctl status | grep "1 configured" >/dev/null || die "gatewayd does not count 1 client after erin"
+
 log "edge1 lost nothing meanwhile"
 stop ping1 INT || true
 tail -n 3 "$EG_DIR/ping1.log"

@@ -100,10 +100,12 @@ for gone in "counter rule_no-metadata" "counter rule_eng-web" "set flows_bob_500
 	if has $gone; then die "$gone is still there"; fi
 done
 for new in "counter rule_lab.v6" "set flows_bob_64" "limit bw_down_carol_125000000" \
-	"chain in_carol" "set rule_lan_10_to4"; do
+	"chain policy_in_2" "set rule_lan_10_to4"; do
 	# shellcheck disable=SC2086
 	has $new || die "$new is missing"
 done
+# carol is the only client named by the rules of policy_in_2
+listing map policy_in_clients "0x45670004 : goto policy_in_2" || die "carol does not go to policy_in_2"
 # the gateway's own chains are untouched
 listing chain forward @client_mark || die "the gateway's forward chain changed"
 echo "ok"

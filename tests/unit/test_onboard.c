@@ -71,6 +71,55 @@ static void check_parses(const char *text, size_t len, size_t want, const char *
 	gw_config_free(g);
 }
 
+/* How many cases the index took, so a change that made it take none fails. */
+static int indexed;
+
+/* Where in can be indexed: the index's add of c gives want_ret and want
+ * (the text, or a message the full edit's holds without its line and
+ * column); then, with back, its next index's remove of c gives back. */
+static void check_index_add(int line, const char *in, const struct onboard_client *c,
+                            int want_ret, const char *want, const char *back)
+{
+	struct onboard_index *ix = NULL, *next = NULL, *after = NULL;
+	char err[256] = "", *out = NULL, *again = NULL;
+	const char *msg = want;
+	size_t len = 0, alen = 0;
+	int ret;
+
+	if (onboard_index_new(in, strlen(in), NULL, &ix, err, sizeof(err)) < 0)
+		return;
+	indexed++;
+	ret = onboard_index_add(ix, c, &out, &len, &next, err, sizeof(err));
+	if (want_ret && !strncmp(msg, "gateway.yaml:", 13)) {
+		/* "gateway.yaml:10:14: address: ..." is "gateway.yaml: address: ..." */
+		msg += 13;
+		msg += strspn(msg, "0123456789:");
+	}
+	if (ret != want_ret || (!ret && (strcmp(out, want) || len != strlen(want) || !next)) ||
+	    (ret && (!strstr(err, msg) || out || next || strchr(err, '\n')))) {
+		fprintf(stderr, "line %d: the index's add gave %d (%s):\n%s\n---- want %d:\n%s\n",
+		        line, ret, err, out ? out : "", want_ret, want);
+		check_failed++;
+	} else {
+		check_passed++;
+	}
+	if (!ret && next && back) {
+		ret = onboard_index_remove(next, c->name, &again, &alen, &after, err, sizeof(err));
+		if (ret || strcmp(again, back) || !after) {
+			fprintf(stderr, "line %d: the index's remove gave %d (%s):\n%s\n", line, ret,
+			        err, again ? again : "");
+			check_failed++;
+		} else {
+			check_passed++;
+		}
+	}
+	free(again);
+	free(out);
+	onboard_index_free(after);
+	onboard_index_free(next);
+	onboard_index_free(ix);
+}
+
 /* Adds carol to in and compares with want; then, when there were clients
  * before, removes her again and compares with in: the two edits undo each
  * other. (A list that was empty, null or missing stays "clients:".) */
@@ -92,6 +141,7 @@ static void check_add(int line, const char *in, const struct onboard_client *c, 
 	check_passed++;
 	CHECK_INT(len, strlen(want));
 	check_parses(out, len, clients, c->name);
+	check_index_add(line, in, c, 0, want, clients >= 2 ? in : NULL);
 	if (clients < 2) {
 		free(out);
 		return;
@@ -254,6 +304,7 @@ static void check_refused(int line, const char *in, const struct onboard_client 
 		check_passed++;
 	}
 	free(out);
+	check_index_add(line, in, c, want_ret, want_err, NULL);
 }
 
 static void test_add_refused(void)
@@ -314,6 +365,31 @@ static void test_add_refused(void)
 	              "preshared_key_file: a control character in the path");
 }
 
+/* Where in can be indexed, the index's remove gives what the full one does. */
+static void check_index_remove(int line, const char *in, const char *name, int want_ret,
+                               const char *want)
+{
+	struct onboard_index *ix = NULL, *next = NULL;
+	char err[256] = "", *out = NULL;
+	size_t len = 0;
+	int ret;
+
+	if (onboard_index_new(in, strlen(in), NULL, &ix, err, sizeof(err)) < 0)
+		return;
+	indexed++;
+	ret = onboard_index_remove(ix, name, &out, &len, &next, err, sizeof(err));
+	if (ret != want_ret || (!ret && strcmp(out, want)) || (ret && (!strstr(err, want) || out))) {
+		fprintf(stderr, "line %d: the index's remove gave %d (%s):\n%s\n---- want %d:\n%s\n",
+		        line, ret, err, out ? out : "", want_ret, want);
+		check_failed++;
+	} else {
+		check_passed++;
+	}
+	free(out);
+	onboard_index_free(next);
+	onboard_index_free(ix);
+}
+
 static void check_remove(int line, const char *in, const char *name, int want_ret, const char *want,
                          size_t clients)
 {
@@ -332,6 +408,7 @@ static void check_remove(int line, const char *in, const char *name, int want_re
 	if (ret == 0)
 		check_parses(out, len, clients, NULL);
 	free(out);
+	check_index_remove(line, in, name, want_ret, want);
 }
 
 static void test_remove(void)
@@ -652,6 +729,49 @@ static void test_no_key_files(void)
 	gw_config_free(g);
 }
 
+/* Texts the index leaves to the full edit, each with why. */
+static void test_index_refused(void)
+{
+	static const struct {
+		const char *text, *why;
+	} cases[] = {
+	        {HEAD "clients: []\n", "not a block list"},
+	        {HEAD "clients:\n", "not a block list"},
+	        {HEAD, "not a block list"},
+	        {HEAD "clients: [{name: bob, public_key: \"" K2 "\", address: 100.64.0.3}]\n",
+	         "not a block list"},
+	        {HEAD "clients:\n" BOB_BLOCK "mtu: 1400", "not a block list"},
+	        {HEAD "clients:\n" BOB_BLOCK "# a\ttab\n", "a tab"},
+	        {HEAD "mtu: 99\nclients:\n" BOB_BLOCK, "is not a number"},
+	};
+	struct onboard_index *ix = NULL;
+	char err[256];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		err[0] = '\0';
+		CHECK_INT(onboard_index_new(cases[i].text, strlen(cases[i].text), NULL, &ix, err,
+		                            sizeof(err)),
+		          -EINVAL);
+		CHECK(ix == NULL);
+		if (!strstr(err, cases[i].why)) {
+			fprintf(stderr, "case %zu: \"%s\", want \"%s\"\n", i, err, cases[i].why);
+			check_failed++;
+		}
+	}
+	/* and one it takes, whose text and parse it keeps */
+	CHECK_INT(onboard_index_new(HEAD "clients:\n" BOB_BLOCK, strlen(HEAD "clients:\n" BOB_BLOCK),
+	                            NULL, &ix, err, sizeof(err)),
+	          0);
+	if (ix) {
+		CHECK(onboard_index_is(ix, HEAD "clients:\n" BOB_BLOCK,
+		                       strlen(HEAD "clients:\n" BOB_BLOCK)));
+		CHECK(!onboard_index_is(ix, HEAD "clients:\n" BOB_BLOCK "\n",
+		                        strlen(HEAD "clients:\n" BOB_BLOCK "\n")));
+		CHECK_INT(onboard_index_config(ix)->n_clients, 1);
+		onboard_index_free(ix);
+	}
+}
+
 int main(void)
 {
 	if (!mkdtemp(dir) || chdir(dir) < 0) {
@@ -674,6 +794,9 @@ int main(void)
 	test_edge_yaml();
 	test_endpoint();
 	test_no_key_files();
+	test_index_refused();
+	/* the index took the add and remove cases it can take */
+	CHECK(indexed >= 20);
 
 	unlink("keys/carol's.psk");
 	rmdir("keys");

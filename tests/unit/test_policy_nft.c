@@ -144,6 +144,54 @@ out:
 	policy_free(b);
 }
 
+/* Clients named by the same rules share one pair of chains, the first of
+ * them named in a comment; a client only rules for any name has no element,
+ * and a max_flows makes a client's own. */
+static void test_shared_chains(void)
+{
+	static const char yaml[] = "version: 1\n"
+	                           "default: deny\n"
+	                           "rules:\n"
+	                           "  - {name: web, from: [alice, carol], to: [internet], "
+	                           "action: allow}\n"
+	                           "  - {name: dns, from: [any], to: [gateway], ports: [udp/53], "
+	                           "action: allow}\n";
+	static const char with_limit[] = "limits:\n  - {for: [carol], max_flows: 10}\n";
+	struct policy_env on = online();
+	struct policy *p = NULL;
+	char *text = NULL, *buf = NULL, err[256];
+
+	CHECK_INT(policy_parse(&p, "shared", yaml, sizeof(yaml) - 1, &on, err, sizeof(err)), 0);
+	if (p)
+		CHECK_INT(policy_render_rules(p, "egress0", &text), 0);
+	CHECK(text && strstr(text, "\t\t\t0x45670002 : goto policy_fwd_1,\n"
+	                           "\t\t\t0x45670004 : goto policy_fwd_1\n"));
+	CHECK(text && strstr(text, "\t\t\t0x45670002 : goto policy_in_1,\n"
+	                           "\t\t\t0x45670004 : goto policy_in_1\n"));
+	CHECK(text && strstr(text, "\t# The chains of alice and of every client named by the "
+	                           "same rules.\n\tchain policy_fwd_1 {\n"));
+	CHECK(text && !strstr(text, "0x45670003 :"));
+	CHECK(text && !strstr(text, "policy_fwd_2"));
+	CHECK(text && strstr(text, "\tchain policy_in_any {\n\t\tudp dport 53 counter name "
+	                           "\"rule_dns\""));
+	free(text);
+	text = NULL;
+	policy_free(p);
+	p = NULL;
+
+	CHECK(asprintf(&buf, "%s%s", yaml, with_limit) > 0);
+	if (buf)
+		CHECK_INT(policy_parse(&p, "shared", buf, strlen(buf), &on, err, sizeof(err)), 0);
+	if (p)
+		CHECK_INT(policy_render_rules(p, "egress0", &text), 0);
+	CHECK(text && strstr(text, "\t\t\t0x45670002 : goto policy_fwd_1,\n"
+	                           "\t\t\t0x45670004 : goto fwd_carol\n"));
+	CHECK(text && strstr(text, "\tchain in_carol {\n\t\tadd @flows_carol_10 "));
+	free(text);
+	free(buf);
+	policy_free(p);
+}
+
 /* A TUN name is quoted in the text: nothing that could leave the quotes. */
 static void test_bad_tun(void)
 {
@@ -169,6 +217,7 @@ int main(void)
 	update = u && !strcmp(u, "1");
 	test_goldens();
 	test_reapply();
+	test_shared_chains();
 	test_bad_tun();
 	return check_done("test_policy_nft");
 }
