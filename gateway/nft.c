@@ -99,6 +99,21 @@ static void render_map(FILE *f, const struct nft_params *p, bool v6)
 	fprintf(f, "\t}\n\n");
 }
 
+/* New flows from the TUN: ct mark = tag | client id, by tunnel source
+ * address (the maps client_mark and client_mark6). */
+static void put_mark_rules(FILE *f, const struct nft_params *p)
+{
+	const char *tun = p->ifname;
+
+	fprintf(f,
+	        "\t\tiifname \"%s\" ct state new ct mark set ip saddr map @client_mark counter\n",
+	        tun);
+	if (p->has_net6)
+		fprintf(f,
+		        "\t\tiifname \"%s\" ct state new ct mark set ip6 saddr map @client_mark6 counter\n",
+		        tun);
+}
+
 static void render_forward(FILE *f, const struct nft_params *p)
 {
 	const char *tun = p->ifname;
@@ -139,13 +154,7 @@ static void render_forward(FILE *f, const struct nft_params *p)
 
 	fprintf(f,
 	        "\t\t# New flows from the tunnel: ct mark = tag | client id, by tunnel source address.\n");
-	fprintf(f,
-	        "\t\tiifname \"%s\" ct state new ct mark set ip saddr map @client_mark counter\n",
-	        tun);
-	if (p->has_net6)
-		fprintf(f,
-		        "\t\tiifname \"%s\" ct state new ct mark set ip6 saddr map @client_mark6 counter\n",
-		        tun);
+	put_mark_rules(f, p);
 	fprintf(f, "\t\tiifname \"%s\" counter accept\n\n", tun);
 	fprintf(f,
 	        "\t\t# The clients are behind NAT: nothing else opens a flow into the tunnel.\n");
@@ -158,18 +167,10 @@ static void render_forward(FILE *f, const struct nft_params *p)
  * it (priority filter - 10), on new flows from the TUN to this host. */
 static void render_input(FILE *f, const struct nft_params *p)
 {
-	const char *tun = p->ifname;
-
 	fprintf(f, "\tchain input {\n");
 	fprintf(f, "\t\ttype filter hook input priority filter - 10; policy accept;\n\n");
 	fprintf(f, "\t\t# New flows from the tunnel to this host: the same ct mark.\n");
-	fprintf(f,
-	        "\t\tiifname \"%s\" ct state new ct mark set ip saddr map @client_mark counter\n",
-	        tun);
-	if (p->has_net6)
-		fprintf(f,
-		        "\t\tiifname \"%s\" ct state new ct mark set ip6 saddr map @client_mark6 counter\n",
-		        tun);
+	put_mark_rules(f, p);
 	fprintf(f, "\t}\n\n");
 }
 
