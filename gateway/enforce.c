@@ -679,9 +679,8 @@ static void change_free(struct enforce_change *c)
  * clients, the client maps' change in the same transaction: 0 with *out
  * holding them, or -errno with *msg. e is only read. */
 static int replace_with(const struct enforce *e, const struct gw_config *cfg,
-                        const struct enforce_delta *d, struct policy *p,
-                        char *yaml, bool builtin, const char *source, struct enforce_change **out,
-                        char **msg)
+                        const struct enforce_delta *d, struct policy *p, char *yaml, bool builtin,
+                        const char *source, struct enforce_change **out, char **msg)
 {
 	struct enforce_change *c = calloc(1, sizeof(*c));
 	char *tx = NULL, *pre = NULL, *all = NULL, err[1024];
@@ -733,8 +732,8 @@ static int replace(const struct enforce *e, struct policy *p, char *yaml, bool b
 }
 
 int enforce_clients_prepare(const struct enforce *e, const struct gw_config *cfg, bool reread,
-                            const struct enforce_delta *delta,
-                            struct enforce_change **out, char **msg)
+                            const struct enforce_delta *delta, struct enforce_change **out,
+                            char **msg)
 {
 	struct enforce_env *env = NULL;
 	struct policy *p = NULL;
@@ -762,8 +761,8 @@ int enforce_clients_prepare(const struct enforce *e, const struct gw_config *cfg
 	}
 	enforce_env_free(env);
 	if (ret == 0)
-		ret = replace_with(e, cfg, delta, p, yaml, builtin, reread ? cfg->policy_file : e->source,
-		                   out, msg);
+		ret = replace_with(e, cfg, delta, p, yaml, builtin,
+		                   reread ? cfg->policy_file : e->source, out, msg);
 	if (ret < 0) {
 		policy_free(p);
 		free(yaml);

@@ -96,8 +96,8 @@ struct enforce_delta {
 	size_t n_gone, n_added;
 };
 int enforce_clients_prepare(const struct enforce *e, const struct gw_config *cfg, bool reread,
-                            const struct enforce_delta *delta,
-                            struct enforce_change **out, char **msg);
+                            const struct enforce_delta *delta, struct enforce_change **out,
+                            char **msg);
 void enforce_commit(struct enforce *e, struct enforce_change *c);
 /* Accepts NULL: a change that will not be committed (the daemon stops). */
 void enforce_change_free(struct enforce_change *c);

@@ -85,11 +85,11 @@ bool onboard_index_is(const struct onboard_index *ix, const char *text, size_t l
 const char *onboard_index_text(const struct onboard_index *ix, size_t *len);
 /* The index's text as parsed without key files. */
 const struct gw_config *onboard_index_config(const struct onboard_index *ix);
-/* onboard_yaml_add_client() of the index's text, with the same results and
- * errors (but that no parse can fail), and *next the index of *out. */
-int onboard_index_add(const struct onboard_index *ix, const struct onboard_client *c,
-                      char **out, size_t *outlen, struct onboard_index **next, char *err,
-                      size_t errlen);
+/* onboard_yaml_add_client() of the index's text: the same text, the same
+ * refusals (what the parser says of the new entry without its line and
+ * column, as only the entry is parsed), and *next, the index of *out. */
+int onboard_index_add(const struct onboard_index *ix, const struct onboard_client *c, char **out,
+                      size_t *outlen, struct onboard_index **next, char *err, size_t errlen);
 /* onboard_yaml_remove_client() of the index's text likewise; *next is NULL
  * when no client is left (that text is one for the full edit). */
 int onboard_index_remove(const struct onboard_index *ix, const char *name, char **out,

@@ -1085,8 +1085,7 @@ static int check_entry(const struct gw_config *cfg, const struct out *entry,
 	const char *why;
 	int ret;
 
-	put_fmt(&m, "private_key_file: k\naddress: %s\n",
-	        prefix_format(&cfg->addr, a, sizeof(a)));
+	put_fmt(&m, "private_key_file: k\naddress: %s\n", prefix_format(&cfg->addr, a, sizeof(a)));
 	if (cfg->has_addr6)
 		put_fmt(&m, "address6: %s\n", prefix_format(&cfg->addr6, a, sizeof(a)));
 	put_fmt(&m, "mark_tag: 0x%08x\nmark_id_mask: 0x%08x\nclients:\n", (unsigned)cfg->mark_tag,
@@ -1094,8 +1093,8 @@ static int check_entry(const struct gw_config *cfg, const struct out *entry,
 	put(&m, entry->p, entry->len);
 	ret = m.err;
 	if (ret == 0)
-		ret = gw_config_parse_flags("entry", NULL, m.p, m.len, GW_CONFIG_NO_KEY_FILES, &g, e,
-		                            sizeof(e));
+		ret = gw_config_parse_flags("entry", NULL, m.p, m.len, GW_CONFIG_NO_KEY_FILES, &g,
+		                            e, sizeof(e));
 	free(m.p);
 	if (ret == -ENOMEM)
 		return ret;
@@ -1114,9 +1113,8 @@ static int check_entry(const struct gw_config *cfg, const struct out *entry,
 	return ret;
 }
 
-int onboard_index_add(const struct onboard_index *ix, const struct onboard_client *c,
-                      char **out, size_t *outlen, struct onboard_index **next, char *err,
-                      size_t errlen)
+int onboard_index_add(const struct onboard_index *ix, const struct onboard_client *c, char **out,
+                      size_t *outlen, struct onboard_index **next, char *err, size_t errlen)
 {
 	size_t n = ix->cfg->n_clients, at = ix->e[n - 1].to;
 	struct onboard_index *nx = NULL;

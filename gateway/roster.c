@@ -229,8 +229,8 @@ static bool same_list(const struct gw_config *a, const struct gw_config *b)
 
 		if (strcmp(x->name, y->name) || memcmp(x->pub, y->pub, sizeof(x->pub)) ||
 		    prefix_cmp(&x->addr, &y->addr) || x->has_addr6 != y->has_addr6 ||
-		    (x->has_addr6 && prefix_cmp(&x->addr6, &y->addr6)) || x->has_psk != y->has_psk ||
-		    x->id != y->id)
+		    (x->has_addr6 && prefix_cmp(&x->addr6, &y->addr6)) ||
+		    x->has_psk != y->has_psk || x->id != y->id)
 			return false;
 	}
 	return true;

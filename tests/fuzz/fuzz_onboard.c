@@ -56,8 +56,7 @@ static void same_edit(int full, char *a, size_t alen, int indexed, char *b, size
 /* ix's add of c and its removes of the first, a middle and the last client
  * against the full edits of its text; with depth, the same again for each
  * index an edit gives, which must also be one the text it gave can have. */
-static void same_edits(const struct onboard_index *ix, const struct onboard_client *c,
-                       int depth)
+static void same_edits(const struct onboard_index *ix, const struct onboard_client *c, int depth)
 {
 	const struct gw_config *cfg = onboard_index_config(ix);
 	size_t n = cfg->n_clients, which[3] = {0, n / 2, n - 1}, len;
@@ -73,8 +72,8 @@ static void same_edits(const struct onboard_index *ix, const struct onboard_clie
 		if (name) {
 			full = onboard_yaml_remove_client(text, len, name, &a, &alen, err,
 			                                  sizeof(err));
-			indexed = onboard_index_remove(ix, name, &b, &blen, &next, err,
-			                               sizeof(err));
+			indexed =
+			        onboard_index_remove(ix, name, &b, &blen, &next, err, sizeof(err));
 		} else {
 			full = onboard_yaml_add_client(text, len, c, &a, &alen, err, sizeof(err));
 			indexed = onboard_index_add(ix, c, &b, &blen, &next, err, sizeof(err));

@@ -77,8 +77,8 @@ static int indexed;
 /* Where in can be indexed: the index's add of c gives want_ret and want
  * (the text, or a message the full edit's holds without its line and
  * column); then, with back, its next index's remove of c gives back. */
-static void check_index_add(int line, const char *in, const struct onboard_client *c,
-                            int want_ret, const char *want, const char *back)
+static void check_index_add(int line, const char *in, const struct onboard_client *c, int want_ret,
+                            const char *want, const char *back)
 {
 	struct onboard_index *ix = NULL, *next = NULL, *after = NULL;
 	char err[256] = "", *out = NULL, *again = NULL;
@@ -106,8 +106,8 @@ static void check_index_add(int line, const char *in, const struct onboard_clien
 	if (!ret && next && back) {
 		ret = onboard_index_remove(next, c->name, &again, &alen, &after, err, sizeof(err));
 		if (ret || strcmp(again, back) || !after) {
-			fprintf(stderr, "line %d: the index's remove gave %d (%s):\n%s\n", line, ret,
-			        err, again ? again : "");
+			fprintf(stderr, "line %d: the index's remove gave %d (%s):\n%s\n", line,
+			        ret, err, again ? again : "");
 			check_failed++;
 		} else {
 			check_passed++;
@@ -378,9 +378,11 @@ static void check_index_remove(int line, const char *in, const char *name, int w
 		return;
 	indexed++;
 	ret = onboard_index_remove(ix, name, &out, &len, &next, err, sizeof(err));
-	if (ret != want_ret || (!ret && strcmp(out, want)) || (ret && (!strstr(err, want) || out))) {
-		fprintf(stderr, "line %d: the index's remove gave %d (%s):\n%s\n---- want %d:\n%s\n",
-		        line, ret, err, out ? out : "", want_ret, want);
+	if (ret != want_ret || (!ret && strcmp(out, want)) ||
+	    (ret && (!strstr(err, want) || out))) {
+		fprintf(stderr,
+		        "line %d: the index's remove gave %d (%s):\n%s\n---- want %d:\n%s\n", line,
+		        ret, err, out ? out : "", want_ret, want);
 		check_failed++;
 	} else {
 		check_passed++;
@@ -759,8 +761,9 @@ static void test_index_refused(void)
 		}
 	}
 	/* and one it takes, whose text and parse it keeps */
-	CHECK_INT(onboard_index_new(HEAD "clients:\n" BOB_BLOCK, strlen(HEAD "clients:\n" BOB_BLOCK),
-	                            NULL, &ix, err, sizeof(err)),
+	CHECK_INT(onboard_index_new(HEAD "clients:\n" BOB_BLOCK,
+	                            strlen(HEAD "clients:\n" BOB_BLOCK), NULL, &ix, err,
+	                            sizeof(err)),
 	          0);
 	if (ix) {
 		CHECK(onboard_index_is(ix, HEAD "clients:\n" BOB_BLOCK,
