@@ -26,6 +26,9 @@ static const char *const edge_keys[] = {
         "fwmark",
         "table",
         "wg_socket_dir",
+        "kill_switch",
+        "allow",
+        "state_dir",
         NULL,
 };
 
@@ -88,13 +91,20 @@ static int parse_endpoint(struct conf *c, int node, struct edge_config *e)
 		e->endpoint_len = sizeof(*sin);
 	} else if (!conf_is_hostname(host)) {
 		return conf_bad_value(c, node, "endpoint", "is not an IPv4 address or host name");
-	} else if (resolve(host, &e->endpoint, &e->endpoint_len, &gai) < 0) {
-		return conf_bad_value(c, node, "endpoint", "cannot be resolved: %s",
-		                      gai_strerror(gai));
-	} else if (e->endpoint.ss_family == AF_INET6) {
-		sin6->sin6_port = htons(port);
+	} else if (e->kill_switch) {
+		/* not even tried: the kill switch would stop the query */
+		return conf_bad_value(
+		        c, node, "endpoint",
+		        "is a host name: the kill switch closes DNS before the tunnel "
+		        "is up, so give the gateway's IP address");
 	} else {
-		sin->sin_port = htons(port);
+		if (resolve(host, &e->endpoint, &e->endpoint_len, &gai) < 0)
+			return conf_bad_value(c, node, "endpoint", "cannot be resolved: %s",
+			                      gai_strerror(gai));
+		if (e->endpoint.ss_family == AF_INET6)
+			sin6->sin6_port = htons(port);
+		else
+			sin->sin_port = htons(port);
 	}
 	return 0;
 }
@@ -158,6 +168,111 @@ static int parse_addresses(struct conf *c, int root, struct edge_config *e)
 	return 0;
 }
 
+/* One allow entry: "192.0.2.10", "192.0.2.0/24:22", "2001:db8::/32" or
+ * "[2001:db8::10]:22". */
+static int parse_allow_one(struct conf *c, int node, struct edge_allow *a)
+{
+	char buf[PREFIX_STRLEN + 8], *colon, *addr = buf;
+	const char *s;
+	int ret, family = AF_INET;
+	unsigned long port = 0;
+
+	ret = conf_get_scalar(c, node, "allow", &s);
+	if (ret < 0)
+		return ret;
+	if (strlen(s) >= sizeof(buf))
+		return conf_bad_value(c, node, "allow", "is too long for address[/len][:port]");
+	strcpy(buf, s);
+	colon = NULL;
+	if (buf[0] == '[') {
+		char *end = strchr(buf, ']');
+
+		if (!end || end[1] != ':')
+			return conf_bad_value(
+			        c, node, "allow",
+			        "is not [IPv6 address]:port (brackets only with a port)");
+		*end = '\0';
+		addr = buf + 1;
+		colon = end + 1;
+		family = AF_INET6;
+	} else if (strchr(buf, ':') && strchr(buf, ':') == strrchr(buf, ':') && strchr(buf, '.')) {
+		colon = strchr(buf, ':');
+	} else if (strchr(buf, ':')) {
+		family = AF_INET6;
+	}
+	if (colon) {
+		char *end;
+
+		*colon = '\0';
+		port = strtoul(colon + 1, &end, 10);
+		if (!colon[1] || *end || colon[1] == '0' || port < 1 || port > 65535)
+			return conf_bad_value(c, node, "allow", "has a port that is not 1-65535");
+	}
+	if (prefix_parse(&a->dst, addr, family) < 0)
+		return conf_bad_value(c, node, "allow",
+		                      "is not address[/len][:port] (an IPv6 address with a "
+		                      "port goes in brackets: [2001:db8::10]:22)");
+	if (!prefix_is_network(&a->dst))
+		return conf_bad_value(c, node, "allow", "has bits set past its prefix length");
+	a->port = (uint16_t)port;
+	return 0;
+}
+
+static int parse_allow(struct conf *c, int node, struct edge_config *e)
+{
+	size_t n;
+	int ret;
+
+	ret = conf_expect(c, node, "allow", CONF_SEQUENCE);
+	if (ret < 0)
+		return ret;
+	n = conf_seq_len(c, node);
+	if (n > EDGE_ALLOW_MAX)
+		return conf_bad_value(c, node, "allow", "has %zu entries, at most %d", n,
+		                      EDGE_ALLOW_MAX);
+	for (size_t i = 0; i < n; i++) {
+		ret = parse_allow_one(c, conf_seq_item(c, node, i), &e->allow[i]);
+		if (ret < 0)
+			return ret;
+	}
+	e->n_allow = n;
+	return 0;
+}
+
+/* route_all and kill_switch, before the gateway: its endpoint depends on
+ * them. */
+static int parse_route_all(struct conf *c, int root, struct edge_config *e)
+{
+	int n = conf_map_find(c, root, "route_all"), ret;
+
+	if (n && (ret = conf_get_bool(c, n, "route_all", &e->route_all)) < 0)
+		return ret;
+	e->kill_switch = e->route_all;
+	n = conf_map_find(c, root, "kill_switch");
+	if (n && (ret = conf_get_bool(c, n, "kill_switch", &e->kill_switch)) < 0)
+		return ret;
+	if (e->kill_switch && !e->route_all)
+		return conf_bad_value(c, n, "kill_switch",
+		                      "needs route_all: without it only the tunnel's own subnet "
+		                      "goes through the tunnel");
+	return 0;
+}
+
+/* allow and state_dir. */
+static int parse_kill_switch(struct conf *c, int root, struct edge_config *e)
+{
+	int n, ret;
+
+	n = conf_map_find(c, root, "allow");
+	if (n && (ret = parse_allow(c, n, e)) < 0)
+		return ret;
+	n = conf_map_find(c, root, "state_dir");
+	if (n)
+		return conf_get_path(c, n, "state_dir", e->state_dir, sizeof(e->state_dir));
+	snprintf(e->state_dir, sizeof(e->state_dir), "%s", EDGE_STATE_DIR);
+	return 0;
+}
+
 static int edge_parse(struct conf *c, struct edge_config **out)
 {
 	struct edge_config *e = NULL;
@@ -199,15 +314,15 @@ static int edge_parse(struct conf *c, struct edge_config **out)
 	ret = conf_get_u32_opt(c, conf_map_find(c, root, "mtu"), "mtu", 1280, 9000, &e->mtu);
 	if (ret < 0)
 		goto out;
+	ret = parse_route_all(c, root, e);
+	if (ret < 0)
+		goto out;
 	ret = conf_map_need(c, root, "gateway", &n);
 	if (ret < 0 || (ret = parse_gateway(c, n, e)) < 0)
 		goto out;
 	ret = conf_get_u32_opt(c, conf_map_find(c, root, "persistent_keepalive"),
 	                       "persistent_keepalive", 0, 65535, &e->persistent_keepalive);
 	if (ret < 0)
-		goto out;
-	n = conf_map_find(c, root, "route_all");
-	if (n && (ret = conf_get_bool(c, n, "route_all", &e->route_all)) < 0)
 		goto out;
 	ret = conf_get_u32_opt(c, conf_map_find(c, root, "fwmark"), "fwmark", 1, UINT32_MAX,
 	                       &e->fwmark);
@@ -227,6 +342,9 @@ static int edge_parse(struct conf *c, struct edge_config **out)
 	snprintf(sock, sizeof(sock), "%s.sock", e->ifname);
 	if (n && (ret = conf_get_sock_dir(c, n, "wg_socket_dir", sock, e->wg_socket_dir,
 	                                  sizeof(e->wg_socket_dir))) < 0)
+		goto out;
+	ret = parse_kill_switch(c, root, e);
+	if (ret < 0)
 		goto out;
 	*out = e;
 	e = NULL;

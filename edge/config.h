@@ -11,6 +11,9 @@
 
 #include "tunnel/prefix.h"
 
+#define EDGE_ALLOW_MAX 64
+#define EDGE_STATE_DIR "/run/egress/edged"
+
 struct edge_config {
 	char ifname[IFNAMSIZ];       /* interface, default "egress0" */
 	uint8_t priv[32];            /* private_key_file, relative to the config file */
@@ -32,6 +35,19 @@ struct edge_config {
 	uint32_t table;                /* table, default 51820, not 0, 253, 254, 255 */
 	char wg_socket_dir[108];       /* wg_socket_dir: where `wg show` finds IFNAME.sock; default
 	                                  UAPI_DIR */
+	/* kill_switch: default route_all; needs it, and an IP literal endpoint */
+	bool kill_switch;
+	/* allow: what the kill switch lets out of other interfaces than the
+	 * tunnel's, address[/len][:port] (IPv6 with a port in brackets); port
+	 * 0: any */
+	struct edge_allow {
+		struct prefix dst;
+		uint16_t port;
+	} allow[EDGE_ALLOW_MAX];
+	size_t n_allow;
+	/* state_dir: where edged keeps what a crash would leave (the kill
+	 * switch's state), default EDGE_STATE_DIR */
+	char state_dir[4096];
 };
 
 /* Conventions as gw_config_load(). */

@@ -6,8 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "edge/config.h"
+#include "edge/killswitch.h"
 #include "edge/route.h"
 #include "tunnel/key.h"
 #include "tunnel/log.h"
@@ -21,24 +23,142 @@
 #include "tunnel/wg.h"
 
 #define DEFAULT_CONFIG "/etc/egress/edge.yaml"
+#define SRC_VALID_MARK "net/ipv4/conf/all/src_valid_mark"
 
 static const char usage[] =
         "usage: edged [-c FILE] [-n] [-v]\n"
+        "       edged --lockdown | --down [-c FILE] [-v]\n"
         "       edged genkey | genpsk | pubkey\n"
         "\n"
         "The egress edge: a WireGuard tunnel to the gateway named in FILE, with the\n"
-        "default route through it (route_all). Runs in the foreground and logs to\n"
-        "stderr; SIGTERM or SIGINT stops it and restores routes and rules (a signal\n"
-        "that arrives while it starts takes effect once it has started); SIGHUP is\n"
-        "logged (nothing is re-read yet); SIGUSR1 logs its counters.\n"
+        "default route through it (route_all) and, with kill_switch (on by default\n"
+        "with route_all), nothing let out of any other interface but the tunnel's\n"
+        "own packets (nft table inet egress-edge). Runs in the foreground and logs\n"
+        "to stderr; SIGTERM or SIGINT stops it, restores routes and rules and\n"
+        "removes the kill switch (a signal that arrives while it starts takes\n"
+        "effect once it has started). Killed otherwise, it leaves the kill switch\n"
+        "in place: the host stays closed until edged starts again or --down.\n"
+        "SIGHUP is logged (nothing is re-read yet); SIGUSR1 logs its counters.\n"
         "\n"
-        "  -c FILE   configuration (default " DEFAULT_CONFIG ")\n"
-        "  -n        check the configuration, print \"configuration OK\" and exit\n"
-        "  -v        log debug messages too\n"
-        "  -h        this help\n"
+        "  -c FILE     configuration (default " DEFAULT_CONFIG ")\n"
+        "  -n          check the configuration, print \"configuration OK\" and exit\n"
+        "  -v          log debug messages too\n"
+        "  -h          this help\n"
+        "  --lockdown  put the kill switch in place and exit (for a unit before the\n"
+        "              network comes up); edged's start takes it over\n"
+        "  --down      after a crash or --lockdown: remove the kill switch and the\n"
+        "              rules a killed edged left, from the state in state_dir;\n"
+        "              refused while edged runs (stop it with SIGTERM)\n"
         "  genkey    print a new private key (base64), like `wg genkey`\n"
         "  genpsk    print a new preshared key, like `wg genpsk`\n"
         "  pubkey    read a private key on stdin, print its public key\n";
+
+/* The state in cfg's state_dir, when another edged is not running on it:
+ * 0 (with *stale when a dead edged or a lockdown left it), -EBUSY (said),
+ * or -errno (said). */
+static int check_state(const struct edge_config *cfg, struct ks_state *st, bool *stale)
+{
+	int e = ks_state_read(cfg->state_dir, st);
+
+	*stale = false;
+	if (e == -ENOENT)
+		return 0;
+	if (e == -EINVAL) {
+		log_errx("%s/killswitch is not edged's state file: left alone; remove it by hand",
+		         cfg->state_dir);
+		return e;
+	}
+	if (e < 0) {
+		errno = -e;
+		log_err("cannot read %s/killswitch", cfg->state_dir);
+		return e;
+	}
+	if (ks_state_owner_running(st)) {
+		log_errx("edged (pid %ld) is running with state_dir %s", (long)st->pid,
+		         cfg->state_dir);
+		return -EBUSY;
+	}
+	*stale = true;
+	return 0;
+}
+
+/* What a killed edged left: its rules, and src_valid_mark as it found it. */
+static void clean_stale(struct nl *nl, const struct edge_config *cfg, const struct ks_state *st)
+{
+	int n = route_all_stale(nl, cfg);
+
+	if (n > 0)
+		log_info("removed %d routing rules of an edged that did not stop cleanly", n);
+	else if (n < 0)
+		log_warnx("cannot remove the rules a previous edged left: %s", strerror(-n));
+	if (st->src_valid_mark[0] && sysctl_write(SRC_VALID_MARK, st->src_valid_mark) == 0)
+		log_info("set %s back to %s", SRC_VALID_MARK, st->src_valid_mark);
+}
+
+/* The kill switch in place of any there is, the state written first: 0 or
+ * -1 (said). */
+static int kill_switch_up(const struct edge_config *cfg)
+{
+	struct ks_params kp = ks_params_of(cfg);
+	struct ks_state st = {.pid = getpid()};
+	char *text = NULL, err[512];
+	int e;
+
+	e = ks_state_write(cfg->state_dir, &st);
+	if (e < 0) {
+		errno = -e;
+		log_err("cannot write %s/killswitch", cfg->state_dir);
+		return -1;
+	}
+	e = ks_render(&kp, &text);
+	if (e == 0)
+		e = ks_apply(text, err, sizeof(err));
+	else
+		snprintf(err, sizeof(err), "%s", strerror(-e));
+	free(text);
+	if (e < 0) {
+		log_errx("cannot put the kill switch in place: %s", err);
+		ks_state_remove(cfg->state_dir);
+		return -1;
+	}
+	log_info("kill switch on: nothing leaves but through %s (nft table inet " KS_TABLE ")",
+	         cfg->ifname);
+	return 0;
+}
+
+/* --down and --lockdown: 0 or 1, the exit status. */
+static int kill_switch_cmd(const struct edge_config *cfg, bool down)
+{
+	struct ks_state st;
+	struct nl *nl;
+	bool stale;
+	char err[512];
+	int e;
+
+	if (check_state(cfg, &st, &stale) < 0)
+		return 1;
+	if (!down)
+		return kill_switch_up(cfg) < 0 ? 1 : 0;
+	nl = nl_open();
+	if (!nl) {
+		log_err("rtnetlink");
+		return 1;
+	}
+	if (stale)
+		clean_stale(nl, cfg, &st);
+	nl_close(nl);
+	e = ks_present();
+	if (e > 0 && (e = ks_remove(err, sizeof(err))) < 0) {
+		log_errx("cannot remove the kill switch: %s", err);
+		return 1;
+	}
+	ks_state_remove(cfg->state_dir);
+	if (!stale && e == 0)
+		log_info("no kill switch was in place");
+	else
+		log_info("kill switch removed: traffic leaves as the routes say");
+	return 0;
+}
 
 /* SIGUSR1. */
 static void report(void *arg)
@@ -65,7 +185,9 @@ int main(int argc, char **argv)
 	struct loop *loop = NULL;
 	struct uapi_server *uapi = NULL;
 	struct nl *nl = NULL;
-	bool check_only = false, routed = false;
+	bool check_only = false, routed = false, switched = false, stale = false;
+	const char *ks_cmd = NULL;
+	struct ks_state st;
 	char err[512];
 	int opt, rc = 1, tun_fd = -1, ifindex, e;
 
@@ -77,9 +199,26 @@ int main(int argc, char **argv)
 		return key_cmd_genpsk(stdout);
 	if (argc == 2 && !strcmp(argv[1], "pubkey"))
 		return key_cmd_pubkey(stdin, stdout);
+	/* --down and --lockdown, taken out before the common options */
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--down") && strcmp(argv[i], "--lockdown"))
+			continue;
+		if (ks_cmd) {
+			fprintf(stderr, "edged: %s and %s: one or the other\n", ks_cmd, argv[i]);
+			return 1;
+		}
+		ks_cmd = argv[i];
+		memmove(&argv[i], &argv[i + 1], (size_t)(argc - i) * sizeof(*argv));
+		argc--;
+		i--;
+	}
 	opt = daemon_options(argc, argv, "edged", usage, &config_path, &check_only);
 	if (opt >= 0)
 		return opt;
+	if (ks_cmd && check_only) {
+		fprintf(stderr, "edged: %s and -n: one or the other\n", ks_cmd);
+		return 1;
+	}
 
 	/* 1. The whole configuration, before anything changes. */
 	if (edge_config_load(config_path, &cfg, err, sizeof(err)) < 0) {
@@ -91,6 +230,16 @@ int main(int argc, char **argv)
 		rc = 0;
 		goto out;
 	}
+	if (ks_cmd) {
+		if (!cfg->kill_switch)
+			log_warnx("kill_switch is off in %s: %s only", config_path,
+			          strcmp(ks_cmd, "--down") ? "puts it in place"
+			                                   : "removes one left");
+		rc = kill_switch_cmd(cfg, !strcmp(ks_cmd, "--down"));
+		goto out;
+	}
+	if (cfg->kill_switch && check_state(cfg, &st, &stale) < 0)
+		goto out;
 
 	/* 2. The TUN with the edge's tunnel addresses. */
 	struct prefix addrs[2] = {cfg->addr, cfg->addr6};
@@ -135,13 +284,34 @@ int main(int argc, char **argv)
 	/* The device holds its own copies now: one copy of each key is enough. */
 	edge_config_wipe_keys(cfg);
 
-	/* 4. Routes: everything through the tunnel but the tunnel itself. */
+	/* 4. The kill switch, before any packet of the tunnel; then routes:
+	 *    everything through the tunnel but the tunnel itself. */
+	if (cfg->kill_switch) {
+		if (stale) {
+			log_warnx("an edged (pid %ld) did not stop cleanly, or a lockdown ran: its "
+			          "kill switch is taken over",
+			          (long)st.pid);
+			clean_stale(nl, cfg, &st);
+		}
+		if (kill_switch_up(cfg) < 0)
+			goto out;
+		switched = true;
+	}
 	if (cfg->route_all) {
 		if (route_all_up(nl, (uint32_t)ifindex, cfg, &routes) < 0)
 			goto out;
 		routed = true;
 		log_info("default route via %s (table %u, fwmark 0x%x)", cfg->ifname, cfg->table,
 		         cfg->fwmark);
+		/* what a crash would leave of src_valid_mark */
+		if (switched && routes.src_valid_mark.changed) {
+			struct ks_state now = {.pid = getpid()};
+
+			snprintf(now.src_valid_mark, sizeof(now.src_valid_mark), "%s",
+			         routes.src_valid_mark.old);
+			if (ks_state_write(cfg->state_dir, &now) < 0)
+				log_warnx("cannot write %s/killswitch", cfg->state_dir);
+		}
 	}
 
 	/* 5. The loop and the `wg show` socket, where wg(8) looks for it; then
@@ -177,6 +347,18 @@ out:
 	if (routed) {
 		route_all_down(nl, &routes);
 		log_info("routes and rules restored");
+	}
+	if (switched && (rc == 0 || !stale)) {
+		/* A clean stop opens the host again; a failed start leaves it as
+		 * it was: open, unless a lockdown or a dead edged had closed it. */
+		if (ks_remove(err, sizeof(err)) < 0)
+			log_errx("cannot remove the kill switch: %s", err);
+		else if (ks_state_remove(cfg->state_dir) == 0)
+			log_info("kill switch removed");
+	} else if (switched) {
+		log_warnx("the kill switch stays in place, as it was before this start: `edged "
+		          "--down -c %s` removes it",
+		          config_path);
 	}
 	uapi_close(uapi);
 	loop_free(loop);

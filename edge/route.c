@@ -130,3 +130,55 @@ void route_all_down(struct nl *nl, struct edge_routes *r)
 	}
 	sysctl_restore(&r->src_valid_mark);
 }
+
+struct stale {
+	const struct edge_config *cfg;
+	struct nl_rule found[16];
+	unsigned n;
+};
+
+/* Ours: "not fwmark F table T", and "table main suppress_prefixlength 0". */
+static int collect(const struct nl_rule *r, void *arg)
+{
+	struct stale *s = arg;
+	bool to_table = r->invert && r->table == s->cfg->table && r->fwmark == s->cfg->fwmark &&
+	                r->fwmask == 0xffffffff;
+	bool main_first = !r->invert && r->table == RT_TABLE_MAIN && r->suppress_prefixlen == 0;
+
+	if ((to_table || main_first) && s->n < sizeof(s->found) / sizeof(s->found[0]))
+		s->found[s->n++] = *r;
+	return 0;
+}
+
+int route_all_stale(struct nl *nl, const struct edge_config *cfg)
+{
+	int removed = 0, err;
+
+	for (int f = 0; f < 2; f++) {
+		struct stale s = {.cfg = cfg};
+		int family = f ? AF_INET6 : AF_INET;
+
+		err = nl_rule_dump(nl, family, collect, &s);
+		if (err)
+			return err;
+		for (unsigned i = 0; i < s.n; i++) {
+			const struct nl_rule *r = &s.found[i];
+			bool pair = false;
+
+			/* a main rule only when it sits just before one of ours */
+			for (unsigned j = 0; j < s.n && !pair; j++)
+				pair = s.found[j].invert &&
+				       (r->invert || s.found[j].priority == r->priority + 1);
+			if (!pair)
+				continue;
+			struct nl_rule del = *r;
+
+			del.family = (uint8_t)family;
+			err = nl_rule_del(nl, &del);
+			if (err && err != -ENOENT)
+				return err;
+			removed += !err;
+		}
+	}
+	return removed;
+}

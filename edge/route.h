@@ -29,5 +29,10 @@ int route_all_up(struct nl *nl, uint32_t ifindex, const struct edge_config *cfg,
                  struct edge_routes *r);
 /* Removes them in reverse order and puts src_valid_mark back. */
 void route_all_down(struct nl *nl, struct edge_routes *r);
+/* After a crash: removes the rules an edged of cfg's table and fwmark left
+ * ("not fwmark F table T" and the "table main suppress_prefixlength 0"
+ * just before it); the route goes with the TUN. The number removed, or
+ * -errno. */
+int route_all_stale(struct nl *nl, const struct edge_config *cfg);
 
 #endif

@@ -588,7 +588,8 @@ gateway_yaml() {
 	return 0
 }
 
-# edge_yaml [-6] NAME: print NAME's edge.yaml (key file NAME.key).
+# edge_yaml [-6] NAME: print NAME's edge.yaml (key file NAME.key), with
+# kill_switch: $EDGE_KILL_SWITCH when that is set (the default is on).
 edge_yaml() {
 	local v6=0 c
 	if [[ ${1:-} == -6 ]]; then
@@ -613,7 +614,10 @@ edge_yaml() {
 		persistent_keepalive: 25
 		route_all: true
 		wg_socket_dir: $(wg_socket_dir "$c")
+		state_dir: state-$c
 	EOF
+	[[ -z ${EDGE_KILL_SWITCH:-} ]] || echo "kill_switch: $EDGE_KILL_SWITCH"
+	return 0
 }
 
 # ---------------------------------------------------------------------------

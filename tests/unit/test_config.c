@@ -371,8 +371,59 @@ static void test_edge_defaults(void)
 	CHECK_INT(e->endpoint_len, sizeof(struct sockaddr_in6));
 	CHECK_STR(inet_ntop(AF_INET6, &sin6->sin6_addr, a, sizeof(a)), "2001:db8::1");
 	CHECK_INT(ntohs(sin6->sin6_port), 51820);
+	CHECK(e->kill_switch); /* with route_all */
+	CHECK_INT(e->n_allow, 0);
+	CHECK_STR(e->state_dir, "/run/egress/edged");
 	edge_config_free(e);
 	edge_config_free(NULL);
+}
+
+/* The kill switch's keys: allow entries of each shape, state_dir relative to
+ * the file, and route_all: false turning it off by default. */
+static void test_edge_kill_switch(void)
+{
+	static const char yaml[] = "private_key_file: edge.key\n"
+	                           "address: 100.64.0.2/32\n"
+	                           "gateway:\n"
+	                           "  endpoint: 198.51.100.1:51820\n"
+	                           "  public_key: @GWPUB@\n"
+	                           "allow: [192.0.2.10, \"192.0.2.0/24:22\", \"2001:db8::/32\",\n"
+	                           "        \"[2001:db8::10]:443\", \"198.51.100.7/32:53\"]\n"
+	                           "state_dir: run/edge1\n";
+	static const char off[] = "private_key_file: edge.key\n"
+	                          "address: 100.64.0.2/32\n"
+	                          "gateway:\n"
+	                          "  endpoint: localhost:51820\n"
+	                          "  public_key: @GWPUB@\n"
+	                          "route_all: false\n";
+	struct edge_config *e = NULL;
+	char err[256] = "", a[PREFIX_STRLEN];
+	const char *y = subst(yaml);
+
+	CHECK_INT(edge_config_parse("edge.yaml", y, strlen(y), &e, err, sizeof(err)), 0);
+	CHECK_STR(err, "");
+	if (!e)
+		return;
+	CHECK(e->kill_switch);
+	CHECK_INT(e->n_allow, 5);
+	CHECK_STR(prefix_format(&e->allow[0].dst, a, sizeof(a)), "192.0.2.10/32");
+	CHECK_INT(e->allow[0].port, 0);
+	CHECK_STR(prefix_format(&e->allow[1].dst, a, sizeof(a)), "192.0.2.0/24");
+	CHECK_INT(e->allow[1].port, 22);
+	CHECK_STR(prefix_format(&e->allow[2].dst, a, sizeof(a)), "2001:db8::/32");
+	CHECK_INT(e->allow[2].port, 0);
+	CHECK_STR(prefix_format(&e->allow[3].dst, a, sizeof(a)), "2001:db8::10/128");
+	CHECK_INT(e->allow[3].port, 443);
+	CHECK_INT(e->allow[4].port, 53);
+	CHECK_STR(e->state_dir, "run/edge1");
+	edge_config_free(e);
+	/* without route_all nothing is switched, and a host name is fine */
+	e = NULL;
+	y = subst(off);
+	if (edge_config_parse("edge.yaml", y, strlen(y), &e, err, sizeof(err)) == 0) {
+		CHECK(!e->kill_switch);
+		edge_config_free(e);
+	}
 }
 
 /* A name is resolved once, at load time; localhost needs no DNS server.
@@ -384,7 +435,8 @@ static int test_edge_hostname(void)
 	                           "address: 100.64.0.2/32\n"
 	                           "gateway:\n"
 	                           "  endpoint: localhost:4242\n"
-	                           "  public_key: @GWPUB@\n";
+	                           "  public_key: @GWPUB@\n"
+	                           "kill_switch: false\n"; /* with it, no names */
 	const struct sockaddr_in *sin;
 	struct edge_config *e = NULL;
 	struct addrinfo *ai = NULL;
@@ -686,6 +738,24 @@ static const struct bad bad_edge[] = {
         {EDGE_HEAD "address6: 100.64.0.2/32\n",
          "edge.yaml:3:11: address6: \"100.64.0.2/32\" is not an IPv6 address with a prefix length "
          "(ADDRESS/LENGTH)"},
+        {EDGE_HEAD "gateway:\n  endpoint: gw.example:51820\n  public_key: @GWPUB@\n",
+         "edge.yaml:4:13: endpoint: \"gw.example:51820\" is a host name: the kill switch closes "
+         "DNS before the tunnel is up, so give the gateway's IP address"},
+        {EDGE_HEAD EDGE_GW "route_all: false\nkill_switch: true\n",
+         "edge.yaml:7:14: kill_switch: \"true\" needs route_all: without it only the tunnel's "
+         "own subnet goes through the tunnel"},
+        {EDGE_HEAD EDGE_GW "allow: [192.0.2.10:0]\n",
+         "edge.yaml:6:9: allow: \"192.0.2.10:0\" has a port that is not 1-65535"},
+        {EDGE_HEAD EDGE_GW "allow: [\"2001:db8::/64:22\"]\n",
+         "edge.yaml:6:9: allow: \"2001:db8::/64:22\" is not address[/len][:port] (an IPv6 "
+         "address with a port goes in brackets: [2001:db8::10]:22)"},
+        {EDGE_HEAD EDGE_GW "allow: [\"[2001:db8::10]\"]\n",
+         "edge.yaml:6:9: allow: \"[2001:db8::10]\" is not [IPv6 address]:port (brackets only "
+         "with a port)"},
+        {EDGE_HEAD EDGE_GW "allow: [192.0.2.10/24]\n",
+         "edge.yaml:6:9: allow: \"192.0.2.10/24\" has bits set past its prefix length"},
+        {EDGE_HEAD EDGE_GW "allow: 192.0.2.10\n",
+         "edge.yaml:6:8: allow: expected a sequence, found a scalar"},
         {EDGE_HEAD EDGE_GW "route_all: true\nroute_all: false\n",
          "edge.yaml:7:1: duplicate key \"route_all\" (first at line 6)"},
 };
@@ -928,6 +998,7 @@ int main(int argc, char **argv)
 	test_gateway_metrics_listen();
 	test_edge_full();
 	test_edge_defaults();
+	test_edge_kill_switch();
 	test_load_errors();
 	test_conf();
 	test_bad();

@@ -1,0 +1,154 @@
+/* edge/killswitch.c's pure parts: the table against a golden file
+ * (tests/data/ks_edge.nft; t_kill_switch.sh loads the real thing), what it
+ * refuses, and the state file's parser. EGRESS_GOLDEN_UPDATE=1 rewrites the
+ * golden file from what ks_render() gives. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "edge/killswitch.h"
+
+static char *read_file(const char *path)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = fopen(path, "r");
+
+	if (!f) {
+		fprintf(stderr, "%s: cannot open\n", path);
+		return NULL;
+	}
+	if (getdelim(&buf, &len, '\0', f) < 0) {
+		free(buf);
+		buf = NULL;
+	}
+	fclose(f);
+	return buf;
+}
+
+static void check_golden(const struct ks_params *p, const char *name)
+{
+	char path[512], *want, *got = NULL;
+
+	snprintf(path, sizeof(path), "%s/%s", TEST_DATA_DIR, name);
+	CHECK_INT(ks_render(p, &got), 0);
+	if (got && getenv("EGRESS_GOLDEN_UPDATE")) {
+		FILE *f = fopen(path, "w");
+
+		if (f) {
+			fputs(got, f);
+			fclose(f);
+		}
+	}
+	want = read_file(path);
+	CHECK(want != NULL && got != NULL);
+	if (want && got && strcmp(want, got))
+		fprintf(stderr, "%s differs; got:\n%s\n", name, got);
+	if (want && got)
+		CHECK_STR(got, want);
+	free(want);
+	free(got);
+}
+
+static struct sockaddr_storage endpoint(int family, const char *addr, uint16_t port)
+{
+	struct sockaddr_storage ss = {.ss_family = (sa_family_t)family};
+
+	if (family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+
+		inet_pton(AF_INET, addr, &sin->sin_addr);
+		sin->sin_port = htons(port);
+	} else {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+
+		inet_pton(AF_INET6, addr, &sin6->sin6_addr);
+		sin6->sin6_port = htons(port);
+	}
+	return ss;
+}
+
+static void test_render(void)
+{
+	struct sockaddr_storage gws[2] = {endpoint(AF_INET, "198.51.100.1", 51820),
+	                                  endpoint(AF_INET6, "2001:db8:51::1", 51821)};
+	struct edge_allow allow[2] = {{.dst = check_prefix("192.0.2.10/32"), .port = 22},
+	                              {.dst = check_prefix("2001:db8:7::/48")}};
+	struct ks_params p = {.ifname = "egress0",
+	                      .fwmark = 51820,
+	                      .gateways = gws,
+	                      .n_gateways = 2,
+	                      .allow = allow,
+	                      .n_allow = 2};
+	struct sockaddr_storage bad = {.ss_family = AF_UNIX};
+	char *text = (char *)1;
+
+	check_golden(&p, "ks_edge.nft");
+
+	p.ifname = "egress\"0";
+	CHECK_INT(ks_render(&p, &text), -EINVAL);
+	CHECK(text == NULL);
+	p.ifname = "egress0";
+	p.fwmark = 0;
+	CHECK_INT(ks_render(&p, &text), -EINVAL);
+	p.fwmark = 51820;
+	p.gateways = &bad;
+	p.n_gateways = 1;
+	CHECK_INT(ks_render(&p, &text), -EINVAL);
+	CHECK(text == NULL);
+}
+
+static void test_state(void)
+{
+	static const char *const bad[] = {
+	        "",
+	        "pid 12\nsrc_valid_mark -\n",                            /* no header */
+	        "egress-edge killswitch\nsrc_valid_mark 0\n",            /* no pid */
+	        "egress-edge killswitch\npid 0\nsrc_valid_mark 0\n",     /* pid 0 */
+	        "egress-edge killswitch\npid -4\nsrc_valid_mark 0\n",    /* negative */
+	        "egress-edge killswitch\npid 12x\nsrc_valid_mark 0\n",   /* junk */
+	        "egress-edge killswitch\npid 12\nsrc_valid_mark 7\n",    /* not 0 or 1 */
+	        "egress-edge killswitch\npid 12\nsrc_valid_mark 0\nx\n", /* an unknown line */
+	        "egress-edge killswitch\npid 99999999999\nsrc_valid_mark 0\n",
+	};
+	struct ks_state s;
+	char dir[] = "/tmp/test_killswitch.XXXXXX", sub[64];
+
+	CHECK_INT(ks_state_parse("egress-edge killswitch\npid 42\nsrc_valid_mark 0\n", 47, &s), 0);
+	CHECK_INT(s.pid, 42);
+	CHECK_STR(s.src_valid_mark, "0");
+	CHECK_INT(ks_state_parse("egress-edge killswitch\npid 42\nsrc_valid_mark -\n", 47, &s), 0);
+	CHECK_STR(s.src_valid_mark, "");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		CHECK_INT(ks_state_parse(bad[i], strlen(bad[i]), &s), -EINVAL);
+	CHECK_INT(ks_state_parse("egress-edge killswitch\0pid 1\n", 29, &s), -EINVAL);
+
+	/* written (its directories made), read back, removed */
+	if (!mkdtemp(dir))
+		return;
+	snprintf(sub, sizeof(sub), "%s/a/b", dir);
+	CHECK_INT(ks_state_read(sub, &s), -ENOENT);
+	CHECK_INT(ks_state_write(sub, &(struct ks_state){.pid = 7, .src_valid_mark = "1"}), 0);
+	CHECK_INT(ks_state_read(sub, &s), 0);
+	CHECK_INT(s.pid, 7);
+	CHECK_STR(s.src_valid_mark, "1");
+	CHECK(!ks_state_owner_running(&s)); /* pid 7 is no edged */
+	s.pid = getpid();
+	CHECK(!ks_state_owner_running(&s)); /* this process is never "another edged" */
+	CHECK_INT(ks_state_remove(sub), 0);
+	CHECK_INT(ks_state_remove(sub), 0);
+	CHECK_INT(ks_state_read(sub, &s), -ENOENT);
+	rmdir(sub);
+	snprintf(sub, sizeof(sub), "%s/a", dir);
+	rmdir(sub);
+	rmdir(dir);
+}
+
+int main(void)
+{
+	test_render();
+	test_state();
+	return check_done("test_killswitch");
+}
