@@ -49,9 +49,9 @@ static const char usage[] =
         "  --down      after a crash or --lockdown: remove the kill switch and the\n"
         "              rules a killed edged left, from the state in state_dir;\n"
         "              refused while edged runs (stop it with SIGTERM)\n"
-        "  genkey    print a new private key (base64), like `wg genkey`\n"
-        "  genpsk    print a new preshared key, like `wg genpsk`\n"
-        "  pubkey    read a private key on stdin, print its public key\n";
+        "  genkey      print a new private key (base64), like `wg genkey`\n"
+        "  genpsk      print a new preshared key, like `wg genpsk`\n"
+        "  pubkey      read a private key on stdin, print its public key\n";
 
 /* The state in cfg's state_dir, when another edged is not running on it:
  * 0 (with *stale when a dead edged or a lockdown left it), -EBUSY (said),
@@ -231,10 +231,11 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if (ks_cmd) {
-		if (!cfg->kill_switch)
-			log_warnx("kill_switch is off in %s: %s only", config_path,
-			          strcmp(ks_cmd, "--down") ? "puts it in place"
-			                                   : "removes one left");
+		if (!cfg->kill_switch && strcmp(ks_cmd, "--down")) {
+			/* edged's start would never take such a lockdown over */
+			log_errx("kill_switch is off in %s: no lockdown with it", config_path);
+			goto out;
+		}
 		rc = kill_switch_cmd(cfg, !strcmp(ks_cmd, "--down"));
 		goto out;
 	}

@@ -117,6 +117,10 @@ show "$NS_E1" ip rule
 show "$NS_E1" ip route show table 51820
 show "$NS_E1" ip route get "$HOST"
 show "$NS_E1" ip route get "$GW_PUBLIC" mark 51820
+echo "and its kill switch lets nothing else out of eth0: the LAN router does not answer"
+echo "(its route is in front of the tunnel's), and the drop is counted:"
+show "$NS_E1" ping -c1 -W1 192.0.2.1 || true
+show "$NS_E1" nft list counter inet egress-edge blocked_out
 
 heading "2. Pings through the tunnel"
 show "$NS_E1" ping -c3 -i0.3 "$HOST"
