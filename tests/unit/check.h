@@ -6,6 +6,7 @@
 #define EGRESS_TEST_CHECK_H
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "tunnel/prefix.h"
@@ -83,6 +84,28 @@ static inline struct prefix check_prefix(const char *s)
 		check_failed++;
 	}
 	return p;
+}
+
+/* The whole of TEST_DATA_DIR/name (a golden file), malloc'd; NULL, said on
+ * stderr, when it cannot be read. */
+static inline char *check_read_data(const char *name)
+{
+	char path[512], *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", TEST_DATA_DIR, name);
+	f = fopen(path, "r");
+	if (!f) {
+		fprintf(stderr, "%s: cannot open\n", path);
+		return NULL;
+	}
+	if (getdelim(&buf, &len, '\0', f) < 0) {
+		free(buf);
+		buf = NULL;
+	}
+	fclose(f);
+	return buf;
 }
 
 /* A test that checked nothing proves nothing: zero checks fail. */

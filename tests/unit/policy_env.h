@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
 #include "policy/policy.h"
 
 static inline struct prefix env_prefix(const char *s)
@@ -63,22 +64,7 @@ static inline struct policy_env online(void)
 
 static inline char *read_data(const char *name)
 {
-	char path[512], *buf = NULL;
-	size_t len = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", TEST_DATA_DIR, name);
-	f = fopen(path, "r");
-	if (!f) {
-		fprintf(stderr, "%s: cannot open\n", path);
-		return NULL;
-	}
-	if (getdelim(&buf, &len, '\0', f) < 0) {
-		free(buf);
-		buf = NULL;
-	}
-	fclose(f);
-	return buf;
+	return check_read_data(name);
 }
 
 #endif

@@ -10,24 +10,6 @@
 #include "check.h"
 #include "edge/killswitch.h"
 
-static char *read_file(const char *path)
-{
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = fopen(path, "r");
-
-	if (!f) {
-		fprintf(stderr, "%s: cannot open\n", path);
-		return NULL;
-	}
-	if (getdelim(&buf, &len, '\0', f) < 0) {
-		free(buf);
-		buf = NULL;
-	}
-	fclose(f);
-	return buf;
-}
-
 static void check_golden(const struct ks_params *p, const char *name)
 {
 	char path[512], *want, *got = NULL;
@@ -42,7 +24,7 @@ static void check_golden(const struct ks_params *p, const char *name)
 			fclose(f);
 		}
 	}
-	want = read_file(path);
+	want = check_read_data(name);
 	CHECK(want != NULL && got != NULL);
 	if (want && got && strcmp(want, got))
 		fprintf(stderr, "%s differs; got:\n%s\n", name, got);

@@ -6,30 +6,10 @@
 #include "gateway/nft.h"
 #include "check.h"
 
-static char *read_golden(const char *name)
-{
-	char path[512], *buf = NULL;
-	size_t len = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", TEST_DATA_DIR, name);
-	f = fopen(path, "r");
-	if (!f) {
-		fprintf(stderr, "%s: cannot open\n", path);
-		return NULL;
-	}
-	if (getdelim(&buf, &len, '\0', f) < 0) {
-		free(buf);
-		buf = NULL;
-	}
-	fclose(f);
-	return buf;
-}
-
 /* On a mismatch, say where: a whole ruleset in one line of output is unreadable. */
 static void check_golden(const struct nft_params *p, const char *name)
 {
-	char *want = read_golden(name), *got = NULL;
+	char *want = check_read_data(name), *got = NULL;
 	size_t i, line = 1;
 
 	CHECK_INT(nft_render(p, &got), 0);
