@@ -28,6 +28,7 @@ static const char *const edge_keys[] = {
         "wg_socket_dir",
         "kill_switch",
         "allow",
+        "allow_lan",
         "state_dir",
         NULL,
 };
@@ -265,6 +266,9 @@ static int parse_kill_switch(struct conf *c, int root, struct edge_config *e)
 
 	n = conf_map_find(c, root, "allow");
 	if (n && (ret = parse_allow(c, n, e)) < 0)
+		return ret;
+	n = conf_map_find(c, root, "allow_lan");
+	if (n && (ret = conf_get_bool(c, n, "allow_lan", &e->allow_lan)) < 0)
 		return ret;
 	n = conf_map_find(c, root, "state_dir");
 	if (n)

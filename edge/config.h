@@ -45,6 +45,7 @@ struct edge_config {
 		uint16_t port;
 	} allow[EDGE_ALLOW_MAX];
 	size_t n_allow;
+	bool allow_lan; /* allow_lan: the private subnets on link at the start too */
 	/* state_dir: where edged keeps what a crash would leave (the kill
 	 * switch's state), default EDGE_STATE_DIR */
 	char state_dir[4096];

@@ -96,13 +96,26 @@ static void clean_stale(struct nl *nl, const struct edge_config *cfg, const stru
 }
 
 /* The kill switch in place of any there is, the state written first: 0 or
- * -1 (said). */
-static int kill_switch_up(const struct edge_config *cfg)
+ * -1 (said). With allow_lan, the private subnets of every interface but lo
+ * and the TUN (tun_ifindex, 0: none yet) are let out too. */
+static int kill_switch_up(const struct edge_config *cfg, struct nl *nl, unsigned tun_ifindex)
 {
 	struct ks_params kp = ks_params_of(cfg);
 	struct ks_state st = {.pid = getpid()};
+	struct prefix lan[64];
 	char *text = NULL, err[512];
 	int e;
+
+	if (cfg->allow_lan) {
+		e = ks_lan_prefixes(nl, tun_ifindex, lan, sizeof(lan) / sizeof(lan[0]));
+		if (e < 0) {
+			errno = -e;
+			log_err("allow_lan: cannot list the interfaces' addresses");
+			return -1;
+		}
+		kp.lan = lan;
+		kp.n_lan = (size_t)e;
+	}
 
 	e = ks_state_write(cfg->state_dir, &st);
 	if (e < 0) {
@@ -137,12 +150,15 @@ static int kill_switch_cmd(const struct edge_config *cfg, bool down)
 
 	if (check_state(cfg, &st, &stale) < 0)
 		return 1;
-	if (!down)
-		return kill_switch_up(cfg) < 0 ? 1 : 0;
 	nl = nl_open();
 	if (!nl) {
 		log_err("rtnetlink");
 		return 1;
+	}
+	if (!down) {
+		e = kill_switch_up(cfg, nl, 0);
+		nl_close(nl);
+		return e < 0 ? 1 : 0;
 	}
 	if (stale)
 		clean_stale(nl, cfg, &st);
@@ -294,7 +310,7 @@ int main(int argc, char **argv)
 			          (long)st.pid);
 			clean_stale(nl, cfg, &st);
 		}
-		if (kill_switch_up(cfg) < 0)
+		if (kill_switch_up(cfg, nl, (unsigned)ifindex) < 0)
 			goto out;
 		switched = true;
 	}

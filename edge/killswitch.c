@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <net/if.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <nftables/libnftables.h>
@@ -16,6 +17,8 @@
 #include <unistd.h>
 
 #include "tunnel/file.h"
+#include "tunnel/log.h"
+#include "tunnel/nl.h"
 #include "tunnel/prefix.h"
 
 #define STATE_FILE "killswitch"
@@ -89,6 +92,10 @@ static void put_tail(FILE *f, const struct ks_params *p, const char *counter)
 		fprintf(f, "\t\t# allow: in edge.yaml\n");
 	for (size_t i = 0; i < p->n_allow; i++)
 		put_allow(f, &p->allow[i]);
+	if (p->n_lan)
+		fprintf(f, "\t\t# allow_lan: the private subnets on link at the start\n");
+	for (size_t i = 0; i < p->n_lan; i++)
+		put_allow(f, &(struct edge_allow){.dst = p->lan[i]});
 	fprintf(f, "\t\tcounter name \"%s\" drop\n", counter);
 }
 
@@ -144,6 +151,72 @@ int ks_render(const struct ks_params *p, char **text)
 	}
 	*text = buf;
 	return 0;
+}
+
+bool ks_private(const struct prefix *p)
+{
+	static const char *const ranges[] = {"10.0.0.0/8",     "172.16.0.0/12", "192.168.0.0/16",
+	                                     "169.254.0.0/16", "fc00::/7",      "fe80::/10"};
+
+	for (size_t i = 0; i < sizeof(ranges) / sizeof(ranges[0]); i++) {
+		struct prefix r;
+
+		if (prefix_parse(&r, ranges[i], AF_UNSPEC) == 0 && r.family == p->family &&
+		    prefix_contains(&r, p))
+			return true;
+	}
+	return false;
+}
+
+struct lan {
+	unsigned skip, lo;
+	struct prefix *out, refused[32];
+	size_t max, n, n_refused;
+};
+
+static bool listed(const struct prefix *v, size_t n, const struct prefix *p)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!prefix_cmp(&v[i], p))
+			return true;
+	return false;
+}
+
+static int lan_addr(const struct nl_addr *a, void *arg)
+{
+	struct lan *l = arg;
+	struct prefix p = a->addr;
+	char s[PREFIX_STRLEN];
+
+	if (a->ifindex == l->skip || a->ifindex == l->lo || p.len == prefix_max_len(p.family))
+		return 0;
+	prefix_mask(&p);
+	if (!ks_private(&p)) {
+		if (!listed(l->refused, l->n_refused, &p) &&
+		    l->n_refused < sizeof(l->refused) / sizeof(l->refused[0])) {
+			l->refused[l->n_refused++] = p;
+			log_warnx("allow_lan: %s is on link but not a private range: not let out",
+			          prefix_format(&p, s, sizeof(s)));
+		}
+		return 0;
+	}
+	if (!listed(l->out, l->n, &p) && l->n < l->max) {
+		l->out[l->n++] = p;
+		log_info("allow_lan: %s let out", prefix_format(&p, s, sizeof(s)));
+	}
+	return 0;
+}
+
+int ks_lan_prefixes(struct nl *nl, unsigned skip, struct prefix *out, size_t max)
+{
+	struct lan l = {.skip = skip, .lo = if_nametoindex("lo"), .out = out, .max = max};
+	int err = -EINTR;
+
+	for (int tries = 0; tries < 3 && err == -EINTR; tries++) {
+		l.n = 0;
+		err = nl_addr_dump(nl, AF_UNSPEC, lan_addr, &l);
+	}
+	return err < 0 ? err : (int)l.n;
 }
 
 /* text through a context of its own: 0, or -errno with err. */

@@ -34,6 +34,8 @@ struct ks_params {
 	size_t n_gateways;
 	const struct edge_allow *allow;
 	size_t n_allow;
+	const struct prefix *lan; /* allow_lan: the private on-link subnets */
+	size_t n_lan;
 };
 
 /* The kill switch's params from edge.yaml (its one gateway for now). */
@@ -45,6 +47,18 @@ struct ks_params ks_params_of(const struct edge_config *cfg);
  * the table. 0 with *text (free), -EINVAL for an interface name nft could
  * not quote or a gateway of another family, -ENOMEM. */
 int ks_render(const struct ks_params *p, char **text);
+
+/* Whether the network p lies inside a private range, the ones allow_lan
+ * takes: RFC 1918, 169.254.0.0/16, fc00::/7 (ULA) and fe80::/10. */
+bool ks_private(const struct prefix *p);
+
+/* allow_lan: the subnets of the addresses of every interface but lo and
+ * skip (the TUN's index), network and length, those ks_private() takes,
+ * into out (at most max, each once). The others are logged, once each,
+ * as not allowed: an on-link public prefix is never let out (LocalNet).
+ * The number found, or -errno. */
+struct nl;
+int ks_lan_prefixes(struct nl *nl, unsigned skip, struct prefix *out, size_t max);
 
 /* Runs text (ks_render's) through libnftables in a context of its own. 0,
  * or -errno with nft's message in err. */

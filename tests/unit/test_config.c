@@ -374,6 +374,7 @@ static void test_edge_defaults(void)
 	CHECK(e->kill_switch); /* with route_all */
 	CHECK_INT(e->n_allow, 0);
 	CHECK_STR(e->state_dir, "/run/egress/edged");
+	CHECK(!e->allow_lan);
 	edge_config_free(e);
 	edge_config_free(NULL);
 }
@@ -389,7 +390,8 @@ static void test_edge_kill_switch(void)
 	                           "  public_key: @GWPUB@\n"
 	                           "allow: [192.0.2.10, \"192.0.2.0/24:22\", \"2001:db8::/32\",\n"
 	                           "        \"[2001:db8::10]:443\", \"198.51.100.7/32:53\"]\n"
-	                           "state_dir: run/edge1\n";
+	                           "state_dir: run/edge1\n"
+	                           "allow_lan: true\n";
 	static const char off[] = "private_key_file: edge.key\n"
 	                          "address: 100.64.0.2/32\n"
 	                          "gateway:\n"
@@ -416,6 +418,7 @@ static void test_edge_kill_switch(void)
 	CHECK_INT(e->allow[3].port, 443);
 	CHECK_INT(e->allow[4].port, 53);
 	CHECK_STR(e->state_dir, "run/edge1");
+	CHECK(e->allow_lan);
 	edge_config_free(e);
 	/* without route_all nothing is switched, and a host name is fine */
 	e = NULL;

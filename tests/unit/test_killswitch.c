@@ -58,12 +58,15 @@ static void test_render(void)
 	                                  endpoint(AF_INET6, "2001:db8:51::1", 51821)};
 	struct edge_allow allow[2] = {{.dst = check_prefix("192.0.2.10/32"), .port = 22},
 	                              {.dst = check_prefix("2001:db8:7::/48")}};
+	struct prefix lan[2] = {check_prefix("192.168.1.0/24"), check_prefix("fd00:2::/64")};
 	struct ks_params p = {.ifname = "egress0",
 	                      .fwmark = 51820,
 	                      .gateways = gws,
 	                      .n_gateways = 2,
 	                      .allow = allow,
-	                      .n_allow = 2};
+	                      .n_allow = 2,
+	                      .lan = lan,
+	                      .n_lan = 2};
 	struct sockaddr_storage bad = {.ss_family = AF_UNIX};
 	char *text = (char *)1;
 
@@ -128,8 +131,36 @@ static void test_state(void)
 	rmdir(dir);
 }
 
+/* allow_lan's ranges: RFC 1918, IPv4 link-local, ULA and IPv6 link-local,
+ * and nothing public, not even a range that holds a private one. */
+static void test_private(void)
+{
+	static const char *const yes[] = {"10.0.0.0/8",      "10.1.2.0/24",    "172.16.0.0/12",
+	                                  "172.31.255.0/24", "192.168.1.0/24", "169.254.0.0/16",
+	                                  "fd00:2::/64",     "fc00::/7",       "fe80::/64"};
+	static const char *const no[] = {"192.0.2.0/24", "203.0.113.0/24", "172.32.0.0/16",
+	                                 "8.0.0.0/7",    "0.0.0.0/0",      "2001:db8::/32",
+	                                 "fe00::/7",     "::/0",           "192.168.0.0/15"};
+
+	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		struct prefix p = check_prefix(yes[i]);
+
+		if (!ks_private(&p))
+			fprintf(stderr, "%s is private\n", yes[i]);
+		CHECK(ks_private(&p));
+	}
+	for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++) {
+		struct prefix p = check_prefix(no[i]);
+
+		if (ks_private(&p))
+			fprintf(stderr, "%s is not private\n", no[i]);
+		CHECK(!ks_private(&p));
+	}
+}
+
 int main(void)
 {
+	test_private();
 	test_render();
 	test_state();
 	return check_done("test_killswitch");
