@@ -30,6 +30,7 @@ static const char *const edge_keys[] = {
         "allow",
         "allow_lan",
         "state_dir",
+        "control_socket",
         NULL,
 };
 
@@ -259,7 +260,7 @@ static int parse_route_all(struct conf *c, int root, struct edge_config *e)
 	return 0;
 }
 
-/* allow and state_dir. */
+/* allow, allow_lan, state_dir and control_socket. */
 static int parse_kill_switch(struct conf *c, int root, struct edge_config *e)
 {
 	int n, ret;
@@ -271,9 +272,15 @@ static int parse_kill_switch(struct conf *c, int root, struct edge_config *e)
 	if (n && (ret = conf_get_bool(c, n, "allow_lan", &e->allow_lan)) < 0)
 		return ret;
 	n = conf_map_find(c, root, "state_dir");
+	if (n && (ret = conf_get_path(c, n, "state_dir", e->state_dir, sizeof(e->state_dir))) < 0)
+		return ret;
+	if (!n)
+		snprintf(e->state_dir, sizeof(e->state_dir), "%s", EDGE_STATE_DIR);
+	n = conf_map_find(c, root, "control_socket");
 	if (n)
-		return conf_get_path(c, n, "state_dir", e->state_dir, sizeof(e->state_dir));
-	snprintf(e->state_dir, sizeof(e->state_dir), "%s", EDGE_STATE_DIR);
+		return conf_get_path(c, n, "control_socket", e->control_socket,
+		                     sizeof(e->control_socket));
+	snprintf(e->control_socket, sizeof(e->control_socket), "%s", EDGE_CONTROL_SOCKET);
 	return 0;
 }
 

@@ -11,8 +11,9 @@
 
 #include "tunnel/prefix.h"
 
-#define EDGE_ALLOW_MAX 64
-#define EDGE_STATE_DIR "/run/egress/edged"
+#define EDGE_ALLOW_MAX      64
+#define EDGE_STATE_DIR      "/run/egress/edged"
+#define EDGE_CONTROL_SOCKET "/run/egress/edged.sock"
 
 struct edge_config {
 	char ifname[IFNAMSIZ];       /* interface, default "egress0" */
@@ -49,6 +50,8 @@ struct edge_config {
 	/* state_dir: where edged keeps what a crash would leave (the kill
 	 * switch's state), default EDGE_STATE_DIR */
 	char state_dir[4096];
+	/* control_socket: where `edged status` asks, default EDGE_CONTROL_SOCKET */
+	char control_socket[108];
 };
 
 /* Conventions as gw_config_load(). */

@@ -11,6 +11,8 @@
 #include "edge/config.h"
 #include "edge/killswitch.h"
 #include "edge/route.h"
+#include "edge/status.h"
+#include "tunnel/ctl.h"
 #include "tunnel/key.h"
 #include "tunnel/log.h"
 #include "tunnel/loop.h"
@@ -28,6 +30,7 @@
 static const char usage[] =
         "usage: edged [-c FILE] [-n] [-v]\n"
         "       edged --lockdown | --down [-c FILE] [-v]\n"
+        "       edged status [--json] [-c FILE] [--socket PATH]\n"
         "       edged genkey | genpsk | pubkey\n"
         "\n"
         "The egress edge: a WireGuard tunnel to the gateway named in FILE, with the\n"
@@ -49,6 +52,9 @@ static const char usage[] =
         "  --down      after a crash or --lockdown: remove the kill switch and the\n"
         "              rules a killed edged left, from the state in state_dir;\n"
         "              refused while edged runs (stop it with SIGTERM)\n"
+        "  status      ask the running edged (control_socket) how it is: connecting or\n"
+        "              connected, its gateway, last handshake, bytes, kill switch;\n"
+        "              \"locked down\" when none runs and its kill switch is in place\n"
         "  genkey      print a new private key (base64), like `wg genkey`\n"
         "  genpsk      print a new preshared key, like `wg genpsk`\n"
         "  pubkey      read a private key on stdin, print its public key\n";
@@ -200,6 +206,8 @@ int main(int argc, char **argv)
 	struct wg_peer *gw;
 	struct loop *loop = NULL;
 	struct uapi_server *uapi = NULL;
+	struct ctl_server *ctl = NULL;
+	struct edge_status_view view;
 	struct nl *nl = NULL;
 	bool check_only = false, routed = false, switched = false, stale = false;
 	const char *ks_cmd = NULL;
@@ -215,6 +223,8 @@ int main(int argc, char **argv)
 		return key_cmd_genpsk(stdout);
 	if (argc == 2 && !strcmp(argv[1], "pubkey"))
 		return key_cmd_pubkey(stdin, stdout);
+	if (argc >= 2 && !strcmp(argv[1], "status"))
+		return edge_status_cmd(argc - 1, argv + 1, DEFAULT_CONFIG);
 	/* --down and --lockdown, taken out before the common options */
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--down") && strcmp(argv[i], "--lockdown"))
@@ -353,6 +363,17 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	log_info("wg show socket %s/%s.sock", cfg->wg_socket_dir, cfg->ifname);
+	view = (struct edge_status_view){.cfg = cfg, .gw = gw, .kill_switch = switched};
+	e = ctl_server_open(&ctl, loop,
+	                    &(struct ctl_server_params){.path = cfg->control_socket,
+	                                                .handler = edge_status_handler,
+	                                                .arg = &view},
+	                    err, sizeof(err));
+	if (e < 0) {
+		log_errx("control socket: %s", err);
+		goto out;
+	}
+	log_info("control socket %s (root only): edged status", cfg->control_socket);
 	wg_peer_connect(gw, wg_now());
 	log_info("connecting to the gateway from UDP port %u", wg_device_port(dev));
 	if (loop_run(loop) < 0) {
@@ -377,6 +398,7 @@ out:
 		          "--down -c %s` removes it",
 		          config_path);
 	}
+	ctl_server_close(ctl);
 	uapi_close(uapi);
 	loop_free(loop);
 	wg_device_free(dev);

@@ -615,6 +615,7 @@ edge_yaml() {
 		route_all: true
 		wg_socket_dir: $(wg_socket_dir "$c")
 		state_dir: state-$c
+		control_socket: run-$c/edged.sock
 	EOF
 	[[ -z ${EDGE_KILL_SWITCH:-} ]] || echo "kill_switch: $EDGE_KILL_SWITCH"
 	return 0

@@ -60,8 +60,9 @@ running gatewayd || die "gatewayd is gone"
 ctl status | grep "2 configured" >/dev/null || die "gatewayd does not count carol"
 
 log "carol connects from edge2 with edged and the edge.yaml she was given"
-# One line added: a state_dir of the test's own, not the host's /run/egress.
-echo "state_dir: state-carol" >>"$EG_DIR/carol/edge.yaml"
+# Two lines added: a state_dir and a control socket of the test's own, not
+# the host's /run/egress.
+printf 'state_dir: state-carol\ncontrol_socket: run-carol/edged.sock\n' >>"$EG_DIR/carol/edge.yaml"
 start edged-carol "$NS_E2" "$EDGED" -c "$EG_DIR/carol/edge.yaml" -v
 wait_for 10 "carol's handshake" e2 ping -c1 -W1 "$HOST"
 e2 ping -q -c5 -i0.2 -W2 "$HOST"
