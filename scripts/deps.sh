@@ -26,6 +26,8 @@ packages=(
 	nftables conntrack iproute2 kmod procps
 	# tests, demo and bench
 	iputils-ping curl python3 iperf3 wireguard-go wireguard-tools util-linux coreutils tcpdump
+	# a real resolver on the far side of the tunnel (tests/netns/t_edge_dns.sh)
+	dnsmasq-base
 	# the independent handshake of the noise tests (tests/kat/wg_handshake.py)
 	python3-cryptography
 )

@@ -166,7 +166,10 @@ stop() {
 # details (a TUN, its MTU), forwarding and src_valid_mark, the rules and all
 # routing tables of both families.
 ns_state() {
-	n "$1" nft list ruleset
+	# -s: without counter values, which move with any stray packet (an
+	# IPv6 router solicitation meeting the edge's kill switch) and are not
+	# state anything set or left behind.
+	n "$1" nft -s list ruleset
 	n "$1" ip -d link show
 	n "$1" sysctl net.ipv4.ip_forward net.ipv6.conf.all.forwarding \
 		net.ipv4.conf.all.src_valid_mark

@@ -44,7 +44,7 @@ for sig in TERM INT; do
 		kill -HUP "${EG_PIDS[edged-edge1]}"
 		wait_for 5 "edged to log the SIGHUP" atleast 1 seen edged-edge1 "SIGHUP"
 		e1 ping -c1 -W1 "$HOST" >/dev/null || die "edged stopped routing after SIGHUP"
-		ns_state "$NS_E1" | cmp -s "$EG_DIR/state.during" - || die "SIGHUP changed the edge's state"
+		same_state "SIGHUP" "$NS_E1" "$(cat "$EG_DIR/state.during")"
 		echo "SIGHUP: still up, nothing changed"
 	fi
 	stop edged-edge1 "$sig" || die "edged exited with status $? on SIG$sig"
