@@ -31,6 +31,8 @@ static const char *const edge_keys[] = {
         "allow_lan",
         "state_dir",
         "control_socket",
+        "dns",
+        "resolv_conf",
         NULL,
 };
 
@@ -284,6 +286,48 @@ static int parse_kill_switch(struct conf *c, int root, struct edge_config *e)
 	return 0;
 }
 
+/* dns and resolv_conf. */
+static int parse_dns(struct conf *c, int root, struct edge_config *e)
+{
+	int n, ret;
+	size_t len;
+
+	n = conf_map_find(c, root, "resolv_conf");
+	if (n &&
+	    (ret = conf_get_path(c, n, "resolv_conf", e->resolv_conf, sizeof(e->resolv_conf))) < 0)
+		return ret;
+	if (!n)
+		snprintf(e->resolv_conf, sizeof(e->resolv_conf), "%s", EDGE_RESOLV_CONF);
+	n = conf_map_find(c, root, "dns");
+	if (!n)
+		return 0;
+	ret = conf_expect(c, n, "dns", CONF_SEQUENCE);
+	if (ret < 0)
+		return ret;
+	len = conf_seq_len(c, n);
+	if (len == 0 || len > EDGE_DNS_MAX)
+		return conf_error(c, n,
+		                  "dns has %zu entries: give 1 to %d resolvers (a resolv.conf "
+		                  "reader takes no more)",
+		                  len, EDGE_DNS_MAX);
+	if (!e->route_all)
+		return conf_error(c, n,
+		                  "dns needs route_all: the resolvers are reached through the "
+		                  "tunnel");
+	for (size_t i = 0; i < len; i++) {
+		int item = conf_seq_item(c, n, i);
+
+		ret = conf_get_addr(c, item, "dns", AF_UNSPEC, &e->dns[i]);
+		if (ret < 0)
+			return ret;
+		for (size_t j = 0; j < i; j++)
+			if (!prefix_cmp(&e->dns[j], &e->dns[i]))
+				return conf_bad_value(c, item, "dns", "names a resolver twice");
+	}
+	e->n_dns = len;
+	return 0;
+}
+
 static int edge_parse(struct conf *c, struct edge_config **out)
 {
 	struct edge_config *e = NULL;
@@ -355,6 +399,9 @@ static int edge_parse(struct conf *c, struct edge_config **out)
 	                                  sizeof(e->wg_socket_dir))) < 0)
 		goto out;
 	ret = parse_kill_switch(c, root, e);
+	if (ret < 0)
+		goto out;
+	ret = parse_dns(c, root, e);
 	if (ret < 0)
 		goto out;
 	*out = e;

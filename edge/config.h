@@ -12,6 +12,8 @@
 #include "tunnel/prefix.h"
 
 #define EDGE_ALLOW_MAX      64
+#define EDGE_DNS_MAX        3 /* the nameservers a resolv.conf reader takes (glibc's MAXNS) */
+#define EDGE_RESOLV_CONF    "/etc/resolv.conf"
 #define EDGE_STATE_DIR      "/run/egress/edged"
 #define EDGE_CONTROL_SOCKET "/run/egress/edged.sock"
 
@@ -52,6 +54,13 @@ struct edge_config {
 	char state_dir[4096];
 	/* control_socket: where `edged status` asks, default EDGE_CONTROL_SOCKET */
 	char control_socket[108];
+	/* dns: the resolvers while edged runs, IP addresses reached through the
+	 * tunnel (needs route_all); n_dns 0: the host's own are left alone */
+	struct prefix dns[EDGE_DNS_MAX];
+	size_t n_dns;
+	/* resolv_conf: the file edged points at them (or, when it lies under
+	 * /run/systemd/resolve/, systemd-resolved), default EDGE_RESOLV_CONF */
+	char resolv_conf[4096];
 };
 
 /* Conventions as gw_config_load(). */

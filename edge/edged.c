@@ -1,6 +1,7 @@
 /* edged: the edge's tunnel client. main() is the list of steps: read the
- * configuration, bring up the TUN, connect to the gateway, route through it,
- * and on SIGTERM/SIGINT put routes and rules back exactly as they were. */
+ * configuration, bring up the TUN, the kill switch, routes through it and the
+ * resolvers, connect to the gateway, and on SIGTERM/SIGINT put everything back
+ * exactly as it was. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -9,6 +10,7 @@
 #include <unistd.h>
 
 #include "edge/config.h"
+#include "edge/dns.h"
 #include "edge/killswitch.h"
 #include "edge/route.h"
 #include "edge/status.h"
@@ -36,11 +38,13 @@ static const char usage[] =
         "The egress edge: a WireGuard tunnel to the gateway named in FILE, with the\n"
         "default route through it (route_all) and, with kill_switch (on by default\n"
         "with route_all), nothing let out of any other interface but the tunnel's\n"
-        "own packets (nft table inet egress-edge). Runs in the foreground and logs\n"
-        "to stderr; SIGTERM or SIGINT stops it, restores routes and rules and\n"
-        "removes the kill switch (a signal that arrives while it starts takes\n"
-        "effect once it has started). Killed otherwise, it leaves the kill switch\n"
-        "in place: the host stays closed until edged starts again or --down.\n"
+        "own packets (nft table inet egress-edge). With dns, those resolvers are\n"
+        "the host's while it runs (resolv_conf rewritten, or systemd-resolved).\n"
+        "Runs in the foreground and logs to stderr; SIGTERM or SIGINT stops it,\n"
+        "restores routes, rules and resolv_conf and removes the kill switch (a\n"
+        "signal that arrives while it starts takes effect once it has started).\n"
+        "Killed otherwise, it leaves the kill switch in place: the host stays\n"
+        "closed until edged starts again or --down.\n"
         "SIGHUP is logged (nothing is re-read yet); SIGUSR1 logs its counters.\n"
         "\n"
         "  -c FILE     configuration (default " DEFAULT_CONFIG ")\n"
@@ -50,7 +54,8 @@ static const char usage[] =
         "  --lockdown  put the kill switch in place and exit (for a unit before the\n"
         "              network comes up); edged's start takes it over\n"
         "  --down      after a crash or --lockdown: remove the kill switch and the\n"
-        "              rules a killed edged left, from the state in state_dir;\n"
+        "              rules a killed edged left and put its resolv_conf back,\n"
+        "              from the state in state_dir;\n"
         "              refused while edged runs (stop it with SIGTERM)\n"
         "  status      ask the running edged (control_socket) how it is: connecting or\n"
         "              connected, its gateway, last handshake, bytes, kill switch;\n"
@@ -169,6 +174,8 @@ static int kill_switch_cmd(const struct edge_config *cfg, bool down)
 	if (stale)
 		clean_stale(nl, cfg, &st);
 	nl_close(nl);
+	if (dns_restore_saved(cfg->state_dir) < 0)
+		return 1;
 	e = ks_present();
 	if (e > 0 && (e = ks_remove(err, sizeof(err))) < 0) {
 		log_errx("cannot remove the kill switch: %s", err);
@@ -212,6 +219,8 @@ int main(int argc, char **argv)
 	bool check_only = false, routed = false, switched = false, stale = false;
 	const char *ks_cmd = NULL;
 	struct ks_state st;
+	struct dns_params dp = {0};
+	enum dns_how dns = DNS_NONE;
 	char err[512];
 	int opt, rc = 1, tun_fd = -1, ifindex, e;
 
@@ -340,6 +349,14 @@ int main(int argc, char **argv)
 				log_warnx("cannot write %s/killswitch", cfg->state_dir);
 		}
 	}
+	/* The resolvers of edge.yaml, reached through the tunnel. */
+	dp = (struct dns_params){.ifname = cfg->ifname,
+	                         .resolv_conf = cfg->resolv_conf,
+	                         .state_dir = cfg->state_dir,
+	                         .dns = cfg->dns,
+	                         .n_dns = cfg->n_dns};
+	if (dns_up(&dp, &dns) < 0)
+		goto out;
 
 	/* 5. The loop and the `wg show` socket, where wg(8) looks for it; then
 	 *    a handshake. */
@@ -382,6 +399,7 @@ int main(int argc, char **argv)
 	}
 	rc = 0;
 out:
+	dns_down(&dp, dns);
 	if (routed) {
 		route_all_down(nl, &routes);
 		log_info("routes and rules restored");

@@ -32,6 +32,8 @@ struct ks_params ks_params_of(const struct edge_config *cfg)
 	        .n_gateways = 1,
 	        .allow = cfg->allow,
 	        .n_allow = cfg->n_allow,
+	        .dns = cfg->dns,
+	        .n_dns = cfg->n_dns,
 	};
 }
 
@@ -99,6 +101,27 @@ static void put_tail(FILE *f, const struct ks_params *p, const char *counter)
 	fprintf(f, "\t\tcounter name \"%s\" drop\n", counter);
 }
 
+/* The tunnel, and with dns, DNS through it only to those resolvers. */
+static void put_tunnel(FILE *f, const struct ks_params *p)
+{
+	char a[PREFIX_STRLEN];
+
+	if (p->n_dns) {
+		fprintf(f, "\t\t# DNS through the tunnel: only to the resolvers of edge.yaml.\n");
+		for (size_t i = 0; i < p->n_dns; i++)
+			fprintf(f,
+			        "\t\toifname \"%s\" %s daddr %s meta l4proto { tcp, udp } th dport "
+			        "{ 53, 853 } accept\n",
+			        p->ifname, p->dns[i].family == AF_INET ? "ip" : "ip6",
+			        prefix_format_addr(&p->dns[i], a, sizeof(a)));
+		fprintf(f,
+		        "\t\toifname \"%s\" meta l4proto { tcp, udp } th dport { 53, 853 } "
+		        "counter name \"dns_blocked\" drop\n",
+		        p->ifname);
+	}
+	fprintf(f, "\t\toifname \"%s\" accept\n", p->ifname);
+}
+
 int ks_render(const struct ks_params *p, char **text)
 {
 	char *buf = NULL;
@@ -120,7 +143,7 @@ int ks_render(const struct ks_params *p, char **text)
 	fprintf(f, "\tchain output {\n");
 	fprintf(f, "\t\ttype filter hook output priority filter; policy accept;\n");
 	fprintf(f, "\t\toifname \"lo\" accept\n");
-	fprintf(f, "\t\toifname \"%s\" accept\n", p->ifname);
+	put_tunnel(f, p);
 	fprintf(f, "\t\t# The tunnel itself, from the socket with edged's fwmark.\n");
 	for (size_t i = 0; i < p->n_gateways && !ret; i++) {
 		fprintf(f, "\t\tmeta mark 0x%08" PRIx32 " ", p->fwmark);
@@ -138,7 +161,7 @@ int ks_render(const struct ks_params *p, char **text)
 	/* Containers and VMs behind this host: only into the tunnel. */
 	fprintf(f, "\tchain forward {\n");
 	fprintf(f, "\t\ttype filter hook forward priority filter; policy accept;\n");
-	fprintf(f, "\t\toifname \"%s\" accept\n", p->ifname);
+	put_tunnel(f, p);
 	put_tail(f, p, "blocked_forward");
 	fprintf(f, "\t}\n}\n");
 	if (fclose(f) != 0) {
@@ -279,36 +302,12 @@ static void state_path(char *buf, size_t size, const char *dir)
 	snprintf(buf, size, "%s/" STATE_FILE, dir);
 }
 
-/* mkdir -p dir, each level made 0700. */
-static int make_dirs(const char *dir)
-{
-	char path[PATH_MAX];
-	size_t n = strlen(dir);
-
-	if (!n || n >= sizeof(path))
-		return -ENAMETOOLONG;
-	memcpy(path, dir, n + 1);
-	for (char *p = path + 1;; p++) {
-		if (*p != '/' && *p)
-			continue;
-		char c = *p;
-
-		*p = '\0';
-		if (mkdir(path, 0700) < 0 && errno != EEXIST)
-			return -errno;
-		*p = c;
-		if (!c)
-			break;
-	}
-	return 0;
-}
-
 int ks_state_write(const char *dir, const struct ks_state *s)
 {
 	char path[PATH_MAX + 16], tmp[PATH_MAX + 64], text[128];
 	int n, ret;
 
-	ret = make_dirs(dir);
+	ret = file_make_dirs(dir, 0700);
 	if (ret < 0)
 		return ret;
 	state_path(path, sizeof(path), dir);

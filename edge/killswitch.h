@@ -7,7 +7,8 @@
  *   - neighbour discovery, router solicitation and DHCP, v4 and v6;
  *   - the allow entries of edge.yaml (management: ssh to the edge, say).
  * DNS (port 53 and 853, TCP and UDP) goes nowhere but through the tunnel,
- * not even to an allow entry. The tunnel interface is matched by name, so
+ * not even to an allow entry; with dns in edge.yaml, only to those
+ * resolvers. The tunnel interface is matched by name, so
  * the table may stand before the TUN exists and after it is gone.
  *
  * Unlike gatewayd's table, this one has no owner: a killed edged must leave
@@ -36,6 +37,9 @@ struct ks_params {
 	size_t n_allow;
 	const struct prefix *lan; /* allow_lan: the private on-link subnets */
 	size_t n_lan;
+	const struct prefix *dns; /* dns: the only resolvers DNS may reach, even
+	                             through the tunnel (none: any there) */
+	size_t n_dns;
 };
 
 /* The kill switch's params from edge.yaml (its one gateway for now). */

@@ -16,5 +16,10 @@ int file_write_temp(const char *path, const void *buf, size_t len, mode_t mode, 
 /* A new file at path, mode mode, that must not exist yet (-EEXIST), holding
  * buf, flushed to disk. 0 or -errno (nothing left behind). */
 int file_create(const char *path, const void *buf, size_t len, mode_t mode);
+/* mkdir -p dir, each level it makes of mode mode. 0 or -errno. */
+int file_make_dirs(const char *dir, mode_t mode);
+/* The whole of the file at path, at most max bytes (-EFBIG past them), into
+ * *buf (malloc'd, NUL-terminated past *len; free it). 0 or -errno. */
+int file_read_all(const char *path, size_t max, char **buf, size_t *len);
 
 #endif

@@ -375,6 +375,8 @@ static void test_edge_defaults(void)
 	CHECK_INT(e->n_allow, 0);
 	CHECK_STR(e->state_dir, "/run/egress/edged");
 	CHECK(!e->allow_lan);
+	CHECK_INT(e->n_dns, 0);
+	CHECK_STR(e->resolv_conf, "/etc/resolv.conf");
 	edge_config_free(e);
 	edge_config_free(NULL);
 }
@@ -391,7 +393,9 @@ static void test_edge_kill_switch(void)
 	                           "allow: [192.0.2.10, \"192.0.2.0/24:22\", \"2001:db8::/32\",\n"
 	                           "        \"[2001:db8::10]:443\", \"198.51.100.7/32:53\"]\n"
 	                           "state_dir: run/edge1\n"
-	                           "allow_lan: true\n";
+	                           "allow_lan: true\n"
+	                           "dns: [100.64.0.1, \"fd00:64::1\"]\n"
+	                           "resolv_conf: etc/resolv.conf\n";
 	static const char off[] = "private_key_file: edge.key\n"
 	                          "address: 100.64.0.2/32\n"
 	                          "gateway:\n"
@@ -419,6 +423,10 @@ static void test_edge_kill_switch(void)
 	CHECK_INT(e->allow[4].port, 53);
 	CHECK_STR(e->state_dir, "run/edge1");
 	CHECK(e->allow_lan);
+	CHECK_INT(e->n_dns, 2);
+	CHECK_STR(prefix_format_addr(&e->dns[0], a, sizeof(a)), "100.64.0.1");
+	CHECK_STR(prefix_format_addr(&e->dns[1], a, sizeof(a)), "fd00:64::1");
+	CHECK_STR(e->resolv_conf, "etc/resolv.conf");
 	edge_config_free(e);
 	/* without route_all nothing is switched, and a host name is fine */
 	e = NULL;
@@ -759,6 +767,18 @@ static const struct bad bad_edge[] = {
          "edge.yaml:6:9: allow: \"192.0.2.10/24\" has bits set past its prefix length"},
         {EDGE_HEAD EDGE_GW "allow: 192.0.2.10\n",
          "edge.yaml:6:8: allow: expected a sequence, found a scalar"},
+        {EDGE_HEAD EDGE_GW "dns: [100.64.0.1, 100.64.0.2, fd00:64::1, 100.64.0.3]\n",
+         "edge.yaml:6:6: dns has 4 entries: give 1 to 3 resolvers (a resolv.conf reader "
+         "takes no more)"},
+        {EDGE_HEAD EDGE_GW "dns: []\n",
+         "edge.yaml:6:6: dns has 0 entries: give 1 to 3 resolvers (a resolv.conf reader "
+         "takes no more)"},
+        {EDGE_HEAD EDGE_GW "dns: [dns.example]\n",
+         "edge.yaml:6:7: dns: \"dns.example\" is not an IP address"},
+        {EDGE_HEAD EDGE_GW "dns: [100.64.0.1, 100.64.0.1]\n",
+         "edge.yaml:6:19: dns: \"100.64.0.1\" names a resolver twice"},
+        {EDGE_HEAD EDGE_GW "route_all: false\ndns: [100.64.0.1]\n",
+         "edge.yaml:7:6: dns needs route_all: the resolvers are reached through the tunnel"},
         {EDGE_HEAD EDGE_GW "route_all: true\nroute_all: false\n",
          "edge.yaml:7:1: duplicate key \"route_all\" (first at line 6)"},
 };

@@ -1,7 +1,8 @@
-/* edge/killswitch.c's pure parts: the table against a golden file
- * (tests/data/ks_edge.nft; t_kill_switch.sh loads the real thing), what it
- * refuses, and the state file's parser. EGRESS_GOLDEN_UPDATE=1 rewrites the
- * golden file from what ks_render() gives. */
+/* edge/killswitch.c's pure parts: the table against golden files
+ * (tests/data/ks_edge.nft, and ks_edge_dns.nft with dns; t_kill_switch.sh
+ * loads the real thing), what it refuses, and the state file's parser.
+ * EGRESS_GOLDEN_UPDATE=1 rewrites the golden files from what ks_render()
+ * gives. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -71,6 +72,15 @@ static void test_render(void)
 	char *text = (char *)1;
 
 	check_golden(&p, "ks_edge.nft");
+	/* dns: DNS through the tunnel only to those resolvers */
+	struct prefix dns[2] = {check_prefix("100.64.0.1"), check_prefix("fd00:64::1")};
+	struct ks_params q = {.ifname = "egress0",
+	                      .fwmark = 51820,
+	                      .gateways = gws,
+	                      .n_gateways = 1,
+	                      .dns = dns,
+	                      .n_dns = 2};
+	check_golden(&q, "ks_edge_dns.nft");
 
 	p.ifname = "egress\"0";
 	CHECK_INT(ks_render(&p, &text), -EINVAL);
