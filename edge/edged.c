@@ -14,6 +14,7 @@
 #include "edge/killswitch.h"
 #include "edge/route.h"
 #include "edge/status.h"
+#include "tunnel/crypto.h"
 #include "tunnel/ctl.h"
 #include "tunnel/key.h"
 #include "tunnel/log.h"
@@ -45,7 +46,8 @@ static const char usage[] =
         "signal that arrives while it starts takes effect once it has started).\n"
         "Killed otherwise, it leaves the kill switch in place: the host stays\n"
         "closed until edged starts again or --down.\n"
-        "SIGHUP is logged (nothing is re-read yet); SIGUSR1 logs its counters.\n"
+        "SIGHUP re-reads allow, allow_lan and dns (all or nothing); SIGUSR1 logs\n"
+        "its counters.\n"
         "\n"
         "  -c FILE     configuration (default " DEFAULT_CONFIG ")\n"
         "  -n          check the configuration, print \"configuration OK\" and exit\n"
@@ -106,13 +108,12 @@ static void clean_stale(struct nl *nl, const struct edge_config *cfg, const stru
 		log_info("set %s back to %s", SRC_VALID_MARK, st->src_valid_mark);
 }
 
-/* The kill switch in place of any there is, the state written first: 0 or
- * -1 (said). With allow_lan, the private subnets of every interface but lo
- * and the TUN (tun_ifindex, 0: none yet) are let out too. */
-static int kill_switch_up(const struct edge_config *cfg, struct nl *nl, unsigned tun_ifindex)
+/* The kill switch for cfg in place of any there is, in one transaction: 0
+ * or -1 (said). With allow_lan, the private subnets of every interface but
+ * lo and the TUN (tun_ifindex, 0: none yet) are let out too. */
+static int kill_switch_load(const struct edge_config *cfg, struct nl *nl, unsigned tun_ifindex)
 {
 	struct ks_params kp = ks_params_of(cfg);
-	struct ks_state st = {.pid = getpid()};
 	struct prefix lan[64];
 	char *text = NULL, err[512];
 	int e;
@@ -127,13 +128,6 @@ static int kill_switch_up(const struct edge_config *cfg, struct nl *nl, unsigned
 		kp.lan = lan;
 		kp.n_lan = (size_t)e;
 	}
-
-	e = ks_state_write(cfg->state_dir, &st);
-	if (e < 0) {
-		errno = -e;
-		log_err("cannot write %s/killswitch", cfg->state_dir);
-		return -1;
-	}
 	e = ks_render(&kp, &text);
 	if (e == 0)
 		e = ks_apply(text, err, sizeof(err));
@@ -142,6 +136,25 @@ static int kill_switch_up(const struct edge_config *cfg, struct nl *nl, unsigned
 	free(text);
 	if (e < 0) {
 		log_errx("cannot put the kill switch in place: %s", err);
+		return -1;
+	}
+	return 0;
+}
+
+/* The kill switch in place of any there is, the state written first: 0 or
+ * -1 (said). */
+static int kill_switch_up(const struct edge_config *cfg, struct nl *nl, unsigned tun_ifindex)
+{
+	struct ks_state st = {.pid = getpid()};
+	int e;
+
+	e = ks_state_write(cfg->state_dir, &st);
+	if (e < 0) {
+		errno = -e;
+		log_err("cannot write %s/killswitch", cfg->state_dir);
+		return -1;
+	}
+	if (kill_switch_load(cfg, nl, tun_ifindex) < 0) {
 		ks_state_remove(cfg->state_dir);
 		return -1;
 	}
@@ -189,19 +202,134 @@ static int kill_switch_cmd(const struct edge_config *cfg, bool down)
 	return 0;
 }
 
+/* What the loop's callbacks share. */
+struct edged {
+	const char *config_path;
+	struct edge_config *cfg;
+	struct wg_device *dev;
+	struct wg_peer *gw;
+	struct nl *nl;
+	unsigned ifindex;
+	bool switched;
+	enum dns_how dns;
+};
+
+static struct dns_params dns_params_of(const struct edge_config *cfg)
+{
+	return (struct dns_params){.ifname = cfg->ifname,
+	                           .resolv_conf = cfg->resolv_conf,
+	                           .state_dir = cfg->state_dir,
+	                           .dns = cfg->dns,
+	                           .n_dns = cfg->n_dns};
+}
+
+/* The first key of edge.yaml that n changes and only a restart applies;
+ * NULL when n changes none. */
+static const char *fixed_key(const struct edged *d, const struct edge_config *n)
+{
+	const struct edge_config *o = d->cfg;
+
+	if (strcmp(o->ifname, n->ifname))
+		return "interface";
+	if (!crypto_equal(wg_device_private_key(d->dev), n->priv, sizeof(n->priv)))
+		return "private_key_file";
+	if (prefix_cmp(&o->addr, &n->addr) || o->addr.len != n->addr.len)
+		return "address";
+	if (o->has_addr6 != n->has_addr6 || (o->has_addr6 && prefix_cmp(&o->addr6, &n->addr6)))
+		return "address6";
+	if (o->mtu != n->mtu)
+		return "mtu";
+	if (o->endpoint_len != n->endpoint_len ||
+	    memcmp(&o->endpoint, &n->endpoint, o->endpoint_len))
+		return "gateway.endpoint";
+	if (!wg_peer_has_keys(d->gw, n->gw_pub, n->has_psk ? n->psk : NULL))
+		return "gateway.public_key or gateway.preshared_key_file";
+	if (o->persistent_keepalive != n->persistent_keepalive)
+		return "persistent_keepalive";
+	if (o->route_all != n->route_all)
+		return "route_all";
+	if (o->kill_switch != n->kill_switch)
+		return "kill_switch";
+	if (o->fwmark != n->fwmark)
+		return "fwmark";
+	if (o->table != n->table)
+		return "table";
+	if (strcmp(o->wg_socket_dir, n->wg_socket_dir))
+		return "wg_socket_dir";
+	if (strcmp(o->state_dir, n->state_dir))
+		return "state_dir";
+	if (strcmp(o->control_socket, n->control_socket))
+		return "control_socket";
+	if (strcmp(o->resolv_conf, n->resolv_conf))
+		return "resolv_conf";
+	return NULL;
+}
+
+/* n's resolvers in place of d's: 0 with *how, or -1 (said; d's stay). */
+static int dns_apply(const struct edged *d, const struct edge_config *n, enum dns_how *how)
+{
+	struct dns_params op = dns_params_of(d->cfg), np = dns_params_of(n);
+
+	*how = d->dns;
+	if (!op.n_dns && !np.n_dns)
+		return 0;
+	if (!op.n_dns)
+		return dns_up(&np, how);
+	if (!np.n_dns) {
+		dns_down(&op, d->dns);
+		*how = DNS_NONE;
+		return 0;
+	}
+	return dns_change(&np, d->dns);
+}
+
 /* SIGUSR1. */
 static void report(void *arg)
 {
-	wg_device_log_stats(arg);
+	wg_device_log_stats(((struct edged *)arg)->dev);
 }
 
-/* SIGHUP: systemd's ExecReload sends it, so it must not stop the tunnel.
- * Nothing in edge.yaml can change under a running edged yet. */
+/* SIGHUP (systemd's ExecReload): edge.yaml again, and what of it may change
+ * while the tunnel runs, allow, allow_lan and dns, applied all or nothing;
+ * the kill switch is replaced in one transaction, never absent. */
 static void reload(void *arg)
 {
-	(void)arg;
-	log_info("SIGHUP: edged re-reads nothing while it runs; restart it to apply a "
-	         "changed configuration");
+	struct edged *d = arg;
+	struct edge_config *n = NULL;
+	enum dns_how how;
+	const char *key;
+	char err[512];
+
+	if (edge_config_load(d->config_path, &n, err, sizeof(err)) < 0) {
+		log_errx("SIGHUP: %s: nothing changed", err);
+		return;
+	}
+	key = fixed_key(d, n);
+	if (key) {
+		log_errx("SIGHUP: %s changed in %s, which takes a restart: nothing changed", key,
+		         d->config_path);
+		goto out;
+	}
+	if (d->switched && kill_switch_load(n, d->nl, d->ifindex) < 0) {
+		log_errx("SIGHUP: nothing changed");
+		goto out;
+	}
+	if (dns_apply(d, n, &how) < 0) {
+		if (d->switched && kill_switch_load(d->cfg, d->nl, d->ifindex) < 0)
+			log_errx("SIGHUP: the kill switch stays as %s says now", d->config_path);
+		log_errx("SIGHUP: nothing changed");
+		goto out;
+	}
+	d->dns = how;
+	memcpy(d->cfg->allow, n->allow, sizeof(n->allow));
+	d->cfg->n_allow = n->n_allow;
+	d->cfg->allow_lan = n->allow_lan;
+	memcpy(d->cfg->dns, n->dns, sizeof(n->dns));
+	d->cfg->n_dns = n->n_dns;
+	log_info("SIGHUP: %s applied: %zu allow entries, allow_lan %s, %zu resolvers",
+	         d->config_path, n->n_allow, n->allow_lan ? "on" : "off", n->n_dns);
+out:
+	edge_config_free(n);
 }
 
 int main(int argc, char **argv)
@@ -219,8 +347,8 @@ int main(int argc, char **argv)
 	bool check_only = false, routed = false, switched = false, stale = false;
 	const char *ks_cmd = NULL;
 	struct ks_state st;
-	struct dns_params dp = {0};
-	enum dns_how dns = DNS_NONE;
+	struct dns_params dp;
+	struct edged d = {.config_path = config_path, .dns = DNS_NONE};
 	char err[512];
 	int opt, rc = 1, tun_fd = -1, ifindex, e;
 
@@ -350,21 +478,26 @@ int main(int argc, char **argv)
 		}
 	}
 	/* The resolvers of edge.yaml, reached through the tunnel. */
-	dp = (struct dns_params){.ifname = cfg->ifname,
-	                         .resolv_conf = cfg->resolv_conf,
-	                         .state_dir = cfg->state_dir,
-	                         .dns = cfg->dns,
-	                         .n_dns = cfg->n_dns};
-	if (dns_up(&dp, &dns) < 0)
+	dp = dns_params_of(cfg);
+	if (dns_up(&dp, &d.dns) < 0)
 		goto out;
 
-	/* 5. The loop and the `wg show` socket, where wg(8) looks for it; then
+	/* 5. The loop, SIGHUP's and SIGUSR1's context, and the `wg show`
+	 *    socket, where wg(8) looks for it; then
 	 *    a handshake. */
+	d = (struct edged){.config_path = config_path,
+	                   .cfg = cfg,
+	                   .dev = dev,
+	                   .gw = gw,
+	                   .nl = nl,
+	                   .ifindex = (unsigned)ifindex,
+	                   .switched = switched,
+	                   .dns = d.dns};
 	loop = loop_new();
 	if (!loop ||
 	    daemon_signals(
-	            loop,
-	            &(struct daemon_signals){.reload = reload, .report = report, .arg = dev}) < 0 ||
+	            loop, &(struct daemon_signals){.reload = reload, .report = report, .arg = &d}) <
+	            0 ||
 	    wg_device_attach(dev, loop) < 0) {
 		log_err("event loop");
 		goto out;
@@ -399,7 +532,10 @@ int main(int argc, char **argv)
 	}
 	rc = 0;
 out:
-	dns_down(&dp, dns);
+	if (d.dns != DNS_NONE) {
+		dp = dns_params_of(cfg);
+		dns_down(&dp, d.dns);
+	}
 	if (routed) {
 		route_all_down(nl, &routes);
 		log_info("routes and rules restored");

@@ -9,6 +9,8 @@
 #     through it, and the kill switch refuses DNS anywhere else: to the LAN's
 #     resolver, and through the tunnel to any other server (counted as
 #     dns_blocked).
+#   - SIGHUP changes the resolvers, and takes them away (the original back)
+#     and gives them again, while the tunnel runs.
 #   - A clean stop puts the file back byte for byte, in place.
 #   - edged killed: the file stays edged's (no leak to the LAN's resolver);
 #     the next start, or `edged --down`, puts the original back.
@@ -76,6 +78,29 @@ for server in 192.0.2.1 203.0.113.1 "$HOST6"; do
 done
 [[ $(e1 python3 "$DNSQ" "$HOST" www.egress.test) == 203.0.113.80 ]] || die "the configured resolver does not answer"
 (($(dns_blocked) >= before + 3)) || die "dns_blocked counted $(($(dns_blocked) - before)), want 3"
+
+log "SIGHUP with a second resolver: both named, both let through"
+hup() {
+	local n
+	n=$(seen edged-edge1 "SIGHUP: ")
+	kill -HUP "${EG_PIDS[edged-edge1]}"
+	wait_for 5 "edged's answer to the SIGHUP" atleast $((n + 1)) seen edged-edge1 "SIGHUP: "
+	grep "SIGHUP: " "$EG_DIR/edged-edge1.log" | tail -1
+}
+sed -i "s/^dns: .*/dns: [$HOST, 203.0.113.1]/" "$EG_DIR/edge1.yaml"
+hup | grep "2 resolvers" || die "edged did not apply the second resolver"
+grep -x "nameserver 203.0.113.1" "$EG_DIR/resolv.conf" >/dev/null || die "resolv.conf does not name the second resolver"
+got=$(e1 python3 "$DNSQ" 203.0.113.1 www.egress.test)
+[[ $got == silent ]] || die "a query to the second resolver (none listens there) gave '$got', want silent"
+
+log "SIGHUP without dns: the original back while edged runs; with it again: edged's"
+sed -i '/^dns: /d' "$EG_DIR/edge1.yaml"
+hup | grep "0 resolvers" || die "edged did not drop its resolvers"
+same_as_orig "after a SIGHUP without dns"
+echo "dns: [$HOST]" >>"$EG_DIR/edge1.yaml"
+hup | grep "1 resolvers" || die "edged did not take its resolvers back"
+grep -x "nameserver $HOST" "$EG_DIR/resolv.conf" >/dev/null || die "resolv.conf does not name $HOST again"
+[[ $(e1 python3 "$DNSQ" 203.0.113.1 www.egress.test) == refused ]] || die "the second resolver is still let through"
 
 log "SIGTERM: the original back, byte for byte, in place"
 stop edged-edge1 TERM

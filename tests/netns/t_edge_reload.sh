@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# SIGHUP on edged (systemd's ExecReload): edge.yaml is read again and allow,
+# allow_lan and dns applied all or nothing, the tunnel untouched (no new
+# handshake, the same TUN) and the kill switch replaced in one transaction.
+#   - An allow entry added opens that address, removed closes it again.
+#   - A file that does not parse, or that changes a key only a restart
+#     applies (interface, the gateway), changes nothing at all, and says why.
+# (t_edge_dns.sh changes dns by SIGHUP; t_teardown.sh checks that a SIGHUP
+# with the file unchanged leaves the namespace exactly as it was.)
+set -euo pipefail
+# shellcheck source=tests/netns/lib.sh
+source "$(dirname "$0")/lib.sh"
+need_binaries
+
+topology
+keys gateway edge1
+gatewayd_start edge1
+edged_start edge1
+wait_for 10 "the handshake (ping $HOST)" e1 ping -c1 -W1 "$HOST"
+cp "$EG_DIR/edge1.yaml" "$EG_DIR/edge1.orig.yaml"
+pid=${EG_PIDS[edged-edge1]}
+tun=$(e1 cat "/sys/class/net/$TUN_IF/ifindex")
+
+# hup WHAT: SIGHUP, and the log line it gave (a new one) on stdout.
+hup() {
+	local n
+	n=$(seen edged-edge1 "SIGHUP: ")
+	kill -HUP "$pid"
+	wait_for 5 "edged's answer to the SIGHUP ($1)" atleast $((n + 1)) seen edged-edge1 "SIGHUP: "
+	grep "SIGHUP: " "$EG_DIR/edged-edge1.log" | tail -1
+}
+lan_ping() { e1 ping -c1 -W1 192.0.2.1 >/dev/null 2>&1; }
+still_up() {
+	running edged-edge1 || die "$1: edged exited"
+	e1 ping -c1 -W1 "$HOST" >/dev/null || die "$1: the tunnel stopped carrying"
+	[[ $(e1 cat "/sys/class/net/$TUN_IF/ifindex") == "$tun" ]] || die "$1: a new TUN"
+	[[ $(seen edged-edge1 "handshake complete") == 1 ]] || die "$1: a new handshake"
+}
+
+log "the LAN's router is closed by the kill switch"
+! lan_ping || die "ping to 192.0.2.1 left with the kill switch on"
+
+log "allow: [192.0.2.1] added, SIGHUP: the router answers"
+echo "allow: [192.0.2.1]" >>"$EG_DIR/edge1.yaml"
+hup "allow added" | grep "applied: 1 allow entries" || die "edged did not apply the allow entry"
+lan_ping || die "ping to 192.0.2.1 is still dropped after the SIGHUP"
+e1 nft list chain inet egress-edge output | grep "ip daddr 192.0.2.1 accept" >/dev/null ||
+	die "the allow entry is not in the kill switch"
+still_up "allow added"
+
+log "a file that does not parse: nothing changes"
+state=$(ns_state "$NS_E1")
+cp "$EG_DIR/edge1.yaml" "$EG_DIR/edge1.good.yaml"
+sed -i 's#^allow: .*#allow: [192.0.2.1/33]#' "$EG_DIR/edge1.yaml"
+hup "a bad file" | grep "nothing changed" || die "the bad file was not refused"
+same_state "a bad file" "$NS_E1" "$state"
+lan_ping || die "the allow entry went with a refused SIGHUP"
+still_up "a bad file"
+
+log "a key only a restart applies: nothing changes, the key is named"
+sed -e 's/^interface: .*/interface: egress9/' -e '/^allow:/d' "$EG_DIR/edge1.good.yaml" >"$EG_DIR/edge1.yaml"
+hup "interface changed" | grep "interface changed in .*, which takes a restart: nothing changed" ||
+	die "the changed interface was not refused"
+same_state "interface changed" "$NS_E1" "$state"
+sed -e 's/^  endpoint: .*/  endpoint: "198.51.100.9:51820"/' -e '/^allow:/d' \
+	"$EG_DIR/edge1.good.yaml" >"$EG_DIR/edge1.yaml"
+hup "the gateway changed" | grep "gateway.endpoint changed" || die "the changed gateway was not refused"
+same_state "the gateway changed" "$NS_E1" "$state"
+still_up "keys a restart applies"
+
+log "the allow entry removed, SIGHUP: closed again"
+cp "$EG_DIR/edge1.orig.yaml" "$EG_DIR/edge1.yaml"
+hup "allow removed" | grep "applied: 0 allow entries" || die "edged did not apply the file"
+! lan_ping || die "ping to 192.0.2.1 still leaves after the entry went"
+still_up "allow removed"
+
+stop edged-edge1 TERM
+! e1 nft list table inet egress-edge >/dev/null 2>&1 || die "the kill switch outlived SIGTERM"
+echo PASS
