@@ -21,6 +21,9 @@ static const char *const edge_keys[] = {
         "address6",
         "mtu",
         "gateway",
+        "gateways",
+        "failover_after",
+        "failback",
         "persistent_keepalive",
         "route_all",
         "fwmark",
@@ -65,10 +68,11 @@ static int resolve(const char *host, struct sockaddr_storage *ss, socklen_t *len
 
 /* "198.51.100.1:51820", "[2001:db8::1]:51820" or "host.example:51820";
  * numeric addresses are taken as they are, a name is resolved once, now. */
-static int parse_endpoint(struct conf *c, int node, struct edge_config *e)
+static int parse_endpoint(struct conf *c, int node, const struct edge_config *e,
+                          struct edge_gateway *g)
 {
-	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&e->endpoint;
-	struct sockaddr_in *sin = (struct sockaddr_in *)&e->endpoint;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&g->endpoint;
+	struct sockaddr_in *sin = (struct sockaddr_in *)&g->endpoint;
 	char buf[ENDPOINT_MAX], *host;
 	const char *why;
 	bool bracketed;
@@ -81,18 +85,18 @@ static int parse_endpoint(struct conf *c, int node, struct edge_config *e)
 	why = conf_split_endpoint(buf, &host, &bracketed, &port);
 	if (why)
 		return conf_bad_value(c, node, "endpoint", "%s", why);
-	memset(&e->endpoint, 0, sizeof(e->endpoint));
+	memset(&g->endpoint, 0, sizeof(g->endpoint));
 	if (bracketed) {
 		if (inet_pton(AF_INET6, host, &sin6->sin6_addr) != 1)
 			return conf_bad_value(c, node, "endpoint",
 			                      "is not an IPv6 address in brackets");
 		sin6->sin6_family = AF_INET6;
 		sin6->sin6_port = htons(port);
-		e->endpoint_len = sizeof(*sin6);
+		g->endpoint_len = sizeof(*sin6);
 	} else if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
 		sin->sin_family = AF_INET;
 		sin->sin_port = htons(port);
-		e->endpoint_len = sizeof(*sin);
+		g->endpoint_len = sizeof(*sin);
 	} else if (!conf_is_hostname(host)) {
 		return conf_bad_value(c, node, "endpoint", "is not an IPv4 address or host name");
 	} else if (e->kill_switch) {
@@ -102,10 +106,10 @@ static int parse_endpoint(struct conf *c, int node, struct edge_config *e)
 		        "is a host name: the kill switch closes DNS before the tunnel "
 		        "is up, so give the gateway's IP address");
 	} else {
-		if (resolve(host, &e->endpoint, &e->endpoint_len, &gai) < 0)
+		if (resolve(host, &g->endpoint, &g->endpoint_len, &gai) < 0)
 			return conf_bad_value(c, node, "endpoint", "cannot be resolved: %s",
 			                      gai_strerror(gai));
-		if (e->endpoint.ss_family == AF_INET6)
+		if (g->endpoint.ss_family == AF_INET6)
 			sin6->sin6_port = htons(port);
 		else
 			sin->sin_port = htons(port);
@@ -113,37 +117,101 @@ static int parse_endpoint(struct conf *c, int node, struct edge_config *e)
 	return 0;
 }
 
-static int parse_gateway(struct conf *c, int node, struct edge_config *e)
+/* One gateway (gateway:, or an item of gateways:; key names the one or
+ * the other in messages). */
+static int parse_gateway(struct conf *c, int node, const char *key, const struct edge_config *e,
+                         struct edge_gateway *g)
 {
 	static const uint8_t zero[32];
 	uint8_t own[32];
 	int ret, n;
 
-	ret = conf_expect(c, node, "gateway", CONF_MAPPING);
+	ret = conf_expect(c, node, key, CONF_MAPPING);
 	if (ret < 0)
 		return ret;
 	ret = conf_map_check(c, node, gateway_keys);
 	if (ret < 0)
 		return ret;
 	ret = conf_map_need(c, node, "endpoint", &n);
-	if (ret < 0 || (ret = parse_endpoint(c, n, e)) < 0)
+	if (ret < 0 || (ret = parse_endpoint(c, n, e, g)) < 0)
 		return ret;
 	ret = conf_map_need(c, node, "public_key", &n);
-	if (ret < 0 || (ret = conf_get_key(c, n, "public_key", e->gw_pub)) < 0)
+	if (ret < 0 || (ret = conf_get_key(c, n, "public_key", g->pub)) < 0)
 		return ret;
-	if (!memcmp(e->gw_pub, zero, sizeof(zero)))
+	if (!memcmp(g->pub, zero, sizeof(zero)))
 		return conf_bad_value(c, n, "public_key", "is the all-zero key");
 	if (crypto_x25519_pubkey(own, e->priv) < 0)
 		return conf_error(c, n, "cannot derive this edge's public key");
-	if (!memcmp(e->gw_pub, own, sizeof(own)))
+	if (!memcmp(g->pub, own, sizeof(own)))
 		return conf_bad_value(c, n, "public_key", "is this edge's own public key");
 	n = conf_map_find(c, node, "preshared_key_file");
 	if (n) {
 		ret = conf_get_key_file(c, n, "preshared_key_file", e->strict_key_permissions,
-		                        e->psk);
+		                        g->psk);
 		if (ret < 0)
 			return ret;
-		e->has_psk = true;
+		g->has_psk = true;
+	}
+	return 0;
+}
+
+/* gateway: or gateways:, one of them; failover_after and failback. */
+static int parse_gateways(struct conf *c, int root, struct edge_config *e)
+{
+	int one = conf_map_find(c, root, "gateway"), list = conf_map_find(c, root, "gateways");
+	int n, ret;
+	size_t len;
+
+	if (one && list)
+		return conf_error(c, list, "gateway and gateways: give one or the other");
+	if (!one && !list)
+		return conf_error(c, root, "missing required key \"gateway\" (or \"gateways\")");
+	if (one) {
+		ret = parse_gateway(c, one, "gateway", e, &e->gws[0]);
+		if (ret < 0)
+			return ret;
+		e->n_gws = 1;
+	} else {
+		ret = conf_expect(c, list, "gateways", CONF_SEQUENCE);
+		if (ret < 0)
+			return ret;
+		len = conf_seq_len(c, list);
+		if (len == 0 || len > EDGE_GATEWAYS_MAX)
+			return conf_error(c, list, "gateways has %zu entries: give 1 to %d", len,
+			                  EDGE_GATEWAYS_MAX);
+		for (size_t i = 0; i < len; i++) {
+			int item = conf_seq_item(c, list, i);
+
+			ret = parse_gateway(c, item, "gateways", e, &e->gws[i]);
+			if (ret < 0)
+				return ret;
+			for (size_t j = 0; j < i; j++)
+				if (!memcmp(e->gws[j].pub, e->gws[i].pub, 32))
+					return conf_error(
+					        c, item,
+					        "gateways %zu and %zu have the same public_key: "
+					        "one gateway, listed once",
+					        j + 1, i + 1);
+		}
+		e->n_gws = len;
+	}
+	ret = conf_get_u32_opt(c, conf_map_find(c, root, "failover_after"), "failover_after", 5,
+	                       3600, &e->failover_after);
+	if (ret < 0)
+		return ret;
+	n = conf_map_find(c, root, "failback");
+	if (n) {
+		const char *v;
+
+		ret = conf_get_scalar(c, n, "failback", &v);
+		if (ret < 0)
+			return ret;
+		if (!strcmp(v, "preempt"))
+			e->failback = EDGE_FAILBACK_PREEMPT;
+		else if (!strcmp(v, "sticky"))
+			e->failback = EDGE_FAILBACK_STICKY;
+		else
+			return conf_bad_value(c, n, "failback", "is not preempt or sticky");
 	}
 	return 0;
 }
@@ -342,6 +410,8 @@ static int edge_parse(struct conf *c, struct edge_config **out)
 	e->route_all = true;
 	e->fwmark = 51820;
 	e->table = 51820;
+	e->failover_after = 15;
+	e->failback = EDGE_FAILBACK_PREEMPT;
 	strcpy(e->wg_socket_dir, UAPI_DIR);
 
 	ret = conf_expect(c, root, NULL, CONF_MAPPING);
@@ -372,8 +442,8 @@ static int edge_parse(struct conf *c, struct edge_config **out)
 	ret = parse_route_all(c, root, e);
 	if (ret < 0)
 		goto out;
-	ret = conf_map_need(c, root, "gateway", &n);
-	if (ret < 0 || (ret = parse_gateway(c, n, e)) < 0)
+	ret = parse_gateways(c, root, e);
+	if (ret < 0)
 		goto out;
 	ret = conf_get_u32_opt(c, conf_map_find(c, root, "persistent_keepalive"),
 	                       "persistent_keepalive", 0, 65535, &e->persistent_keepalive);
@@ -443,7 +513,8 @@ int edge_config_parse(const char *name, const char *buf, size_t len, struct edge
 void edge_config_wipe_keys(struct edge_config *c)
 {
 	crypto_wipe(c->priv, sizeof(c->priv));
-	crypto_wipe(c->psk, sizeof(c->psk));
+	for (size_t i = 0; i < EDGE_GATEWAYS_MAX; i++)
+		crypto_wipe(c->gws[i].psk, sizeof(c->gws[i].psk));
 }
 
 void edge_config_free(struct edge_config *c)

@@ -17,6 +17,22 @@
 #define EDGE_STATE_DIR      "/run/egress/edged"
 #define EDGE_CONTROL_SOCKET "/run/egress/edged.sock"
 
+#define EDGE_GATEWAYS_MAX 8
+
+struct edge_gateway {
+	/* "198.51.100.1:51820", "[2001:db8::1]:51820" or host:port */
+	struct sockaddr_storage endpoint;
+	socklen_t endpoint_len;
+	uint8_t pub[32];
+	bool has_psk; /* preshared_key_file */
+	uint8_t psk[32];
+};
+
+enum edge_failback {
+	EDGE_FAILBACK_PREEMPT, /* back to an earlier gateway once it answers, after a hold-down */
+	EDGE_FAILBACK_STICKY,  /* stay until this one fails */
+};
+
 struct edge_config {
 	char ifname[IFNAMSIZ];       /* interface, default "egress0" */
 	uint8_t priv[32];            /* private_key_file, relative to the config file */
@@ -25,13 +41,12 @@ struct edge_config {
 	bool has_addr6;
 	struct prefix addr6; /* address6 */
 	unsigned mtu;        /* default 1420, 1280..9000 */
-	/* gateway: */
-	struct sockaddr_storage
-	        endpoint; /* "198.51.100.1:51820", "[2001:db8::1]:51820" or host:port */
-	socklen_t endpoint_len;
-	uint8_t gw_pub[32];
-	bool has_psk; /* gateway.preshared_key_file */
-	uint8_t psk[32];
+	/* gateways: tried in order (or the one gateway:) */
+	struct edge_gateway gws[EDGE_GATEWAYS_MAX];
+	size_t n_gws;
+	unsigned failover_after; /* seconds without an authenticated packet while
+	                            sending, default 15, 5..3600 */
+	enum edge_failback failback;
 	unsigned persistent_keepalive; /* seconds, 0 = off (default), max 65535 */
 	bool route_all;                /* default true */
 	uint32_t fwmark;               /* fwmark, default 51820, nonzero */
@@ -67,7 +82,7 @@ struct edge_config {
 int edge_config_load(const char *path, struct edge_config **out, char *err, size_t errlen);
 int edge_config_parse(const char *name, const char *buf, size_t len, struct edge_config **out,
                       char *err, size_t errlen);
-/* As gw_config_wipe_keys(): the private key and the preshared key. */
+/* As gw_config_wipe_keys(): the private key and the preshared keys. */
 void edge_config_wipe_keys(struct edge_config *c);
 /* Accepts NULL; wipes the keys too. */
 void edge_config_free(struct edge_config *c);

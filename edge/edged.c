@@ -11,6 +11,7 @@
 
 #include "edge/config.h"
 #include "edge/dns.h"
+#include "edge/failover.h"
 #include "edge/killswitch.h"
 #include "edge/route.h"
 #include "edge/status.h"
@@ -36,7 +37,8 @@ static const char usage[] =
         "       edged status [--json] [-c FILE] [--socket PATH]\n"
         "       edged genkey | genpsk | pubkey\n"
         "\n"
-        "The egress edge: a WireGuard tunnel to the gateway named in FILE, with the\n"
+        "The egress edge: a WireGuard tunnel to the gateway named in FILE (or the\n"
+        "first of its gateways that answers, failing over and back), with the\n"
         "default route through it (route_all) and, with kill_switch (on by default\n"
         "with route_all), nothing let out of any other interface but the tunnel's\n"
         "own packets (nft table inet egress-edge). With dns, those resolvers are\n"
@@ -46,8 +48,8 @@ static const char usage[] =
         "signal that arrives while it starts takes effect once it has started).\n"
         "Killed otherwise, it leaves the kill switch in place: the host stays\n"
         "closed until edged starts again or --down.\n"
-        "SIGHUP re-reads allow, allow_lan and dns (all or nothing); SIGUSR1 logs\n"
-        "its counters.\n"
+        "SIGHUP re-reads gateways, allow, allow_lan and dns (all or nothing);\n"
+        "SIGUSR1 logs its counters.\n"
         "\n"
         "  -c FILE     configuration (default " DEFAULT_CONFIG ")\n"
         "  -n          check the configuration, print \"configuration OK\" and exit\n"
@@ -59,8 +61,9 @@ static const char usage[] =
         "              rules a killed edged left and put its resolv_conf back,\n"
         "              from the state in state_dir;\n"
         "              refused while edged runs (stop it with SIGTERM)\n"
-        "  status      ask the running edged (control_socket) how it is: connecting or\n"
-        "              connected, its gateway, last handshake, bytes, kill switch;\n"
+        "  status      ask the running edged (control_socket) how it is: connecting,\n"
+        "              connected or failed over, its gateway, last handshake, bytes,\n"
+        "              kill switch;\n"
         "              \"locked down\" when none runs and its kill switch is in place\n"
         "  genkey      print a new private key (base64), like `wg genkey`\n"
         "  genpsk      print a new preshared key, like `wg genpsk`\n"
@@ -207,12 +210,145 @@ struct edged {
 	const char *config_path;
 	struct edge_config *cfg;
 	struct wg_device *dev;
-	struct wg_peer *gw;
+	struct wg_peer *gw;    /* the gateway in use: the one peer with routes */
+	struct wg_peer *probe; /* failback's probe of an earlier gateway, or NULL */
+	size_t probe_index;
+	struct fo fo;
+	struct edge_status_view *view;
 	struct nl *nl;
 	unsigned ifindex;
 	bool switched;
+	bool failed; /* the loop stopped on an error */
 	enum dns_how dns;
 };
+
+/* A peer for gateway i of d->cfg: with the routes (the gateway in use) or
+ * without (a probe). With route_all every address may come back through the
+ * tunnel; without, only the tunnel's own prefixes. NULL (said). */
+static struct wg_peer *gateway_peer(const struct edged *d, size_t i, bool routes)
+{
+	const struct edge_config *cfg = d->cfg;
+	const struct edge_gateway *g = &cfg->gws[i];
+	struct prefix all[2] = {{.family = AF_INET}, {.family = AF_INET6}};
+	struct prefix own[2] = {cfg->addr, cfg->addr6};
+	struct wg_peer *p;
+	char name[32];
+
+	if (cfg->n_gws == 1)
+		snprintf(name, sizeof(name), "gateway");
+	else
+		snprintf(name, sizeof(name), "gateway%zu", i + 1);
+	p = wg_peer_add(d->dev,
+	                &(struct wg_peer_params){
+	                        .name = name,
+	                        .public_key = g->pub,
+	                        .psk = g->has_psk ? g->psk : NULL,
+	                        .endpoint = (const struct sockaddr *)&g->endpoint,
+	                        .endpoint_len = g->endpoint_len,
+	                        .persistent_keepalive = routes ? cfg->persistent_keepalive : 0,
+	                        .allowed = !routes          ? NULL
+	                                   : cfg->route_all ? all
+	                                                    : own,
+	                        .n_allowed = !routes          ? 0
+	                                     : cfg->has_addr6 ? 2
+	                                                      : 1,
+	                });
+	if (!p)
+		log_err("peer %s", name);
+	return p;
+}
+
+static struct fo_peer fo_peer_of(const struct wg_peer *p, uint64_t now)
+{
+	struct wg_peer_stats st;
+
+	wg_peer_stats(p, now, &st);
+	return (struct fo_peer){.tx_packets = st.tx_packets,
+	                        .last_rx_ns = st.last_rx_ns,
+	                        .handshakes = st.handshakes,
+	                        .unanswered = st.unanswered};
+}
+
+static void drop_probe(struct edged *d)
+{
+	if (!d->probe)
+		return;
+	wg_peer_remove(d->probe);
+	d->probe = NULL;
+}
+
+/* Gateway i in use from now, in place of the one before: 0 or -1 (said). */
+static int use_gateway(struct edged *d, size_t i, uint64_t now)
+{
+	drop_probe(d);
+	if (d->gw)
+		wg_peer_remove(d->gw);
+	d->gw = gateway_peer(d, i, true);
+	d->view->gw = d->gw;
+	d->view->gw_index = i;
+	if (!d->gw)
+		return -1;
+	wg_peer_connect(d->gw, now);
+	return 0;
+}
+
+static const char *endpoint_of(const struct edge_config *cfg, size_t i, char *buf, size_t size)
+{
+	wg_format_endpoint(&cfg->gws[i].endpoint, buf, size);
+	return buf;
+}
+
+/* Once a second: what failover.h decides (nothing with one gateway). */
+static int failover_tick(void *arg)
+{
+	struct edged *d = arg;
+	uint64_t now = wg_now();
+	struct fo_peer a = fo_peer_of(d->gw, now), p;
+	size_t from = d->fo.active, to;
+	char e1[WG_ENDPOINT_STRLEN], e2[WG_ENDPOINT_STRLEN];
+	enum fo_action act;
+
+	if (d->probe)
+		p = fo_peer_of(d->probe, now);
+	act = fo_tick(&d->fo, now, &a, d->probe ? &p : NULL, &to);
+	switch (act) {
+	case FO_STAY:
+		return 0;
+	case FO_PROBE_END:
+		drop_probe(d);
+		return 0;
+	case FO_PROBE:
+		if (d->probe && d->probe_index != to)
+			drop_probe(d);
+		if (!d->probe) {
+			d->probe = gateway_peer(d, to, false);
+			d->probe_index = to;
+			if (!d->probe)
+				return 0; /* tried again at the next probe */
+			log_info("failback: asking gateway %zu (%s) whether it answers again",
+			         to + 1, endpoint_of(d->cfg, to, e1, sizeof(e1)));
+		}
+		wg_peer_connect(d->probe, now);
+		return 0;
+	case FO_SWITCH:
+		log_warnx("gateway %zu (%s) %s: failing over to gateway %zu (%s)", from + 1,
+		          endpoint_of(d->cfg, from, e1, sizeof(e1)),
+		          a.handshakes ? "stopped answering" : "does not answer", to + 1,
+		          endpoint_of(d->cfg, to, e2, sizeof(e2)));
+		break;
+	case FO_FAILBACK:
+		log_info("gateway %zu (%s) has answered for %llu s: back to it from gateway %zu "
+		         "(failback: preempt)",
+		         to + 1, endpoint_of(d->cfg, to, e1, sizeof(e1)),
+		         (unsigned long long)(FO_HOLD_DOWN_NS / 1000000000ull), from + 1);
+		break;
+	}
+	if (use_gateway(d, to, now) < 0) {
+		d->failed = true;
+		return -1;
+	}
+	return 0;
+}
 
 static struct dns_params dns_params_of(const struct edge_config *cfg)
 {
@@ -239,11 +375,6 @@ static const char *fixed_key(const struct edged *d, const struct edge_config *n)
 		return "address6";
 	if (o->mtu != n->mtu)
 		return "mtu";
-	if (o->endpoint_len != n->endpoint_len ||
-	    memcmp(&o->endpoint, &n->endpoint, o->endpoint_len))
-		return "gateway.endpoint";
-	if (!wg_peer_has_keys(d->gw, n->gw_pub, n->has_psk ? n->psk : NULL))
-		return "gateway.public_key or gateway.preshared_key_file";
 	if (o->persistent_keepalive != n->persistent_keepalive)
 		return "persistent_keepalive";
 	if (o->route_all != n->route_all)
@@ -289,8 +420,25 @@ static void report(void *arg)
 	wg_device_log_stats(((struct edged *)arg)->dev);
 }
 
+/* Where the gateway in use is in n's list, or n->n_gws when it is not. */
+static size_t gateway_in(const struct edged *d, const struct edge_config *n)
+{
+	const struct edge_gateway *o = &d->cfg->gws[d->fo.active];
+
+	for (size_t i = 0; i < n->n_gws; i++) {
+		const struct edge_gateway *g = &n->gws[i];
+
+		if (g->endpoint_len == o->endpoint_len &&
+		    !memcmp(&g->endpoint, &o->endpoint, g->endpoint_len) &&
+		    wg_peer_has_keys(d->gw, g->pub, g->has_psk ? g->psk : NULL))
+			return i;
+	}
+	return n->n_gws;
+}
+
 /* SIGHUP (systemd's ExecReload): edge.yaml again, and what of it may change
- * while the tunnel runs, allow, allow_lan and dns, applied all or nothing;
+ * while the tunnel runs, gateways, allow, allow_lan and dns, applied all or
+ * nothing;
  * the kill switch is replaced in one transaction, never absent. */
 static void reload(void *arg)
 {
@@ -299,6 +447,7 @@ static void reload(void *arg)
 	enum dns_how how;
 	const char *key;
 	char err[512];
+	size_t keep;
 
 	if (edge_config_load(d->config_path, &n, err, sizeof(err)) < 0) {
 		log_errx("SIGHUP: %s: nothing changed", err);
@@ -321,13 +470,33 @@ static void reload(void *arg)
 		goto out;
 	}
 	d->dns = how;
+	keep = gateway_in(d, n);
+	memcpy(d->cfg->gws, n->gws, sizeof(n->gws));
+	d->cfg->n_gws = n->n_gws;
+	d->cfg->failover_after = n->failover_after;
+	d->cfg->failback = n->failback;
+	drop_probe(d);
+	if (keep < n->n_gws) {
+		struct fo_peer a = fo_peer_of(d->gw, wg_now());
+
+		fo_keep(&d->fo, n->n_gws, n->failover_after, n->failback == EDGE_FAILBACK_STICKY,
+		        keep, &a, wg_now());
+		d->view->gw_index = keep;
+	} else {
+		log_info("SIGHUP: the gateway in use is no longer listed: gateway 1 from now");
+		fo_init(&d->fo, n->n_gws, n->failover_after, n->failback == EDGE_FAILBACK_STICKY,
+		        wg_now());
+		if (use_gateway(d, 0, wg_now()) < 0)
+			log_errx("SIGHUP: no gateway peer: edged stops at the next tick");
+	}
 	memcpy(d->cfg->allow, n->allow, sizeof(n->allow));
 	d->cfg->n_allow = n->n_allow;
 	d->cfg->allow_lan = n->allow_lan;
 	memcpy(d->cfg->dns, n->dns, sizeof(n->dns));
 	d->cfg->n_dns = n->n_dns;
-	log_info("SIGHUP: %s applied: %zu allow entries, allow_lan %s, %zu resolvers",
-	         d->config_path, n->n_allow, n->allow_lan ? "on" : "off", n->n_dns);
+	log_info("SIGHUP: %s applied: %zu gateways, %zu allow entries, allow_lan %s, %zu "
+	         "resolvers",
+	         d->config_path, n->n_gws, n->n_allow, n->allow_lan ? "on" : "off", n->n_dns);
 out:
 	edge_config_free(n);
 }
@@ -416,10 +585,7 @@ int main(int argc, char **argv)
 	if (tun_fd < 0)
 		goto out;
 
-	/* 3. The device and its one peer, the gateway. With route_all every
-	 *    address may come back through the tunnel; without, only the
-	 *    tunnel's own prefixes. */
-	struct prefix all[2] = {{.family = AF_INET}, {.family = AF_INET6}};
+	/* 3. The device and its peer: the first gateway. */
 	dev = wg_device_new(&(struct wg_device_params){
 	        .private_key = cfg->priv,
 	        .tun_fd = tun_fd,
@@ -431,22 +597,21 @@ int main(int argc, char **argv)
 		log_err("cannot open the tunnel's UDP socket");
 		goto out;
 	}
-	gw = wg_peer_add(dev, &(struct wg_peer_params){
-	                              .name = "gateway",
-	                              .public_key = cfg->gw_pub,
-	                              .psk = cfg->has_psk ? cfg->psk : NULL,
-	                              .endpoint = (const struct sockaddr *)&cfg->endpoint,
-	                              .endpoint_len = cfg->endpoint_len,
-	                              .persistent_keepalive = cfg->persistent_keepalive,
-	                              .allowed = cfg->route_all ? all : addrs,
-	                              .n_allowed = cfg->has_addr6 ? 2 : 1,
-	                      });
-	if (!gw) {
-		log_err("gateway peer");
+	d = (struct edged){.config_path = config_path,
+	                   .cfg = cfg,
+	                   .dev = dev,
+	                   .view = &view,
+	                   .nl = nl,
+	                   .ifindex = (unsigned)ifindex,
+	                   .dns = DNS_NONE};
+	view = (struct edge_status_view){.cfg = cfg};
+	gw = d.gw = gateway_peer(&d, 0, true);
+	if (!gw)
 		goto out;
-	}
-	/* The device holds its own copies now: one copy of each key is enough. */
-	edge_config_wipe_keys(cfg);
+	view.gw = gw;
+	/* The device holds its own copy of the private key now. The preshared
+	 * keys stay: a failover makes the next gateway's peer from them. */
+	crypto_wipe(cfg->priv, sizeof(cfg->priv));
 
 	/* 4. The kill switch, before any packet of the tunnel; then routes:
 	 *    everything through the tunnel but the tunnel itself. */
@@ -485,14 +650,10 @@ int main(int argc, char **argv)
 	/* 5. The loop, SIGHUP's and SIGUSR1's context, and the `wg show`
 	 *    socket, where wg(8) looks for it; then
 	 *    a handshake. */
-	d = (struct edged){.config_path = config_path,
-	                   .cfg = cfg,
-	                   .dev = dev,
-	                   .gw = gw,
-	                   .nl = nl,
-	                   .ifindex = (unsigned)ifindex,
-	                   .switched = switched,
-	                   .dns = d.dns};
+	d.switched = switched;
+	view.kill_switch = switched;
+	fo_init(&d.fo, cfg->n_gws, cfg->failover_after, cfg->failback == EDGE_FAILBACK_STICKY,
+	        wg_now());
 	loop = loop_new();
 	if (!loop ||
 	    daemon_signals(
@@ -513,7 +674,6 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	log_info("wg show socket %s/%s.sock", cfg->wg_socket_dir, cfg->ifname);
-	view = (struct edge_status_view){.cfg = cfg, .gw = gw, .kill_switch = switched};
 	e = ctl_server_open(&ctl, loop,
 	                    &(struct ctl_server_params){.path = cfg->control_socket,
 	                                                .handler = edge_status_handler,
@@ -524,13 +684,22 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	log_info("control socket %s (root only): edged status", cfg->control_socket);
+	/* always: a SIGHUP may list more gateways */
+	if (loop_tick(loop, 1000, failover_tick, &d) < 0) {
+		log_err("event loop");
+		goto out;
+	}
 	wg_peer_connect(gw, wg_now());
-	log_info("connecting to the gateway from UDP port %u", wg_device_port(dev));
+	if (cfg->n_gws > 1)
+		log_info("connecting to gateway 1 of %zu from UDP port %u", cfg->n_gws,
+		         wg_device_port(dev));
+	else
+		log_info("connecting to the gateway from UDP port %u", wg_device_port(dev));
 	if (loop_run(loop) < 0) {
 		log_err("event loop");
 		goto out;
 	}
-	rc = 0;
+	rc = d.failed ? 1 : 0;
 out:
 	if (d.dns != DNS_NONE) {
 		dp = dns_params_of(cfg);
@@ -540,13 +709,17 @@ out:
 		route_all_down(nl, &routes);
 		log_info("routes and rules restored");
 	}
-	if (switched && (rc == 0 || !stale)) {
+	if (switched && !d.failed && (rc == 0 || !stale)) {
 		/* A clean stop opens the host again; a failed start leaves it as
 		 * it was: open, unless a lockdown or a dead edged had closed it. */
 		if (ks_remove(err, sizeof(err)) < 0)
 			log_errx("cannot remove the kill switch: %s", err);
 		else if (ks_state_remove(cfg->state_dir) == 0)
 			log_info("kill switch removed");
+	} else if (switched && d.failed) {
+		log_warnx("the kill switch stays in place, as after a crash: `edged --down -c %s` "
+		          "removes it",
+		          config_path);
 	} else if (switched) {
 		log_warnx("the kill switch stays in place, as it was before this start: `edged "
 		          "--down -c %s` removes it",

@@ -28,8 +28,8 @@ struct ks_params ks_params_of(const struct edge_config *cfg)
 	return (struct ks_params){
 	        .ifname = cfg->ifname,
 	        .fwmark = cfg->fwmark,
-	        .gateways = &cfg->endpoint,
-	        .n_gateways = 1,
+	        .gateways = cfg->gws,
+	        .n_gateways = cfg->n_gws,
 	        .allow = cfg->allow,
 	        .n_allow = cfg->n_allow,
 	        .dns = cfg->dns,
@@ -147,7 +147,7 @@ int ks_render(const struct ks_params *p, char **text)
 	fprintf(f, "\t\t# The tunnel itself, from the socket with edged's fwmark.\n");
 	for (size_t i = 0; i < p->n_gateways && !ret; i++) {
 		fprintf(f, "\t\tmeta mark 0x%08" PRIx32 " ", p->fwmark);
-		ret = put_gateway(f, &p->gateways[i]);
+		ret = put_gateway(f, &p->gateways[i].endpoint);
 		fprintf(f, " accept\n");
 	}
 	fprintf(f, "\t\t# Neighbour discovery and router solicitation (hop limit 255:\n");

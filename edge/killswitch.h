@@ -29,9 +29,9 @@
 #define KS_TABLE "egress-edge"
 
 struct ks_params {
-	const char *ifname;                      /* the tunnel's, [A-Za-z0-9_.-] */
-	uint32_t fwmark;                         /* the tunnel socket's, nonzero */
-	const struct sockaddr_storage *gateways; /* AF_INET or AF_INET6, with ports */
+	const char *ifname;                  /* the tunnel's, [A-Za-z0-9_.-] */
+	uint32_t fwmark;                     /* the tunnel socket's, nonzero */
+	const struct edge_gateway *gateways; /* their endpoints: AF_INET or AF_INET6 */
 	size_t n_gateways;
 	const struct edge_allow *allow;
 	size_t n_allow;
@@ -42,7 +42,8 @@ struct ks_params {
 	size_t n_dns;
 };
 
-/* The kill switch's params from edge.yaml (its one gateway for now). */
+/* The kill switch's params from edge.yaml: every gateway, the allow entries
+ * and the resolvers (not allow_lan's subnets, found at run time). */
 struct ks_params ks_params_of(const struct edge_config *cfg);
 
 /* Pure: one transaction that puts the table in place of any table inet

@@ -11,22 +11,26 @@
 #include "edge/killswitch.h"
 #include "tunnel/ctl.h"
 
-json_t *edge_status_json(const struct edge_config *cfg, const struct wg_peer_stats *st,
-                         uint64_t now, bool kill_switch)
+json_t *edge_status_json(const struct edge_status_view *v, const struct wg_peer_stats *st,
+                         uint64_t now)
 {
+	const struct edge_config *cfg = v->cfg;
 	char ep[WG_ENDPOINT_STRLEN], when[32] = "";
 	time_t t = (time_t)st->last_handshake_unix;
 	bool connected = st->last_rx_ns && now - st->last_rx_ns < EDGE_CONNECTED_NS;
+	const char *state = !connected ? "connecting" : v->gw_index ? "failed over" : "connected";
 	struct tm tm;
 
-	wg_format_endpoint(st->has_endpoint ? &st->endpoint : &cfg->endpoint, ep, sizeof(ep));
+	wg_format_endpoint(st->has_endpoint ? &st->endpoint : &cfg->gws[v->gw_index].endpoint, ep,
+	                   sizeof(ep));
 	if (t && gmtime_r(&t, &tm))
 		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	return json_pack("{s:s, s:s, s:s, s:o, s:I, s:I, s:I, s:b}", "state",
-	                 connected ? "connected" : "connecting", "interface", cfg->ifname,
-	                 "gateway", ep, "last_handshake", when[0] ? json_string(when) : json_null(),
+	return json_pack("{s:s, s:s, s:s, s:I, s:I, s:o, s:I, s:I, s:I, s:b}", "state", state,
+	                 "interface", cfg->ifname, "gateway", ep, "gateway_index",
+	                 (json_int_t)v->gw_index + 1, "gateways", (json_int_t)cfg->n_gws,
+	                 "last_handshake", when[0] ? json_string(when) : json_null(),
 	                 "last_handshake_unix", (json_int_t)t, "rx_bytes", (json_int_t)st->rx_bytes,
-	                 "tx_bytes", (json_int_t)st->tx_bytes, "kill_switch", kill_switch);
+	                 "tx_bytes", (json_int_t)st->tx_bytes, "kill_switch", v->kill_switch);
 }
 
 int edge_status_handler(void *arg, struct ctl_request *req, json_t **data, char *err, size_t errlen)
@@ -44,7 +48,7 @@ int edge_status_handler(void *arg, struct ctl_request *req, json_t **data, char 
 		return -EINVAL;
 	}
 	wg_peer_stats(v->gw, now, &st);
-	*data = edge_status_json(v->cfg, &st, now, v->kill_switch);
+	*data = edge_status_json(v, &st, now);
 	return *data ? 0 : -ENOMEM;
 }
 
@@ -75,8 +79,14 @@ static void print_status(json_t *d, bool json)
 
 		printf("interface:      %s\n",
 		       json_string_value(json_object_get(d, "interface")) ?: "?");
-		printf("gateway:        %s\n",
+		json_int_t n = json_integer_value(json_object_get(d, "gateways"));
+
+		printf("gateway:        %s",
 		       json_string_value(json_object_get(d, "gateway")) ?: "?");
+		if (n > 1)
+			printf(" (%" JSON_INTEGER_FORMAT " of %" JSON_INTEGER_FORMAT ")",
+			       json_integer_value(json_object_get(d, "gateway_index")), n);
+		printf("\n");
 		printf("last handshake: %s\n", when ? when : "never");
 		printf("transfer:       %" JSON_INTEGER_FORMAT " B received, %" JSON_INTEGER_FORMAT
 		       " B sent\n",

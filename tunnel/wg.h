@@ -116,6 +116,7 @@ struct wg_peer_stats {
 	uint64_t rx_packets, tx_packets;
 	uint64_t spoofed;             /* dropped: source not the peer's */
 	uint64_t handshakes;          /* completed */
+	uint64_t unanswered;          /* initiations sent since the last completed */
 	uint64_t last_handshake_unix; /* seconds, 0: never */
 	uint64_t last_rx_ns;          /* wg_now() of the last authenticated packet, 0: never */
 	bool has_endpoint;

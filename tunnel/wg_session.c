@@ -210,6 +210,7 @@ static void handshake_complete(struct wg_peer *p, const char *role, uint64_t now
 	p->last_handshake_ns = now;
 	p->t_retransmit = 0;
 	p->hs_attempts = 0;
+	p->stats.unanswered = 0;
 	p->sent_lastminute_handshake = false;
 	wg_timer_arm(p, &p->t_zero_keys, now + 3 * p->dev->reject_after_ns);
 	p->stats.handshakes++;
@@ -403,6 +404,7 @@ void session_send_initiation(struct wg_peer *p, bool retry, uint64_t now)
 	               p->last_mac1);
 	p->has_last_mac1 = true;
 	p->last_hs_sent_ns = now;
+	p->stats.unanswered++;
 	wg_timer_arm(p, &p->t_retransmit,
 	             now + d->rekey_timeout_ns + jitter_ns() / d->time_divisor);
 	/* A retry means the last try got no answer: perhaps our sticky source

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# SIGHUP on edged (systemd's ExecReload): edge.yaml is read again and allow,
-# allow_lan and dns applied all or nothing, the tunnel untouched (no new
+# SIGHUP on edged (systemd's ExecReload): edge.yaml is read again and
+# gateways, allow, allow_lan and dns applied all or nothing, the tunnel untouched (no new
 # handshake, the same TUN) and the kill switch replaced in one transaction.
 #   - An allow entry added opens that address, removed closes it again.
 #   - A file that does not parse, or that changes a key only a restart
-#     applies (interface, the gateway), changes nothing at all, and says why.
+#     applies (interface, mtu), changes nothing at all, and says why.
+#   - A second gateway listed: the one in use is kept, the kill switch lets
+#     the tunnel reach the new one too.
 # (t_edge_dns.sh changes dns by SIGHUP; t_teardown.sh checks that a SIGHUP
 # with the file unchanged leaves the namespace exactly as it was.)
 set -euo pipefail
@@ -13,7 +15,7 @@ source "$(dirname "$0")/lib.sh"
 need_binaries
 
 topology
-keys gateway edge1
+keys gateway edge1 gateway9
 gatewayd_start edge1
 edged_start edge1
 wait_for 10 "the handshake (ping $HOST)" e1 ping -c1 -W1 "$HOST"
@@ -42,7 +44,7 @@ log "the LAN's router is closed by the kill switch"
 
 log "allow: [192.0.2.1] added, SIGHUP: the router answers"
 echo "allow: [192.0.2.1]" >>"$EG_DIR/edge1.yaml"
-hup "allow added" | grep "applied: 1 allow entries" || die "edged did not apply the allow entry"
+hup "allow added" | grep "1 allow entries" || die "edged did not apply the allow entry"
 lan_ping || die "ping to 192.0.2.1 is still dropped after the SIGHUP"
 e1 nft list chain inet egress-edge output | grep "ip daddr 192.0.2.1 accept" >/dev/null ||
 	die "the allow entry is not in the kill switch"
@@ -62,15 +64,26 @@ sed -e 's/^interface: .*/interface: egress9/' -e '/^allow:/d' "$EG_DIR/edge1.goo
 hup "interface changed" | grep "interface changed in .*, which takes a restart: nothing changed" ||
 	die "the changed interface was not refused"
 same_state "interface changed" "$NS_E1" "$state"
-sed -e 's/^  endpoint: .*/  endpoint: "198.51.100.9:51820"/' -e '/^allow:/d' \
-	"$EG_DIR/edge1.good.yaml" >"$EG_DIR/edge1.yaml"
-hup "the gateway changed" | grep "gateway.endpoint changed" || die "the changed gateway was not refused"
-same_state "the gateway changed" "$NS_E1" "$state"
+sed -e 's/^mtu: .*/mtu: 1400/' -e '/^allow:/d' "$EG_DIR/edge1.good.yaml" >"$EG_DIR/edge1.yaml"
+hup "mtu changed" | grep "mtu changed" || die "the changed mtu was not refused"
+same_state "mtu changed" "$NS_E1" "$state"
 still_up "keys a restart applies"
+
+log "a second gateway listed: the one in use kept, the kill switch lets the tunnel reach both"
+# shellcheck disable=SC2016 # sed's $
+sed -e 's/^gateway:$/gateways:/' -e 's/^  endpoint: \(.*\)/  - endpoint: \1/' \
+	-e 's/^  public_key: /    public_key: /' -e '/^allow:/d' "$EG_DIR/edge1.good.yaml" >"$EG_DIR/edge1.yaml"
+printf '  - endpoint: "198.51.100.9:51820"\n    public_key: "%s"\n' "$(pub gateway9)" >"$EG_DIR/second"
+sed -i "/^    public_key: /r $EG_DIR/second" "$EG_DIR/edge1.yaml"
+cat "$EG_DIR/edge1.yaml"
+hup "two gateways" | grep "applied: 2 gateways" || die "edged did not take the second gateway"
+e1 nft list chain inet egress-edge output | grep "ip daddr 198.51.100.9 udp dport 51820 accept" >/dev/null ||
+	die "the kill switch does not let the tunnel reach the second gateway"
+still_up "two gateways"
 
 log "the allow entry removed, SIGHUP: closed again"
 cp "$EG_DIR/edge1.orig.yaml" "$EG_DIR/edge1.yaml"
-hup "allow removed" | grep "applied: 0 allow entries" || die "edged did not apply the file"
+hup "allow removed" | grep "0 allow entries" || die "edged did not apply the file"
 ! lan_ping || die "ping to 192.0.2.1 still leaves after the entry went"
 still_up "allow removed"
 

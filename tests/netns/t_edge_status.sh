@@ -29,12 +29,15 @@ d = reply["data"]
 if want_state == "locked down":
     keys = {"state": str, "kill_switch": bool}
 else:
-    keys = {"state": str, "interface": str, "gateway": str, "last_handshake": (str, type(None)),
+    keys = {"state": str, "interface": str, "gateway": str, "gateway_index": int,
+            "gateways": int, "last_handshake": (str, type(None)),
             "last_handshake_unix": int, "rx_bytes": int, "tx_bytes": int, "kill_switch": bool}
 assert set(d) == set(keys), f"keys {sorted(d)}, want {sorted(keys)}"
 for k, t in keys.items():
     assert isinstance(d[k], t) and not (t is int and isinstance(d[k], bool)), f"{k}: {d[k]!r}"
 assert d["state"] == want_state, f"state {d['state']!r}, want {want_state!r}"
+if want_state != "locked down":
+    assert d["gateway_index"] == 1 and d["gateways"] == 1, d
 PYEOF
 }
 

@@ -369,13 +369,13 @@ static void test_out(const struct opts *base)
 		crypto_x25519_pubkey(p, e->priv);
 		key_to_base64(pub, p);
 		CHECK_STR(pub, arg("public_key"));
-		CHECK(e->has_psk);
+		CHECK(e->gws[0].has_psk);
 		CHECK(key_from_base64(psk, arg("preshared_key")) == 0 &&
-		      !memcmp(psk, e->psk, sizeof(psk)));
-		key_to_base64(pub, e->gw_pub);
+		      !memcmp(psk, e->gws[0].psk, sizeof(psk)));
+		key_to_base64(pub, e->gws[0].pub);
 		CHECK_STR(pub, GWPUB);
-		CHECK_INT(e->endpoint.ss_family, AF_INET);
-		CHECK_INT(ntohs(((struct sockaddr_in *)&e->endpoint)->sin_port), 51820);
+		CHECK_INT(e->gws[0].endpoint.ss_family, AF_INET);
+		CHECK_INT(ntohs(((struct sockaddr_in *)&e->gws[0].endpoint)->sin_port), 51820);
 		CHECK_INT(e->persistent_keepalive, 25);
 		CHECK_INT(e->mtu, 1400);
 	}

@@ -326,14 +326,14 @@ static void test_edge_full(void)
 	CHECK(e->has_addr6);
 	CHECK_STR(prefix_format(&e->addr6, a, sizeof(a)), "fd00:64::2/128");
 	CHECK_INT(e->mtu, 1380);
-	sin = (const struct sockaddr_in *)&e->endpoint;
+	sin = (const struct sockaddr_in *)&e->gws[0].endpoint;
 	CHECK_INT(sin->sin_family, AF_INET);
-	CHECK_INT(e->endpoint_len, sizeof(struct sockaddr_in));
+	CHECK_INT(e->gws[0].endpoint_len, sizeof(struct sockaddr_in));
 	CHECK_STR(inet_ntop(AF_INET, &sin->sin_addr, a, sizeof(a)), "198.51.100.1");
 	CHECK_INT(ntohs(sin->sin_port), 51821);
-	CHECK_MEM(e->gw_pub, gw_pub, KEY_LEN);
-	CHECK(e->has_psk);
-	CHECK_MEM(e->psk, psk, KEY_LEN);
+	CHECK_MEM(e->gws[0].pub, gw_pub, KEY_LEN);
+	CHECK(e->gws[0].has_psk);
+	CHECK_MEM(e->gws[0].psk, psk, KEY_LEN);
 	CHECK_INT(e->persistent_keepalive, 25);
 	CHECK(!e->route_all);
 	CHECK_INT(e->fwmark, 0x1234);
@@ -360,18 +360,21 @@ static void test_edge_defaults(void)
 	CHECK_STR(e->ifname, "egress0");
 	CHECK_INT(e->mtu, 1420);
 	CHECK(!e->has_addr6);
-	CHECK(!e->has_psk);
+	CHECK(!e->gws[0].has_psk);
 	CHECK_INT(e->persistent_keepalive, 0);
 	CHECK(e->route_all);
 	CHECK_INT(e->fwmark, 51820);
 	CHECK_INT(e->table, 51820);
 	CHECK_STR(e->wg_socket_dir, "/var/run/wireguard");
-	sin6 = (const struct sockaddr_in6 *)&e->endpoint;
+	sin6 = (const struct sockaddr_in6 *)&e->gws[0].endpoint;
 	CHECK_INT(sin6->sin6_family, AF_INET6);
-	CHECK_INT(e->endpoint_len, sizeof(struct sockaddr_in6));
+	CHECK_INT(e->gws[0].endpoint_len, sizeof(struct sockaddr_in6));
 	CHECK_STR(inet_ntop(AF_INET6, &sin6->sin6_addr, a, sizeof(a)), "2001:db8::1");
 	CHECK_INT(ntohs(sin6->sin6_port), 51820);
 	CHECK(e->kill_switch); /* with route_all */
+	CHECK_INT(e->n_gws, 1);
+	CHECK_INT(e->failover_after, 15);
+	CHECK_INT(e->failback, EDGE_FAILBACK_PREEMPT);
 	CHECK_INT(e->n_allow, 0);
 	CHECK_STR(e->state_dir, "/run/egress/edged");
 	CHECK(!e->allow_lan);
@@ -396,6 +399,18 @@ static void test_edge_kill_switch(void)
 	                           "allow_lan: true\n"
 	                           "dns: [100.64.0.1, \"fd00:64::1\"]\n"
 	                           "resolv_conf: etc/resolv.conf\n";
+	static const char gateways[] =
+	        "private_key_file: edge.key\n"
+	        "address: 100.64.0.2/32\n"
+	        "gateways:\n"
+	        "  - endpoint: 198.51.100.1:51820\n"
+	        "    public_key: @GWPUB@\n"
+	        "  - endpoint: 198.51.100.2:51821\n"
+	        "    public_key: AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=\n"
+	        "  - endpoint: \"[2001:db8::1]:51820\"\n"
+	        "    public_key: AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=\n"
+	        "failover_after: 20\n"
+	        "failback: sticky\n";
 	static const char off[] = "private_key_file: edge.key\n"
 	                          "address: 100.64.0.2/32\n"
 	                          "gateway:\n"
@@ -428,6 +443,23 @@ static void test_edge_kill_switch(void)
 	CHECK_STR(prefix_format_addr(&e->dns[1], a, sizeof(a)), "fd00:64::1");
 	CHECK_STR(e->resolv_conf, "etc/resolv.conf");
 	edge_config_free(e);
+	/* gateways: in order, with failover_after and failback */
+	e = NULL;
+	y = subst(gateways);
+	CHECK_INT(edge_config_parse("edge.yaml", y, strlen(y), &e, err, sizeof(err)), 0);
+	CHECK_STR(err, "");
+	if (e) {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)&e->gws[1].endpoint;
+		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)&e->gws[2].endpoint;
+
+		CHECK_INT(e->n_gws, 3);
+		CHECK_INT(ntohs(sin->sin_port), 51821);
+		CHECK_INT(sin6->sin6_family, AF_INET6);
+		CHECK(!e->gws[0].has_psk && !e->gws[1].has_psk);
+		CHECK_INT(e->failover_after, 20);
+		CHECK_INT(e->failback, EDGE_FAILBACK_STICKY);
+		edge_config_free(e);
+	}
 	/* without route_all nothing is switched, and a host name is fine */
 	e = NULL;
 	y = subst(off);
@@ -464,7 +496,7 @@ static int test_edge_hostname(void)
 	if (!e)
 		return 0;
 	/* sin_port and sin6_port sit at the same offset */
-	sin = (const struct sockaddr_in *)&e->endpoint;
+	sin = (const struct sockaddr_in *)&e->gws[0].endpoint;
 	CHECK(sin->sin_family == AF_INET || sin->sin_family == AF_INET6);
 	CHECK_INT(ntohs(sin->sin_port), 4242);
 	edge_config_free(e);
@@ -727,7 +759,21 @@ static const struct bad bad_edge[] = {
          "edge.yaml:6:23: preshared_key_file: cannot read \"/nonexistent/edge.psk\": No such file "
          "or directory"},
         {EDGE_HEAD EDGE_GW "  keepalive: 25\n", "edge.yaml:6:3: unknown key \"keepalive\""},
-        {EDGE_HEAD, "edge.yaml:1:1: missing required key \"gateway\""},
+        {EDGE_HEAD, "edge.yaml:1:1: missing required key \"gateway\" (or \"gateways\")"},
+        {EDGE_HEAD EDGE_GW "gateways: []\n",
+         "edge.yaml:6:11: gateway and gateways: give one or the other"},
+        {EDGE_HEAD "gateways: []\n", "edge.yaml:3:11: gateways has 0 entries: give 1 to 8"},
+        {EDGE_HEAD "gateways:\n  - endpoint: 198.51.100.1:51820\n    public_key: @GWPUB@\n"
+                   "  - endpoint: 198.51.100.2:51820\n    public_key: @GWPUB@\n",
+         "edge.yaml:6:5: gateways 1 and 2 have the same public_key: one gateway, listed once"},
+        {EDGE_HEAD "gateways:\n  - endpoint: 198.51.100.1:51820\n",
+         "edge.yaml:4:5: missing required key \"public_key\""},
+        {EDGE_HEAD "gateways: 198.51.100.1:51820\n",
+         "edge.yaml:3:11: gateways: expected a sequence, found a scalar"},
+        {EDGE_HEAD EDGE_GW "failback: later\n",
+         "edge.yaml:6:11: failback: \"later\" is not preempt or sticky"},
+        {EDGE_HEAD EDGE_GW "failover_after: 2\n",
+         "edge.yaml:6:17: failover_after: \"2\" is not a number in 5..3600"},
         {EDGE_HEAD "gateway: 198.51.100.1:51820\n",
          "edge.yaml:3:10: gateway: expected a mapping, found a scalar"},
         {EDGE_HEAD "gateway:\n  public_key: @GWPUB@\n",
@@ -948,7 +994,7 @@ static void test_key_file_modes(void)
 	log = capture_end();
 	CHECK(one_warning(log, "edge.yaml:6:23: preshared_key_file: \"loose.psk\" is accessible by "
 	                       "group or others (mode 0660): chmod 600 it"));
-	CHECK(e && e->has_psk && e->psk[0] == 0x33);
+	CHECK(e && e->gws[0].has_psk && e->gws[0].psk[0] == 0x33);
 	edge_config_free(e);
 	y = subst(edge_strict);
 	e = (struct edge_config *)1;

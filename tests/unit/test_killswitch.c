@@ -35,28 +35,29 @@ static void check_golden(const struct ks_params *p, const char *name)
 	free(got);
 }
 
-static struct sockaddr_storage endpoint(int family, const char *addr, uint16_t port)
+static struct edge_gateway gateway(int family, const char *addr, uint16_t port)
 {
-	struct sockaddr_storage ss = {.ss_family = (sa_family_t)family};
+	struct edge_gateway g = {.endpoint.ss_family = (sa_family_t)family};
+	struct sockaddr_storage *ss = &g.endpoint;
 
 	if (family == AF_INET) {
-		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+		struct sockaddr_in *sin = (struct sockaddr_in *)ss;
 
 		inet_pton(AF_INET, addr, &sin->sin_addr);
 		sin->sin_port = htons(port);
 	} else {
-		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
 
 		inet_pton(AF_INET6, addr, &sin6->sin6_addr);
 		sin6->sin6_port = htons(port);
 	}
-	return ss;
+	return g;
 }
 
 static void test_render(void)
 {
-	struct sockaddr_storage gws[2] = {endpoint(AF_INET, "198.51.100.1", 51820),
-	                                  endpoint(AF_INET6, "2001:db8:51::1", 51821)};
+	struct edge_gateway gws[2] = {gateway(AF_INET, "198.51.100.1", 51820),
+	                              gateway(AF_INET6, "2001:db8:51::1", 51821)};
 	struct edge_allow allow[2] = {{.dst = check_prefix("192.0.2.10/32"), .port = 22},
 	                              {.dst = check_prefix("2001:db8:7::/48")}};
 	struct prefix lan[2] = {check_prefix("192.168.1.0/24"), check_prefix("fd00:2::/64")};
@@ -68,7 +69,7 @@ static void test_render(void)
 	                      .n_allow = 2,
 	                      .lan = lan,
 	                      .n_lan = 2};
-	struct sockaddr_storage bad = {.ss_family = AF_UNIX};
+	struct edge_gateway bad = {.endpoint.ss_family = AF_UNIX};
 	char *text = (char *)1;
 
 	check_golden(&p, "ks_edge.nft");

@@ -660,14 +660,14 @@ static void test_edge_yaml(void)
 	CHECK_STR(err, "");
 	if (ec) {
 		CHECK_MEM(ec->priv, e.priv, 32);
-		CHECK_MEM(ec->gw_pub, e.gw_pub, 32);
-		CHECK(ec->has_psk);
-		CHECK_MEM(ec->psk, e.psk, 32);
+		CHECK_MEM(ec->gws[0].pub, e.gw_pub, 32);
+		CHECK(ec->gws[0].has_psk);
+		CHECK_MEM(ec->gws[0].psk, e.psk, 32);
 		CHECK_STR(prefix_format(&ec->addr, a, sizeof(a)), "100.64.0.9/32");
 		CHECK_STR(prefix_format(&ec->addr6, a, sizeof(a)), "fd00:64::9/128");
 		CHECK_INT(ec->mtu, 1400);
 		CHECK_INT(ec->persistent_keepalive, 25);
-		CHECK_INT(ec->endpoint.ss_family, AF_INET6);
+		CHECK_INT(ec->gws[0].endpoint.ss_family, AF_INET6);
 	}
 	edge_config_free(ec);
 	e = edge(false, false);

@@ -406,7 +406,7 @@ static void test_configs(void)
 		CHECK(!holds_no_secret(e, sizeof(*e)));
 		edge_config_wipe_keys(e);
 		CHECK(holds_no_secret(e, sizeof(*e)));
-		CHECK(e->has_psk);
+		CHECK(e->gws[0].has_psk);
 	}
 	edge_config_free(e);
 	check_nothing_unwiped("edge config");
