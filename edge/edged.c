@@ -690,6 +690,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	wg_peer_connect(gw, wg_now());
+	daemon_ready(switched ? "connecting, kill switch on" : "connecting");
 	if (cfg->n_gws > 1)
 		log_info("connecting to gateway 1 of %zu from UDP port %u", cfg->n_gws,
 		         wg_device_port(dev));
@@ -701,6 +702,7 @@ int main(int argc, char **argv)
 	}
 	rc = d.failed ? 1 : 0;
 out:
+	daemon_stopping();
 	if (d.dns != DNS_NONE) {
 		dp = dns_params_of(cfg);
 		dns_down(&dp, d.dns);

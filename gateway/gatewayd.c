@@ -433,12 +433,14 @@ int main(int argc, char **argv)
 	if (start_tun(&g) < 0 || start_device(&g) < 0 || start_metrics(&g) < 0 ||
 	    start_table(&g) < 0 || start_loop(&g) < 0 || start_uapi(&g) < 0)
 		goto out;
+	daemon_ready("serving");
 	if (loop_run(g.loop) < 0) {
 		log_err("event loop");
 		goto out;
 	}
 	rc = 0;
 out:
+	daemon_stopping();
 	stop(&g);
 	return rc;
 }

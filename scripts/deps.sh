@@ -20,6 +20,8 @@ packages=(
 	libmnl-dev libnetfilter-conntrack-dev libyaml-dev libnftables-dev libssl-dev libjansson-dev
 	libqrencode-dev
 	libmicrohttpd-dev
+	# sd_notify (readiness under Type=notify units)
+	libsystemd-dev
 	# fuzzing and sanitizers with clang, formatting, linting the scripts
 	clang-format shellcheck
 	# run: netlink tools to inspect what the daemons did
@@ -28,6 +30,8 @@ packages=(
 	iputils-ping curl python3 iperf3 wireguard-go wireguard-tools util-linux coreutils tcpdump
 	# a real resolver on the far side of the tunnel (tests/netns/t_edge_dns.sh)
 	dnsmasq-base
+	# systemd-analyze verify of the units (tests/netns/t_units.sh)
+	systemd
 	# the independent handshake of the noise tests (tests/kat/wg_handshake.py)
 	python3-cryptography
 )

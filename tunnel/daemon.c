@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <systemd/sd-daemon.h>
 
 #include "tunnel/log.h"
 #include "tunnel/loop.h"
@@ -110,4 +111,19 @@ unsigned daemon_time_divisor(void)
 		          "tests only, this peer will not interoperate reliably",
 		          v, v);
 	return (unsigned)v;
+}
+
+void daemon_ready(const char *status)
+{
+	int e = sd_notifyf(0, "READY=1\nSTATUS=%s", status);
+
+	if (e < 0)
+		log_warnx("cannot tell systemd it is ready (NOTIFY_SOCKET): %s", strerror(-e));
+	else if (e > 0)
+		log_debug("told systemd it is ready");
+}
+
+void daemon_stopping(void)
+{
+	sd_notify(0, "STOPPING=1");
 }

@@ -36,6 +36,13 @@ struct daemon_signals {
  * -errno. */
 int daemon_signals(struct loop *l, const struct daemon_signals *s);
 
+/* systemd's readiness protocol (sd_notify, libsystemd): "READY=1" with a
+ * STATUS= line, sent once, when the interface and the rules are up; and
+ * "STOPPING=1" when a stop begins. Nothing without NOTIFY_SOCKET (not under
+ * a Type=notify unit). */
+void daemon_ready(const char *status);
+void daemon_stopping(void);
+
 /* The protocol timers' divisor for tests (EGRESS_TIME_DIVISOR, 1..1000),
  * logged loudly when not 1: a production daemon runs with 1. */
 unsigned daemon_time_divisor(void);
