@@ -95,7 +95,11 @@ int route_all_up(struct nl *nl, uint32_t ifindex, const struct edge_config *cfg,
 
 	memset(r, 0, sizeof(*r));
 	err = add_family(nl, ifindex, cfg, AF_INET, r);
-	if (!err && cfg->has_addr6)
+	/* Without address6 the tunnel carries no IPv6: the kill switch drops it
+	 * at once (EPERM, so programs fall back to IPv4 fast); without the kill
+	 * switch it is routed into the TUN all the same, where no peer takes
+	 * it, rather than out of a physical interface. */
+	if (!err && (cfg->has_addr6 || !cfg->kill_switch))
 		err = add_family(nl, ifindex, cfg, AF_INET6, r);
 	/* Replies to the marked tunnel socket must pass reverse-path filtering. */
 	r->src_valid_mark = (struct sysctl_saved){.path = SRC_VALID_MARK};

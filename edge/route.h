@@ -23,8 +23,9 @@ struct edge_routes {
 	struct sysctl_saved src_valid_mark;
 };
 
-/* Adds the routes and rules for IPv4 (and IPv6 when the config has
- * address6). On failure what was added is removed again. 0 or -errno. */
+/* Adds the routes and rules for IPv4, and for IPv6 when the config has
+ * address6 or no kill switch (IPv6 then goes into the TUN and no further).
+ * On failure what was added is removed again. 0 or -errno. */
 int route_all_up(struct nl *nl, uint32_t ifindex, const struct edge_config *cfg,
                  struct edge_routes *r);
 /* Removes them in reverse order and puts src_valid_mark back. */

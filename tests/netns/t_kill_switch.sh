@@ -5,7 +5,9 @@
 # connected (also when a more specific route points outside the tunnel),
 # with the gateway killed, and with edged itself killed. A clean stop
 # (SIGTERM, or `edged --down` after a kill) opens the host again: then the
-# same probes are seen, the positive control.
+# same probes are seen, the positive control. With the kill switch off and
+# no address6, IPv6 is routed into the TUN, where nothing takes it: it does
+# not leave either.
 #
 # What leaves edge1 is counted by the router it hangs off (ns inet), before
 # anything else there sees it: every IPv4 and IPv6 packet from edge1's LAN
@@ -25,10 +27,12 @@ gateway_yaml edge1 >"$EG_DIR/gateway.yaml"
 inet nft -f - <<'NFT'
 table inet leakwatch {
 	counter leaked {}
+	counter leaked6 {}
 	chain pre {
 		type filter hook prerouting priority -300; policy accept;
 		ip daddr 198.51.100.1 udp dport 51820 return
 		icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert, nd-router-solicit } return
+		ip6 saddr 2001:db8:2::2 ip6 daddr 2001:db8:80::/64 counter name leaked6
 		ip saddr 192.0.2.2 counter name leaked
 		ip6 saddr 2001:db8:2::2 counter name leaked
 	}
@@ -165,6 +169,26 @@ e1 "$EDGED" --down -c "$EG_DIR/edge1.yaml"
 open "after --down"
 e1 "$EDGED" --down -c "$EG_DIR/edge1.yaml" 2>&1 | grep "no kill switch was in place" >/dev/null ||
 	die "a second --down does not say there was nothing to remove"
+
+log "kill_switch: false, no address6: IPv6 to the host still does not leave (into the TUN, no further)"
+leaked6() { inet nft list counter inet leakwatch leaked6 | awk '$1 == "packets" { print $2 }'; }
+probes6() {
+	e1 ping -6 -c1 -W1 "$HOST6" >/dev/null 2>&1 || true
+	e1 timeout 1 bash -c "echo probe >/dev/tcp/$HOST6/80" 2>/dev/null || true
+	e1 timeout 1 bash -c "echo probe >/dev/udp/$HOST6/9" 2>/dev/null || true
+}
+before=$(leaked6)
+probes6
+(($(leaked6) > before)) || die "without edged the IPv6 probes were not seen (the control)"
+EDGE_KILL_SWITCH=false edge_yaml edge1 >"$EG_DIR/edge1-open.yaml"
+start edged-edge1 "$NS_E1" "$EDGED" -c "$EG_DIR/edge1-open.yaml" -v
+wait_for 10 "edged's IPv6 default route" nonempty e1 ip -6 route show table 51820 default dev "$TUN_IF"
+before=$(leaked6)
+probes6
+after=$(leaked6)
+echo "kill switch off: $((after - before)) IPv6 packets to the host left outside the tunnel"
+((after == before)) || die "kill switch off: IPv6 without address6 left edge1"
+stop edged-edge1 TERM
 
 log "the foreign table was never touched"
 [[ $(foreign_rules) == "$foreign_before" ]] || die "table ip foreign changed"
