@@ -10,6 +10,7 @@
 #     the gateway with its endpoint, allowed IPs and keepalive, and bytes that
 #     match the gateway's the other way round; wireguard-go, which counts
 #     bytes on the wire, counts more than gatewayd's inner packets;
+#   - `edged status` has the endpoint, handshake and bytes of `wg show`;
 #   - `wg set` is refused ("Operation not permitted"), logged, and changes
 #     nothing; a second daemon with the interface name of a running one
 #     refuses to start and leaves the first one serving;
@@ -133,6 +134,18 @@ recent "edge1's gateway" "$(field 5 "$line")"
 close_to "edge1 received, as the gateway sent" "$(field 6 "$line")" "$(field 7 "$gw_e1")"
 close_to "edge1 sent, as the gateway received" "$(field 7 "$line")" "$(field 6 "$gw_e1")"
 [[ $(field 8 "$line") == 25 ]] || die "edge1's keepalive $(field 8 "$line")"
+
+log "edged status says what wg show says"
+status=$(e1 "$EDGED" status --json -c "$EG_DIR/edge1.yaml")
+st() { python3 -c 'import json, sys; print(json.loads(sys.argv[1])["data"][sys.argv[2]])' "$status" "$1"; }
+e1 "$EDGED" status -c "$EG_DIR/edge1.yaml"
+[[ $(st state) == connected ]] || die "edged status: $(st state)"
+[[ $(st interface) == "$E1_IF" ]] || die "edged status: interface $(st interface)"
+[[ $(st gateway) == "$(field 3 "$line")" ]] || die "edged status: gateway $(st gateway)"
+[[ $(st last_handshake_unix) == "$(field 5 "$line")" ]] ||
+	die "edged status: last handshake $(st last_handshake_unix), wg show $(field 5 "$line")"
+close_to "edged status received, as wg show" "$(st rx_bytes)" "$(field 6 "$line")"
+close_to "edged status sent, as wg show" "$(st tx_bytes)" "$(field 7 "$line")"
 
 log "wireguard-go counts bytes on the wire, gatewayd the packets inside"
 line=$(dump_peer "$NS_E2" "$E2_IF" "$(pub gateway)")
