@@ -9,7 +9,10 @@
 #   - the router answers a ping to its ULA address, and sees it;
 #   - nothing else leaves: pings and TCP to the router's public LAN address,
 #     to the internet host over the on-link public prefix, and DNS to the
-#     router's ULA address (DNS goes only through the tunnel).
+#     router's ULA address (DNS goes only through the tunnel);
+#   - nor after a more specific route outside the tunnel (TunnelVision) and
+#     another on-link public prefix are added while edged runs; without
+#     edged the same probes are seen (the control).
 # The router counts what comes from edge1's addresses (ns inet, before
 # anything else there), the allowed ULA destination apart.
 set -euo pipefail
@@ -36,7 +39,7 @@ table inet leakwatch {
 		ip daddr 198.51.100.1 udp dport 51820 return
 		icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert, nd-router-solicit } return
 		ip6 daddr fd00:2::1 meta l4proto ipv6-icmp counter name lan return
-		ip saddr { 192.0.2.2, 203.0.113.77 } counter name leaked
+		ip saddr { 192.0.2.2, 203.0.113.77, 198.51.100.200 } counter name leaked
 		ip6 saddr { 2001:db8:2::2, fd00:2::2 } counter name leaked
 	}
 }
@@ -75,5 +78,31 @@ echo "$((after - before)) packets left outside the tunnel"
 dns=$(e1 nft list counter inet egress-edge dns_blocked | awk '$1 == "packets" { print $2 }')
 ((dns >= 2)) || die "the DNS probes were not counted as dns_blocked ($dns)"
 
+log "after the start: a more specific route (TunnelVision) and a new on-link public prefix"
+e1 ip route add 198.51.100.0/25 via 192.0.2.1 dev eth0
+e1 ip -6 route add 2001:db8:80::/64 via 2001:db8:2::1 dev eth0
+addr "$NS_INET" br0 198.51.100.129/25
+e1 ip addr add 198.51.100.200/25 dev eth0
+late_probes() {
+	local a
+	for a in 198.51.100.2 198.51.100.129 2001:db8:80::80; do
+		e1 ping -c1 -W1 "$a" >/dev/null 2>&1 || true
+		e1 timeout 1 bash -c "echo probe >/dev/tcp/$a/80" 2>/dev/null || true
+	done
+}
+before=$(counted leaked)
+late_probes
+after=$(counted leaked)
+echo "$((after - before)) packets left outside the tunnel"
+((after == before)) || die "with the new routes, $((after - before)) packets left outside the tunnel"
+! grep "198.51.100.128/25" "$EG_DIR/edged-edge1.log" >/dev/null || die "the prefix added after the start was let out"
+
 stop edged-edge1
+
+log "edged stopped: the same probes are seen (the control)"
+before=$(counted leaked)
+late_probes
+after=$(counted leaked)
+echo "$((after - before)) probe packets seen"
+((after - before >= 4)) || die "only $((after - before)) of the probes were seen without edged"
 echo PASS
