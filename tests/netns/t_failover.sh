@@ -6,7 +6,8 @@
 # gateway 2 within 20 s (the internet host's web log says which gateway a
 # connection came from), and edged status says "failed over". Gateway 1
 # comes back: traffic returns to it once it has answered for the 30 s
-# hold-down. Throughout, the router sees nothing leave edge1 but its
+# hold-down. Then, with failback: sticky (by SIGHUP), the same again leaves
+# edged on gateway 2 for good. Throughout, the router sees nothing leave edge1 but its
 # tunnel's packets to the two gateways (the kill switch allows both).
 set -euo pipefail
 # shellcheck source=tests/netns/lib.sh
@@ -108,6 +109,22 @@ echo "back on gateway 1 after ${took} s"
 [[ $(seen edged-edge1 "back to it from gateway 2 (failback: preempt)") == 1 ]] ||
 	die "edged did not say it went back"
 status_is connected 1 || die "edged status does not say connected to gateway 1"
+
+log "failback: sticky (SIGHUP): gateway 1 killed again, back: edged stays on gateway 2"
+echo "failback: sticky" >>"$EG_DIR/edge1.yaml"
+kill -HUP "${EG_PIDS[edged-edge1]}"
+wait_for 5 "edged to apply failback: sticky" atleast 1 seen edged-edge1 "applied: 2 gateways"
+status_is connected 1 || die "the SIGHUP moved edged off gateway 1"
+stop gatewayd KILL || true
+wait_for 30 "a new connection through gateway 2" through "$GW2_PUBLIC"
+start gatewayd "$NS_GW" "$GATEWAYD" -c "$EG_DIR/gateway.yaml" -v
+wait_for 10 "gatewayd's UDP port 51820" listening "$NS_GW" udp ":51820"
+probes=$(seen edged-edge1 "failback: asking gateway 1")
+sleep 50
+through "$GW2_PUBLIC" || die "with failback: sticky, a new connection did not go through gateway 2"
+status_is "failed over" 2 || die "with failback: sticky, edged left gateway 2"
+[[ $(seen edged-edge1 "failback: asking gateway 1") == "$probes" ]] || die "sticky edged probed gateway 1"
+echo "50 s after gateway 1 came back, still on gateway 2"
 
 stop pinger TERM || true
 (($(leaked) == leaked_before)) || die "$(($(leaked) - leaked_before)) packets left edge1 outside the tunnel"
