@@ -123,6 +123,23 @@ static int write_in_place(const char *path, const void *buf, size_t len)
 	return ret;
 }
 
+/* p's resolv.conf over the file at real, in place: 0 or -1 (said). */
+static int write_rendered(const struct dns_params *p, const char *real)
+{
+	char *text = NULL;
+	int e = dns_render(p, &text);
+
+	if (e == 0)
+		e = write_in_place(real, text, strlen(text));
+	free(text);
+	if (e < 0) {
+		errno = -e;
+		log_err("cannot write resolv_conf %s", real);
+		return -1;
+	}
+	return 0;
+}
+
 /* resolvectl ARG..., waited for: 0, or -1 (said). */
 static int resolvectl(const char *const *argv)
 {
@@ -216,7 +233,7 @@ static int save_original(const char *state_dir, const char *real, const char *or
 
 static int file_up(const struct dns_params *p)
 {
-	char real[PATH_MAX], saved[PATH_MAX + 16], *orig = NULL, *text = NULL;
+	char real[PATH_MAX], saved[PATH_MAX + 16], *orig = NULL;
 	size_t len;
 	int e;
 
@@ -238,13 +255,7 @@ static int file_up(const struct dns_params *p)
 		free(orig);
 		return -1;
 	}
-	e = dns_render(p, &text);
-	if (e == 0)
-		e = write_in_place(real, text, strlen(text));
-	free(text);
-	if (e < 0) {
-		errno = -e;
-		log_err("cannot write resolv_conf %s", real);
+	if (write_rendered(p, real) < 0) {
 		/* what a failed or short write left: the original again */
 		if (write_in_place(real, orig, len) == 0)
 			unlink(saved);
@@ -279,8 +290,7 @@ int dns_up(const struct dns_params *p, enum dns_how *how)
 
 int dns_change(const struct dns_params *p, enum dns_how how)
 {
-	char real[PATH_MAX], *text = NULL;
-	int e;
+	char real[PATH_MAX];
 
 	if (how == DNS_RESOLVED)
 		return resolved_dns(p);
@@ -290,16 +300,7 @@ int dns_change(const struct dns_params *p, enum dns_how how)
 		log_err("resolv_conf %s", p->resolv_conf);
 		return -1;
 	}
-	e = dns_render(p, &text);
-	if (e == 0)
-		e = write_in_place(real, text, strlen(text));
-	free(text);
-	if (e < 0) {
-		errno = -e;
-		log_err("cannot write resolv_conf %s", real);
-		return -1;
-	}
-	return 0;
+	return write_rendered(p, real);
 }
 
 /* The original back from the saved file at path, which says where it goes;

@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <yaml.h>
 
+#include "tunnel/file.h"
 #include "tunnel/prefix.h"
 
 /* A gateway.yaml of 65,534 clients (a /16) with IPv6 addresses and
@@ -235,56 +236,6 @@ int conf_load_buffer(struct conf **out, const char *name, const char *dir, const
 	return 0;
 }
 
-/* The whole file into memory: *buf is malloc'd, owned by the caller. */
-static int read_all(const char *path, char **buf, size_t *len)
-{
-	size_t cap = 4096, n = 0;
-	char *b = NULL, *nb;
-	ssize_t r;
-	int fd, ret = 0;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	b = malloc(cap);
-	if (!b) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	for (;;) {
-		if (n == cap) {
-			if (cap >= CONF_FILE_MAX) {
-				ret = -EFBIG;
-				goto out;
-			}
-			nb = realloc(b, cap * 2);
-			if (!nb) {
-				ret = -ENOMEM;
-				goto out;
-			}
-			b = nb;
-			cap *= 2;
-		}
-		r = read(fd, b + n, cap - n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			ret = -errno;
-			goto out;
-		}
-		if (r == 0)
-			break;
-		n += (size_t)r;
-	}
-	*buf = b;
-	*len = n;
-	b = NULL;
-out:
-	free(b);
-	close(fd);
-	return ret;
-}
-
 int conf_load_file(struct conf **out, const char *path, char *err, size_t errlen)
 {
 	const char *slash = strrchr(path, '/');
@@ -293,7 +244,7 @@ int conf_load_file(struct conf **out, const char *path, char *err, size_t errlen
 	int ret;
 
 	*out = NULL;
-	ret = read_all(path, &buf, &len);
+	ret = file_read_all(path, CONF_FILE_MAX, &buf, &len);
 	if (ret < 0) {
 		if (err && errlen)
 			snprintf(err, errlen, "%s: %s", path, strerror(-ret));

@@ -665,6 +665,16 @@ edged_start() {
 		nonempty n "$ns" ip route show table 51820 default dev "$TUN_IF"
 }
 
+# edged_hup NAME [WHAT]: SIGHUP to edged-NAME; once it has answered, its
+# answer (the newest "SIGHUP: " line of its log) on stdout.
+edged_hup() {
+	local n
+	n=$(seen "edged-$1" "SIGHUP: ")
+	kill -HUP "${EG_PIDS[edged-$1]}"
+	wait_for 5 "edged's answer to the SIGHUP${2:+ ($2)}" atleast $((n + 1)) seen "edged-$1" "SIGHUP: "
+	grep "SIGHUP: " "$EG_DIR/edged-$1.log" | tail -1
+}
+
 # tunnel_up EDGE...: keys for the gateway and these edges, gatewayd with them
 # as its clients, an edged on each, and a first ping through each tunnel.
 tunnel_up() {

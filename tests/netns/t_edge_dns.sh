@@ -80,25 +80,18 @@ done
 (($(dns_blocked) >= before + 3)) || die "dns_blocked counted $(($(dns_blocked) - before)), want 3"
 
 log "SIGHUP with a second resolver: both named, both let through"
-hup() {
-	local n
-	n=$(seen edged-edge1 "SIGHUP: ")
-	kill -HUP "${EG_PIDS[edged-edge1]}"
-	wait_for 5 "edged's answer to the SIGHUP" atleast $((n + 1)) seen edged-edge1 "SIGHUP: "
-	grep "SIGHUP: " "$EG_DIR/edged-edge1.log" | tail -1
-}
 sed -i "s/^dns: .*/dns: [$HOST, 203.0.113.1]/" "$EG_DIR/edge1.yaml"
-hup | grep "2 resolvers" || die "edged did not apply the second resolver"
+edged_hup edge1 | grep "2 resolvers" || die "edged did not apply the second resolver"
 grep -x "nameserver 203.0.113.1" "$EG_DIR/resolv.conf" >/dev/null || die "resolv.conf does not name the second resolver"
 got=$(e1 python3 "$DNSQ" 203.0.113.1 www.egress.test)
 [[ $got == silent ]] || die "a query to the second resolver (none listens there) gave '$got', want silent"
 
 log "SIGHUP without dns: the original back while edged runs; with it again: edged's"
 sed -i '/^dns: /d' "$EG_DIR/edge1.yaml"
-hup | grep "0 resolvers" || die "edged did not drop its resolvers"
+edged_hup edge1 | grep "0 resolvers" || die "edged did not drop its resolvers"
 same_as_orig "after a SIGHUP without dns"
 echo "dns: [$HOST]" >>"$EG_DIR/edge1.yaml"
-hup | grep "1 resolvers" || die "edged did not take its resolvers back"
+edged_hup edge1 | grep "1 resolvers" || die "edged did not take its resolvers back"
 grep -x "nameserver $HOST" "$EG_DIR/resolv.conf" >/dev/null || die "resolv.conf does not name $HOST again"
 [[ $(e1 python3 "$DNSQ" 203.0.113.1 www.egress.test) == refused ]] || die "the second resolver is still let through"
 

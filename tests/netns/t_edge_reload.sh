@@ -20,17 +20,8 @@ gatewayd_start edge1
 edged_start edge1
 wait_for 10 "the handshake (ping $HOST)" e1 ping -c1 -W1 "$HOST"
 cp "$EG_DIR/edge1.yaml" "$EG_DIR/edge1.orig.yaml"
-pid=${EG_PIDS[edged-edge1]}
 tun=$(e1 cat "/sys/class/net/$TUN_IF/ifindex")
 
-# hup WHAT: SIGHUP, and the log line it gave (a new one) on stdout.
-hup() {
-	local n
-	n=$(seen edged-edge1 "SIGHUP: ")
-	kill -HUP "$pid"
-	wait_for 5 "edged's answer to the SIGHUP ($1)" atleast $((n + 1)) seen edged-edge1 "SIGHUP: "
-	grep "SIGHUP: " "$EG_DIR/edged-edge1.log" | tail -1
-}
 lan_ping() { e1 ping -c1 -W1 192.0.2.1 >/dev/null 2>&1; }
 still_up() {
 	running edged-edge1 || die "$1: edged exited"
@@ -44,7 +35,7 @@ log "the LAN's router is closed by the kill switch"
 
 log "allow: [192.0.2.1] added, SIGHUP: the router answers"
 echo "allow: [192.0.2.1]" >>"$EG_DIR/edge1.yaml"
-hup "allow added" | grep "1 allow entries" || die "edged did not apply the allow entry"
+edged_hup edge1 "allow added" | grep "1 allow entries" || die "edged did not apply the allow entry"
 lan_ping || die "ping to 192.0.2.1 is still dropped after the SIGHUP"
 e1 nft list chain inet egress-edge output | grep "ip daddr 192.0.2.1 accept" >/dev/null ||
 	die "the allow entry is not in the kill switch"
@@ -54,18 +45,18 @@ log "a file that does not parse: nothing changes"
 state=$(ns_state "$NS_E1")
 cp "$EG_DIR/edge1.yaml" "$EG_DIR/edge1.good.yaml"
 sed -i 's#^allow: .*#allow: [192.0.2.1/33]#' "$EG_DIR/edge1.yaml"
-hup "a bad file" | grep "nothing changed" || die "the bad file was not refused"
+edged_hup edge1 "a bad file" | grep "nothing changed" || die "the bad file was not refused"
 same_state "a bad file" "$NS_E1" "$state"
 lan_ping || die "the allow entry went with a refused SIGHUP"
 still_up "a bad file"
 
 log "a key only a restart applies: nothing changes, the key is named"
 sed -e 's/^interface: .*/interface: egress9/' -e '/^allow:/d' "$EG_DIR/edge1.good.yaml" >"$EG_DIR/edge1.yaml"
-hup "interface changed" | grep "interface changed in .*, which takes a restart: nothing changed" ||
+edged_hup edge1 "interface changed" | grep "interface changed in .*, which takes a restart: nothing changed" ||
 	die "the changed interface was not refused"
 same_state "interface changed" "$NS_E1" "$state"
 sed -e 's/^mtu: .*/mtu: 1400/' -e '/^allow:/d' "$EG_DIR/edge1.good.yaml" >"$EG_DIR/edge1.yaml"
-hup "mtu changed" | grep "mtu changed" || die "the changed mtu was not refused"
+edged_hup edge1 "mtu changed" | grep "mtu changed" || die "the changed mtu was not refused"
 same_state "mtu changed" "$NS_E1" "$state"
 still_up "keys a restart applies"
 
@@ -76,14 +67,14 @@ sed -e 's/^gateway:$/gateways:/' -e 's/^  endpoint: \(.*\)/  - endpoint: \1/' \
 printf '  - endpoint: "198.51.100.9:51820"\n    public_key: "%s"\n' "$(pub gateway9)" >"$EG_DIR/second"
 sed -i "/^    public_key: /r $EG_DIR/second" "$EG_DIR/edge1.yaml"
 cat "$EG_DIR/edge1.yaml"
-hup "two gateways" | grep "applied: 2 gateways" || die "edged did not take the second gateway"
+edged_hup edge1 "two gateways" | grep "applied: 2 gateways" || die "edged did not take the second gateway"
 e1 nft list chain inet egress-edge output | grep "ip daddr 198.51.100.9 udp dport 51820 accept" >/dev/null ||
 	die "the kill switch does not let the tunnel reach the second gateway"
 still_up "two gateways"
 
 log "the allow entry removed, SIGHUP: closed again"
 cp "$EG_DIR/edge1.orig.yaml" "$EG_DIR/edge1.yaml"
-hup "allow removed" | grep "0 allow entries" || die "edged did not apply the file"
+edged_hup edge1 "allow removed" | grep "0 allow entries" || die "edged did not apply the file"
 ! lan_ping || die "ping to 192.0.2.1 still leaves after the entry went"
 still_up "allow removed"
 

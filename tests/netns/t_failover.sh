@@ -112,8 +112,7 @@ status_is connected 1 || die "edged status does not say connected to gateway 1"
 
 log "failback: sticky (SIGHUP): gateway 1 killed again, back: edged stays on gateway 2"
 echo "failback: sticky" >>"$EG_DIR/edge1.yaml"
-kill -HUP "${EG_PIDS[edged-edge1]}"
-wait_for 5 "edged to apply failback: sticky" atleast 1 seen edged-edge1 "applied: 2 gateways"
+edged_hup edge1 "failback: sticky" | grep "applied: 2 gateways" || die "edged did not apply failback: sticky"
 status_is connected 1 || die "the SIGHUP moved edged off gateway 1"
 stop gatewayd KILL || true
 wait_for 30 "a new connection through gateway 2" through "$GW2_PUBLIC"

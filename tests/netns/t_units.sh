@@ -105,8 +105,7 @@ edge_yaml edge1 >"$EG_DIR/edge1.yaml"
 start edged-edge1 "$NS_E1" env NOTIFY_SOCKET="$EG_DIR/notify-e1.sock" "$EDGED" -c "$EG_DIR/edge1.yaml" -v
 wait_for 10 "edged's READY=1" atleast 1 seen notify-e1 "READY=1"
 wait_for 10 "the handshake (ping $HOST)" e1 ping -c1 -W1 "$HOST"
-kill -HUP "${EG_PIDS[edged-edge1]}"
-wait_for 5 "edged's SIGHUP" atleast 1 seen edged-edge1 "SIGHUP: "
+edged_hup edge1 >/dev/null
 stop edged-edge1 TERM
 stop gatewayd TERM
 wait_for 5 "STOPPING=1 from both" atleast 1 seen notify-e1 "STOPPING=1"
