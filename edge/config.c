@@ -69,7 +69,7 @@ static int resolve(const char *host, struct sockaddr_storage *ss, socklen_t *len
 /* "198.51.100.1:51820", "[2001:db8::1]:51820" or "host.example:51820";
  * numeric addresses are taken as they are, a name is resolved once, now. */
 static int parse_endpoint(struct conf *c, int node, const struct edge_config *e,
-                          struct edge_gateway *g)
+                          const struct edge_config *old, struct edge_gateway *g)
 {
 	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&g->endpoint;
 	struct sockaddr_in *sin = (struct sockaddr_in *)&g->endpoint;
@@ -82,6 +82,7 @@ static int parse_endpoint(struct conf *c, int node, const struct edge_config *e,
 	ret = conf_get_str(c, node, "endpoint", buf, sizeof(buf));
 	if (ret < 0)
 		return ret;
+	snprintf(g->endpoint_text, sizeof(g->endpoint_text), "%s", buf);
 	why = conf_split_endpoint(buf, &host, &bracketed, &port);
 	if (why)
 		return conf_bad_value(c, node, "endpoint", "%s", why);
@@ -105,6 +106,22 @@ static int parse_endpoint(struct conf *c, int node, const struct edge_config *e,
 		        c, node, "endpoint",
 		        "is a host name: the kill switch closes DNS before the tunnel "
 		        "is up, so give the gateway's IP address");
+	} else if (old) {
+		/* A reload: the loop that carries the tunnel, which the query may
+		 * need, is waiting for this parse; so no query, only the names
+		 * the start resolved. */
+		const struct edge_gateway *o = NULL;
+
+		for (size_t i = 0; i < old->n_gws && !o; i++)
+			if (!strcmp(old->gws[i].endpoint_text, g->endpoint_text))
+				o = &old->gws[i];
+		if (!o)
+			return conf_bad_value(
+			        c, node, "endpoint",
+			        "is a host name edged did not resolve at its start: a "
+			        "SIGHUP resolves none (restart edged for a new one)");
+		g->endpoint = o->endpoint;
+		g->endpoint_len = o->endpoint_len;
 	} else {
 		if (resolve(host, &g->endpoint, &g->endpoint_len, &gai) < 0)
 			return conf_bad_value(c, node, "endpoint", "cannot be resolved: %s",
@@ -120,7 +137,7 @@ static int parse_endpoint(struct conf *c, int node, const struct edge_config *e,
 /* One gateway (gateway:, or an item of gateways:; key names the one or
  * the other in messages). */
 static int parse_gateway(struct conf *c, int node, const char *key, const struct edge_config *e,
-                         struct edge_gateway *g)
+                         const struct edge_config *old, struct edge_gateway *g)
 {
 	static const uint8_t zero[32];
 	uint8_t own[32];
@@ -133,7 +150,7 @@ static int parse_gateway(struct conf *c, int node, const char *key, const struct
 	if (ret < 0)
 		return ret;
 	ret = conf_map_need(c, node, "endpoint", &n);
-	if (ret < 0 || (ret = parse_endpoint(c, n, e, g)) < 0)
+	if (ret < 0 || (ret = parse_endpoint(c, n, e, old, g)) < 0)
 		return ret;
 	ret = conf_map_need(c, node, "public_key", &n);
 	if (ret < 0 || (ret = conf_get_key(c, n, "public_key", g->pub)) < 0)
@@ -156,7 +173,8 @@ static int parse_gateway(struct conf *c, int node, const char *key, const struct
 }
 
 /* gateway: or gateways:, one of them; failover_after and failback. */
-static int parse_gateways(struct conf *c, int root, struct edge_config *e)
+static int parse_gateways(struct conf *c, int root, struct edge_config *e,
+                          const struct edge_config *old)
 {
 	int one = conf_map_find(c, root, "gateway"), list = conf_map_find(c, root, "gateways");
 	int n, ret;
@@ -167,7 +185,7 @@ static int parse_gateways(struct conf *c, int root, struct edge_config *e)
 	if (!one && !list)
 		return conf_error(c, root, "missing required key \"gateway\" (or \"gateways\")");
 	if (one) {
-		ret = parse_gateway(c, one, "gateway", e, &e->gws[0]);
+		ret = parse_gateway(c, one, "gateway", e, old, &e->gws[0]);
 		if (ret < 0)
 			return ret;
 		e->n_gws = 1;
@@ -182,7 +200,7 @@ static int parse_gateways(struct conf *c, int root, struct edge_config *e)
 		for (size_t i = 0; i < len; i++) {
 			int item = conf_seq_item(c, list, i);
 
-			ret = parse_gateway(c, item, "gateways", e, &e->gws[i]);
+			ret = parse_gateway(c, item, "gateways", e, old, &e->gws[i]);
 			if (ret < 0)
 				return ret;
 			for (size_t j = 0; j < i; j++)
@@ -388,6 +406,10 @@ static int parse_dns(struct conf *c, int root, struct edge_config *e)
 		ret = conf_get_addr(c, item, "dns", AF_UNSPEC, &e->dns[i]);
 		if (ret < 0)
 			return ret;
+		if (e->dns[i].family == AF_INET6 && !e->has_addr6)
+			return conf_bad_value(
+			        c, item, "dns",
+			        "is IPv6, which the tunnel carries only with address6");
 		for (size_t j = 0; j < i; j++)
 			if (!prefix_cmp(&e->dns[j], &e->dns[i]))
 				return conf_bad_value(c, item, "dns", "names a resolver twice");
@@ -396,7 +418,7 @@ static int parse_dns(struct conf *c, int root, struct edge_config *e)
 	return 0;
 }
 
-static int edge_parse(struct conf *c, struct edge_config **out)
+static int edge_parse(struct conf *c, const struct edge_config *old, struct edge_config **out)
 {
 	struct edge_config *e = NULL;
 	char sock[IFNAMSIZ + 5];
@@ -442,7 +464,7 @@ static int edge_parse(struct conf *c, struct edge_config **out)
 	ret = parse_route_all(c, root, e);
 	if (ret < 0)
 		goto out;
-	ret = parse_gateways(c, root, e);
+	ret = parse_gateways(c, root, e, old);
 	if (ret < 0)
 		goto out;
 	ret = conf_get_u32_opt(c, conf_map_find(c, root, "persistent_keepalive"),
@@ -481,7 +503,8 @@ out:
 	return ret;
 }
 
-int edge_config_load(const char *path, struct edge_config **out, char *err, size_t errlen)
+int edge_config_reload(const char *path, const struct edge_config *old, struct edge_config **out,
+                       char *err, size_t errlen)
 {
 	struct conf *c = NULL;
 	int ret;
@@ -490,9 +513,14 @@ int edge_config_load(const char *path, struct edge_config **out, char *err, size
 	ret = conf_load_file(&c, path, err, errlen);
 	if (ret < 0)
 		return ret;
-	ret = edge_parse(c, out);
+	ret = edge_parse(c, old, out);
 	conf_free(c);
 	return ret;
+}
+
+int edge_config_load(const char *path, struct edge_config **out, char *err, size_t errlen)
+{
+	return edge_config_reload(path, NULL, out, err, errlen);
 }
 
 int edge_config_parse(const char *name, const char *buf, size_t len, struct edge_config **out,
@@ -505,7 +533,7 @@ int edge_config_parse(const char *name, const char *buf, size_t len, struct edge
 	ret = conf_load_buffer(&c, name, NULL, buf, len, err, errlen);
 	if (ret < 0)
 		return ret;
-	ret = edge_parse(c, out);
+	ret = edge_parse(c, NULL, out);
 	conf_free(c);
 	return ret;
 }

@@ -23,6 +23,7 @@ struct edge_gateway {
 	/* "198.51.100.1:51820", "[2001:db8::1]:51820" or host:port */
 	struct sockaddr_storage endpoint;
 	socklen_t endpoint_len;
+	char endpoint_text[300]; /* as written */
 	uint8_t pub[32];
 	bool has_psk; /* preshared_key_file */
 	uint8_t psk[32];
@@ -80,6 +81,10 @@ struct edge_config {
 
 /* Conventions as gw_config_load(). */
 int edge_config_load(const char *path, struct edge_config **out, char *err, size_t errlen);
+/* The same for a SIGHUP of an edged running with old: a gateway's host name
+ * is not resolved again but taken from old (where it must be). */
+int edge_config_reload(const char *path, const struct edge_config *old, struct edge_config **out,
+                       char *err, size_t errlen);
 int edge_config_parse(const char *name, const char *buf, size_t len, struct edge_config **out,
                       char *err, size_t errlen);
 /* As gw_config_wipe_keys(): the private key and the preshared keys. */

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,9 +18,10 @@
 #include "tunnel/file.h"
 #include "tunnel/log.h"
 
-#define RESOLVED_DIR "/run/systemd/resolve/"
-#define SAVED_MAGIC  "egress-edge resolv.conf\n"
-#define RESOLV_MAX   (1u << 20) /* a resolv.conf larger than this is not one */
+#define RESOLVED_DIR  "/run/systemd/resolve/"
+#define SAVED_MAGIC   "egress-edge resolv.conf\n"
+#define RESOLV_MAX    (1u << 20) /* a resolv.conf larger than this is not one */
+#define RESOLVECTL_MS 5000
 
 extern char **environ;
 
@@ -143,20 +145,39 @@ static int write_rendered(const struct dns_params *p, const char *real)
 /* resolvectl ARG..., waited for: 0, or -1 (said). */
 static int resolvectl(const char *const *argv)
 {
-	pid_t pid;
-	int e, status;
+	posix_spawnattr_t attr;
+	sigset_t none;
+	pid_t pid, w;
+	int e, status, waited_ms = 0;
 
-	e = posix_spawnp(&pid, "resolvectl", NULL, NULL, (char *const *)argv, environ);
+	/* edged blocks the signals its loop takes: the child must not */
+	sigemptyset(&none);
+	posix_spawnattr_init(&attr);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
+	e = posix_spawnp(&pid, "resolvectl", NULL, &attr, (char *const *)argv, environ);
+	posix_spawnattr_destroy(&attr);
 	if (e) {
 		errno = e;
 		log_err("cannot run resolvectl");
 		return -1;
 	}
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR) {
-			log_err("resolvectl");
+	/* the loop waits for it: not past RESOLVECTL_MS */
+	while ((w = waitpid(pid, &status, WNOHANG)) == 0 || (w < 0 && errno == EINTR)) {
+		if (waited_ms >= RESOLVECTL_MS) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			log_errx("resolvectl %s %s gave no answer in %d ms: killed", argv[1],
+			         argv[2], RESOLVECTL_MS);
 			return -1;
 		}
+		usleep(10000);
+		waited_ms += 10;
+	}
+	if (w < 0) {
+		log_err("resolvectl");
+		return -1;
+	}
 	if (!WIFEXITED(status) || WEXITSTATUS(status)) {
 		log_errx("resolvectl %s %s failed (status %d)", argv[1], argv[2],
 		         WIFEXITED(status) ? WEXITSTATUS(status) : -1);
@@ -272,10 +293,11 @@ int dns_up(const struct dns_params *p, enum dns_how *how)
 	char real[PATH_MAX];
 
 	*how = DNS_NONE;
-	if (!p->n_dns)
-		return 0;
+	/* first: a crashed edged's, even when dns is gone from edge.yaml */
 	if (dns_restore_saved(p->state_dir) < 0)
 		return -1;
+	if (!p->n_dns)
+		return 0;
 	if (realpath(p->resolv_conf, real) && dns_is_resolved_path(real) && init_netns()) {
 		if (resolved_up(p) < 0)
 			return -1;
@@ -288,7 +310,32 @@ int dns_up(const struct dns_params *p, enum dns_how *how)
 	return 0;
 }
 
-int dns_change(const struct dns_params *p, enum dns_how how)
+/* The file the saved original in state_dir belongs to, into real: 0 or -1
+ * (said). */
+static int saved_target(const char *state_dir, char real[PATH_MAX])
+{
+	char path[PATH_MAX + 16], *buf = NULL;
+	struct dns_saved sv;
+	size_t len;
+	int e;
+
+	saved_path(path, sizeof(path), state_dir);
+	e = file_read_all(path, RESOLV_MAX + 8192, &buf, &len);
+	if (e < 0) {
+		errno = -e;
+		log_err("cannot read %s", path);
+		return -1;
+	}
+	e = dns_saved_parse(buf, len, &sv);
+	if (e == 0)
+		snprintf(real, PATH_MAX, "%s", sv.path);
+	else
+		log_errx("%s is not edged's saved resolv.conf", path);
+	free(buf);
+	return e < 0 ? -1 : 0;
+}
+
+int dns_change(const struct dns_params *p, const struct dns_params *old, enum dns_how how)
 {
 	char real[PATH_MAX];
 
@@ -296,11 +343,15 @@ int dns_change(const struct dns_params *p, enum dns_how how)
 		return resolved_dns(p);
 	if (how != DNS_FILE)
 		return 0;
-	if (!realpath(p->resolv_conf, real)) {
-		log_err("resolv_conf %s", p->resolv_conf);
+	/* the file rewritten at the start, whatever its path resolves to now */
+	if (saved_target(p->state_dir, real) < 0)
 		return -1;
-	}
-	return write_rendered(p, real);
+	if (write_rendered(p, real) == 0)
+		return 0;
+	if (write_rendered(old, real) < 0)
+		log_errx("%s may be left incomplete: the original comes back when edged stops",
+		         real);
+	return -1;
 }
 
 /* The original back from the saved file at path, which says where it goes;

@@ -40,9 +40,11 @@ struct dns_params {
  * (said; nothing changed). A saved original a crashed edged left is put back
  * first; one of an edged still running is refused. */
 int dns_up(const struct dns_params *p, enum dns_how *how);
-/* New resolvers (SIGHUP) for how dns_up() set them: 0 or -1 (said; the old
- * ones stay). */
-int dns_change(const struct dns_params *p, enum dns_how how);
+/* New resolvers (SIGHUP), p's in place of old's, for how dns_up() set
+ * them; the file is the one dns_up() rewrote (the saved original says
+ * which), whatever resolv_conf's symlinks say now. 0 or -1 (said; old's are
+ * written back). */
+int dns_change(const struct dns_params *p, const struct dns_params *old, enum dns_how how);
 /* Undoes dns_up(): the original back, byte for byte, or resolved's link
  * settings reverted. Logs what it did and any failure. */
 void dns_down(const struct dns_params *p, enum dns_how how);

@@ -213,6 +213,7 @@ struct edged {
 	struct wg_peer *gw;    /* the gateway in use: the one peer with routes */
 	struct wg_peer *probe; /* failback's probe of an earlier gateway, or NULL */
 	size_t probe_index;
+	size_t announced; /* the probed gateway last logged, FO_NONE_PROBED */
 	struct fo fo;
 	struct edge_status_view *view;
 	struct nl *nl;
@@ -273,6 +274,8 @@ static void drop_probe(struct edged *d)
 {
 	if (!d->probe)
 		return;
+	if (d->fo.stage == FO_IDLE)
+		d->announced = FO_NONE_PROBED; /* probing ended: say so at the next */
 	wg_peer_remove(d->probe);
 	d->probe = NULL;
 }
@@ -303,11 +306,16 @@ static int failover_tick(void *arg)
 {
 	struct edged *d = arg;
 	uint64_t now = wg_now();
-	struct fo_peer a = fo_peer_of(d->gw, now), p;
+	struct fo_peer a, p;
 	size_t from = d->fo.active, to;
 	char e1[WG_ENDPOINT_STRLEN], e2[WG_ENDPOINT_STRLEN];
 	enum fo_action act;
 
+	if (d->failed || !d->gw) {
+		d->failed = true;
+		return -1; /* no gateway peer (ENOMEM): stop, the host stays closed */
+	}
+	a = fo_peer_of(d->gw, now);
 	if (d->probe)
 		p = fo_peer_of(d->probe, now);
 	act = fo_tick(&d->fo, now, &a, d->probe ? &p : NULL, &to);
@@ -318,17 +326,24 @@ static int failover_tick(void *arg)
 		drop_probe(d);
 		return 0;
 	case FO_PROBE:
-		if (d->probe && d->probe_index != to)
-			drop_probe(d);
-		if (!d->probe) {
-			d->probe = gateway_peer(d, to, false);
-			d->probe_index = to;
-			if (!d->probe)
-				return 0; /* tried again at the next probe */
-			log_info("failback: asking gateway %zu (%s) whether it answers again",
-			         to + 1, endpoint_of(d->cfg, to, e1, sizeof(e1)));
-		}
+		/* a new peer each round: its handshake count is this round's */
+		drop_probe(d);
+		d->probe = gateway_peer(d, to, false);
+		d->probe_index = to;
+		if (!d->probe)
+			return 0; /* tried again at the next round */
+		if (d->announced != to)
+			log_info(
+			        "failback: asking gateway %zu (%s) whether it answers again, every "
+			        "%llu s",
+			        to + 1, endpoint_of(d->cfg, to, e1, sizeof(e1)),
+			        (unsigned long long)(FO_PROBE_WAIT_NS / 1000000000ull));
+		d->announced = to;
 		wg_peer_connect(d->probe, now);
+		return 0;
+	case FO_PROBE_AGAIN:
+		if (d->probe)
+			wg_peer_connect(d->probe, now);
 		return 0;
 	case FO_SWITCH:
 		log_warnx("gateway %zu (%s) %s: failing over to gateway %zu (%s)", from + 1,
@@ -411,7 +426,7 @@ static int dns_apply(const struct edged *d, const struct edge_config *n, enum dn
 		*how = DNS_NONE;
 		return 0;
 	}
-	return dns_change(&np, d->dns);
+	return dns_change(&np, &op, d->dns);
 }
 
 /* SIGUSR1. */
@@ -449,7 +464,9 @@ static void reload(void *arg)
 	char err[512];
 	size_t keep;
 
-	if (edge_config_load(d->config_path, &n, err, sizeof(err)) < 0) {
+	if (d->failed)
+		return;
+	if (edge_config_reload(d->config_path, d->cfg, &n, err, sizeof(err)) < 0) {
 		log_errx("SIGHUP: %s: nothing changed", err);
 		return;
 	}
@@ -477,17 +494,17 @@ static void reload(void *arg)
 	d->cfg->failback = n->failback;
 	drop_probe(d);
 	if (keep < n->n_gws) {
-		struct fo_peer a = fo_peer_of(d->gw, wg_now());
-
 		fo_keep(&d->fo, n->n_gws, n->failover_after, n->failback == EDGE_FAILBACK_STICKY,
-		        keep, &a, wg_now());
+		        keep, wg_now());
 		d->view->gw_index = keep;
 	} else {
 		log_info("SIGHUP: the gateway in use is no longer listed: gateway 1 from now");
 		fo_init(&d->fo, n->n_gws, n->failover_after, n->failback == EDGE_FAILBACK_STICKY,
 		        wg_now());
-		if (use_gateway(d, 0, wg_now()) < 0)
-			log_errx("SIGHUP: no gateway peer: edged stops at the next tick");
+		if (use_gateway(d, 0, wg_now()) < 0) {
+			log_errx("SIGHUP: no gateway peer: edged stops, the kill switch stays");
+			d->failed = true;
+		}
 	}
 	memcpy(d->cfg->allow, n->allow, sizeof(n->allow));
 	d->cfg->n_allow = n->n_allow;
@@ -601,6 +618,7 @@ int main(int argc, char **argv)
 	                   .cfg = cfg,
 	                   .dev = dev,
 	                   .view = &view,
+	                   .announced = FO_NONE_PROBED,
 	                   .nl = nl,
 	                   .ifindex = (unsigned)ifindex,
 	                   .dns = DNS_NONE};

@@ -10,6 +10,7 @@ static void choose(struct fo *f, size_t i, uint64_t now)
 	f->hs_at_choose = 0; /* a new peer: its counters start at 0 */
 	f->tx_seen = 0;
 	f->sending_since_ns = 0;
+	f->last_tick_ns = now;
 	f->up = false;
 	f->stage = FO_IDLE;
 	f->probe = FO_NONE_PROBED;
@@ -31,6 +32,9 @@ uint64_t fo_hold_ns(const struct fo *f)
 /* Whether the active gateway has failed, a's counters updated in f. */
 static bool failed(struct fo *f, uint64_t now, const struct fo_peer *a)
 {
+	uint64_t prev = f->last_tick_ns;
+
+	f->last_tick_ns = now;
 	if (a->handshakes > f->hs_at_choose && !f->up) {
 		f->up = true;
 		f->misses = 0;
@@ -39,13 +43,14 @@ static bool failed(struct fo *f, uint64_t now, const struct fo_peer *a)
 		f->sending_since_ns = 0; /* an answer since */
 	if (a->tx_packets != f->tx_seen) {
 		f->tx_seen = a->tx_packets;
+		/* sent since the last tick: an answer after that one counts */
 		if (!f->sending_since_ns)
-			f->sending_since_ns = now;
+			f->sending_since_ns = prev ? prev : now;
 	}
 	if (now - f->chosen_ns < fo_hold_ns(f))
 		return false;
 	if (!f->up)
-		return true; /* never answered, a hold time long */
+		return a->unanswered >= 3; /* never answered: three tries, a hold time */
 	if (a->unanswered >= 3)
 		return true; /* it answered, but its rekeys go unanswered */
 	return f->sending_since_ns && now - f->sending_since_ns >= f->failover_after_ns;
@@ -85,7 +90,7 @@ static enum fo_action failback(struct fo *f, uint64_t now, const struct fo_peer 
 		f->probe_ns = now;
 		f->probe_hs = p ? p->handshakes : 0;
 		*to = f->probe;
-		return FO_PROBE;
+		return FO_PROBE_AGAIN;
 	case FO_CONFIRM:
 		if (p && p->handshakes > f->probe_hs) {
 			*to = f->probe;
@@ -122,15 +127,17 @@ enum fo_action fo_tick(struct fo *f, uint64_t now, const struct fo_peer *a, cons
 }
 
 void fo_keep(struct fo *f, size_t n, unsigned failover_after_s, bool sticky, size_t active,
-             const struct fo_peer *a, uint64_t now)
+             uint64_t now)
 {
-	bool up = f->up;
-	uint64_t chosen = f->chosen_ns;
+	struct fo old = *f;
 
 	fo_init(f, n, failover_after_s, sticky, now);
 	f->active = active;
-	f->chosen_ns = chosen;
-	f->up = up;
-	f->hs_at_choose = up ? 0 : a->handshakes;
-	f->tx_seen = a->tx_packets;
+	f->chosen_ns = old.chosen_ns;
+	f->hs_at_choose = old.hs_at_choose;
+	f->tx_seen = old.tx_seen;
+	f->sending_since_ns = old.sending_since_ns;
+	f->last_tick_ns = old.last_tick_ns;
+	f->up = old.up;
+	f->misses = old.misses;
 }

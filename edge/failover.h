@@ -8,6 +8,8 @@
  *     gateway answers data within 10 s, at least with a keepalive);
  *   - it never answered since it was chosen: after three initiations and at
  *     least the hold time.
+ * "Sending" starts at the tick before the one that sees new packets out, so
+ * an answer that came back between the two ticks counts.
  * Then the next one in the list is chosen (after the last, the first). The
  * hold time, failover_after at first, doubles after each round through the
  * list in which no gateway answered, up to 8 times: the backoff while all
@@ -38,10 +40,12 @@ struct fo_peer {
 
 enum fo_action {
 	FO_STAY,
-	FO_SWITCH,    /* gateway *to becomes the active one: a failover */
-	FO_FAILBACK,  /* the same, back to the probed gateway *to */
-	FO_PROBE,     /* a handshake with gateway *to, on a probe peer (made if new) */
-	FO_PROBE_END, /* the probe peer is no longer wanted */
+	FO_SWITCH,      /* gateway *to becomes the active one: a failover */
+	FO_FAILBACK,    /* the same, back to the probed gateway *to */
+	FO_PROBE,       /* a handshake with gateway *to, on a new probe peer (its
+	                   counters at zero; any probe peer before is dropped) */
+	FO_PROBE_AGAIN, /* another handshake on the probe peer there is */
+	FO_PROBE_END,   /* the probe peer is no longer wanted */
 };
 
 enum fo_stage { FO_IDLE, FO_WAIT, FO_HOLD, FO_CONFIRM };
@@ -54,8 +58,9 @@ struct fo {
 	uint64_t chosen_ns;
 	uint64_t hs_at_choose, tx_seen;
 	uint64_t sending_since_ns; /* sending, nothing back since; 0: not */
-	bool up;                   /* a handshake since it was chosen */
-	unsigned misses;           /* switches in a row from gateways that never answered */
+	uint64_t last_tick_ns;
+	bool up;         /* a handshake since it was chosen */
+	unsigned misses; /* switches in a row from gateways that never answered */
 	/* failback */
 	enum fo_stage stage;
 	size_t probe; /* FO_NONE_PROBED */
@@ -69,9 +74,10 @@ void fo_init(struct fo *f, size_t n, unsigned failover_after_s, bool sticky, uin
 enum fo_action fo_tick(struct fo *f, uint64_t now, const struct fo_peer *a, const struct fo_peer *p,
                        size_t *to);
 /* A new list (SIGHUP) in which the active gateway, whose peer stays, is
- * now at index active; a's are its counters. Probing starts over. */
+ * now at index active: what is known of it (answering, sending, the
+ * backoff) is kept; probing starts over. */
 void fo_keep(struct fo *f, size_t n, unsigned failover_after_s, bool sticky, size_t active,
-             const struct fo_peer *a, uint64_t now);
+             uint64_t now);
 /* The hold time now (see above). */
 uint64_t fo_hold_ns(const struct fo *f);
 

@@ -47,6 +47,10 @@ int edge_status_handler(void *arg, struct ctl_request *req, json_t **data, char 
 		snprintf(err, errlen, "status takes no arguments");
 		return -EINVAL;
 	}
+	if (!v->gw) {
+		snprintf(err, errlen, "edged has no gateway peer (out of memory): it is stopping");
+		return -EIO;
+	}
 	wg_peer_stats(v->gw, now, &st);
 	*data = edge_status_json(v, &st, now);
 	return *data ? 0 : -ENOMEM;

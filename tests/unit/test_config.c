@@ -397,6 +397,7 @@ static void test_edge_kill_switch(void)
 	                           "        \"[2001:db8::10]:443\", \"198.51.100.7/32:53\"]\n"
 	                           "state_dir: run/edge1\n"
 	                           "allow_lan: true\n"
+	                           "address6: fd00:64::2/128\n"
 	                           "dns: [100.64.0.1, \"fd00:64::1\"]\n"
 	                           "resolv_conf: etc/resolv.conf\n";
 	static const char gateways[] =
@@ -499,6 +500,31 @@ static int test_edge_hostname(void)
 	sin = (const struct sockaddr_in *)&e->gws[0].endpoint;
 	CHECK(sin->sin_family == AF_INET || sin->sin_family == AF_INET6);
 	CHECK_INT(ntohs(sin->sin_port), 4242);
+
+	/* A SIGHUP's reload takes the name's address from the running
+	 * configuration and resolves nothing; a new name is refused. */
+	const char *path = "reload.yaml"; /* beside edge.key, in the test's directory */
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	struct edge_config *r = NULL;
+
+	CHECK(fd >= 0);
+	if (fd >= 0) {
+		CHECK(write(fd, y, strlen(y)) == (ssize_t)strlen(y));
+		close(fd);
+		CHECK_INT(edge_config_reload(path, e, &r, err, sizeof(err)), 0);
+		if (r) {
+			CHECK_INT(r->gws[0].endpoint_len, e->gws[0].endpoint_len);
+			CHECK(!memcmp(&r->gws[0].endpoint, &e->gws[0].endpoint,
+			              e->gws[0].endpoint_len));
+			edge_config_free(r);
+		}
+		strcpy(e->gws[0].endpoint_text, "localhost:4243"); /* another name at the start */
+		r = (struct edge_config *)1;
+		CHECK(edge_config_reload(path, e, &r, err, sizeof(err)) < 0);
+		CHECK(r == NULL);
+		CHECK(strstr(err, "a SIGHUP resolves none") != NULL);
+		unlink(path);
+	}
 	edge_config_free(e);
 	return 0;
 }
@@ -819,6 +845,9 @@ static const struct bad bad_edge[] = {
         {EDGE_HEAD EDGE_GW "dns: []\n",
          "edge.yaml:6:6: dns has 0 entries: give 1 to 3 resolvers (a resolv.conf reader "
          "takes no more)"},
+        {EDGE_HEAD EDGE_GW "dns: [\"fd00:64::1\"]\n",
+         "edge.yaml:6:7: dns: \"fd00:64::1\" is IPv6, which the tunnel carries only with "
+         "address6"},
         {EDGE_HEAD EDGE_GW "dns: [dns.example]\n",
          "edge.yaml:6:7: dns: \"dns.example\" is not an IP address"},
         {EDGE_HEAD EDGE_GW "dns: [100.64.0.1, 100.64.0.1]\n",

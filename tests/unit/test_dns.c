@@ -131,8 +131,12 @@ static void test_file_way(void)
 	CHECK(access(saved, F_OK) == 0);
 
 	/* SIGHUP's new resolvers */
+	struct prefix olddns[1] = {dns[0]};
+	struct dns_params op = p;
+
+	op.dns = olddns;
 	dns[0] = check_prefix("fd00:64::53");
-	CHECK_INT(dns_change(&p, how), 0);
+	CHECK_INT(dns_change(&p, &op, how), 0);
 	now = read_text(conf, &len);
 	CHECK(now && strstr(now, "nameserver fd00:64::53\n"));
 	free(now);
@@ -152,6 +156,17 @@ static void test_file_way(void)
 	CHECK(now && len == sizeof(orig) - 1 && !memcmp(now, orig, len));
 	free(now);
 	CHECK_INT(dns_restore_saved(state), 0);
+
+	/* a crash, then a start without dns: the original back all the same */
+	CHECK_INT(dns_up(&p, &how), 0);
+	p.n_dns = 0;
+	CHECK_INT(dns_up(&p, &how), 0);
+	CHECK_INT(how, DNS_NONE);
+	now = read_text(conf, &len);
+	CHECK(now && len == sizeof(orig) - 1 && !memcmp(now, orig, len));
+	free(now);
+	CHECK(access(saved, F_OK) < 0);
+	p.n_dns = 1;
 
 	/* a start after a crash takes the original, not the crashed one's file */
 	CHECK_INT(dns_up(&p, &how), 0);

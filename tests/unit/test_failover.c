@@ -42,11 +42,15 @@ static enum fo_action step(struct sim *s, size_t *to)
 		s->a = (struct fo_peer){0};
 		s->probe = false;
 		break;
-	case FO_PROBE:
-		if (!s->probe || s->probed != *to)
-			s->p = (struct fo_peer){0};
+	case FO_PROBE: /* a new probe peer */
+		s->p = (struct fo_peer){0};
 		s->probe = true;
 		s->probed = *to;
+		if (s->p_answers)
+			s->p.handshakes++;
+		break;
+	case FO_PROBE_AGAIN:
+		CHECK(s->probe && s->probed == *to);
 		if (s->p_answers)
 			s->p.handshakes++;
 		break;
@@ -100,6 +104,40 @@ static void test_silent_while_sending(void)
 	CHECK_INT(act, FO_SWITCH);
 	CHECK_INT(to, 1);
 	CHECK_INT(s.fo.active, 1);
+}
+
+/* One exchange answered between two ticks, then silence: an idle tunnel,
+ * never judged (the answer came after the tick before the request was
+ * seen). */
+static void test_quick_answer(void)
+{
+	struct sim s = {.a_answers = true, .now = 1000 * S};
+	enum fo_action act;
+	size_t to;
+
+	fo_init(&s.fo, 2, 15, false, s.now);
+	CHECK_INT(until(&s, 5, &act, &to), 0);
+	s.a_answers = false;
+	s.a.tx_packets++;                 /* a DNS query... */
+	s.a.last_rx_ns = s.now + S / 100; /* ...answered 10 ms later */
+	CHECK_INT(until(&s, 100, &act, &to), 0);
+	CHECK_INT(s.fo.active, 0);
+}
+
+/* A gateway that never answers is left only after three initiations, even
+ * when failover_after is shorter than they take. */
+static void test_three_tries(void)
+{
+	struct sim s = {.now = 1000 * S};
+	enum fo_action act;
+	size_t to;
+
+	fo_init(&s.fo, 2, 5, false, s.now);
+	s.a.unanswered = 1;
+	CHECK_INT(until(&s, 8, &act, &to), 0); /* 8 s, past the hold time */
+	s.a.unanswered = 3;
+	CHECK_INT(until(&s, 1, &act, &to), 1);
+	CHECK_INT(act, FO_SWITCH);
 }
 
 static void test_rekeys_unanswered(void)
@@ -162,7 +200,7 @@ static void test_preempt(void)
 	CHECK_INT(act, FO_PROBE);
 	t = until(&s, 40, &act, &to);
 	CHECK(t >= 30 && t <= 31);
-	CHECK_INT(act, FO_PROBE); /* the confirmation */
+	CHECK_INT(act, FO_PROBE_AGAIN); /* the confirmation */
 	CHECK_INT(until(&s, 5, &act, &to), 1);
 	CHECK_INT(act, FO_FAILBACK);
 	CHECK_INT(to, 0);
@@ -184,9 +222,12 @@ static void test_preempt_goes_again(void)
 	CHECK_INT(until(&s, 5, &act, &to), 1); /* the probe, answered */
 	s.p_answers = false;                   /* it goes again */
 	CHECK_INT(until(&s, 40, &act, &to), 31);
-	CHECK_INT(act, FO_PROBE); /* the confirmation, unanswered: no failback */
+	CHECK_INT(act, FO_PROBE_AGAIN); /* the confirmation, unanswered: no failback */
 	CHECK_INT(until(&s, 20, &act, &to), 15);
-	CHECK_INT(act, FO_PROBE); /* probing starts over */
+	CHECK_INT(act, FO_PROBE); /* probing starts over, on a new peer */
+	/* whose old handshakes do not count: the hold-down needs new ones */
+	CHECK_INT(until(&s, 40, &act, &to), 15);
+	CHECK_INT(act, FO_PROBE);
 	CHECK_INT(s.fo.active, 1);
 }
 
@@ -223,7 +264,7 @@ static void test_keep(void)
 
 	fo_init(&s.fo, 1, 15, false, s.now);
 	CHECK_INT(until(&s, 10, &act, &to), 0);
-	fo_keep(&s.fo, 2, 15, false, 1, &s.a, s.now);
+	fo_keep(&s.fo, 2, 15, false, 1, s.now);
 	CHECK_INT(s.fo.active, 1);
 	CHECK(s.fo.up);
 	CHECK_INT(until(&s, 5, &act, &to), 1);
@@ -235,6 +276,8 @@ int main(void)
 {
 	test_answering_kept();
 	test_silent_while_sending();
+	test_quick_answer();
+	test_three_tries();
 	test_rekeys_unanswered();
 	test_backoff();
 	test_preempt();
