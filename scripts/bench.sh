@@ -54,7 +54,8 @@
 #     and an idle tick, from build/tests/bench_peers, the median of 101.
 # BENCH_CLIENTS="1000 10000" picks other counts (up to 65,000).
 #
-# Usage: scripts/bench.sh [--no-build] [--policy | --flows | --clients]     (as root)
+# Usage: scripts/bench.sh [--no-build] [--throughput | --policy | --flows | --clients]  (as root)
+#   --throughput  only the throughput, RTT and memory part
 #   --policy   only the policy part
 #   --flows    only the flows part
 #   --clients  only the many-clients part
@@ -63,13 +64,14 @@ cd "$(dirname "$0")/.."
 
 # The comment at the top of this file is its help.
 usage() { sed -n '2,/^set -/{/^#/s/^# \{0,1\}//p}' "$0"; }
-build=1 only_policy=0 only_flows=0 only_clients=0
+build=1 only_policy=0 only_flows=0 only_clients=0 only_throughput=0
 for arg in "$@"; do
 	case $arg in
 	--no-build) build=0 ;;
 	--policy) only_policy=1 ;;
 	--clients) only_clients=1 ;;
 	--flows) only_flows=1 ;;
+	--throughput) only_throughput=1 ;;
 	-h | --help) usage; exit 0 ;;
 	*) echo "bench.sh: unknown argument '$arg'" >&2; usage >&2; exit 2 ;;
 	esac
@@ -491,6 +493,7 @@ if ((!only_policy && !only_flows && !only_clients)); then
 	throughput
 	throughput_results
 fi
+((!only_throughput)) || exit 0
 if [[ ! -x $GATEWAYD || ! -x $EDGED ]]; then
 	printf '\n!!! policy, flows and clients SKIPPED: %s or %s is missing\n' "$GATEWAYD" "$EDGED"
 	exit 0

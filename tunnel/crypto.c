@@ -328,6 +328,85 @@ forged:
 	return -EBADMSG;
 }
 
+/* The context itself: OpenSSL keeps the key schedule in it, and
+ * EVP_CIPHER_CTX_free() cleanses it. */
+struct crypto_aead_ctx {
+	EVP_CIPHER_CTX *evp;
+	bool seal;
+};
+
+struct crypto_aead_ctx *crypto_aead_ctx_new(const uint8_t key[CRYPTO_KEY_LEN], bool seal)
+{
+	struct crypto_aead_ctx *c;
+
+	fetch();
+	if (!aead_cipher)
+		return NULL;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->seal = seal;
+	c->evp = EVP_CIPHER_CTX_new();
+	if (!c->evp || !EVP_CipherInit_ex2(c->evp, aead_cipher, key, NULL, seal, NULL)) {
+		crypto_aead_ctx_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+void crypto_aead_ctx_free(struct crypto_aead_ctx *c)
+{
+	if (!c)
+		return;
+	EVP_CIPHER_CTX_free(c->evp);
+	free(c);
+}
+
+int crypto_aead_ctx_seal(struct crypto_aead_ctx *c, uint8_t *dst, const uint8_t *src, size_t len,
+                         uint64_t nonce)
+{
+	uint8_t iv[AEAD_NONCE_LEN];
+	int outl;
+
+	if (!c->seal || len > INT_MAX - CRYPTO_TAG_LEN)
+		return -EIO;
+	aead_nonce(iv, nonce);
+	/* NULL key: the one bound at new(); the nonce restarts Poly1305 too. */
+	if (!EVP_CipherInit_ex2(c->evp, NULL, NULL, iv, 1, NULL))
+		return -EIO;
+	if (len && !EVP_CipherUpdate(c->evp, dst, &outl, src, (int)len))
+		return -EIO;
+	if (!EVP_CipherFinal_ex(c->evp, dst + len, &outl) ||
+	    !EVP_CIPHER_CTX_ctrl(c->evp, EVP_CTRL_AEAD_GET_TAG, CRYPTO_TAG_LEN, dst + len))
+		return -EIO;
+	return 0;
+}
+
+int crypto_aead_ctx_open(struct crypto_aead_ctx *c, uint8_t *dst, const uint8_t *src, size_t len,
+                         uint64_t nonce)
+{
+	uint8_t iv[AEAD_NONCE_LEN], tag[CRYPTO_TAG_LEN];
+	size_t plen;
+	int outl;
+
+	if (c->seal || len < CRYPTO_TAG_LEN || len > INT_MAX)
+		return -EBADMSG;
+	plen = len - CRYPTO_TAG_LEN;
+	memcpy(tag, src + plen, CRYPTO_TAG_LEN);
+	aead_nonce(iv, nonce);
+	if (!EVP_CipherInit_ex2(c->evp, NULL, NULL, iv, 0, NULL) ||
+	    !EVP_CIPHER_CTX_ctrl(c->evp, EVP_CTRL_AEAD_SET_TAG, CRYPTO_TAG_LEN, tag))
+		return -EBADMSG;
+	if (plen && !EVP_CipherUpdate(c->evp, dst, &outl, src, (int)plen))
+		goto forged;
+	if (EVP_CipherFinal_ex(c->evp, dst + plen, &outl) != 1)
+		goto forged;
+	return 0;
+forged:
+	OPENSSL_cleanse(dst, plen);
+	return -EBADMSG;
+}
+
 #define ROTL32(v, n) (((v) << (n)) | ((v) >> (32 - (n))))
 #define QUARTERROUND(a, b, c, d)       \
 	do {                           \

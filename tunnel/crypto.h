@@ -51,6 +51,20 @@ int crypto_aead_seal(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t
 int crypto_aead_open(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad, size_t adlen,
                      uint64_t nonce, const uint8_t key[CRYPTO_KEY_LEN]);
 
+/* The same AEAD with its key bound to a context once, for a session's data
+ * messages: one context per keypair and direction, and each packet sets only
+ * the nonce (no key schedule per call). No associated data. new: NULL on
+ * ENOMEM or a cipher this OpenSSL lacks; free wipes the key and accepts
+ * NULL. seal and open as crypto_aead_seal() and crypto_aead_open(), with
+ * their results bit for bit. A context serves one thread at a time. */
+struct crypto_aead_ctx;
+struct crypto_aead_ctx *crypto_aead_ctx_new(const uint8_t key[CRYPTO_KEY_LEN], bool seal);
+void crypto_aead_ctx_free(struct crypto_aead_ctx *c);
+int crypto_aead_ctx_seal(struct crypto_aead_ctx *c, uint8_t *dst, const uint8_t *src, size_t len,
+                         uint64_t nonce);
+int crypto_aead_ctx_open(struct crypto_aead_ctx *c, uint8_t *dst, const uint8_t *src, size_t len,
+                         uint64_t nonce);
+
 /* HChaCha20 (draft-irtf-cfrg-xchacha section 2.2). */
 void crypto_hchacha20(uint8_t out[CRYPTO_KEY_LEN], const uint8_t key[CRYPTO_KEY_LEN],
                       const uint8_t nonce[16]);

@@ -70,7 +70,7 @@ size_t wg_seal(struct wg_device *d, struct keypair *kp, uint8_t *out, const uint
 	memset(m->reserved, 0, sizeof(m->reserved));
 	m->receiver = htole32(kp->keys.remote_index);
 	m->counter = htole64(counter);
-	if (crypto_aead_seal(m->payload, m->payload, padded, NULL, 0, counter, kp->keys.send) < 0)
+	if (crypto_aead_ctx_seal(kp->seal, m->payload, m->payload, padded, counter) < 0)
 		return 0;
 	return NOISE_DATA_HDR_LEN + padded + CRYPTO_TAG_LEN;
 }
@@ -202,8 +202,8 @@ static void handle_data(struct wg_device *d, uint8_t *buf, size_t len,
 	size_t inner;
 	int family;
 
-	if (!kp || crypto_aead_open(m->payload, m->payload, len - NOISE_DATA_HDR_LEN, NULL, 0,
-	                            counter, kp->keys.recv) < 0) {
+	if (!kp || crypto_aead_ctx_open(kp->open, m->payload, m->payload, len - NOISE_DATA_HDR_LEN,
+	                                counter) < 0) {
 		d->stats.invalid++;
 		return;
 	}

@@ -36,6 +36,8 @@
 
 struct keypair {
 	struct noise_keys keys;
+	/* keys.send and keys.recv bound to their AEAD contexts once */
+	struct crypto_aead_ctx *seal, *open;
 	uint64_t birth_ns;
 	uint64_t send_counter; /* the next one to use */
 	struct replay replay;

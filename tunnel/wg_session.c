@@ -26,8 +26,23 @@ static void keypair_free(struct wg_device *d, struct keypair *kp)
 	if (!kp)
 		return;
 	wg_index_del(d, kp->keys.local_index);
+	crypto_aead_ctx_free(kp->seal);
+	crypto_aead_ctx_free(kp->open);
 	crypto_wipe(kp, sizeof(*kp));
 	free(kp);
+}
+
+/* kp's AEAD contexts for its keys: 0, or -1 (ENOMEM; none left). */
+static int keypair_bind(struct keypair *kp)
+{
+	kp->seal = crypto_aead_ctx_new(kp->keys.send, true);
+	kp->open = crypto_aead_ctx_new(kp->keys.recv, false);
+	if (kp->seal && kp->open)
+		return 0;
+	crypto_aead_ctx_free(kp->seal);
+	crypto_aead_ctx_free(kp->open);
+	kp->seal = kp->open = NULL;
+	return -1;
 }
 
 static void handshake_clear(struct wg_peer *p)
@@ -284,6 +299,12 @@ void session_handle_init(struct wg_device *d, const void *buf, const struct sock
 	               p->last_mac1);
 	p->has_last_mac1 = true;
 	kp->keys = keys;
+	if (keypair_bind(kp) < 0) {
+		wg_index_del(d, index);
+		crypto_wipe(&p->hs, sizeof(p->hs));
+		crypto_wipe(kp, sizeof(*kp));
+		goto out;
+	}
 	kp->birth_ns = now;
 	replay_init(&kp->replay);
 	/* As the kernel's add_new_keypair() does for a responder: the new
@@ -331,9 +352,15 @@ void session_handle_resp(struct wg_device *d, const void *buf, const struct sock
 	}
 	/* The handshake's index stays registered: it is the keypair's now. */
 	kp->keys = keys;
+	crypto_wipe(&keys, sizeof(keys));
+	if (keypair_bind(kp) < 0) {
+		crypto_wipe(kp, sizeof(*kp));
+		free(kp);
+		handshake_clear(p);
+		return;
+	}
 	kp->birth_ns = now;
 	replay_init(&kp->replay);
-	crypto_wipe(&keys, sizeof(keys));
 	/* A session we answered but that was never confirmed may already be in
 	 * use by the peer: it stays as previous rather than current. */
 	keypair_free(d, p->previous);

@@ -263,6 +263,61 @@ static void test_aead_no_alloc(void)
 	CHECK(allocations > 0);
 }
 
+/* The keyed contexts give the one-shot functions' bytes, packet after
+ * packet (each nonce restarts Poly1305), refuse what those refuse, recover
+ * after a forgery, and allocate nothing per packet. */
+static void test_aead_ctx(void)
+{
+	uint8_t key[32], plain[1400], a[1400 + CRYPTO_TAG_LEN], b[1400 + CRYPTO_TAG_LEN];
+	struct crypto_aead_ctx *seal, *open;
+	int bad = 0;
+
+	for (size_t i = 0; i < sizeof(key); i++)
+		key[i] = (uint8_t)(i * 7 + 1);
+	for (size_t i = 0; i < sizeof(plain); i++)
+		plain[i] = (uint8_t)i;
+	seal = crypto_aead_ctx_new(key, true);
+	open = crypto_aead_ctx_new(key, false);
+	CHECK(seal && open);
+	if (!seal || !open)
+		goto out;
+	for (uint64_t n = 0; n < 40; n++) {
+		size_t len = (size_t)(n * 37) % sizeof(plain); /* 0 too: a keepalive */
+
+		CHECK_INT(crypto_aead_seal(a, plain, len, NULL, 0, n, key), 0);
+		CHECK_INT(crypto_aead_ctx_seal(seal, b, plain, len, n), 0);
+		CHECK_MEM(b, a, len + CRYPTO_TAG_LEN);
+		CHECK_INT(crypto_aead_ctx_open(open, b, b, len + CRYPTO_TAG_LEN, n), 0);
+		CHECK_MEM(b, plain, len);
+	}
+	/* a flipped bit, a wrong nonce, a short input; then a good one again */
+	CHECK_INT(crypto_aead_ctx_seal(seal, a, plain, 100, 5), 0);
+	memcpy(b, a, 116);
+	b[50] ^= 1;
+	CHECK_INT(crypto_aead_ctx_open(open, b, b, 116, 5), -EBADMSG);
+	CHECK_INT(crypto_aead_ctx_open(open, b, a, 116, 6), -EBADMSG);
+	CHECK_INT(crypto_aead_ctx_open(open, b, a, 15, 5), -EBADMSG);
+	CHECK_INT(crypto_aead_ctx_open(open, b, a, 116, 5), 0);
+	CHECK_MEM(b, plain, 100);
+	/* each direction only its own */
+	CHECK_INT(crypto_aead_ctx_seal(open, b, plain, 10, 1), -EIO);
+	CHECK_INT(crypto_aead_ctx_open(seal, b, a, 116, 5), -EBADMSG);
+
+	allocations = 0;
+	counting = 1;
+	for (uint64_t n = 0; n < 1000; n++) {
+		bad |= crypto_aead_ctx_seal(seal, a, plain, 1400, n);
+		bad |= crypto_aead_ctx_open(open, a, a, 1400 + CRYPTO_TAG_LEN, n);
+	}
+	counting = 0;
+	CHECK_INT(bad, 0);
+	CHECK_INT(allocations, 0);
+out:
+	crypto_aead_ctx_free(seal);
+	crypto_aead_ctx_free(open);
+	crypto_aead_ctx_free(NULL);
+}
+
 static void *aead_worker(void *arg)
 {
 	uint8_t key[32], buf[256 + CRYPTO_TAG_LEN], plain[256];
@@ -359,6 +414,7 @@ int main(void)
 	test_hmac_kdf();
 	test_aead();
 	test_aead_no_alloc();
+	test_aead_ctx();
 	test_aead_threads();
 	test_xchacha();
 	test_misc();
