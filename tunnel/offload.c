@@ -250,3 +250,185 @@ bool offload_csum_ok(const uint8_t *pkt, size_t len)
 		return h.v == 4; /* no checksum: IPv4 only */
 	return fold(sum(pkt + h.ip_len, l4, pseudo(pkt, &h, l4))) == 0xffff;
 }
+
+/* --- coalescing --- */
+
+void offload_coalesce_reset(struct offload_coalescer *c)
+{
+	c->n = 0;
+}
+
+/* The flow and rules of pkt as an item would hold them; false when pkt is
+ * not one that may be merged at all (then it goes alone). */
+static bool mergeable(const uint8_t *pkt, size_t len, bool uso, struct offload_item *k)
+{
+	struct hdrs h;
+	size_t alen;
+
+	memset(k, 0, sizeof(*k));
+	if (parse_ip(pkt, len, &h) < 0 || h.fragment || parse_l4(pkt, len, &h) < 0)
+		return false;
+	if (h.v == 4 && (h.ip_len != 20 || get16(pkt + 2) != len))
+		return false; /* IPv4 options, or a length that is not the packet's */
+	if (h.v == 6 && (size_t)get16(pkt + 4) + 40 != len)
+		return false;
+	if (h.proto == IPPROTO_UDP_ && !uso)
+		return false;
+	if (len <= h.ip_len + h.l4_len || !offload_csum_ok(pkt, len))
+		return false; /* no payload, or a checksum that is not right */
+	k->v = (uint8_t)h.v;
+	k->proto = h.proto;
+	k->ip_len = h.ip_len;
+	k->l4_len = h.l4_len;
+	alen = h.v == 4 ? 4 : 16;
+	memcpy(k->addrs, pkt + (h.v == 4 ? 12 : 8), 2 * alen);
+	if (h.v == 4) {
+		k->ttl = pkt[8];
+		k->tos = pkt[1];
+		k->df = get16(pkt + 6) & 0x4000;
+	} else {
+		k->ttl = pkt[7];
+		k->tos = (uint8_t)(get16(pkt) >> 4);
+		k->label = get32(pkt) & 0xfffff; /* the same flow, the same label */
+	}
+	k->sport = get16(pkt + h.ip_len);
+	k->dport = get16(pkt + h.ip_len + 2);
+	if (h.proto == IPPROTO_TCP_) {
+		uint8_t flags = pkt[h.ip_len + 13];
+
+		if (flags != 0x10 && flags != (0x10 | TCP_PSH))
+			return false;
+		k->next_seq = get32(pkt + h.ip_len + 4);
+		k->ack = get32(pkt + h.ip_len + 8);
+	}
+	return true;
+}
+
+static bool same_flow(const struct offload_item *it, const struct offload_item *k,
+                      const uint8_t *pkt)
+{
+	size_t alen = it->v == 4 ? 8 : 32;
+
+	if (it->v != k->v || it->proto != k->proto || it->ttl != k->ttl || it->tos != k->tos ||
+	    it->df != k->df || it->label != k->label || it->sport != k->sport ||
+	    it->dport != k->dport || it->ip_len != k->ip_len || it->l4_len != k->l4_len ||
+	    memcmp(it->addrs, k->addrs, alen))
+		return false;
+	/* the same TCP options, byte for byte (timestamps included), and window */
+	if (it->proto == IPPROTO_TCP_ &&
+	    memcmp(it->buf + it->ip_len + 14, pkt + k->ip_len + 14, 2) != 0)
+		return false;
+	return it->proto != IPPROTO_TCP_ ||
+	       !memcmp(it->buf + it->ip_len + 20, pkt + k->ip_len + 20, it->l4_len - 20);
+}
+
+/* Whether pkt continues it, the same flow known. */
+static bool continues(const struct offload_item *it, const struct offload_item *k,
+                      const uint8_t *pkt, size_t len)
+{
+	size_t payload = len - k->ip_len - k->l4_len;
+
+	if (it->closed || payload > it->gso_size || it->len + payload > OFFLOAD_SUPER_MAX ||
+	    it->segs >= OFFLOAD_MERGE_SEGS)
+		return false;
+	if (it->proto == IPPROTO_TCP_ && (k->next_seq != it->next_seq || k->ack != it->ack))
+		return false;
+	(void)pkt;
+	return true;
+}
+
+static void append(struct offload_item *it, const struct offload_item *k, const uint8_t *pkt,
+                   size_t len)
+{
+	size_t hdr = k->ip_len + k->l4_len, payload = len - hdr;
+
+	memcpy(it->buf + it->len, pkt + hdr, payload);
+	it->len += payload;
+	it->segs++;
+	if (it->proto == IPPROTO_TCP_) {
+		uint8_t flags = pkt[k->ip_len + 13];
+
+		it->next_seq += (uint32_t)payload;
+		if (flags & TCP_PSH) {
+			it->buf[it->ip_len + 13] |= TCP_PSH; /* the last's PSH */
+			it->closed = true;
+		}
+	}
+	if (payload < it->gso_size)
+		it->closed = true; /* a smaller one is the last */
+}
+
+int offload_coalesce(struct offload_coalescer *c, const uint8_t *pkt, size_t len)
+{
+	struct offload_item k, *it;
+	bool ok;
+
+	if (len > OFFLOAD_SUPER_MAX)
+		return -EINVAL;
+	ok = mergeable(pkt, len, c->uso, &k);
+	if (ok) {
+		/* UDP joins only the newest item; TCP the item of its flow */
+		for (size_t i = c->n; i-- > 0;) {
+			it = &c->items[i];
+			if (!it->segs)
+				break; /* a packet that went alone: none after may pass it */
+			if (same_flow(it, &k, pkt)) {
+				if (!continues(it, &k, pkt, len))
+					break; /* a new item for the flow, after this one */
+				append(it, &k, pkt, len);
+				return 0;
+			}
+			if (k.proto == IPPROTO_UDP_)
+				break;
+		}
+	}
+	if (c->n == OFFLOAD_ITEMS)
+		return -ENOSPC;
+	it = &c->items[c->n++];
+	if (ok) {
+		*it = k;
+		it->gso_size = (uint16_t)(len - k.ip_len - k.l4_len);
+		it->segs = 1;
+		if (k.proto == IPPROTO_TCP_) {
+			it->next_seq += it->gso_size;
+			it->closed = (pkt[k.ip_len + 13] & TCP_PSH) != 0;
+		}
+	} else {
+		memset(it, 0, sizeof(*it));
+		it->closed = true; /* segs 0: never merged */
+	}
+	it->buf = c->mem + (size_t)(it - c->items) * OFFLOAD_SUPER_MAX;
+	memcpy(it->buf, pkt, len);
+	it->len = len;
+	return 0;
+}
+
+void offload_item_finish(struct offload_item *it)
+{
+	struct hdrs h = {
+	        .v = it->v, .ip_len = it->ip_len, .l4_len = it->l4_len, .proto = it->proto};
+	uint8_t *p = it->buf;
+	size_t l4 = it->len - it->ip_len;
+
+	memset(&it->vh, 0, sizeof(it->vh));
+	if (it->segs < 2)
+		return; /* as it came */
+	if (it->v == 4) {
+		put16(p + 2, (uint16_t)it->len);
+		ip4_csum(p, it->ip_len);
+	} else {
+		put16(p + 4, (uint16_t)(it->len - 40));
+	}
+	if (it->proto == IPPROTO_UDP_)
+		put16(p + it->ip_len + 4, (uint16_t)l4);
+	/* the pseudo-header's sum, as NEEDS_CSUM wants it: not complemented */
+	put16(p + it->ip_len + (it->proto == IPPROTO_TCP_ ? 16 : 6), fold(pseudo(p, &h, l4)));
+	it->vh.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+	it->vh.gso_type = it->proto == IPPROTO_UDP_ ? VIRTIO_NET_HDR_GSO_UDP_L4
+	                  : it->v == 4              ? VIRTIO_NET_HDR_GSO_TCPV4
+	                                            : VIRTIO_NET_HDR_GSO_TCPV6;
+	it->vh.gso_size = it->gso_size;
+	it->vh.hdr_len = (uint16_t)(it->ip_len + it->l4_len);
+	it->vh.csum_start = (uint16_t)it->ip_len;
+	it->vh.csum_offset = it->proto == IPPROTO_TCP_ ? 16 : 6;
+}

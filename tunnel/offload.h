@@ -54,6 +54,55 @@ struct offload_segs {
 int offload_split(const struct virtio_net_hdr *h, const uint8_t *pkt, size_t len,
                   struct offload_segs *s);
 
+/* Coalescing (the write side, for a TUN with TSO, and USO when uso):
+ * decrypted packets of one flow gathered into superpackets the kernel
+ * segments again, as its GRO would. A TCP packet joins the item of its flow
+ * when it continues it exactly: the next sequence number, the same ACK,
+ * flags ACK or ACK|PSH (a PSH closes the item), the same TCP options, the
+ * same segment size (a smaller one closes the item), no IPv4 options or
+ * fragments, the same TTL, TOS and DF, valid checksums, and at most
+ * OFFLOAD_SUPER_MAX bytes in all. A UDP packet (with uso only) joins only
+ * the newest item, under the same rules of size. Anything else is an item
+ * of its own, written as it came, and no packet after it joins an item
+ * before it (a flow's order is kept). */
+#define OFFLOAD_SUPER_MAX  65535
+#define OFFLOAD_ITEMS      64
+#define OFFLOAD_MERGE_SEGS 64 /* segments in one superpacket, at most */
+
+struct offload_item {
+	struct virtio_net_hdr vh; /* what the write carries before buf */
+	uint8_t *buf;             /* the packet, or the superpacket so far */
+	size_t len;
+	/* the flow and what the next packet must be */
+	uint8_t v, proto, ttl, tos;
+	uint8_t addrs[32]; /* source and destination, 4 or 16 bytes each */
+	uint16_t sport, dport, df;
+	uint32_t label; /* IPv6's flow label */
+	size_t ip_len, l4_len;
+	uint32_t next_seq, ack;
+	uint16_t gso_size, segs;
+	bool closed; /* takes no more */
+};
+
+struct offload_coalescer {
+	bool uso;
+	uint8_t *mem; /* OFFLOAD_ITEMS * OFFLOAD_SUPER_MAX bytes, the caller's */
+	size_t n;
+	struct offload_item items[OFFLOAD_ITEMS];
+};
+
+/* Starts over (n = 0). */
+void offload_coalesce_reset(struct offload_coalescer *c);
+/* pkt (len bytes, a plain IP packet) into c: 0, or -ENOSPC when c has
+ * OFFLOAD_ITEMS items already and pkt would start another (write them and
+ * reset first), or -EINVAL for a packet over OFFLOAD_SUPER_MAX. */
+int offload_coalesce(struct offload_coalescer *c, const uint8_t *pkt, size_t len);
+/* Item i made ready to write: a merged one's headers set (lengths, IPv4
+ * header checksum, the L4 checksum field holding the pseudo-header's sum,
+ * NEEDS_CSUM with csum_start and csum_offset, the GSO type and size); a
+ * single packet with a zero header, as it came. */
+void offload_item_finish(struct offload_item *it);
+
 /* Whether pkt (len bytes, a plain IPv4 or IPv6 packet) has a valid IPv4
  * header checksum and, for TCP and UDP (a UDP checksum of 0 over IPv4: none
  * sent), a valid L4 checksum. */

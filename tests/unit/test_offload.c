@@ -305,9 +305,263 @@ static void test_refused(void)
 	segs_free(s);
 }
 
+/* --- coalescing --- */
+
+static uint8_t coal_mem[OFFLOAD_ITEMS * OFFLOAD_SUPER_MAX];
+
+/* split, coalesce, and split again: the superpacket comes back with the
+ * header a TUN write wants, and its segments are the first split's. */
+static void check_round_trip(int v, uint8_t proto, size_t opts, size_t payload, uint16_t gso)
+{
+	static uint8_t pkt[70000];
+	static struct offload_coalescer c;
+	size_t len = build(pkt, v, proto, opts, payload, 0x18); /* ACK|PSH */
+	size_t ip = v == 4 ? 20 : 40;
+	struct virtio_net_hdr h = {
+	        .gso_type = proto == 17 ? VIRTIO_NET_HDR_GSO_UDP_L4
+	                    : v == 4    ? VIRTIO_NET_HDR_GSO_TCPV4
+	                                : VIRTIO_NET_HDR_GSO_TCPV6,
+	        .gso_size = gso,
+	};
+	struct offload_segs *s1 = segs_new(OFFLOAD_MAX_SEGS), *s2 = segs_new(OFFLOAD_MAX_SEGS);
+	struct offload_item *it;
+
+	c = (struct offload_coalescer){.uso = true, .mem = coal_mem};
+	CHECK_INT(offload_split(&h, pkt, len, s1), 0);
+	for (size_t i = 0; i < s1->n; i++)
+		CHECK_INT(offload_coalesce(&c, s1->buf + i * s1->stride + s1->headroom, s1->len[i]),
+		          0);
+	CHECK_INT(c.n, 1);
+	it = &c.items[0];
+	offload_item_finish(it);
+	CHECK_INT(it->len, len);
+	CHECK_INT(it->vh.gso_type, h.gso_type);
+	CHECK_INT(it->vh.gso_size, gso);
+	CHECK_INT(it->vh.flags, VIRTIO_NET_HDR_F_NEEDS_CSUM);
+	CHECK_INT(it->vh.csum_start, ip);
+	CHECK_INT(it->vh.csum_offset, proto == 6 ? 16 : 6);
+	CHECK_INT(it->vh.hdr_len, ip + (proto == 6 ? 20 + opts : 8));
+	/* the payload and the addresses and ports, as they were */
+	CHECK(!memcmp(it->buf + it->vh.hdr_len, pkt + it->vh.hdr_len, len - it->vh.hdr_len));
+	CHECK(!memcmp(it->buf + (v == 4 ? 12 : 8), pkt + (v == 4 ? 12 : 8), v == 4 ? 8 : 32));
+	if (proto == 6)
+		CHECK_INT(it->buf[ip + 13], 0x18); /* the last's PSH */
+	CHECK_INT(offload_split(&it->vh, it->buf, it->len, s2), 0);
+	CHECK_INT(s2->n, s1->n);
+	for (size_t i = 0; i < s1->n && i < s2->n; i++) {
+		CHECK_INT(s2->len[i], s1->len[i]);
+		CHECK(!memcmp(s2->buf + i * s2->stride + s2->headroom,
+		              s1->buf + i * s1->stride + s1->headroom, s1->len[i]));
+	}
+	segs_free(s1);
+	segs_free(s2);
+}
+
+static void test_round_trips(void)
+{
+	check_round_trip(4, 6, 0, 20000, 1448);
+	check_round_trip(4, 6, 12, 7000, 1000); /* with options */
+	check_round_trip(6, 6, 0, 60000, 1428);
+	check_round_trip(6, 6, 12, 4500, 1400);
+	check_round_trip(4, 17, 0, 6000, 1200);
+	check_round_trip(6, 17, 0, 5000, 1232);
+}
+
+/* Two segments of a flow, the second changed by mutate: how many items. */
+static size_t items_after(int v, void (*mutate)(uint8_t *b, size_t ip), bool uso, uint8_t proto)
+{
+	static uint8_t pkt[8000];
+	static struct offload_coalescer c;
+	size_t len = build(pkt, v, proto, 0, 2000, 0x10), ip = v == 4 ? 20 : 40;
+	struct virtio_net_hdr h = {
+	        .gso_type = proto == 17 ? VIRTIO_NET_HDR_GSO_UDP_L4
+	                    : v == 4    ? VIRTIO_NET_HDR_GSO_TCPV4
+	                                : VIRTIO_NET_HDR_GSO_TCPV6,
+	        .gso_size = 1000,
+	};
+	struct offload_segs *s = segs_new(4);
+	uint8_t *b;
+
+	c = (struct offload_coalescer){.uso = uso, .mem = coal_mem};
+	CHECK_INT(offload_split(&h, pkt, len, s), 0);
+	b = s->buf + s->stride + s->headroom;
+	if (mutate)
+		mutate(b, ip);
+	CHECK_INT(offload_coalesce(&c, s->buf + s->headroom, s->len[0]), 0);
+	CHECK_INT(offload_coalesce(&c, b, s->len[1]), 0);
+	segs_free(s);
+	return c.n;
+}
+
+/* Mutations that keep the checksums right unless they are the point. */
+static void fix(uint8_t *b, size_t ip)
+{
+	struct virtio_net_hdr h = {0};
+	size_t len = ip == 20 ? rd16(b + 2) : (size_t)rd16(b + 4) + 40;
+	struct offload_segs *s = segs_new(1);
+	uint8_t proto = ip == 20 ? b[9] : b[6];
+	size_t off = proto == 6 ? 16 : 6;
+	uint8_t ph[40] = {0};
+	size_t phl;
+	uint16_t c;
+
+	if (ip == 20) {
+		b[10] = b[11] = 0;
+		c = (uint16_t)~ref_sum(b, 20, NULL, 0);
+		b[10] = (uint8_t)(c >> 8);
+		b[11] = (uint8_t)c;
+		memcpy(ph, b + 12, 8);
+		ph[9] = proto;
+		ph[10] = (uint8_t)((len - ip) >> 8);
+		ph[11] = (uint8_t)(len - ip);
+		phl = 12;
+	} else {
+		memcpy(ph, b + 8, 32);
+		ph[34] = (uint8_t)((len - ip) >> 8);
+		ph[35] = (uint8_t)(len - ip);
+		ph[39] = proto;
+		phl = 40;
+	}
+	b[ip + off] = b[ip + off + 1] = 0;
+	c = (uint16_t)~ref_sum(ph, phl, b + ip, len - ip);
+	b[ip + off] = (uint8_t)(c >> 8);
+	b[ip + off + 1] = (uint8_t)c;
+	(void)h;
+	segs_free(s);
+}
+static void ttl(uint8_t *b, size_t ip)
+{
+	b[ip == 20 ? 8 : 7]--;
+	fix(b, ip);
+}
+static void syn(uint8_t *b, size_t ip)
+{
+	b[ip + 13] |= 0x02;
+	fix(b, ip);
+}
+static void urg(uint8_t *b, size_t ip)
+{
+	b[ip + 13] |= 0x20;
+	fix(b, ip);
+}
+static void gap(uint8_t *b, size_t ip)
+{
+	b[ip + 7]++; /* seq + 1 */
+	fix(b, ip);
+}
+static void other_ack(uint8_t *b, size_t ip)
+{
+	b[ip + 11]++;
+	fix(b, ip);
+}
+static void bad_csum(uint8_t *b, size_t ip)
+{
+	b[ip + 30] ^= 1;
+}
+static void fragment(uint8_t *b, size_t ip)
+{
+	b[6] |= 0x20; /* MF */
+	fix(b, ip);
+}
+static void other_port(uint8_t *b, size_t ip)
+{
+	b[ip + 1]++;
+	fix(b, ip);
+}
+
+static void test_not_merged(void)
+{
+	CHECK_INT(items_after(4, NULL, false, 6), 1);
+	CHECK_INT(items_after(6, NULL, false, 6), 1);
+	CHECK_INT(items_after(4, fix, false, 6), 1); /* fix alone changes nothing */
+	CHECK_INT(items_after(4, ttl, false, 6), 2);
+	CHECK_INT(items_after(6, ttl, false, 6), 2);
+	CHECK_INT(items_after(4, syn, false, 6), 2);
+	CHECK_INT(items_after(4, urg, false, 6), 2);
+	CHECK_INT(items_after(4, gap, false, 6), 2);
+	CHECK_INT(items_after(6, other_ack, false, 6), 2);
+	CHECK_INT(items_after(4, bad_csum, false, 6), 2);
+	CHECK_INT(items_after(4, fragment, false, 6), 2);
+	CHECK_INT(items_after(4, other_port, false, 6), 2);
+	/* UDP merges only with USO */
+	CHECK_INT(items_after(4, NULL, true, 17), 1);
+	CHECK_INT(items_after(4, NULL, false, 17), 2);
+	CHECK_INT(items_after(6, other_port, true, 17), 2);
+}
+
+/* Three segments of a flow, the first with PSH, or the first short: the
+ * item closes; an IPv4 header with options never merges; a packet alone
+ * (ICMP) between two of a flow keeps them apart (order); a full set of
+ * items says -ENOSPC. */
+static void test_closing(void)
+{
+	static uint8_t pkt[8000];
+	static struct offload_coalescer c;
+	size_t len;
+	struct virtio_net_hdr h = {.gso_type = VIRTIO_NET_HDR_GSO_TCPV4, .gso_size = 1000};
+	struct offload_segs *s = segs_new(4);
+	uint8_t icmp[28] = {0x45, 0, 0, 28, 0, 0, 0x40, 0, 64, 1};
+
+	len = build(pkt, 4, 6, 0, 3000, 0x10);
+	CHECK_INT(offload_split(&h, pkt, len, s), 0);
+	c = (struct offload_coalescer){.mem = coal_mem};
+	s->buf[s->headroom + 33] |= 0x08; /* PSH on the first */
+	fix(s->buf + s->headroom, 20);
+	for (size_t i = 0; i < 3; i++)
+		CHECK_INT(offload_coalesce(&c, s->buf + i * s->stride + s->headroom, s->len[i]), 0);
+	CHECK_INT(c.n, 2);
+	CHECK_INT(c.items[0].segs, 1);
+	CHECK_INT(c.items[1].segs, 2);
+
+	/* a packet alone in between */
+	CHECK_INT(offload_split(&h, pkt, len, s), 0);
+	c = (struct offload_coalescer){.mem = coal_mem};
+	CHECK_INT(offload_coalesce(&c, s->buf + s->headroom, s->len[0]), 0);
+	CHECK_INT(offload_coalesce(&c, icmp, sizeof(icmp)), 0);
+	CHECK_INT(offload_coalesce(&c, s->buf + s->stride + s->headroom, s->len[1]), 0);
+	CHECK_INT(c.n, 3);
+	offload_item_finish(&c.items[1]);
+	CHECK_INT(c.items[1].vh.gso_type, VIRTIO_NET_HDR_GSO_NONE); /* as it came */
+	CHECK(!memcmp(c.items[1].buf, icmp, sizeof(icmp)));
+
+	/* IPv4 options: never merged (4 bytes of NOPs put in both) */
+	CHECK_INT(offload_split(&h, pkt, len, s), 0);
+	c = (struct offload_coalescer){.mem = coal_mem};
+	for (size_t i = 0; i < 2; i++) {
+		uint8_t *b = s->buf + i * s->stride + s->headroom;
+		size_t l = s->len[i];
+
+		memmove(b + 24, b + 20, l - 20);
+		memset(b + 20, 1, 4);
+		b[0] = 0x46;
+		b[2] = (uint8_t)((l + 4) >> 8);
+		b[3] = (uint8_t)(l + 4);
+		b[10] = b[11] = 0;
+		uint16_t ck = (uint16_t)~ref_sum(b, 24, NULL, 0);
+
+		b[10] = (uint8_t)(ck >> 8);
+		b[11] = (uint8_t)ck;
+		CHECK(offload_csum_ok(b, l + 4));
+		CHECK_INT(offload_coalesce(&c, b, l + 4), 0);
+	}
+	CHECK_INT(c.n, 2);
+
+	/* full */
+	c = (struct offload_coalescer){.mem = coal_mem};
+	for (size_t i = 0; i < OFFLOAD_ITEMS; i++)
+		CHECK_INT(offload_coalesce(&c, icmp, sizeof(icmp)), 0);
+	CHECK_INT(offload_coalesce(&c, icmp, sizeof(icmp)), -ENOSPC);
+	offload_coalesce_reset(&c);
+	CHECK_INT(offload_coalesce(&c, icmp, sizeof(icmp)), 0);
+	segs_free(s);
+}
+
 int main(void)
 {
 	test_split();
+	test_round_trips();
+	test_not_merged();
+	test_closing();
 	test_needs_csum();
 	test_refused();
 	return check_done("test_offload");
