@@ -81,7 +81,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	else
 		check_err(err, sizeof(err));
 	e = NULL;
-	if (edge_parse(c, &e) == 0)
+	if (edge_parse(c, NULL, &e) == 0)
 		edge_config_free(e);
 	else
 		check_err(err, sizeof(err));
