@@ -12,6 +12,7 @@
 #include "tunnel/crypto.h"
 #include "tunnel/prefix.h"
 #include "tunnel/uapi.h"
+#include "tunnel/wg.h"
 
 static const char *const edge_keys[] = {
         "interface",
@@ -458,7 +459,7 @@ static int edge_parse(struct conf *c, const struct edge_config *old, struct edge
 	ret = parse_addresses(c, root, e);
 	if (ret < 0)
 		goto out;
-	ret = conf_get_u32_opt(c, conf_map_find(c, root, "mtu"), "mtu", 1280, 9000, &e->mtu);
+	ret = conf_get_u32_opt(c, conf_map_find(c, root, "mtu"), "mtu", 1280, WG_MTU_MAX, &e->mtu);
 	if (ret < 0)
 		goto out;
 	ret = parse_route_all(c, root, e);

@@ -567,7 +567,7 @@ static int gw_parse(struct conf *c, unsigned flags, struct gw_config **out)
 		ret = conf_bad_value(c, n, "uplink", "is the tunnel interface itself");
 		goto out;
 	}
-	ret = conf_get_u32_opt(c, conf_map_find(c, root, "mtu"), "mtu", 1280, 9000, &g->mtu);
+	ret = conf_get_u32_opt(c, conf_map_find(c, root, "mtu"), "mtu", 1280, WG_MTU_MAX, &g->mtu);
 	if (ret < 0)
 		goto out;
 	/* 0 (absent) leaves the device's default; at most one receive's worth. */

@@ -279,6 +279,11 @@ struct wg_device *wg_device_new(const struct wg_device_params *p)
 
 	if (!d)
 		return NULL;
+	if (p->mtu > WG_MTU_MAX) {
+		free(d);
+		errno = EINVAL;
+		return NULL;
+	}
 	d->udp_fd = -1;
 	d->tun_fd = p->tun_fd;
 	keymap_init(&d->by_key, offsetof(struct wg_peer, remote.pub), CRYPTO_KEY_LEN);
@@ -303,11 +308,9 @@ struct wg_device *wg_device_new(const struct wg_device_params *p)
 	d->batch = calloc(1, sizeof(*d->batch));
 	if (!d->batch)
 		goto nomem;
-	/* Room for the data header before the packet and padding plus tag after;
-	 * at least a jumbo frame, so a peer with a larger MTU is still heard. */
-	d->batch->buf_size =
-	        (NOISE_DATA_HDR_LEN + (d->mtu > 9000 ? d->mtu : 9000) + 16 + CRYPTO_TAG_LEN + 63) &
-	        ~63u;
+	/* Room for the data header before the packet and padding plus tag after,
+	 * for the largest MTU, so a peer with a larger MTU than ours is heard. */
+	d->batch->buf_size = (NOISE_DATA_HDR_LEN + WG_MTU_MAX + 16 + CRYPTO_TAG_LEN + 63) & ~63u;
 	d->batch->bufs = malloc(BATCH * d->batch->buf_size);
 	if (!d->batch->bufs)
 		goto nomem;

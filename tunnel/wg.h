@@ -38,6 +38,10 @@ struct wg_device_params {
 /* Datagrams taken by one receive from the socket; a receive that comes back
  * with this many found the queue fuller than it could take. */
 #define WG_BATCH 64
+/* The largest MTU a device takes (gateway.yaml and edge.yaml say the same),
+ * and so the largest packet a peer may send us: every buffer of the data
+ * path holds one of these with the data message around it. */
+#define WG_MTU_MAX 9000
 /* The default load threshold: a quarter of a full receive being handshake
  * messages means the CPU is behind on them. */
 #define WG_LOAD_THRESHOLD (WG_BATCH / 4)
@@ -47,7 +51,7 @@ struct wg_device_params {
  * themselves, so tests and fuzzers can run them on a fake one. */
 uint64_t wg_now(void);
 
-/* NULL with errno set on failure. */
+/* NULL with errno set on failure (EINVAL: an mtu over WG_MTU_MAX). */
 struct wg_device *wg_device_new(const struct wg_device_params *p);
 /* Accepts NULL. Wipes keys; closes the UDP socket but not the TUN. */
 void wg_device_free(struct wg_device *d);

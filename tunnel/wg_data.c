@@ -78,10 +78,10 @@ size_t wg_seal(struct wg_device *d, struct keypair *kp, uint8_t *out, const uint
 void wg_send_one(struct wg_peer *p, struct keypair *kp, const uint8_t *pkt, size_t len,
                  uint64_t now)
 {
-	uint8_t buf[NOISE_DATA_HDR_LEN + 9216 + 32];
+	uint8_t buf[NOISE_DATA_HDR_LEN + WG_MTU_MAX + 16 + CRYPTO_TAG_LEN];
 	size_t n;
 
-	if (len > p->dev->mtu || p->dev->mtu > 9216)
+	if (len > p->dev->mtu || p->dev->mtu > WG_MTU_MAX)
 		return;
 	n = wg_seal(p->dev, kp, buf, pkt ? pkt : buf + NOISE_DATA_HDR_LEN, len);
 	if (!n)

@@ -31,6 +31,12 @@ int main(void)
 	if (wgtest_peer_init(&edge, gw_pub, NULL) < 0)
 		return check_done("test_wg_device");
 
+	/* An MTU past what every buffer holds is refused. */
+	errno = 0;
+	CHECK(wg_device_new(&(struct wg_device_params){
+	              .private_key = gw_priv, .tun_fd = tun[0], .mtu = WG_MTU_MAX + 1}) == NULL);
+	CHECK_INT(errno, EINVAL);
+
 	/* The device under test, a gateway with the edge as its client. */
 	d = wg_device_new(
 	        &(struct wg_device_params){.private_key = gw_priv, .tun_fd = tun[0], .mtu = 1420});
