@@ -396,9 +396,7 @@ static size_t items_after(int v, void (*mutate)(uint8_t *b, size_t ip), bool uso
 /* Mutations that keep the checksums right unless they are the point. */
 static void fix(uint8_t *b, size_t ip)
 {
-	struct virtio_net_hdr h = {0};
 	size_t len = ip == 20 ? rd16(b + 2) : (size_t)rd16(b + 4) + 40;
-	struct offload_segs *s = segs_new(1);
 	uint8_t proto = ip == 20 ? b[9] : b[6];
 	size_t off = proto == 6 ? 16 : 6;
 	uint8_t ph[40] = {0};
@@ -426,8 +424,6 @@ static void fix(uint8_t *b, size_t ip)
 	c = (uint16_t)~ref_sum(ph, phl, b + ip, len - ip);
 	b[ip + off] = (uint8_t)(c >> 8);
 	b[ip + off + 1] = (uint8_t)c;
-	(void)h;
-	segs_free(s);
 }
 static void ttl(uint8_t *b, size_t ip)
 {
