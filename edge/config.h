@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 
 #include "tunnel/prefix.h"
+#include "tunnel/wg.h"
 
 #define EDGE_ALLOW_MAX      64
 #define EDGE_DNS_MAX        3 /* the nameservers a resolv.conf reader takes (glibc's MAXNS) */
@@ -42,6 +43,8 @@ struct edge_config {
 	bool has_addr6;
 	struct prefix addr6; /* address6 */
 	unsigned mtu;        /* default 1420, 1280..9000 */
+	/* offload: as gateway.yaml's, each switch default true (WG_OFFLOAD_ALL) */
+	struct wg_offload offload;
 	/* gateways: tried in order (or the one gateway:) */
 	struct edge_gateway gws[EDGE_GATEWAYS_MAX];
 	size_t n_gws;

@@ -390,6 +390,8 @@ static const char *fixed_key(const struct edged *d, const struct edge_config *n)
 		return "address6";
 	if (o->mtu != n->mtu)
 		return "mtu";
+	if (memcmp(&o->offload, &n->offload, sizeof(o->offload)))
+		return "offload";
 	if (o->persistent_keepalive != n->persistent_keepalive)
 		return "persistent_keepalive";
 	if (o->route_all != n->route_all)
@@ -537,6 +539,7 @@ int main(int argc, char **argv)
 	struct edged d = {.config_path = config_path, .dns = DNS_NONE};
 	char err[512];
 	int opt, rc = 1, tun_fd = -1, ifindex, e;
+	unsigned tun_offloads = 0;
 
 	log_set_ident("edged");
 	daemon_hold_signals();
@@ -598,7 +601,8 @@ int main(int argc, char **argv)
 		log_err("rtnetlink");
 		goto out;
 	}
-	tun_fd = netdev_up(nl, cfg->ifname, cfg->mtu, addrs, cfg->has_addr6 ? 2 : 1, &ifindex);
+	tun_fd = netdev_up(nl, cfg->ifname, cfg->mtu, addrs, cfg->has_addr6 ? 2 : 1,
+	                   netdev_tun_want(&cfg->offload), &tun_offloads, &ifindex);
 	if (tun_fd < 0)
 		goto out;
 
@@ -609,6 +613,8 @@ int main(int argc, char **argv)
 	        .mtu = cfg->mtu,
 	        .fwmark = cfg->route_all ? cfg->fwmark : 0,
 	        .time_divisor = daemon_time_divisor(),
+	        .offload = cfg->offload,
+	        .tun_offloads = tun_offloads,
 	});
 	if (!dev) {
 		log_err("cannot open the tunnel's UDP socket");

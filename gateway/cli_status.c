@@ -49,6 +49,34 @@ static void print_conntrack(json_t *ct)
 	printf("\n");
 }
 
+static const char *on_off(json_t *o, const char *key)
+{
+	return json_is_true(json_object_get(o, key)) ? "on" : "off";
+}
+
+/* The offloads line, when the reply has them. */
+static void print_offload(json_t *o)
+{
+	json_int_t rd, wr, sent, recvd, fallbacks, drops;
+
+	if (json_unpack(o, "{s:I, s:I, s:I, s:I, s:I, s:I}", "superpackets_read", &rd,
+	                "superpackets_written", &wr, "trains_sent", &sent, "trains_received",
+	                &recvd, "fallbacks", &fallbacks, "tun_drops", &drops) < 0)
+		return;
+	printf("offloads:    tun_tso %s%s, tun_uso %s, udp_gso %s, udp_gro %s\n",
+	       on_off(o, "tun_tso"),
+	       json_is_true(json_object_get(o, "tun_tso")) &&
+	                       !json_is_true(json_object_get(o, "tun_coalescing"))
+	               ? " (reads only)"
+	               : "",
+	       on_off(o, "tun_uso"), on_off(o, "udp_gso"), on_off(o, "udp_gro"));
+	printf("             superpackets %" JSON_INTEGER_FORMAT " read, %" JSON_INTEGER_FORMAT
+	       " written; UDP trains %" JSON_INTEGER_FORMAT " sent, %" JSON_INTEGER_FORMAT
+	       " received; %" JSON_INTEGER_FORMAT " fallbacks; %" JSON_INTEGER_FORMAT
+	       " packets the TUN did not take\n",
+	       rd, wr, sent, recvd, fallbacks, drops);
+}
+
 static int print_status(json_t *d)
 {
 	json_int_t uptime, port, configured, connected, rules;
@@ -72,6 +100,7 @@ static int print_status(json_t *d)
 	                &applied) == 0)
 		printf("policy:      %s, %" JSON_INTEGER_FORMAT " rules, in force since %s\n",
 		       source, rules, applied);
+	print_offload(json_object_get(d, "offload"));
 	return 0;
 }
 

@@ -17,17 +17,33 @@
 #include "tunnel/wg.h"
 
 static const char *const gw_keys[] = {
-        "interface",        "listen_port",
-        "private_key_file", "strict_key_permissions",
-        "address",          "address6",
-        "uplink",           "mtu",
-        "mark_tag",         "mark_id_mask",
-        "clients",          "load_threshold",
-        "control_socket",   "control_group",
-        "policy_file",      "conntrack_warn_percent",
-        "endpoint",         "wg_socket_dir",
-        "metrics_listen",   "flow_log",
-        "flow_log_new",     NULL,
+        "interface",
+        "listen_port",
+        "private_key_file",
+        "strict_key_permissions",
+        "address",
+        "address6",
+        "uplink",
+        "mtu",
+        "mark_tag",
+        "mark_id_mask",
+        "clients",
+        "load_threshold",
+        "control_socket",
+        "control_group",
+        "policy_file",
+        "conntrack_warn_percent",
+        "endpoint",
+        "wg_socket_dir",
+        "metrics_listen",
+        "flow_log",
+        "flow_log_new",
+        "offload",
+        NULL,
+};
+
+static const char *const gw_offload_keys[] = {
+        "tun_tso", "tun_uso", "udp_gso", "udp_gro", NULL,
 };
 
 static const char *const client_keys[] = {
@@ -409,6 +425,34 @@ static int parse_flow_log(struct conf *c, int root, struct gw_config *g)
 	return 0;
 }
 
+/* offload: each switch stays on unless given false. tun_uso without tun_tso
+ * is no error: UDP segmentation rides on the virtio-net header that TSO opens
+ * the TUN with, so the device leaves it off. */
+static int parse_gw_offload(struct conf *c, int node, struct wg_offload *o)
+{
+	int n, ret;
+
+	ret = conf_expect(c, node, "offload", CONF_MAPPING);
+	if (ret < 0)
+		return ret;
+	ret = conf_map_check(c, node, gw_offload_keys);
+	if (ret < 0)
+		return ret;
+	n = conf_map_find(c, node, "tun_tso");
+	if (n && (ret = conf_get_bool(c, n, "tun_tso", &o->tun_tso)) < 0)
+		return ret;
+	n = conf_map_find(c, node, "tun_uso");
+	if (n && (ret = conf_get_bool(c, n, "tun_uso", &o->tun_uso)) < 0)
+		return ret;
+	n = conf_map_find(c, node, "udp_gso");
+	if (n && (ret = conf_get_bool(c, n, "udp_gso", &o->udp_gso)) < 0)
+		return ret;
+	n = conf_map_find(c, node, "udp_gro");
+	if (n && (ret = conf_get_bool(c, n, "udp_gro", &o->udp_gro)) < 0)
+		return ret;
+	return 0;
+}
+
 /* The syntax edge.yaml's gateway.endpoint takes, so that what a client is
  * given is what edged reads. */
 const char *gw_endpoint_problem(const char *s)
@@ -521,6 +565,7 @@ static int gw_parse(struct conf *c, unsigned flags, struct gw_config **out)
 	g->listen_port = 51820;
 	g->mtu = 1420;
 	g->conntrack_warn_percent = GW_CONNTRACK_WARN;
+	g->offload = WG_OFFLOAD_ALL;
 	g->mark_tag = 0x45670000;
 	g->mark_id_mask = 0x0000ffff;
 	strcpy(g->control_socket, GW_CONTROL_SOCKET);
@@ -574,6 +619,9 @@ static int gw_parse(struct conf *c, unsigned flags, struct gw_config **out)
 	ret = conf_get_u32_opt(c, conf_map_find(c, root, "load_threshold"), "load_threshold", 1,
 	                       WG_BATCH, &g->load_threshold);
 	if (ret < 0)
+		goto out;
+	n = conf_map_find(c, root, "offload");
+	if (n && (ret = parse_gw_offload(c, n, &g->offload)) < 0)
 		goto out;
 	ret = conf_get_u32_opt(c, conf_map_find(c, root, "conntrack_warn_percent"),
 	                       "conntrack_warn_percent", 1, 100, &g->conntrack_warn_percent);

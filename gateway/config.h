@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 
 #include "tunnel/prefix.h"
+#include "tunnel/wg.h"
 
 #define GW_NAME_MAX 32 /* a client name: [A-Za-z0-9_.-], 1..31 characters */
 /* endpoint's buffer: a DNS name (253), or an IPv6 address in brackets, then
@@ -45,6 +46,9 @@ struct gw_config {
 	/* load_threshold, 1..WG_BATCH: handshake messages in a full receive
 	 * that put the device under load; 0 when absent (the device's default) */
 	uint32_t load_threshold;
+	/* offload: what the device may use, each switch default true
+	 * (WG_OFFLOAD_ALL); tun_uso without tun_tso is taken, and unused */
+	struct wg_offload offload;
 	/* conntrack_warn_percent, 1..100 (default GW_CONNTRACK_WARN): status
 	 * warns when conntrack's table is fuller than this */
 	uint32_t conntrack_warn_percent;

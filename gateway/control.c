@@ -75,6 +75,22 @@ static json_t *policy_json(const struct control_view *v)
 	                 "applied_unix", (json_int_t)enforce_applied(v->policy));
 }
 
+/* The offloads in use and what they did (tunnel/wg.h). */
+static json_t *offload_json(const struct control_view *v, uint64_t now)
+{
+	struct wg_device_stats s;
+
+	wg_device_stats(v->dev, now, &s);
+	return json_pack("{s:b, s:b, s:b, s:b, s:b, s:I, s:I, s:I, s:I, s:I, s:I}", "tun_tso",
+	                 s.offload.tun_tso, "tun_uso", s.offload.tun_uso, "udp_gso",
+	                 s.offload.udp_gso, "udp_gro", s.offload.udp_gro, "tun_coalescing",
+	                 s.tun_coalescing, "superpackets_read", (json_int_t)s.tun_super_rx,
+	                 "superpackets_written", (json_int_t)s.tun_super_tx, "trains_sent",
+	                 (json_int_t)s.gso_sends, "trains_received", (json_int_t)s.gro_trains,
+	                 "fallbacks", (json_int_t)s.fallbacks, "tun_drops",
+	                 (json_int_t)s.tun_drops);
+}
+
 static int cmd_status(const struct control_view *v, struct ctl_request *req, json_t **data,
                       char *err, size_t errlen)
 {
@@ -95,15 +111,16 @@ static int cmd_status(const struct control_view *v, struct ctl_request *req, jso
 		connected += clients_connected(&st, now);
 	}
 	key_to_base64(pub, wg_device_public_key(v->dev));
-	*data = json_pack("{s:s, s:I, s:s, s:o, s:i, s:s, s:o, s:{s:I, s:I}, s:o, s:o}", "version",
-	                  EGRESS_VERSION, "uptime", (json_int_t)((now - v->started) / 1000000000u),
-	                  "interface", v->cfg->ifname, "uplink",
+	*data = json_pack("{s:s, s:I, s:s, s:o, s:i, s:s, s:o, s:{s:I, s:I}, s:o, s:o, s:o}",
+	                  "version", EGRESS_VERSION, "uptime",
+	                  (json_int_t)((now - v->started) / 1000000000u), "interface",
+	                  v->cfg->ifname, "uplink",
 	                  v->cfg->uplink[0] ? json_string(v->cfg->uplink) : json_null(),
 	                  "listen_port", (int)wg_device_port(v->dev), "public_key", pub, "endpoint",
 	                  v->cfg->endpoint[0] ? json_string(v->cfg->endpoint) : json_null(),
 	                  "clients", "configured", (json_int_t)v->cfg->n_clients, "connected",
 	                  (json_int_t)connected, "conntrack", conntrack_json(v), "policy",
-	                  policy_json(v));
+	                  policy_json(v), "offload", offload_json(v, now));
 	return *data ? 0 : -ENOMEM;
 }
 

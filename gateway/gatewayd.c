@@ -72,6 +72,7 @@ struct gateway {
 	struct gw_config *cfg;
 	struct nl *nl;
 	int tun_fd;
+	unsigned tun_offloads; /* TUN_F_* the TUN was opened with */
 	struct wg_device *dev;
 	struct sysctl_saved fwd4, fwd6;
 	/* conntrack's accounting, start times and a DESTROY event for every
@@ -133,8 +134,8 @@ static int start_tun(struct gateway *g)
 		log_err("rtnetlink");
 		return -1;
 	}
-	g->tun_fd =
-	        netdev_up(g->nl, cfg->ifname, cfg->mtu, addrs, cfg->has_addr6 ? 2 : 1, &ifindex);
+	g->tun_fd = netdev_up(g->nl, cfg->ifname, cfg->mtu, addrs, cfg->has_addr6 ? 2 : 1,
+	                      netdev_tun_want(&cfg->offload), &g->tun_offloads, &ifindex);
 	return g->tun_fd < 0 ? -1 : 0;
 }
 
@@ -149,6 +150,8 @@ static int start_device(struct gateway *g)
 	        .listen_port = g->cfg->listen_port,
 	        .load_threshold = g->cfg->load_threshold,
 	        .time_divisor = daemon_time_divisor(),
+	        .offload = g->cfg->offload,
+	        .tun_offloads = g->tun_offloads,
 	});
 	if (!g->dev) {
 		log_err("cannot listen on UDP port %u", g->cfg->listen_port);

@@ -228,6 +228,41 @@ static void device(FILE *f, const struct metrics_snapshot *s)
 	      s->dev.under_load);
 }
 
+static void offloads(FILE *f, const struct metrics_snapshot *s)
+{
+	static const char on[] = "egress_offload_enabled",
+	                  super[] = "egress_offload_superpackets_total",
+	                  trains[] = "egress_offload_udp_trains_total";
+	const struct wg_offload *o = &s->dev.offload;
+
+	family(f, on, "gauge",
+	       "1 for each offload in use: tun_tso, tun_uso, udp_gso, udp_gro (offload: in "
+	       "gateway.yaml, less what the kernel refused), and tun_coalescing (superpackets "
+	       "written into the TUN: tun_tso until a write was refused).");
+	sample(f, on, "offload", "tun_tso", NULL, NULL, o->tun_tso);
+	sample(f, on, "offload", "tun_uso", NULL, NULL, o->tun_uso);
+	sample(f, on, "offload", "udp_gso", NULL, NULL, o->udp_gso);
+	sample(f, on, "offload", "udp_gro", NULL, NULL, o->udp_gro);
+	sample(f, on, "offload", "tun_coalescing", NULL, NULL, s->dev.tun_coalescing);
+	family(f, super, "counter",
+	       "TUN superpackets: read (split into MTU segments before encryption) and written "
+	       "(decrypted packets of a flow coalesced).");
+	sample(f, super, "direction", "read", NULL, NULL, s->dev.tun_super_rx);
+	sample(f, super, "direction", "written", NULL, NULL, s->dev.tun_super_tx);
+	family(f, trains, "counter",
+	       "UDP trains: sends of several datagrams with UDP_SEGMENT, and receives of several "
+	       "with UDP_GRO.");
+	sample(f, trains, "direction", "sent", NULL, NULL, s->dev.gso_sends);
+	sample(f, trains, "direction", "received", NULL, NULL, s->dev.gro_trains);
+	counter(f, "egress_offload_fallbacks_total",
+	        "Offloads turned off: refused by the kernel at the start, or a superpacket write "
+	        "or UDP train it refused later.",
+	        s->dev.fallbacks);
+	counter(f, "egress_tun_drops_total",
+	        "Packets the TUN did not take, and superpackets read from it that did not split.",
+	        s->dev.tun_drops);
+}
+
 static void collectors(FILE *f, const struct metrics_snapshot *s)
 {
 	static const char name[] = "egress_collector_success";
@@ -268,6 +303,7 @@ int metrics_render(const struct metrics_snapshot *s, char **text, size_t *len)
 		rules(f, s);
 	drops(f, s);
 	device(f, s);
+	offloads(f, s);
 	if (s->conntrack_ok) {
 		gauge(f, "egress_conntrack_entries",
 		      "Conntrack entries in gatewayd's network namespace (nf_conntrack_count).",

@@ -379,6 +379,8 @@ static const char *setting_changed(const struct gw_config *was, const struct gw_
 		what = "uplink";
 	else if (was->mtu != loaded->mtu)
 		what = "mtu";
+	else if (memcmp(&was->offload, &loaded->offload, sizeof(was->offload)))
+		what = "offload";
 	else if (was->mark_tag != loaded->mark_tag || was->mark_id_mask != loaded->mark_id_mask)
 		what = "the marks";
 	else if (strcmp(was->control_socket, loaded->control_socket) ||

@@ -6,6 +6,9 @@
 #                 masquerades them (no tunnel): the baseline
 #   wireguard-go  Debian's wireguard-go on both ends, same masquerade
 #   egress        edged and gatewayd (skipped, loudly, when not built)
+#   egress-plain  the same with every offload off (offload: all false in
+#                 both configurations): one packet per TUN read and write,
+#                 one datagram per UDP send and receive
 #
 #   ns edge                  ns gw                                 ns host
 #  +-------------------+    +--------------------------------+    +---------------------+
@@ -182,7 +185,15 @@ throughput() {
 		MEM[egress]="$(peak_rss gatewayd) $(peak_rss edged-edge1)"
 		stop edged-edge1
 		stop gatewayd
-		modes+=(egress)
+		EG_YAML_EXTRA="offload: {tun_tso: false, tun_uso: false, udp_gso: false, udp_gro: false}"
+		gatewayd_start edge1
+		edged_start edge1
+		measure egress-plain
+		MEM[egress-plain]="$(peak_rss gatewayd) $(peak_rss edged-edge1)"
+		stop edged-edge1
+		stop gatewayd
+		EG_YAML_EXTRA=
+		modes+=(egress egress-plain)
 	else
 		printf '\n!!!!!!!!!!\n!!! egress SKIPPED: %s or %s is missing (scripts/build.sh builds them)\n!!!!!!!!!!\n' \
 			"$GATEWAYD" "$EDGED"
@@ -217,6 +228,8 @@ throughput_results() {
 		else
 			echo "single-stream TCP: egress is NOT ahead of wireguard-go ($eg vs $wg Mbit/s)"
 		fi
+		echo "offloads: egress $eg Mbit/s single-stream, $(ratio "$eg" "${TCP1[egress-plain]}")x of the $(
+			)${TCP1[egress-plain]} Mbit/s with every offload off"
 		added_eg=$(awk -v a="${RTT[egress]}" -v d="${RTT[direct]}" 'BEGIN { printf "%.3f", a - d }')
 		added_wg=$(awk -v a="${RTT[wireguard-go]}" -v d="${RTT[direct]}" 'BEGIN { printf "%.3f", a - d }')
 		if awk -v e="$added_eg" -v w="$added_wg" 'BEGIN { exit !(e <= w) }'; then

@@ -4,7 +4,7 @@
 #      over every shell script;
 #   1. build/ (warnings are errors) with the netns tests: ctest
 #      runs the unit tests and the network-namespace tests;
-#   2. build-asan/ (ASan + UBSan): the unit tests again, and five netns
+#   2. build-asan/ (ASan + UBSan): the unit tests again, and six netns
 #      tests with the sanitized daemons;
 #   3. build-fuzz/ (clang, libFuzzer), when clang is there: each
 #      tests/fuzz/fuzz_* target for $FUZZ_SECONDS (default 20) on its corpus.
@@ -146,9 +146,10 @@ fi
 if [[ -x build-asan/gateway/gatewayd && -x build-asan/edge/edged ]]; then
 	step "build-asan/: netns tests with the sanitized daemons"
 	san_dir=$(mktemp -d)
-	for t in t_tunnel_basic t_garbage t_spoof t_teardown t_edge_reload; do
+	for t in t_tunnel_basic t_garbage t_spoof t_teardown t_edge_reload t_offload; do
 		rm -f "$san_dir"/san.*
-		if ASAN_OPTIONS=detect_leaks=1:log_path=$san_dir/san \
+		# t_offload's transfers: 20 MB, not 200, at the sanitizers' pace
+		if OFFLOAD_TEST_MB=20 ASAN_OPTIONS=detect_leaks=1:log_path=$san_dir/san \
 			UBSAN_OPTIONS=print_stacktrace=1:log_path=$san_dir/san \
 			EGRESS_BIN=build-asan bash "tests/netns/$t.sh" >"$san_dir/$t.out" 2>&1 &&
 			! compgen -G "$san_dir/san.*" >/dev/null; then

@@ -6,14 +6,15 @@
 #include "tunnel/nl.h"
 #include "tunnel/prefix.h"
 #include "tunnel/tun.h"
+#include "tunnel/wg.h"
 
 int netdev_up(struct nl *nl, const char *name, unsigned mtu, const struct prefix *addrs,
-              size_t n_addrs, int *ifindex)
+              size_t n_addrs, unsigned want, unsigned *offloads, int *ifindex)
 {
 	char ifname[IFNAMSIZ];
 	int fd, idx, err;
 
-	fd = tun_open(name, ifname);
+	fd = tun_open_offload(name, ifname, want, offloads);
 	if (fd == -EBUSY) {
 		log_errx("cannot create TUN device %s: an interface of that name already exists",
 		         name);
@@ -56,4 +57,11 @@ int netdev_up(struct nl *nl, const char *name, unsigned mtu, const struct prefix
 fail:
 	tun_close(fd);
 	return err;
+}
+
+unsigned netdev_tun_want(const struct wg_offload *o)
+{
+	if (!o->tun_tso)
+		return 0; /* USO comes only with TSO */
+	return TUN_WANT_TSO | (o->tun_uso ? TUN_WANT_USO : 0);
 }

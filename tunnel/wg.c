@@ -9,10 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <netinet/udp.h>
 #include <unistd.h>
 
 #include "tunnel/log.h"
 #include "tunnel/prefix.h"
+#include "tunnel/tun.h"
 
 #define SOCKET_BUF_BYTES (4 << 20)
 
@@ -271,6 +273,94 @@ fail:;
 	return err;
 }
 
+/* An offload asked for that this kernel does not have. */
+static void refused(struct wg_device *d, const char *what, const char *why)
+{
+	d->stats.fallbacks++;
+	log_warnx("%s: %s; packets go without it", what, why);
+}
+
+/* Which offloads the device uses: those asked for that the TUN was opened
+ * with and the socket takes. */
+static void offloads_start(struct wg_device *d, const struct wg_device_params *p)
+{
+	const struct wg_offload *want = &p->offload;
+	int one = 1, size;
+	socklen_t len = sizeof(size);
+
+	d->vnet = p->tun_offloads != 0;
+	d->offload.tun_tso = d->vnet && (p->tun_offloads & TUN_F_TSO4);
+	d->offload.tun_uso = d->offload.tun_tso && (p->tun_offloads & TUN_F_USO4);
+	if (want->tun_tso && !d->offload.tun_tso)
+		refused(d, "tun_tso", "the kernel has no TSO for this TUN");
+	else if (want->tun_tso && want->tun_uso && !d->offload.tun_uso)
+		refused(d, "tun_uso", "the kernel has no UDP segmentation for TUNs (Linux 6.2+)");
+	d->coalescing = d->offload.tun_tso;
+	if (want->udp_gso) {
+		/* The option's getter is there exactly when UDP_SEGMENT is. */
+		d->offload.udp_gso = getsockopt(d->udp_fd, SOL_UDP, UDP_SEGMENT, &size, &len) == 0;
+		if (!d->offload.udp_gso)
+			refused(d, "udp_gso", "the kernel has no UDP_SEGMENT");
+	}
+	if (want->udp_gro) {
+		d->offload.udp_gro =
+		        setsockopt(d->udp_fd, SOL_UDP, UDP_GRO, &one, sizeof(one)) == 0;
+		if (!d->offload.udp_gro)
+			refused(d, "udp_gro", "the kernel has no UDP_GRO");
+	}
+}
+
+/* The loops' buffers: receive slots for the largest datagram a peer may send
+ * (or a GRO train), send slots for our MTU with the data message around. */
+static int batch_alloc(struct wg_device *d)
+{
+	struct batch *b = calloc(1, sizeof(*b));
+
+	d->batch = b;
+	if (!b)
+		return -ENOMEM;
+	b->buf_size = d->offload.udp_gro
+	                      ? GRO_BUF_BYTES
+	                      : (NOISE_DATA_HDR_LEN + WG_MTU_MAX + 16 + CRYPTO_TAG_LEN + 63) & ~63u;
+	b->bufs = malloc(BATCH * b->buf_size);
+	b->tx_stride = (NOISE_DATA_HDR_LEN + d->mtu + 16 + CRYPTO_TAG_LEN + 63) & ~63u;
+	b->tx_bufs = malloc(TX_SLOTS * b->tx_stride);
+	if (!b->bufs || !b->tx_bufs)
+		return -ENOMEM;
+	if (d->vnet) {
+		b->tun_read = malloc(TUN_READ_BYTES);
+		if (!b->tun_read)
+			return -ENOMEM;
+	}
+	if (d->offload.tun_tso) {
+		b->coal.uso = d->offload.tun_uso;
+		b->coal.mem = malloc((size_t)OFFLOAD_ITEMS * OFFLOAD_SUPER_MAX);
+		if (!b->coal.mem)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static void batch_free(struct batch *b)
+{
+	if (!b)
+		return;
+	/* All of it held plaintext: TUN packets and decrypted data. */
+	if (b->bufs)
+		crypto_wipe(b->bufs, BATCH * b->buf_size);
+	if (b->tx_bufs)
+		crypto_wipe(b->tx_bufs, TX_SLOTS * b->tx_stride);
+	if (b->tun_read)
+		crypto_wipe(b->tun_read, TUN_READ_BYTES);
+	if (b->coal.mem)
+		crypto_wipe(b->coal.mem, (size_t)OFFLOAD_ITEMS * OFFLOAD_SUPER_MAX);
+	free(b->bufs);
+	free(b->tx_bufs);
+	free(b->tun_read);
+	free(b->coal.mem);
+	free(b);
+}
+
 struct wg_device *wg_device_new(const struct wg_device_params *p)
 {
 	struct wg_device *d = calloc(1, sizeof(*d));
@@ -305,21 +395,14 @@ struct wg_device *wg_device_new(const struct wg_device_params *p)
 		err = -EIO;
 		goto fail;
 	}
-	d->batch = calloc(1, sizeof(*d->batch));
-	if (!d->batch)
-		goto nomem;
-	/* Room for the data header before the packet and padding plus tag after,
-	 * for the largest MTU, so a peer with a larger MTU than ours is heard. */
-	d->batch->buf_size = (NOISE_DATA_HDR_LEN + WG_MTU_MAX + 16 + CRYPTO_TAG_LEN + 63) & ~63u;
-	d->batch->bufs = malloc(BATCH * d->batch->buf_size);
-	if (!d->batch->bufs)
-		goto nomem;
 	err = open_udp(d, p->listen_port, p->fwmark);
 	if (err)
 		goto fail;
+	offloads_start(d, p);
+	err = batch_alloc(d);
+	if (err)
+		goto fail;
 	return d;
-nomem:
-	err = -ENOMEM;
 fail:
 	wg_device_free(d);
 	errno = -err;
@@ -341,12 +424,7 @@ void wg_device_free(struct wg_device *d)
 	free(d->nets);
 	wg_timers_free(&d->timers);
 	free(d->indexes.slots);
-	/* The batch held plaintext: TUN packets and decrypted data. */
-	if (d->batch && d->batch->bufs) {
-		crypto_wipe(d->batch->bufs, BATCH * d->batch->buf_size);
-		free(d->batch->bufs);
-	}
-	free(d->batch);
+	batch_free(d->batch);
 	if (d->udp_fd >= 0)
 		close(d->udp_fd);
 	crypto_wipe(&d->local, sizeof(d->local));
@@ -570,6 +648,8 @@ void wg_device_stats(const struct wg_device *d, uint64_t now, struct wg_device_s
 {
 	*s = d->stats;
 	s->under_load = now < d->under_load_until_ns;
+	s->offload = d->offload;
+	s->tun_coalescing = d->coalescing;
 }
 
 void wg_format_endpoint(const struct sockaddr_storage *ss, char *buf, size_t size)
@@ -604,6 +684,15 @@ void wg_device_log_stats(const struct wg_device *d)
 	         (unsigned long long)ds.no_route, (unsigned long long)ds.handshake_rx,
 	         (unsigned long long)ds.cookie_replies, (unsigned long long)ds.load_events,
 	         ds.under_load ? "under load now" : "not under load now");
+	log_info("offloads: tun_tso %s, tun_uso %s, udp_gso %s, udp_gro %s; superpackets read "
+	         "%llu, written %llu; UDP trains sent %llu, received %llu; %llu fallbacks, "
+	         "%llu packets the TUN did not take",
+	         ds.offload.tun_tso ? (ds.tun_coalescing ? "on" : "on (reads only)") : "off",
+	         ds.offload.tun_uso ? "on" : "off", ds.offload.udp_gso ? "on" : "off",
+	         ds.offload.udp_gro ? "on" : "off", (unsigned long long)ds.tun_super_rx,
+	         (unsigned long long)ds.tun_super_tx, (unsigned long long)ds.gso_sends,
+	         (unsigned long long)ds.gro_trains, (unsigned long long)ds.fallbacks,
+	         (unsigned long long)ds.tun_drops);
 	for (size_t i = 0; i < d->n_peers; i++) {
 		struct wg_peer_stats ps;
 		char ep[INET6_ADDRSTRLEN + 8] = "none", hs[32] = "never";

@@ -20,6 +20,19 @@ struct wg_device;
 struct wg_peer;
 struct prefix; /* tunnel/prefix.h */
 
+/* The offloads a device may use, each on unless the operator turned it off
+ * (the YAML's offload: block), for kernels and tunnels that misbehave:
+ *   tun_tso  the TUN opened with a virtio-net header and TSO (64 KB TCP
+ *            superpackets read from it and written into it);
+ *   tun_uso  also UDP segmentation on the TUN (Linux 6.2+);
+ *   udp_gso  datagrams of one peer sent as one UDP_SEGMENT train;
+ *   udp_gro  trains received with UDP_GRO and split again.
+ * What a device actually uses (a kernel may refuse one) is in its stats. */
+struct wg_offload {
+	bool tun_tso, tun_uso, udp_gso, udp_gro;
+};
+#define WG_OFFLOAD_ALL ((struct wg_offload){true, true, true, true})
+
 struct wg_device_params {
 	const uint8_t *private_key; /* 32 bytes */
 	int tun_fd;                 /* non-blocking; stays the caller's */
@@ -33,6 +46,12 @@ struct wg_device_params {
 	/* Divides every protocol timer (rekey, reject, keepalive, ...); 1 in
 	 * production, larger only in tests that must cross rekeys quickly. */
 	unsigned time_divisor;
+	/* The offloads asked for (zeroed: none), and the TUN_F_* flags the
+	 * TUN's fd was opened with (tun_open_offload(), tunnel/tun.h; 0: a
+	 * plain TUN). An offload asked for that the TUN or the socket does not
+	 * have is logged, counted as a fallback and left off. */
+	struct wg_offload offload;
+	unsigned tun_offloads;
 };
 
 /* Datagrams taken by one receive from the socket; a receive that comes back
@@ -150,6 +169,18 @@ struct wg_device_stats {
 	 * too; a stale or early initiation is not.) */
 	uint64_t handshake_failures;
 	bool under_load; /* at time now */
+
+	/* The offloads in use now, and what they did. */
+	struct wg_offload offload;
+	bool tun_coalescing;   /* writes into the TUN coalesced (tun_tso until a fallback) */
+	uint64_t tun_super_rx; /* superpackets read from the TUN (split here) */
+	uint64_t tun_super_tx; /* superpackets written into it (coalesced here) */
+	uint64_t gso_sends;    /* sends of a train of datagrams (UDP_SEGMENT) */
+	uint64_t gro_trains;   /* receives of a train of more than one datagram */
+	/* Offloads turned off: asked for but refused at the start, or failed
+	 * later (a GSO write or send the kernel would not take). */
+	uint64_t fallbacks;
+	uint64_t tun_drops; /* packets the TUN would not take, or read ones that did not split */
 };
 void wg_device_stats(const struct wg_device *d, uint64_t now, struct wg_device_stats *s);
 /* Logs the device's counters and one line per peer (endpoint, last

@@ -1,7 +1,11 @@
-/* The device's two packet loops, both in batches: the TUN side reads up to
- * BATCH packets and hands all their datagrams to one sendmmsg(); the UDP side
- * takes up to BATCH datagrams from one recvmmsg(). Also the entry points that
- * run them on the caller's clock, and the timers' tick. */
+/* The device's two packet loops, both in batches. The TUN side reads up to
+ * BATCH packets or superpackets (split into MTU segments, tunnel/offload.h)
+ * and hands all their datagrams to one sendmmsg(), each run of one peer's
+ * datagrams as one UDP_SEGMENT train with UDP GSO. The UDP side takes up to
+ * BATCH datagrams or UDP_GRO trains from one recvmmsg(), and with TSO on the
+ * TUN coalesces what they decrypt to into superpackets before writing them.
+ * Also the entry points that run them on the caller's clock, and the timers'
+ * tick. */
 #include "tunnel/wg_priv.h"
 
 #include <endian.h>
@@ -9,6 +13,8 @@
 #include <stddef.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <netinet/udp.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "tunnel/ipv.h"
@@ -94,89 +100,338 @@ void wg_send_one(struct wg_peer *p, struct keypair *kp, const uint8_t *pkt, size
 	}
 }
 
-/* Message i of a send was refused its source (see wg_src_refused()): its peer
- * forgets that source, and its messages from i on go from any address. The
- * message points at the peer's wg_src, which tells the peer's others. */
-static void forget_src(struct batch *b, unsigned i, unsigned n)
-{
-	void *control = b->msgs[i].msg_hdr.msg_control;
-	struct wg_src *s = (void *)((uint8_t *)control - offsetof(struct wg_src, cmsg));
+/* --- the TUN side: packets read, datagrams sent --- */
 
-	log_debug("sendmmsg from a sticky source: %s; sending from any address", strerror(errno));
-	s->len = 0;
-	for (; i < n; i++) {
-		if (b->msgs[i].msg_hdr.msg_control == control) {
-			b->msgs[i].msg_hdr.msg_control = NULL;
-			b->msgs[i].msg_hdr.msg_controllen = 0;
-		}
-	}
+static void tun_drop(struct wg_device *d, const char *what)
+{
+	unsigned long suppressed;
+
+	d->stats.tun_drops++;
+	if (log_ratelimit(&d->tun_log, wg_now(), LOG_INTERVAL_NS, &suppressed))
+		log_warnx("%s (%lu more not logged)", what, suppressed);
 }
 
-void wg_device_tun_input(struct wg_device *d, uint64_t now)
+/* An offload the kernel would not take any more: off for good, and said. */
+static void fallback(struct wg_device *d, bool *on, const char *what, const char *why)
+{
+	*on = false;
+	d->stats.fallbacks++;
+	log_warnx("%s: %s; turned off until the next start", what, why);
+}
+
+/* Message i's control messages: its peer's sticky source, and a train's
+ * segment size. */
+static void tx_control(struct batch *b, unsigned i)
+{
+	struct msghdr *m = &b->tx_msgs[i].msg_hdr;
+	const struct wg_src *src = &b->dgrams[b->tx_first[i]].peer->ep_src;
+	uint8_t *c = b->tx_control[i];
+	size_t len = src->len;
+
+	memcpy(c, src->cmsg, len);
+	if (m->msg_iovlen > 1) {
+		struct cmsghdr *cm = (void *)(c + len);
+		uint16_t seg = (uint16_t)m->msg_iov[0].iov_len;
+
+		cm->cmsg_level = SOL_UDP;
+		cm->cmsg_type = UDP_SEGMENT;
+		cm->cmsg_len = CMSG_LEN(sizeof(seg));
+		memcpy(CMSG_DATA(cm), &seg, sizeof(seg));
+		len += CMSG_SPACE(sizeof(seg));
+	}
+	m->msg_control = len ? c : NULL;
+	m->msg_controllen = len;
+}
+
+/* The messages for the datagrams from k on, from message i on: with UDP GSO,
+ * each run of one peer's datagrams of one size (the last may be shorter) is
+ * one train; datagrams before alone_until go one to a message. Returns the
+ * number of messages. */
+static unsigned tx_build(struct wg_device *d, unsigned i, size_t k, size_t alone_until)
 {
 	struct batch *b = d->batch;
-	unsigned n_out = 0;
 
-	for (int i = 0; i < BATCH; i++) {
-		uint8_t *buf = b->bufs + (size_t)n_out * b->buf_size;
-		uint8_t *pkt = buf + NOISE_DATA_HDR_LEN;
-		const uint8_t *dst;
-		struct wg_peer *p;
-		struct keypair *kp;
-		ssize_t len = read(d->tun_fd, pkt, d->mtu);
-		int family;
+	for (; k < b->n_dgrams; i++) {
+		const struct tx_dgram *g = &b->dgrams[k];
+		size_t n = 1, total = g->len;
 
-		if (len < 0) {
-			if (errno != EAGAIN && errno != EINTR)
-				log_warn("read from tun");
-			break;
+		while (d->offload.udp_gso && k >= alone_until && k + n < b->n_dgrams &&
+		       n < GSO_MAX_SEGS) {
+			const struct tx_dgram *h = &b->dgrams[k + n];
+
+			if (h->peer != g->peer || h->len > g->len || total + h->len > GSO_MAX_BYTES)
+				break;
+			total += h->len;
+			n++;
+			if (h->len < g->len)
+				break; /* a shorter one ends the train */
 		}
-		family = ipv_addr(pkt, (size_t)len, false, &dst);
-		/* The kernel's link chatter (router solicitations, MLD) stays here. */
-		p = family < 0 || ipv_link_scoped(pkt, (size_t)len)
-		            ? NULL
-		            : wg_route_lookup(d, family, dst);
-		if (!p) {
-			d->stats.no_route++;
-			continue;
-		}
-		kp = session_sending_keypair(p, now);
-		if (!kp) {
-			session_stage(p, pkt, (size_t)len, now);
-			continue;
-		}
-		size_t n = wg_seal(d, kp, buf, pkt, (size_t)len);
-		if (!n || !p->ep_len)
-			continue;
-		b->iovs[n_out] = (struct iovec){.iov_base = buf, .iov_len = n};
-		b->msgs[n_out].msg_hdr = (struct msghdr){
-		        .msg_name = &p->ep,
-		        .msg_namelen = p->ep_len,
-		        .msg_iov = &b->iovs[n_out],
-		        .msg_iovlen = 1,
-		        .msg_control = p->ep_src.len ? p->ep_src.cmsg : NULL,
-		        .msg_controllen = p->ep_src.len,
+		b->tx_first[i] = (unsigned)k;
+		b->tx_msgs[i].msg_hdr = (struct msghdr){
+		        .msg_name = &g->peer->ep,
+		        .msg_namelen = g->peer->ep_len,
+		        .msg_iov = &b->tx_iovs[k],
+		        .msg_iovlen = n,
 		};
-		session_sent(p, kp, false, now);
-		p->stats.tx_packets++;
-		p->stats.tx_bytes += (uint64_t)len;
-		n_out++;
+		tx_control(b, i);
+		k += n;
 	}
-	for (unsigned sent = 0; sent < n_out;) {
-		int rc = sendmmsg(d->udp_fd, b->msgs + sent, n_out - sent, 0);
+	return i;
+}
+
+/* Message i of a send was refused its source (see wg_src_refused()): its peer
+ * forgets that source, and its messages from i on go from any address. */
+static void forget_src(struct batch *b, unsigned i, unsigned n)
+{
+	const struct wg_peer *p = b->dgrams[b->tx_first[i]].peer;
+
+	log_debug("sendmmsg from a sticky source: %s; sending from any address", strerror(errno));
+	b->dgrams[b->tx_first[i]].peer->ep_src.len = 0;
+	for (; i < n; i++)
+		if (b->dgrams[b->tx_first[i]].peer == p)
+			tx_control(b, i);
+}
+
+/* Sends the datagrams of the round, and starts a new one. */
+static void tx_flush(struct wg_device *d)
+{
+	struct batch *b = d->batch;
+	unsigned n = tx_build(d, 0, 0, 0);
+
+	for (unsigned sent = 0; sent < n;) {
+		struct msghdr *m = &b->tx_msgs[sent].msg_hdr;
+		int rc = sendmmsg(d->udp_fd, b->tx_msgs + sent, n - sent, 0);
+
 		if (rc < 0) {
 			if (errno == EINTR)
 				continue;
-			if (b->msgs[sent].msg_hdr.msg_control && wg_src_refused(errno)) {
-				forget_src(b, sent, n_out);
+			if (m->msg_iovlen > 1 && errno == EIO) {
+				/* No checksum offload on the way out. */
+				fallback(d, &d->offload.udp_gso, "udp_gso",
+				         "the kernel cannot send UDP trains on this path (EIO)");
+				n = tx_build(d, sent, b->tx_first[sent], 0);
+				continue;
+			}
+			if (m->msg_iovlen > 1 && errno == EINVAL) {
+				/* A train the path does not take (a route MTU below
+				 * the datagrams): these go one by one. */
+				log_debug(
+				        "sendmmsg of a train: %s; sending it datagram by datagram",
+				        strerror(errno));
+				n = tx_build(d, sent, b->tx_first[sent],
+				             b->tx_first[sent] + m->msg_iovlen);
+				continue;
+			}
+			if (m->msg_controllen && wg_src_refused(errno)) {
+				forget_src(b, sent, n);
 				continue; /* the same message again, from any address */
 			}
 			/* A full socket buffer or an unreachable peer: drop this
 			 * one as a router would, and go on with the rest. */
 			log_debug("sendmmsg: %s", strerror(errno));
 			rc = 1;
+		} else {
+			for (int j = 0; j < rc; j++)
+				if (b->tx_msgs[sent + (unsigned)j].msg_hdr.msg_iovlen > 1)
+					d->stats.gso_sends++;
 		}
 		sent += (unsigned)rc;
+	}
+	b->n_dgrams = 0;
+	b->n_slots = 0;
+}
+
+/* A packet from the TUN at pkt, in its slot (the data header's room before
+ * it): sealed into a datagram of the round, or staged for a handshake. */
+static void tx_packet(struct wg_device *d, uint8_t *pkt, size_t len, uint64_t now)
+{
+	struct batch *b = d->batch;
+	uint8_t *buf = pkt - NOISE_DATA_HDR_LEN;
+	const uint8_t *dst;
+	struct wg_peer *p;
+	struct keypair *kp;
+	int family = ipv_addr(pkt, len, false, &dst);
+	size_t n;
+
+	/* The kernel's link chatter (router solicitations, MLD) stays here. */
+	p = family < 0 || ipv_link_scoped(pkt, len) ? NULL : wg_route_lookup(d, family, dst);
+	if (!p) {
+		d->stats.no_route++;
+		return;
+	}
+	kp = session_sending_keypair(p, now);
+	if (!kp) {
+		session_stage(p, pkt, len, now);
+		return;
+	}
+	n = wg_seal(d, kp, buf, pkt, len);
+	if (!n || !p->ep_len)
+		return;
+	b->dgrams[b->n_dgrams] = (struct tx_dgram){.peer = p, .buf = buf, .len = n};
+	b->tx_iovs[b->n_dgrams] = (struct iovec){.iov_base = buf, .iov_len = n};
+	b->n_dgrams++;
+	session_sent(p, kp, false, now);
+	p->stats.tx_packets++;
+	p->stats.tx_bytes += len;
+}
+
+/* One read from a plain TUN: 1, or 0 when it had nothing more. */
+static int tun_read_plain(struct wg_device *d, uint64_t now)
+{
+	struct batch *b = d->batch;
+	uint8_t *pkt = b->tx_bufs + b->n_slots * b->tx_stride + NOISE_DATA_HDR_LEN;
+	ssize_t len = read(d->tun_fd, pkt, d->mtu);
+
+	if (len < 0) {
+		if (errno != EAGAIN && errno != EINTR)
+			log_warn("read from tun");
+		return 0;
+	}
+	b->n_slots++;
+	tx_packet(d, pkt, (size_t)len, now);
+	return 1;
+}
+
+/* The slots from the round's next free one on, for offload_split(). */
+static void tx_segs(struct batch *b, struct offload_segs *s)
+{
+	s->buf = b->tx_bufs + b->n_slots * b->tx_stride;
+	s->stride = b->tx_stride;
+	s->headroom = NOISE_DATA_HDR_LEN;
+	s->tailroom = 16 + CRYPTO_TAG_LEN;
+	s->max = TX_SLOTS - b->n_slots;
+}
+
+/* One read from a TUN with a virtio_net_hdr: a packet or a superpacket, split
+ * into the round's slots. 1, or 0 when it had nothing more. */
+static int tun_read_vnet(struct wg_device *d, uint64_t now)
+{
+	struct batch *b = d->batch;
+	struct offload_segs *s = &b->segs;
+	struct virtio_net_hdr vh;
+	ssize_t len = read(d->tun_fd, b->tun_read, TUN_READ_BYTES);
+	int err;
+
+	if (len < 0) {
+		if (errno != EAGAIN && errno != EINTR)
+			log_warn("read from tun");
+		return 0;
+	}
+	if ((size_t)len < sizeof(vh)) {
+		tun_drop(d, "a read from the TUN shorter than its virtio-net header");
+		return 1;
+	}
+	memcpy(&vh, b->tun_read, sizeof(vh));
+	tx_segs(b, s);
+	err = offload_split(&vh, b->tun_read + sizeof(vh), (size_t)len - sizeof(vh), s);
+	if (err == -ENOSPC && b->n_slots) {
+		tx_flush(d); /* the round is full: send it, and split into a new one */
+		tx_segs(b, s);
+		err = offload_split(&vh, b->tun_read + sizeof(vh), (size_t)len - sizeof(vh), s);
+	}
+	if (err) {
+		tun_drop(d, "a superpacket from the TUN that does not split");
+		return 1;
+	}
+	if ((vh.gso_type & ~VIRTIO_NET_HDR_GSO_ECN) != VIRTIO_NET_HDR_GSO_NONE)
+		d->stats.tun_super_rx++;
+	b->n_slots += s->n;
+	for (size_t i = 0; i < s->n; i++)
+		tx_packet(d, s->buf + i * s->stride + s->headroom, s->len[i], now);
+	return 1;
+}
+
+void wg_device_tun_input(struct wg_device *d, uint64_t now)
+{
+	struct batch *b = d->batch;
+
+	b->n_slots = b->n_dgrams = 0;
+	for (int i = 0; i < BATCH && b->n_slots < TX_SLOTS; i++)
+		if (!(d->vnet ? tun_read_vnet(d, now) : tun_read_plain(d, now)))
+			break;
+	tx_flush(d);
+}
+
+/* --- the TUN side: decrypted packets written --- */
+
+/* One packet into the TUN as it is; with a virtio-net header, a zero one in
+ * the room the data message's header leaves before it. */
+static void tun_write_one(struct wg_device *d, uint8_t *pkt, size_t len)
+{
+	uint8_t *h = pkt - sizeof(struct virtio_net_hdr);
+
+	if (d->vnet) {
+		memset(h, 0, sizeof(struct virtio_net_hdr));
+		if (write(d->tun_fd, h, len + sizeof(struct virtio_net_hdr)) < 0)
+			tun_drop(d, "a write to the TUN failed");
+	} else if (write(d->tun_fd, pkt, len) < 0) {
+		tun_drop(d, "a write to the TUN failed");
+	}
+}
+
+/* A superpacket the kernel refused, in its segments (the round's send slots
+ * are free while datagrams are received). */
+static void tun_write_segments(struct wg_device *d, const struct offload_item *it)
+{
+	struct batch *b = d->batch;
+	struct offload_segs *s = &b->segs;
+
+	s->buf = b->tx_bufs;
+	s->stride = b->tx_stride;
+	s->headroom = sizeof(struct virtio_net_hdr);
+	s->tailroom = 0;
+	s->max = TX_SLOTS;
+	if (offload_split(&it->vh, it->buf, it->len, s) < 0) {
+		tun_drop(d, "a coalesced superpacket that does not split again");
+		return;
+	}
+	for (size_t i = 0; i < s->n; i++)
+		tun_write_one(d, s->buf + i * s->stride + s->headroom, s->len[i]);
+}
+
+/* Writes what the coalescer gathered, and starts it over. */
+static void tun_flush(struct wg_device *d)
+{
+	struct offload_coalescer *c = &d->batch->coal;
+
+	for (size_t i = 0; i < c->n; i++) {
+		struct offload_item *it = &c->items[i];
+		struct iovec iov[2] = {{.iov_base = &it->vh, .iov_len = sizeof(it->vh)},
+		                       {.iov_base = it->buf, .iov_len = it->len}};
+
+		offload_item_finish(it);
+		if (it->segs > 1 && !d->coalescing) {
+			tun_write_segments(d, it); /* merged before coalescing went off */
+			continue;
+		}
+		if (writev(d->tun_fd, iov, 2) >= 0) {
+			if (it->segs > 1)
+				d->stats.tun_super_tx++;
+			continue;
+		}
+		if (it->segs > 1 && errno == EINVAL) {
+			fallback(d, &d->coalescing, "tun_tso (coalescing)",
+			         "the kernel refused a superpacket written to the TUN (EINVAL)");
+			tun_write_segments(d, it);
+			continue;
+		}
+		tun_drop(d, "a write to the TUN failed");
+	}
+	offload_coalesce_reset(c);
+}
+
+/* A decrypted packet (room for a virtio_net_hdr before it) for the TUN. */
+static void tun_deliver(struct wg_device *d, uint8_t *pkt, size_t len)
+{
+	struct offload_coalescer *c = &d->batch->coal;
+
+	if (!d->coalescing) {
+		tun_write_one(d, pkt, len);
+		return;
+	}
+	if (offload_coalesce(c, pkt, len) == -ENOSPC) {
+		tun_flush(d);
+		offload_coalesce(c, pkt, len);
 	}
 }
 
@@ -246,8 +501,7 @@ static void handle_data(struct wg_device *d, uint8_t *buf, size_t len,
 	}
 	p->stats.rx_packets++;
 	p->stats.rx_bytes += inner;
-	if (write(d->tun_fd, m->payload, inner) < 0 && errno != EAGAIN)
-		log_debug("write to tun: %s", strerror(errno));
+	tun_deliver(d, m->payload, inner);
 }
 
 /* One datagram, dispatched on its type and exact length before any field is
@@ -305,25 +559,46 @@ static void note_load(struct wg_device *d, unsigned datagrams, unsigned handshak
 	d->under_load_until_ns = now + NSEC;
 }
 
-/* The n datagrams of one receive, in the batch's slots, with their local
- * addresses in locals. */
+/* The n receives in the batch's slots (a datagram each, or a UDP_GRO train
+ * of gro_size bytes each but the last), with their local addresses in
+ * locals; then what they brought is written into the TUN. */
 static void input_received(struct wg_device *d, unsigned n, uint64_t now)
 {
 	struct batch *b = d->batch;
-	unsigned handshakes = 0;
+	unsigned handshakes = 0, datagrams = 0;
 
-	for (unsigned i = 0; i < n; i++)
-		if (is_handshake(b->iovs[i].iov_base, b->msgs[i].msg_len))
-			handshakes++;
-	note_load(d, n, handshakes, now);
 	for (unsigned i = 0; i < n; i++) {
+		size_t len = b->msgs[i].msg_len, seg = b->gro_size[i] ? b->gro_size[i] : len;
+		const uint8_t *buf = b->iovs[i].iov_base;
+
+		size_t off = 0;
+
+		do { /* once for an empty datagram too */
+			datagrams++;
+			if (is_handshake(buf + off, len - off < seg ? len - off : seg))
+				handshakes++;
+		} while ((off += seg) < len);
+	}
+	note_load(d, datagrams, handshakes, now);
+	for (unsigned i = 0; i < n; i++) {
+		size_t len = b->msgs[i].msg_len, seg = b->gro_size[i] ? b->gro_size[i] : len;
+		uint8_t *buf = b->iovs[i].iov_base;
+
 		if (b->msgs[i].msg_hdr.msg_flags & MSG_TRUNC) {
 			d->stats.invalid++;
 			continue;
 		}
-		input(d, b->iovs[i].iov_base, b->msgs[i].msg_len, &b->addrs[i],
-		      b->msgs[i].msg_hdr.msg_namelen, &b->locals[i], now);
+		if (len > seg)
+			d->stats.gro_trains++;
+		size_t off = 0;
+
+		do
+			input(d, buf + off, len - off < seg ? len - off : seg, &b->addrs[i],
+			      b->msgs[i].msg_hdr.msg_namelen, &b->locals[i], now);
+		while ((off += seg) < len);
 	}
+	if (d->batch->coal.n)
+		tun_flush(d);
 }
 
 static void batch_prepare_receive(struct batch *b)
@@ -362,11 +637,28 @@ void wg_device_input(struct wg_device *d, const struct wg_datagram *dg, size_t n
 			memcpy(&b->addrs[k], dg[k].src, alen);
 			b->msgs[k].msg_hdr.msg_namelen = alen;
 			wg_src_from_sockaddr(&b->locals[k], dg[k].dst, dg[k].dstlen);
+			b->gro_size[k] = 0;
 		}
 		input_received(d, k, now);
 		dg += k;
 		n -= k;
 	}
+}
+
+/* A received train's segment size (UDP_GRO's control message); 0: none,
+ * one datagram. */
+static uint16_t gro_size(struct msghdr *m)
+{
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(m); c; c = CMSG_NXTHDR(m, c)) {
+		int size;
+
+		if (c->cmsg_level != SOL_UDP || c->cmsg_type != UDP_GRO ||
+		    c->cmsg_len < CMSG_LEN(sizeof(size)))
+			continue;
+		memcpy(&size, CMSG_DATA(c), sizeof(size));
+		return size > 0 && size < 65536 ? (uint16_t)size : 0;
+	}
+	return 0;
 }
 
 static int on_udp(void *arg, uint32_t events)
@@ -381,8 +673,10 @@ static int on_udp(void *arg, uint32_t events)
 			log_warn("recvmmsg");
 		return 0;
 	}
-	for (int i = 0; i < n; i++)
+	for (int i = 0; i < n; i++) {
 		wg_src_from_control(&d->batch->locals[i], &d->batch->msgs[i].msg_hdr);
+		d->batch->gro_size[i] = gro_size(&d->batch->msgs[i].msg_hdr);
+	}
 	input_received(d, (unsigned)n, wg_now());
 	return 0;
 }

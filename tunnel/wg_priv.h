@@ -9,6 +9,7 @@
 #include "tunnel/keymap.h"
 #include "tunnel/log.h"
 #include "tunnel/noise.h"
+#include "tunnel/offload.h"
 #include "tunnel/prefix.h"
 #include "tunnel/replay.h"
 #include "tunnel/wg.h"
@@ -170,6 +171,13 @@ struct wg_device {
 	uint64_t cookie_valid_ns, rekey_attempt_ns;
 	unsigned time_divisor;
 
+	/* The offloads in use (stats.offload is the same); vnet: the TUN's
+	 * reads and writes begin with a virtio_net_hdr. */
+	struct wg_offload offload;
+	bool vnet;
+	bool coalescing; /* writes into the TUN coalesced: tun_tso, until a fallback */
+	struct log_ratelimit tun_log;
+
 	struct wg_device_stats stats;
 	struct batch *batch;
 };
@@ -178,25 +186,66 @@ struct wg_device {
  * often per peer or device, so no sender can flood the log. */
 #define LOG_INTERVAL_NS (10 * NSEC)
 
-/* The buffers of one batch, in either direction (wg_data.c); allocated with
- * the device. */
+/* The buffers of the two packet loops (wg_data.c); allocated with the
+ * device. */
 #define BATCH WG_BATCH
 /* What a receive's control messages may hold: an IPv4 datagram on the
- * dual-stack socket brings both pktinfo messages (see open_udp()). */
-#define RX_CONTROL_BYTES \
-	(CMSG_SPACE(sizeof(struct in6_pktinfo)) + CMSG_SPACE(sizeof(struct in_pktinfo)))
+ * dual-stack socket brings both pktinfo messages (see open_udp()), and a
+ * train its UDP_GRO segment size. */
+#define RX_CONTROL_BYTES                                                                  \
+	(CMSG_SPACE(sizeof(struct in6_pktinfo)) + CMSG_SPACE(sizeof(struct in_pktinfo)) + \
+	 CMSG_SPACE(sizeof(int)))
+/* A receive slot with UDP_GRO: the largest train the kernel builds. */
+#define GRO_BUF_BYTES 65536
+/* Datagrams one round of TUN reads may make: a few superpackets' worth. */
+#define TX_SLOTS 256
+/* A send's control messages: the sticky source, and a train's segment size. */
+#define TX_CONTROL_BYTES (CMSG_SPACE(sizeof(struct in6_pktinfo)) + CMSG_SPACE(sizeof(uint16_t)))
+/* One UDP_SEGMENT train, at most: the kernel's UDP_MAX_SEGMENTS of older
+ * kernels, and what fits one UDP datagram's length over IPv4. */
+#define GSO_MAX_SEGS  64
+#define GSO_MAX_BYTES 65507
+/* A TUN read with a virtio_net_hdr: the header and a 64 KB superpacket. */
+#define TUN_READ_BYTES (sizeof(struct virtio_net_hdr) + 65535 + 40)
+
+/* A datagram made from the TUN, ready to send. */
+struct tx_dgram {
+	struct wg_peer *peer;
+	uint8_t *buf;
+	size_t len;
+};
 
 struct batch {
+	/* Receiving: one datagram per slot, or one UDP_GRO train. */
 	size_t buf_size;
-	uint8_t *bufs; /* BATCH buffers of buf_size */
+	uint8_t *bufs; /* BATCH slots of buf_size */
 	struct mmsghdr msgs[BATCH];
 	struct iovec iovs[BATCH];
 	struct sockaddr_storage addrs[BATCH];
 	/* Received: the control messages, and from them the local address
-	 * each datagram was sent to. Sending points at the peers' own
-	 * prebuilt wg_src, so it needs no buffer here. */
+	 * each datagram was sent to and a train's segment size (0: one). */
 	_Alignas(struct cmsghdr) uint8_t control[BATCH][RX_CONTROL_BYTES];
 	struct wg_src locals[BATCH];
+	uint16_t gro_size[BATCH];
+
+	/* Sending: the datagrams of one round of TUN reads, each in a slot of
+	 * tx_stride, and the messages that carry them (one datagram each, or
+	 * a UDP_SEGMENT train of one peer's datagrams). */
+	size_t tx_stride;
+	uint8_t *tx_bufs; /* TX_SLOTS slots */
+	size_t n_slots;   /* used, some maybe by a packet that was not sent */
+	size_t n_dgrams;
+	struct tx_dgram dgrams[TX_SLOTS];
+	struct iovec tx_iovs[TX_SLOTS]; /* one per datagram, in their order */
+	struct mmsghdr tx_msgs[TX_SLOTS];
+	unsigned tx_first[TX_SLOTS]; /* a message's first datagram */
+	_Alignas(struct cmsghdr) uint8_t tx_control[TX_SLOTS][TX_CONTROL_BYTES];
+
+	/* The TUN with a virtio_net_hdr: the read buffer, and the coalescer
+	 * of the packets written into it. */
+	uint8_t *tun_read;
+	struct offload_segs segs;
+	struct offload_coalescer coal;
 };
 
 /* wg.c */

@@ -588,11 +588,14 @@ gateway_yaml() {
 		((v6)) && echo "    address6: $(tun_addr6 "$c")"
 		[[ -e $EG_DIR/$c.psk ]] && echo "    preshared_key_file: $c.psk"
 	done
+	[[ -z ${EG_YAML_EXTRA:-} ]] || echo "$EG_YAML_EXTRA"
 	return 0
 }
 
 # edge_yaml [-6] NAME: print NAME's edge.yaml (key file NAME.key), with
 # kill_switch: $EDGE_KILL_SWITCH when that is set (the default is on).
+# Both this and gateway_yaml end with the lines of $EG_YAML_EXTRA, if any
+# (an offload: block).
 edge_yaml() {
 	local v6=0 c
 	if [[ ${1:-} == -6 ]]; then
@@ -621,6 +624,7 @@ edge_yaml() {
 		control_socket: run-$c/edged.sock
 	EOF
 	[[ -z ${EDGE_KILL_SWITCH:-} ]] || echo "kill_switch: $EDGE_KILL_SWITCH"
+	[[ -z ${EG_YAML_EXTRA:-} ]] || echo "$EG_YAML_EXTRA"
 	return 0
 }
 

@@ -98,7 +98,10 @@ shape status '{"version": str, "uptime": int, "interface": str, "uplink": OPT(st
 	"listen_port": int, "public_key": str, "endpoint": OPT(str),
 	"clients": {"configured": int, "connected": int},
 	"conntrack": {"count": OPT(int), "max": OPT(int), "warn_percent": int, "warning": bool},
-	"policy": {"source": str, "builtin": bool, "rules": int, "applied": str, "applied_unix": int}}'
+	"policy": {"source": str, "builtin": bool, "rules": int, "applied": str, "applied_unix": int},
+	"offload": {"tun_tso": bool, "tun_uso": bool, "udp_gso": bool, "udp_gro": bool,
+		"tun_coalescing": bool, "superpackets_read": int, "superpackets_written": int,
+		"trains_sent": int, "trains_received": int, "fallbacks": int, "tun_drops": int}}'
 json clients clients
 shape clients '[{"name": str, "address": str, "address6": OPT(str), "endpoint": OPT(str),
 	"last_handshake": OPT(str), "last_handshake_unix": int, "connected": bool,

@@ -21,6 +21,7 @@
 #include "tunnel/crypto.h"
 #include "tunnel/key.h"
 #include "tunnel/prefix.h"
+#include "tunnel/wg.h"
 
 /* Public keys of clients: any 32 bytes will do. */
 #define K1 "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE="
@@ -754,6 +755,16 @@ static const struct bad bad_gateway[] = {
          "127.0.0.1:9586 or [::1]:9586)"},
         {GW_HEAD "metrics_listen: [a]\n",
          "gateway.yaml:3:17: metrics_listen: expected a scalar, found a sequence"},
+        {GW_HEAD "offload:\n  tun_tso: yes\n",
+         "gateway.yaml:4:12: tun_tso: \"yes\" is not true or false"},
+        {GW_HEAD "offload:\n  udp_gso: false\n  tso: false\n",
+         "gateway.yaml:5:3: unknown key \"tso\""},
+        {GW_HEAD "offload: {udp_gro: false, udp_gro: true}\n",
+         "gateway.yaml:3:27: duplicate key \"udp_gro\" (first at line 3)"},
+        {GW_HEAD "offload: false\n",
+         "gateway.yaml:3:10: offload: expected a mapping, found a scalar"},
+        {GW_HEAD "offload: [tun_tso]\n",
+         "gateway.yaml:3:10: offload: expected a mapping, found a sequence"},
 };
 
 #define EDGE_HEAD "private_key_file: edge.key\naddress: 100.64.0.2/32\n"
@@ -856,6 +867,14 @@ static const struct bad bad_edge[] = {
          "edge.yaml:7:6: dns needs route_all: the resolvers are reached through the tunnel"},
         {EDGE_HEAD EDGE_GW "route_all: true\nroute_all: false\n",
          "edge.yaml:7:1: duplicate key \"route_all\" (first at line 6)"},
+        {EDGE_HEAD EDGE_GW "offload:\n  udp_gro: 0\n",
+         "edge.yaml:7:12: udp_gro: \"0\" is not true or false"},
+        {EDGE_HEAD EDGE_GW "offload: {tun_gso: false}\n",
+         "edge.yaml:6:11: unknown key \"tun_gso\""},
+        {EDGE_HEAD EDGE_GW "offload:\n",
+         "edge.yaml:6:9: offload: expected a mapping, found a scalar"},
+        {EDGE_HEAD EDGE_GW "offload:\n  - udp_gso: false\n",
+         "edge.yaml:7:3: offload: expected a mapping, found a sequence"},
 };
 
 static void test_bad(void)
@@ -887,6 +906,53 @@ static void test_bad(void)
 	printf("%zu bad gateway files, %zu bad edge files\n",
 	       sizeof(bad_gateway) / sizeof(bad_gateway[0]),
 	       sizeof(bad_edge) / sizeof(bad_edge[0]));
+}
+
+/* o as the YAML would write it, so that a failed check shows both blocks. */
+static const char *offload_text(const struct wg_offload *o, char buf[96])
+{
+	snprintf(buf, 96, "{tun_tso: %s, tun_uso: %s, udp_gso: %s, udp_gro: %s}",
+	         o->tun_tso ? "true" : "false", o->tun_uso ? "true" : "false",
+	         o->udp_gso ? "true" : "false", o->udp_gro ? "true" : "false");
+	return buf;
+}
+
+/* offload: every switch on when the block is absent or empty, each turned
+ * off alone, and tun_uso without tun_tso taken as written; in both files. */
+static void test_offload(void)
+{
+	static const struct {
+		const char *yaml;
+		struct wg_offload want;
+	} cases[] = {
+	        {"", {true, true, true, true}},
+	        {"offload: {}\n", {true, true, true, true}},
+	        {"offload:\n  tun_tso: false\n", {false, true, true, true}},
+	        {"offload:\n  tun_uso: false\n", {true, false, true, true}},
+	        {"offload:\n  udp_gso: false\n", {true, true, false, true}},
+	        {"offload:\n  udp_gro: false\n", {true, true, true, false}},
+	        {"offload: {tun_tso: false, tun_uso: true}\n", {false, true, true, true}},
+	        {"offload: {udp_gro: false, udp_gso: false, tun_uso: false, tun_tso: false}\n",
+	         {false, false, false, false}},
+	};
+	char y[512], err[256], got[96], want[96];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct edge_config *e = NULL;
+		struct gw_config *g = NULL;
+
+		offload_text(&cases[i].want, want);
+		snprintf(y, sizeof(y), "%s%s", GW_HEAD, cases[i].yaml);
+		CHECK_INT(gw_config_parse("gateway.yaml", y, strlen(y), &g, err, sizeof(err)), 0);
+		if (g)
+			CHECK_STR(offload_text(&g->offload, got), want);
+		gw_config_free(g);
+		snprintf(y, sizeof(y), "%s%s", subst(EDGE_HEAD EDGE_GW), cases[i].yaml);
+		CHECK_INT(edge_config_parse("edge.yaml", y, strlen(y), &e, err, sizeof(err)), 0);
+		if (e)
+			CHECK_STR(offload_text(&e->offload, got), want);
+		edge_config_free(e);
+	}
 }
 
 /* What the code under test writes to stderr (the log) between the two. */
@@ -1100,6 +1166,7 @@ int main(int argc, char **argv)
 	test_load_errors();
 	test_conf();
 	test_bad();
+	test_offload();
 	test_key_file_modes();
 
 out:

@@ -138,12 +138,17 @@ static void test_commands(void)
 	      json_unpack(ct, "{s:I, s:I, s:i, s:b}", "count", &(json_int_t){0}, "max",
 	                  &(json_int_t){0}, "warn_percent", &(int){0}, "warning", &(int){0}) == 0);
 	json_object_del(data, "conntrack");
-	want = json_pack("{s:s, s:i, s:s, s:n, s:i, s:s, s:n, s:{s:i, s:i}, s:n}", "version",
-	                 EGRESS_VERSION, "uptime", 3, "interface", "egress0", "uplink",
+	/* a device with no offloads asked for: all off, nothing counted */
+	want = json_pack("{s:s, s:i, s:s, s:n, s:i, s:s, s:n, s:{s:i, s:i}, s:n, s:{s:b, s:b, s:b, "
+	                 "s:b, s:b, s:i, s:i, s:i, s:i, s:i, s:i}}",
+	                 "version", EGRESS_VERSION, "uptime", 3, "interface", "egress0", "uplink",
 	                 "listen_port", (int)wg_device_port(d), "public_key",
 	                 /* wg pubkey of {7, 0, ...} */
 	                 "L+V9o0fNYkMVKNqsX7spBzD/9oSvxM/C7ZCZX1jLO3Q=", "endpoint", "clients",
-	                 "configured", 2, "connected", 0, "policy");
+	                 "configured", 2, "connected", 0, "policy", "offload", "tun_tso", 0,
+	                 "tun_uso", 0, "udp_gso", 0, "udp_gro", 0, "tun_coalescing", 0,
+	                 "superpackets_read", 0, "superpackets_written", 0, "trains_sent", 0,
+	                 "trains_received", 0, "fallbacks", 0, "tun_drops", 0);
 	CHECK(json_equal(data, want));
 	json_decref(ct);
 	if (!json_equal(data, want)) {

@@ -49,7 +49,15 @@ static struct metrics_snapshot full(void)
 	                .cookie_replies = 6,
 	                .handshake_rx = 9,
 	                .handshake_failures = 3,
-	                .load_events = 1},
+	                .load_events = 1,
+	                .offload = {.tun_tso = true, .udp_gso = true},
+	                .tun_coalescing = true,
+	                .tun_super_rx = 11,
+	                .tun_super_tx = 12,
+	                .gso_sends = 13,
+	                .gro_trains = 14,
+	                .fallbacks = 1,
+	                .tun_drops = 15},
 	        .clients = clients,
 	        .n_clients = 2,
 	        .flows_ok = true,
@@ -248,6 +256,17 @@ static void test_full(void)
 	CHECK_LINE(t, "egress_cookie_replies_total 6");
 	CHECK_LINE(t, "egress_load_events_total 1");
 	CHECK_LINE(t, "egress_under_load 0");
+	CHECK_LINE(t, "egress_offload_enabled{offload=\"tun_tso\"} 1");
+	CHECK_LINE(t, "egress_offload_enabled{offload=\"tun_uso\"} 0");
+	CHECK_LINE(t, "egress_offload_enabled{offload=\"udp_gso\"} 1");
+	CHECK_LINE(t, "egress_offload_enabled{offload=\"udp_gro\"} 0");
+	CHECK_LINE(t, "egress_offload_enabled{offload=\"tun_coalescing\"} 1");
+	CHECK_LINE(t, "egress_offload_superpackets_total{direction=\"read\"} 11");
+	CHECK_LINE(t, "egress_offload_superpackets_total{direction=\"written\"} 12");
+	CHECK_LINE(t, "egress_offload_udp_trains_total{direction=\"sent\"} 13");
+	CHECK_LINE(t, "egress_offload_udp_trains_total{direction=\"received\"} 14");
+	CHECK_LINE(t, "egress_offload_fallbacks_total 1");
+	CHECK_LINE(t, "egress_tun_drops_total 15");
 	CHECK_LINE(t, "egress_conntrack_entries 12");
 	CHECK_LINE(t, "egress_conntrack_entries_limit 262144");
 	CHECK_LINE(t, "egress_collector_success{collector=\"flows\"} 1");
