@@ -241,20 +241,27 @@ static void tx_flush(struct wg_device *d)
 	b->n_slots = 0;
 }
 
-/* A packet from the TUN at pkt, in its slot (the data header's room before
- * it): sealed into a datagram of the round, or staged for a handshake. */
-static void tx_packet(struct wg_device *d, uint8_t *pkt, size_t len, uint64_t now)
+/* The peer a packet from the TUN goes to, or NULL. */
+static struct wg_peer *tx_route(struct wg_device *d, const uint8_t *pkt, size_t len)
+{
+	const uint8_t *dst;
+	int family = ipv_addr(pkt, len, false, &dst);
+
+	/* The kernel's link chatter (router solicitations, MLD) stays here. */
+	return family < 0 || ipv_link_scoped(pkt, len) ? NULL : wg_route_lookup(d, family, dst);
+}
+
+/* A packet from the TUN at pkt for p (NULL: none), in its slot (the data
+ * header's room before it): sealed into a datagram of the round, or staged
+ * for a handshake. */
+static void tx_packet(struct wg_device *d, struct wg_peer *p, uint8_t *pkt, size_t len,
+                      uint64_t now)
 {
 	struct batch *b = d->batch;
 	uint8_t *buf = pkt - NOISE_DATA_HDR_LEN;
-	const uint8_t *dst;
-	struct wg_peer *p;
 	struct keypair *kp;
-	int family = ipv_addr(pkt, len, false, &dst);
 	size_t n;
 
-	/* The kernel's link chatter (router solicitations, MLD) stays here. */
-	p = family < 0 || ipv_link_scoped(pkt, len) ? NULL : wg_route_lookup(d, family, dst);
 	if (!p) {
 		d->stats.no_route++;
 		return;
@@ -288,7 +295,7 @@ static int tun_read_plain(struct wg_device *d, uint64_t now)
 		return 0;
 	}
 	b->n_slots++;
-	tx_packet(d, pkt, (size_t)len, now);
+	tx_packet(d, tx_route(d, pkt, (size_t)len), pkt, (size_t)len, now);
 	return 1;
 }
 
@@ -309,6 +316,7 @@ static int tun_read_vnet(struct wg_device *d, uint64_t now)
 	struct batch *b = d->batch;
 	struct offload_segs *s = &b->segs;
 	struct virtio_net_hdr vh;
+	struct wg_peer *p;
 	ssize_t len = read(d->tun_fd, b->tun_read, TUN_READ_BYTES);
 	int err;
 
@@ -336,8 +344,10 @@ static int tun_read_vnet(struct wg_device *d, uint64_t now)
 	if ((vh.gso_type & ~VIRTIO_NET_HDR_GSO_ECN) != VIRTIO_NET_HDR_GSO_NONE)
 		d->stats.tun_super_rx++;
 	b->n_slots += s->n;
+	/* The segments of one superpacket share their addresses: one lookup. */
+	p = s->n ? tx_route(d, s->buf + s->headroom, s->len[0]) : NULL;
 	for (size_t i = 0; i < s->n; i++)
-		tx_packet(d, s->buf + i * s->stride + s->headroom, s->len[i], now);
+		tx_packet(d, p, s->buf + i * s->stride + s->headroom, s->len[i], now);
 	return 1;
 }
 
