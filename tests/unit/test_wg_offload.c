@@ -8,10 +8,21 @@
  *   - one receive of a flow's consecutive segments is written into the TUN
  *     as one superpacket with the header a TUN write wants, and a packet
  *     that cannot merge goes alone with a zero header;
- *   - without offloads asked for, the same device frames nothing.
+ *   - without offloads asked for, the same device frames nothing;
+ *   - the fallbacks, with a kernel that refuses (a seccomp filter in a
+ *     child process makes writev() fail with EINVAL, or sendmmsg() with
+ *     EIO): coalescing and UDP GSO turn off, are counted, and the packets
+ *     still go, one by one.
  * Loopback carries the UDP side, so nothing leaves the host. */
 #include <errno.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
 #include <linux/if_tun.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 
 #include "tunnel/offload.h"
 #include "wgtest.h"
@@ -225,10 +236,140 @@ static void no_offloads(void)
 	wgtest_pair_free(&f);
 }
 
+/* From here on, in this process, the system call nr fails with err (x86-64
+ * and aarch64: the filter checks the architecture it was built for). */
+static int refuse_syscall(long nr, int err)
+{
+#if defined(__x86_64__)
+	const unsigned arch = AUDIT_ARCH_X86_64;
+#elif defined(__aarch64__)
+	const unsigned arch = AUDIT_ARCH_AARCH64;
+#else
+	const unsigned arch = 0;
+#endif
+	struct sock_filter f[] = {
+	        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+	        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, arch, 1, 0),
+	        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+	        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)nr, 0, 1),
+	        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (unsigned)err),
+	        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = {.len = sizeof(f) / sizeof(f[0]), .filter = f};
+
+	if (!arch || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return -1;
+	return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog);
+}
+
+/* A kernel that refuses superpacket writes (writev, which only the
+ * coalescer's writes use): the first one turns coalescing off, and its
+ * segments go one by one with write(). */
+static int coalescing_refused(void)
+{
+	static uint8_t segs[NSEGS][1500], msgs[NSEGS][1600], got[70000];
+	struct wg_datagram dg[NSEGS];
+	struct wg_device_stats ds;
+	struct wgtest_pair f;
+	struct noise_keys keys;
+	unsigned n = 0;
+	ssize_t len;
+
+	if (wgtest_pair_new(
+	            &f,
+	            (struct wg_device_params){.offload = TSO_GSO_GRO,
+	                                      .tun_offloads = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6},
+	            false) < 0)
+		return 1;
+	CHECK_INT(wgtest_handshake(f.w.d, &f.t, 11, &keys), 0);
+	for (unsigned i = 0; i < NSEGS; i++) {
+		size_t l = tcp_segment(segs[i], 0x64400002, 0xcb007150, i, SEG, 0x10);
+
+		dg[i] = (struct wg_datagram){
+		        .buf = msgs[i],
+		        .len = wgtest_data_message(msgs[i], &keys, i, segs[i], l),
+		        .src = (struct sockaddr *)&f.t.from,
+		        .srclen = sizeof(f.t.from)};
+	}
+	CHECK_INT(refuse_syscall(SYS_writev, EINVAL), 0);
+	wg_device_input(f.w.d, dg, NSEGS, wgtest_now);
+	while ((len = wgtest_recv_now(f.w.tun[1], got, sizeof(got))) > 0) {
+		CHECK_INT(len, sizeof(struct virtio_net_hdr) + 40 + SEG);
+		CHECK(n < NSEGS && !memcmp(got + sizeof(struct virtio_net_hdr), segs[n], 40 + SEG));
+		n++;
+	}
+	CHECK_INT(n, NSEGS);
+	ds = wgtest_dev_stats(&f.w);
+	CHECK(!ds.tun_coalescing && ds.offload.tun_tso);
+	CHECK_INT(ds.fallbacks, 1);
+	CHECK_INT(ds.tun_super_tx, 0);
+	wgtest_pair_free(&f);
+	return check_failed ? 1 : 0;
+}
+
+/* A kernel that refuses UDP trains with EIO (here every sendmmsg()): UDP GSO
+ * turns off, counted once. */
+static int gso_refused(void)
+{
+	static uint8_t mem[OFFLOAD_ITEMS * OFFLOAD_SUPER_MAX], seg[1500], frame[65600];
+	struct offload_coalescer c = {.mem = mem};
+	struct wg_device_stats ds;
+	struct wgtest_pair f;
+	struct noise_keys keys;
+	uint8_t pkt[64], msg[128], got[128];
+
+	if (wgtest_pair_new(
+	            &f,
+	            (struct wg_device_params){.offload = TSO_GSO_GRO,
+	                                      .tun_offloads = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6},
+	            false) < 0)
+		return 1;
+	CHECK_INT(wgtest_handshake(f.w.d, &f.t, 13, &keys), 0);
+	size_t n = wgtest_ip_packet(pkt, 0x64400002);
+	size_t len = wgtest_data_message(msg, &keys, 0, pkt, n);
+	wgtest_input(f.w.d, msg, len, (struct sockaddr *)&f.t.from, sizeof(f.t.from));
+	CHECK(wgtest_recv_now(f.w.tun[1], got, sizeof(got)) > 0); /* the session confirmed */
+	for (unsigned i = 0; i < NSEGS; i++)
+		CHECK_INT(offload_coalesce(&c, seg,
+		                           tcp_segment(seg, 0xcb007150, 0x64400002, i, SEG, 0x10)),
+		          0);
+	offload_item_finish(&c.items[0]);
+	memcpy(frame, &c.items[0].vh, sizeof(c.items[0].vh));
+	memcpy(frame + sizeof(c.items[0].vh), c.items[0].buf, c.items[0].len);
+	CHECK(send(f.w.tun[1], frame, sizeof(c.items[0].vh) + c.items[0].len, 0) > 0);
+	CHECK_INT(refuse_syscall(SYS_sendmmsg, EIO), 0);
+	wg_device_tun_input(f.w.d, wgtest_now);
+	ds = wgtest_dev_stats(&f.w);
+	CHECK(!ds.offload.udp_gso);
+	CHECK_INT(ds.fallbacks, 1);
+	CHECK_INT(ds.gso_sends, 0);
+	wgtest_pair_free(&f);
+	return check_failed ? 1 : 0;
+}
+
+/* fn in a child process of its own (its seccomp filter stays there). */
+static void in_child(const char *name, int (*fn)(void))
+{
+	int status = 0;
+	pid_t pid;
+
+	wgtest_case(name);
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0)
+		_exit(fn());
+	CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
 int main(void)
 {
 	superpacket_out();
 	superpacket_in();
 	no_offloads();
+	in_child("a superpacket write refused with EINVAL: coalescing off, segments one by one",
+	         coalescing_refused);
+	in_child("a UDP train refused with EIO: UDP GSO off", gso_refused);
 	return check_done("test_wg_offload");
 }
