@@ -41,10 +41,6 @@ static const char *const edge_keys[] = {
         NULL,
 };
 
-static const char *const offload_keys[] = {
-        "tun_tso", "tun_uso", "udp_gso", "udp_gro", NULL,
-};
-
 static const char *const gateway_keys[] = {
         "endpoint",
         "public_key",
@@ -237,33 +233,6 @@ static int parse_gateways(struct conf *c, int root, struct edge_config *e,
 		else
 			return conf_bad_value(c, n, "failback", "is not preempt or sticky");
 	}
-	return 0;
-}
-
-/* offload: as gateway.yaml's (gateway/config.c), each switch on unless given
- * false; tun_uso without tun_tso is taken, and left off by the device. */
-static int parse_offload(struct conf *c, int node, struct wg_offload *o)
-{
-	int n, ret;
-
-	ret = conf_expect(c, node, "offload", CONF_MAPPING);
-	if (ret < 0)
-		return ret;
-	ret = conf_map_check(c, node, offload_keys);
-	if (ret < 0)
-		return ret;
-	n = conf_map_find(c, node, "tun_tso");
-	if (n && (ret = conf_get_bool(c, n, "tun_tso", &o->tun_tso)) < 0)
-		return ret;
-	n = conf_map_find(c, node, "tun_uso");
-	if (n && (ret = conf_get_bool(c, n, "tun_uso", &o->tun_uso)) < 0)
-		return ret;
-	n = conf_map_find(c, node, "udp_gso");
-	if (n && (ret = conf_get_bool(c, n, "udp_gso", &o->udp_gso)) < 0)
-		return ret;
-	n = conf_map_find(c, node, "udp_gro");
-	if (n && (ret = conf_get_bool(c, n, "udp_gro", &o->udp_gro)) < 0)
-		return ret;
 	return 0;
 }
 
@@ -496,7 +465,7 @@ static int edge_parse(struct conf *c, const struct edge_config *old, struct edge
 	if (ret < 0)
 		goto out;
 	n = conf_map_find(c, root, "offload");
-	if (n && (ret = parse_offload(c, n, &e->offload)) < 0)
+	if (n && (ret = conf_get_offload(c, n, &e->offload)) < 0)
 		goto out;
 	ret = parse_route_all(c, root, e);
 	if (ret < 0)

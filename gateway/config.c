@@ -42,10 +42,6 @@ static const char *const gw_keys[] = {
         NULL,
 };
 
-static const char *const gw_offload_keys[] = {
-        "tun_tso", "tun_uso", "udp_gso", "udp_gro", NULL,
-};
-
 static const char *const client_keys[] = {
         "name", "public_key", "address", "address6", "preshared_key_file", NULL,
 };
@@ -425,34 +421,6 @@ static int parse_flow_log(struct conf *c, int root, struct gw_config *g)
 	return 0;
 }
 
-/* offload: each switch stays on unless given false. tun_uso without tun_tso
- * is no error: UDP segmentation rides on the virtio-net header that TSO opens
- * the TUN with, so the device leaves it off. */
-static int parse_gw_offload(struct conf *c, int node, struct wg_offload *o)
-{
-	int n, ret;
-
-	ret = conf_expect(c, node, "offload", CONF_MAPPING);
-	if (ret < 0)
-		return ret;
-	ret = conf_map_check(c, node, gw_offload_keys);
-	if (ret < 0)
-		return ret;
-	n = conf_map_find(c, node, "tun_tso");
-	if (n && (ret = conf_get_bool(c, n, "tun_tso", &o->tun_tso)) < 0)
-		return ret;
-	n = conf_map_find(c, node, "tun_uso");
-	if (n && (ret = conf_get_bool(c, n, "tun_uso", &o->tun_uso)) < 0)
-		return ret;
-	n = conf_map_find(c, node, "udp_gso");
-	if (n && (ret = conf_get_bool(c, n, "udp_gso", &o->udp_gso)) < 0)
-		return ret;
-	n = conf_map_find(c, node, "udp_gro");
-	if (n && (ret = conf_get_bool(c, n, "udp_gro", &o->udp_gro)) < 0)
-		return ret;
-	return 0;
-}
-
 /* The syntax edge.yaml's gateway.endpoint takes, so that what a client is
  * given is what edged reads. */
 const char *gw_endpoint_problem(const char *s)
@@ -621,7 +589,7 @@ static int gw_parse(struct conf *c, unsigned flags, struct gw_config **out)
 	if (ret < 0)
 		goto out;
 	n = conf_map_find(c, root, "offload");
-	if (n && (ret = parse_gw_offload(c, n, &g->offload)) < 0)
+	if (n && (ret = conf_get_offload(c, n, &g->offload)) < 0)
 		goto out;
 	ret = conf_get_u32_opt(c, conf_map_find(c, root, "conntrack_warn_percent"),
 	                       "conntrack_warn_percent", 1, 100, &g->conntrack_warn_percent);

@@ -123,6 +123,13 @@ int conf_get_key(struct conf *c, int node, const char *key, uint8_t out[32]);
  * wiped). */
 int conf_get_key_file(struct conf *c, int node, const char *key, bool strict, uint8_t out[32]);
 
+/* offload: (tunnel/wg.h) from a mapping of the four switches, each optional
+ * and left as *o has it unless given. tun_uso without tun_tso is no error:
+ * UDP segmentation rides on the virtio-net header TSO opens the TUN with,
+ * so the device leaves it off. Also in egress_tunnel (conf_key.c). */
+struct wg_offload;
+int conf_get_offload(struct conf *c, int node, struct wg_offload *o);
+
 /* For the caller's own checks: writes "FILE:LINE:COL: " and the message for
  * node, returns -EINVAL. */
 int conf_error(struct conf *c, int node, const char *fmt, ...)

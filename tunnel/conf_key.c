@@ -8,6 +8,7 @@
 #include "tunnel/crypto.h"
 #include "tunnel/key.h"
 #include "tunnel/log.h"
+#include "tunnel/wg.h"
 
 int conf_get_key(struct conf *c, int node, const char *key, uint8_t out[32])
 {
@@ -58,5 +59,26 @@ int conf_get_key_file(struct conf *c, int node, const char *key, bool strict, ui
 	          "it",
 	          conf_file_name(c), conf_line(c, node), conf_column(c, node), key, q,
 	          (unsigned)mode);
+	return 0;
+}
+
+int conf_get_offload(struct conf *c, int node, struct wg_offload *o)
+{
+	static const char *const keys[] = {"tun_tso", "tun_uso", "udp_gso", "udp_gro", NULL};
+	bool *const fields[] = {&o->tun_tso, &o->tun_uso, &o->udp_gso, &o->udp_gro};
+	int ret;
+
+	ret = conf_expect(c, node, "offload", CONF_MAPPING);
+	if (ret < 0)
+		return ret;
+	ret = conf_map_check(c, node, keys);
+	if (ret < 0)
+		return ret;
+	for (size_t i = 0; keys[i]; i++) {
+		int n = conf_map_find(c, node, keys[i]);
+
+		if (n && (ret = conf_get_bool(c, n, keys[i], fields[i])) < 0)
+			return ret;
+	}
 	return 0;
 }
