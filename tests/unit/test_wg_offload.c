@@ -82,6 +82,16 @@ static size_t tcp_segment(uint8_t *p, uint32_t src, uint32_t dst, unsigned i, si
 	return len;
 }
 
+/* A device with TSO on its TUN, UDP GSO and GRO, and its peer. */
+static int tso_pair(struct wgtest_pair *f)
+{
+	return wgtest_pair_new(
+	        f,
+	        (struct wg_device_params){.offload = TSO_GSO_GRO,
+	                                  .tun_offloads = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6},
+	        false);
+}
+
 static void superpacket_out(void)
 {
 	static uint8_t mem[OFFLOAD_ITEMS * OFFLOAD_SUPER_MAX], segs[NSEGS][1500], frame[65600];
@@ -93,11 +103,7 @@ static void superpacket_out(void)
 	struct wg_device_stats ds;
 
 	wgtest_case("a TUN superpacket goes out as its segments, in one UDP train");
-	if (wgtest_pair_new(
-	            &f,
-	            (struct wg_device_params){.offload = TSO_GSO_GRO,
-	                                      .tun_offloads = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6},
-	            false) < 0)
+	if (tso_pair(&f) < 0)
 		return;
 	ds = wgtest_dev_stats(&f.w);
 	CHECK(ds.offload.tun_tso && !ds.offload.tun_uso && ds.tun_coalescing);
@@ -169,11 +175,7 @@ static void superpacket_in(void)
 	ssize_t n;
 
 	wgtest_case("one receive of a flow's segments goes into the TUN as one superpacket");
-	if (wgtest_pair_new(
-	            &f,
-	            (struct wg_device_params){.offload = TSO_GSO_GRO,
-	                                      .tun_offloads = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6},
-	            false) < 0)
+	if (tso_pair(&f) < 0)
 		return;
 	CHECK_INT(wgtest_handshake(f.w.d, &f.t, 9, &keys), 0);
 	for (unsigned i = 0; i < NSEGS + 1; i++) {
@@ -276,11 +278,7 @@ static int coalescing_refused(void)
 	unsigned n = 0;
 	ssize_t len;
 
-	if (wgtest_pair_new(
-	            &f,
-	            (struct wg_device_params){.offload = TSO_GSO_GRO,
-	                                      .tun_offloads = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6},
-	            false) < 0)
+	if (tso_pair(&f) < 0)
 		return 1;
 	CHECK_INT(wgtest_handshake(f.w.d, &f.t, 11, &keys), 0);
 	for (unsigned i = 0; i < NSEGS; i++) {
@@ -319,11 +317,7 @@ static int gso_refused(void)
 	struct noise_keys keys;
 	uint8_t pkt[64], msg[128], got[128];
 
-	if (wgtest_pair_new(
-	            &f,
-	            (struct wg_device_params){.offload = TSO_GSO_GRO,
-	                                      .tun_offloads = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6},
-	            false) < 0)
+	if (tso_pair(&f) < 0)
 		return 1;
 	CHECK_INT(wgtest_handshake(f.w.d, &f.t, 13, &keys), 0);
 	size_t n = wgtest_ip_packet(pkt, 0x64400002);
