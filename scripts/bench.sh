@@ -19,7 +19,9 @@
 #                           +--------------------------------+    +---------------------+
 #
 # For each: iperf3 TCP, one stream and four (-P 4), $BENCH_SECONDS each
-# (default 10), and the median of 200 ping round trips at 5 ms intervals.
+# (default 10), and the median of 200 ping round trips at 5 ms intervals;
+# for egress, the CPU its two daemons and the whole machine spent during the
+# single stream (/proc/PID/stat and /proc/stat).
 #
 # Then the policy (egress only), over IPv6 through the tunnel, with 100
 # clients in gateway.yaml (edge1 and 99 that never connect):
@@ -131,15 +133,35 @@ median_rtt() {
 		}'
 }
 
-declare -A TCP1 TCP4 RTT MEM
+declare -A TCP1 TCP4 RTT MEM CPU
 # peak_rss NAME: the peak resident memory (VmHWM) of a process from start(), in KiB.
 peak_rss() { awk '/^VmHWM:/ { print $2 }' "/proc/${EG_PIDS[$1]}/status"; }
+# cpu_ticks NAME: the user and system clock ticks of a process from start();
+# busy_ticks and all_ticks: of the whole machine (/proc/stat's cpu line).
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/${EG_PIDS[$1]}/stat"; }
+busy_ticks() { awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 }' /proc/stat; }
+all_ticks() { awk '$1 == "cpu" { print $2 + $3 + $4 + $5 + $6 + $7 + $8 }' /proc/stat; }
+percent() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f", (b > 0 ? 100 * a / b : 0) }'; }
+
 measure() {
-	local mode=$1
+	local mode=$1 g0 e0 b0 a0 t0 hz cpu=0
 	log "$mode"
 	wait_for 10 "$mode: a path to the host" e1 ping -c1 -W1 "$HOST"
+	# egress's daemons: the CPU they take during the single stream
+	if running gatewayd && running edged-edge1; then
+		cpu=1 hz=$(getconf CLK_TCK) t0=$EPOCHREALTIME
+		g0=$(cpu_ticks gatewayd) e0=$(cpu_ticks edged-edge1) b0=$(busy_ticks) a0=$(all_ticks)
+	fi
 	TCP1[$mode]=$(iperf3_mbps)
 	echo "TCP, 1 stream:  ${TCP1[$mode]} Mbit/s"
+	if ((cpu)); then
+		local ticks
+		ticks=$(awk -v t0="$t0" -v t1="$EPOCHREALTIME" -v hz="$hz" 'BEGIN { print (t1 - t0) * hz }')
+		CPU[$mode]="gatewayd $(percent $(($(cpu_ticks gatewayd) - g0)) "$ticks")%, edged $(
+			)$(percent $(($(cpu_ticks edged-edge1) - e0)) "$ticks")% of a core; the machine $(
+			)$(percent $(($(busy_ticks) - b0)) $(($(all_ticks) - a0)))% busy"
+		echo "CPU during it:  ${CPU[$mode]}"
+	fi
 	TCP4[$mode]=$(iperf3_mbps -P 4)
 	echo "TCP, 4 streams: ${TCP4[$mode]} Mbit/s"
 	RTT[$mode]=$(median_rtt) || die "$mode: most pings were lost"
@@ -218,6 +240,10 @@ throughput_results() {
 		[[ -n ${MEM[$m]:-} ]] || continue
 		read -r g e <<<"${MEM[$m]}"
 		printf '%-14s gateway %6s KiB   edge %6s KiB\n' "$m" "$g" "$e"
+	done
+
+	for m in "${modes[@]}"; do
+		[[ -z ${CPU[$m]:-} ]] || printf 'CPU during the single stream, %s: %s\n' "$m" "${CPU[$m]}"
 	done
 
 	if [[ -n ${TCP1[egress]:-} ]]; then

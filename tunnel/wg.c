@@ -273,13 +273,6 @@ fail:;
 	return err;
 }
 
-/* An offload asked for that this kernel does not have. */
-static void refused(struct wg_device *d, const char *what, const char *why)
-{
-	d->stats.fallbacks++;
-	log_warnx("%s: %s; packets go without it", what, why);
-}
-
 /* Which offloads the device uses: those asked for that the TUN was opened
  * with and the socket takes. */
 static void offloads_start(struct wg_device *d, const struct wg_device_params *p)
@@ -292,21 +285,22 @@ static void offloads_start(struct wg_device *d, const struct wg_device_params *p
 	d->offload.tun_tso = d->vnet && (p->tun_offloads & TUN_F_TSO4);
 	d->offload.tun_uso = d->offload.tun_tso && (p->tun_offloads & TUN_F_USO4);
 	if (want->tun_tso && !d->offload.tun_tso)
-		refused(d, "tun_tso", "the kernel has no TSO for this TUN");
+		wg_offload_off(d, NULL, "tun_tso", "the kernel has no TSO for this TUN");
 	else if (want->tun_tso && want->tun_uso && !d->offload.tun_uso)
-		refused(d, "tun_uso", "the kernel has no UDP segmentation for TUNs (Linux 6.2+)");
+		wg_offload_off(d, NULL, "tun_uso",
+		               "the kernel has no UDP segmentation for TUNs (Linux 6.2+)");
 	d->coalescing = d->offload.tun_tso;
 	if (want->udp_gso) {
 		/* The option's getter is there exactly when UDP_SEGMENT is. */
 		d->offload.udp_gso = getsockopt(d->udp_fd, SOL_UDP, UDP_SEGMENT, &size, &len) == 0;
 		if (!d->offload.udp_gso)
-			refused(d, "udp_gso", "the kernel has no UDP_SEGMENT");
+			wg_offload_off(d, NULL, "udp_gso", "the kernel has no UDP_SEGMENT");
 	}
 	if (want->udp_gro) {
 		d->offload.udp_gro =
 		        setsockopt(d->udp_fd, SOL_UDP, UDP_GRO, &one, sizeof(one)) == 0;
 		if (!d->offload.udp_gro)
-			refused(d, "udp_gro", "the kernel has no UDP_GRO");
+			wg_offload_off(d, NULL, "udp_gro", "the kernel has no UDP_GRO");
 	}
 }
 

@@ -111,12 +111,12 @@ static void tun_drop(struct wg_device *d, const char *what)
 		log_warnx("%s (%lu more not logged)", what, suppressed);
 }
 
-/* An offload the kernel would not take any more: off for good, and said. */
-static void fallback(struct wg_device *d, bool *on, const char *what, const char *why)
+void wg_offload_off(struct wg_device *d, bool *on, const char *what, const char *why)
 {
-	*on = false;
+	if (on)
+		*on = false;
 	d->stats.fallbacks++;
-	log_warnx("%s: %s; turned off until the next start", what, why);
+	log_warnx("%s: %s; off until the next start", what, why);
 }
 
 /* Message i's control messages: its peer's sticky source, and a train's
@@ -207,8 +207,9 @@ static void tx_flush(struct wg_device *d)
 				continue;
 			if (m->msg_iovlen > 1 && errno == EIO) {
 				/* No checksum offload on the way out. */
-				fallback(d, &d->offload.udp_gso, "udp_gso",
-				         "the kernel cannot send UDP trains on this path (EIO)");
+				wg_offload_off(
+				        d, &d->offload.udp_gso, "udp_gso",
+				        "the kernel cannot send UDP trains on this path (EIO)");
 				n = tx_build(d, sent, b->tx_first[sent], 0);
 				continue;
 			}
@@ -251,22 +252,20 @@ static struct wg_peer *tx_route(struct wg_device *d, const uint8_t *pkt, size_t 
 	return family < 0 || ipv_link_scoped(pkt, len) ? NULL : wg_route_lookup(d, family, dst);
 }
 
-/* A packet from the TUN at pkt for p (NULL: none), in its slot (the data
- * header's room before it): sealed into a datagram of the round, or staged
- * for a handshake. */
-static void tx_packet(struct wg_device *d, struct wg_peer *p, uint8_t *pkt, size_t len,
-                      uint64_t now)
+/* A packet from the TUN at pkt for p (NULL: none) under kp (NULL: none
+ * yet), in its slot (the data header's room before it): sealed into a
+ * datagram of the round, or staged for a handshake. */
+static void tx_packet(struct wg_device *d, struct wg_peer *p, struct keypair *kp, uint8_t *pkt,
+                      size_t len, uint64_t now)
 {
 	struct batch *b = d->batch;
 	uint8_t *buf = pkt - NOISE_DATA_HDR_LEN;
-	struct keypair *kp;
 	size_t n;
 
 	if (!p) {
 		d->stats.no_route++;
 		return;
 	}
-	kp = session_sending_keypair(p, now);
 	if (!kp) {
 		session_stage(p, pkt, len, now);
 		return;
@@ -287,6 +286,7 @@ static int tun_read_plain(struct wg_device *d, uint64_t now)
 {
 	struct batch *b = d->batch;
 	uint8_t *pkt = b->tx_bufs + b->n_slots * b->tx_stride + NOISE_DATA_HDR_LEN;
+	struct wg_peer *p;
 	ssize_t len = read(d->tun_fd, pkt, d->mtu);
 
 	if (len < 0) {
@@ -295,7 +295,8 @@ static int tun_read_plain(struct wg_device *d, uint64_t now)
 		return 0;
 	}
 	b->n_slots++;
-	tx_packet(d, tx_route(d, pkt, (size_t)len), pkt, (size_t)len, now);
+	p = tx_route(d, pkt, (size_t)len);
+	tx_packet(d, p, p ? session_sending_keypair(p, now) : NULL, pkt, (size_t)len, now);
 	return 1;
 }
 
@@ -317,6 +318,7 @@ static int tun_read_vnet(struct wg_device *d, uint64_t now)
 	struct offload_segs *s = &b->segs;
 	struct virtio_net_hdr vh;
 	struct wg_peer *p;
+	struct keypair *kp;
 	ssize_t len = read(d->tun_fd, b->tun_read, TUN_READ_BYTES);
 	int err;
 
@@ -344,10 +346,13 @@ static int tun_read_vnet(struct wg_device *d, uint64_t now)
 	if ((vh.gso_type & ~VIRTIO_NET_HDR_GSO_ECN) != VIRTIO_NET_HDR_GSO_NONE)
 		d->stats.tun_super_rx++;
 	b->n_slots += s->n;
-	/* The segments of one superpacket share their addresses: one lookup. */
+	/* The segments of one superpacket share their addresses, so their peer
+	 * and session: one lookup (128 segments are far from any limit of
+	 * messages per session). */
 	p = s->n ? tx_route(d, s->buf + s->headroom, s->len[0]) : NULL;
+	kp = p ? session_sending_keypair(p, now) : NULL;
 	for (size_t i = 0; i < s->n; i++)
-		tx_packet(d, p, s->buf + i * s->stride + s->headroom, s->len[i], now);
+		tx_packet(d, p, kp, s->buf + i * s->stride + s->headroom, s->len[i], now);
 	return 1;
 }
 
@@ -420,8 +425,9 @@ static void tun_flush(struct wg_device *d)
 			continue;
 		}
 		if (it->segs > 1 && errno == EINVAL) {
-			fallback(d, &d->coalescing, "tun_tso (coalescing)",
-			         "the kernel refused a superpacket written to the TUN (EINVAL)");
+			wg_offload_off(
+			        d, &d->coalescing, "tun_tso (coalescing)",
+			        "the kernel refused a superpacket written to the TUN (EINVAL)");
 			tun_write_segments(d, it);
 			continue;
 		}
@@ -460,13 +466,24 @@ static void handle_data(struct wg_device *d, uint8_t *buf, size_t len,
 	struct noise_msg_data *m = (void *)buf;
 	uint64_t counter = le64toh(m->counter);
 	uint32_t index = le32toh(m->receiver);
-	struct wg_peer *p = wg_index_find(d, index);
-	struct keypair *kp = p ? session_receiving_keypair(p, index, now) : NULL;
+	struct rx_train *t = &d->batch->train;
+	struct wg_peer *p;
+	struct keypair *kp;
 	size_t plain = len - NOISE_DATA_HDR_LEN - CRYPTO_TAG_LEN;
 	const uint8_t *saddr;
 	size_t inner;
 	int family;
 
+	/* A train's datagrams come from one sender: its session is looked up
+	 * once (no datagram of a train can free or replace it). */
+	if (t->kp && t->index == index) {
+		p = t->peer;
+		kp = t->kp;
+	} else {
+		p = wg_index_find(d, index);
+		kp = p ? session_receiving_keypair(p, index, now) : NULL;
+		*t = (struct rx_train){.index = index, .peer = p, .kp = kp};
+	}
 	if (!kp || crypto_aead_ctx_open(kp->open, m->payload, m->payload, len - NOISE_DATA_HDR_LEN,
 	                                counter) < 0) {
 		d->stats.invalid++;
@@ -602,6 +619,7 @@ static void input_received(struct wg_device *d, unsigned n, uint64_t now)
 			d->stats.gro_trains++;
 		size_t off = 0;
 
+		b->train.kp = NULL; /* another sender, maybe */
 		do
 			input(d, buf + off, len - off < seg ? len - off : seg, &b->addrs[i],
 			      b->msgs[i].msg_hdr.msg_namelen, &b->locals[i], now);

@@ -227,6 +227,13 @@ struct batch {
 	_Alignas(struct cmsghdr) uint8_t control[BATCH][RX_CONTROL_BYTES];
 	struct wg_src locals[BATCH];
 	uint16_t gro_size[BATCH];
+	/* The receiver index, peer and session of the train being handled
+	 * (kp NULL: none yet). */
+	struct rx_train {
+		uint32_t index;
+		struct wg_peer *peer;
+		struct keypair *kp;
+	} train;
 
 	/* Sending: the datagrams of one round of TUN reads, each in a slot of
 	 * tx_stride, and the messages that carry them (one datagram each, or
@@ -262,6 +269,9 @@ void wg_send_one(struct wg_peer *p, struct keypair *kp, const uint8_t *pkt, size
                  uint64_t now);
 size_t wg_seal(struct wg_device *d, struct keypair *kp, uint8_t *out, const uint8_t *pkt,
                size_t len);
+/* An offload the kernel does not have or would not take any more: *on (if
+ * not NULL) false, a fallback counted, and said in the log. */
+void wg_offload_off(struct wg_device *d, bool *on, const char *what, const char *why);
 
 /* wg_src.c */
 /* s from a local address (a struct in_addr or in6_addr, IPv4-mapped ones
